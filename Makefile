@@ -1,0 +1,56 @@
+# driftloop — run `make help` for the list of targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export DRIFTLOOP_HOME ?= $(CURDIR)/.driftloop
+# Compiled bytecode goes to one cache folder instead of littering the tree (and keeps airflow fast
+# on machines that set PYTHONDONTWRITEBYTECODE).
+export PYTHONPYCACHEPREFIX ?= $(DRIFTLOOP_HOME)/pycache
+unexport PYTHONDONTWRITEBYTECODE
+
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo $(VENV)-uv/bin/uv)
+STAMP := $(VENV)/.installed
+DAYS ?= 60
+SCENARIO ?= covariate_shift
+SEED ?= 7
+OUT ?= demo-out
+
+.PHONY: help install test test-fast lint format demo airflow bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)-uv/bin/uv:
+	python3 -m venv $(VENV)-uv && $(VENV)-uv/bin/pip install -q uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python 3.11
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with uv and install driftloop + dev tools (idempotent)
+
+test: install ## Run every tier: dags, unit, integration, service, live, e2e
+	$(PY) -m pytest tests
+
+test-fast: install ## Only the quick tiers (dags + unit)
+	$(PY) -m pytest tests -m "dags or unit"
+
+lint: install ## ruff check + format check
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install ## Apply ruff formatting and safe fixes
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+demo: install ## Simulate DAYS days (default 60) through the real DAGs; results in OUT/
+	$(VENV)/bin/driftloop demo --days $(DAYS) --scenario $(SCENARIO) --seed $(SEED) --out $(OUT)
+
+airflow: install ## Airflow (standalone) on :8080 and the MLflow UI on :5000, state in DRIFTLOOP_HOME
+	$(VENV)/bin/driftloop airflow
+
+bench: install ## Benchmarks (JSON figures on stdout)
+	$(PY) bench/drift.py
+
+clean: ## Remove local state (DRIFTLOOP_HOME) and demo output
+	rm -rf $(DRIFTLOOP_HOME) $(OUT)

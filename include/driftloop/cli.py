@@ -1,0 +1,102 @@
+"""The ``driftloop`` command: every pipeline stage, runnable without Airflow.
+
+The DAG tasks and these subcommands call the same library functions; a Kubernetes pod runs
+``driftloop <stage> ...`` in the project's image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from driftloop.config import ConfigError, PipelineConfig, load_config
+
+Handler = Callable[[argparse.Namespace, PipelineConfig], int]
+_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Handler, str]] = {}
+
+
+def command(name: str, help: str):  # noqa: A002 - argparse's own word
+    """Register a subcommand: the decorated function adds its arguments, ``handler`` runs it."""
+
+    def wrap(add_args: Callable[[argparse.ArgumentParser], None]):
+        def with_handler(handler: Handler) -> Handler:
+            _COMMANDS[name] = (add_args, handler, help)
+            return handler
+
+        return with_handler
+
+    return wrap
+
+
+def _date(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {s!r}") from None
+
+
+def emit(obj: Any) -> None:
+    """Machine-readable result on stdout (one JSON document)."""
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+# -- synth ---------------------------------------------------------------------------------------
+def _synth_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
+    p.add_argument("--days", type=int, default=7)
+    p.add_argument("--scenario", default="none", help="none | covariate_shift | concept_drift | data_quality")
+    p.add_argument("--drift-start", type=_date, help="day the scenario starts (default: mid-way)")
+    p.add_argument("--features", help="comma-separated features to shift (covariate_shift)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rows", type=int, default=2000, help="mean rows per day")
+
+
+@command("synth", "write demo batches (and their late labels) into landing/")(_synth_args)
+def _synth(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+    from driftloop import synth
+    from driftloop.storage import open_store
+
+    kwargs: dict[str, Any] = {"name": args.scenario}
+    if args.scenario != "none":
+        kwargs["drift_start"] = args.drift_start or args.start + timedelta(days=args.days // 2)
+    if args.features:
+        kwargs["features"] = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    scenario = synth.Scenario(**kwargs)
+    store = open_store(cfg.storage)
+    keys = synth.write_days(store, cfg, args.start, args.days, scenario, args.seed, args.rows)
+    emit({"root": store.root, "written": keys, "scenario": scenario.name, "drift_start": scenario.drift_start})
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="driftloop", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="pipeline config YAML (default: $DRIFTLOOP_CONFIG or configs/churn.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (add_args, _handler, help_text) in _COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _load_commands() -> None:
+    """Stage modules register their subcommands on import (kept light: they import lazily)."""
+    import driftloop.commands  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    _load_commands()
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        print(f"driftloop: {err}", file=sys.stderr)
+        return 2
+    _add_args, handler, _help = _COMMANDS[args.command]
+    return handler(args, cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

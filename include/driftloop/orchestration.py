@@ -1,0 +1,84 @@
+"""Airflow-facing glue shared by the DAG files: assets, default arguments, partition resolution.
+
+Importing this module is cheap (no pandas, sklearn, mlflow or GX), so DAG files may import it at top
+level. Everything heavy happens inside task bodies through the stage modules.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset
+
+PIPELINE = os.environ.get("DRIFTLOOP_PIPELINE", "churn")
+OWNER = "ml-platform"
+START_DATE_ENV = "DRIFTLOOP_START_DATE"
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+
+
+def start_date() -> pendulum.DateTime:
+    """Start of the daily schedules; ``DRIFTLOOP_START_DATE`` moves it (e.g. for a fresh deployment)."""
+    return pendulum.parse(os.environ.get(START_DATE_ENV, "2026-01-01"), tz="UTC")  # type: ignore[return-value]
+
+
+def asset(zone: str) -> Asset:
+    """The asset of one data zone of this pipeline (e.g. ``validated``, ``predictions``)."""
+    return Asset(name=f"{PIPELINE}.{zone}", uri=f"x-driftloop://{PIPELINE}/{zone}")
+
+
+RAW = asset("raw")
+VALIDATED = asset("validated")
+LABELS = asset("labels")
+PREDICTIONS = asset("predictions")
+DRIFT_REPORT = asset("drift_report")
+MODEL = asset("model")
+
+
+def resolve_partition(context: Any) -> str:
+    """The partition (ISO date) a task instance works on; never "now".
+
+    In order: ``conf["date"]`` of a manual/CLI trigger, the ``partition`` carried in the extra of the
+    triggering asset event (the newest one if several were queued), then the run's logical date.
+    """
+    dag_run = context.get("dag_run")
+    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+    if conf.get("date"):
+        return date.fromisoformat(str(conf["date"])[:10]).isoformat()
+    events = context.get("triggering_asset_events") or {}
+    partitions = sorted(
+        str(ev.extra["partition"])
+        for evs in events.values()
+        for ev in evs
+        if getattr(ev, "extra", None) and ev.extra.get("partition")
+    )
+    if partitions:
+        return partitions[-1]
+    logical = context.get("logical_date")
+    if logical is None:
+        raise ValueError(
+            "cannot tell which partition to work on: no conf['date'], no asset event with a "
+            "'partition' extra and no logical date"
+        )
+    return logical.date().isoformat()
+
+
+def triggered_partitions(context: Any) -> list[str]:
+    """All partitions named by the triggering asset events (a run may batch several)."""
+    events = context.get("triggering_asset_events") or {}
+    return sorted(
+        {
+            str(ev.extra["partition"])
+            for evs in events.values()
+            for ev in evs
+            if (ev.extra or {}).get("partition")
+        }
+    )
