@@ -19,7 +19,7 @@ Handler = Callable[[argparse.Namespace, PipelineConfig], int]
 _COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Handler, str]] = {}
 
 
-def command(name: str, help: str):  # noqa: A002 - argparse's own word
+def command(name: str, help: str):
     """Register a subcommand: the decorated function adds its arguments, ``handler`` runs it."""
 
     def wrap(add_args: Callable[[argparse.ArgumentParser], None]):

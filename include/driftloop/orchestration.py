@@ -17,6 +17,11 @@ PIPELINE = os.environ.get("DRIFTLOOP_PIPELINE", "churn")
 OWNER = "ml-platform"
 START_DATE_ENV = "DRIFTLOOP_START_DATE"
 
+# Tasks publish links to what they produced under this XCom key: {link name: URL}; the plugin in
+# plugins/ shows them on the task instance page.
+LINKS_XCOM_KEY = "driftloop_links"
+LINK_NAMES = ("MLflow run", "Data docs", "Drift report", "Registry decision")
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
@@ -82,3 +87,24 @@ def triggered_partitions(context: Any) -> list[str]:
             if (ev.extra or {}).get("partition")
         }
     )
+
+
+def publish_links(context: Any, **links: str | None) -> None:
+    """Publish links for the plugin, e.g. ``publish_links(ctx, mlflow_run=url)``; None is skipped."""
+    names = {n.lower().replace(" ", "_"): n for n in LINK_NAMES}
+    unknown = set(links) - set(names)
+    if unknown:
+        raise ValueError(f"unknown link names {sorted(unknown)}; known: {sorted(names)}")
+    payload = {names[k]: v for k, v in links.items() if v}
+    if payload:
+        context["ti"].xcom_push(key=LINKS_XCOM_KEY, value=payload)
+
+
+def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """URL of a run in the MLflow UI (the UI address for sqlite/file stores is configurable)."""
+    base = (
+        tracking_uri
+        if tracking_uri.startswith("http")
+        else os.environ.get("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5000")
+    )
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
