@@ -48,7 +48,9 @@ def emit(obj: Any) -> None:
 def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
     p.add_argument("--days", type=int, default=7)
-    p.add_argument("--scenario", default="none", help="none | covariate_shift | concept_drift | data_quality")
+    p.add_argument(
+        "--scenario", default="none", help="none | covariate_shift | concept_drift | data_quality"
+    )
     p.add_argument("--drift-start", type=_date, help="day the scenario starts (default: mid-way)")
     p.add_argument("--features", help="comma-separated features to shift (covariate_shift)")
     p.add_argument("--seed", type=int, default=0)
@@ -68,13 +70,22 @@ def _synth(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     scenario = synth.Scenario(**kwargs)
     store = open_store(cfg.storage)
     keys = synth.write_days(store, cfg, args.start, args.days, scenario, args.seed, args.rows)
-    emit({"root": store.root, "written": keys, "scenario": scenario.name, "drift_start": scenario.drift_start})
+    emit(
+        {
+            "root": store.root,
+            "written": keys,
+            "scenario": scenario.name,
+            "drift_start": scenario.drift_start,
+        }
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="pipeline config YAML (default: $DRIFTLOOP_CONFIG or configs/churn.yaml)")
+    parser.add_argument(
+        "--config", help="pipeline config YAML (default: $DRIFTLOOP_CONFIG or configs/churn.yaml)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (add_args, _handler, help_text) in _COMMANDS.items():
         add_args(sub.add_parser(name, help=help_text, description=help_text))
