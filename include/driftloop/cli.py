@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from driftloop.config import ConfigError, PipelineConfig, load_config
@@ -39,9 +40,16 @@ def _date(s: str) -> date:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {s!r}") from None
 
 
+_RESULT_FILE: list[str] = []  # set by --result-file (a pod's XCom file)
+
+
 def emit(obj: Any) -> None:
-    """Machine-readable result on stdout (one JSON document)."""
-    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    """Machine-readable result on stdout (one JSON document), and in --result-file if given."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+    print(text)
+    for path in _RESULT_FILE:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
 
 
 # -- synth ---------------------------------------------------------------------------------------
@@ -86,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", help="pipeline config YAML (default: $DRIFTLOOP_CONFIG or configs/churn.yaml)"
     )
+    parser.add_argument(
+        "--result-file", help="also write the JSON result here (e.g. /airflow/xcom/return.json)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (add_args, _handler, help_text) in _COMMANDS.items():
         add_args(sub.add_parser(name, help=help_text, description=help_text))
@@ -100,6 +111,7 @@ def _load_commands() -> None:
 def main(argv: list[str] | None = None) -> int:
     _load_commands()
     args = build_parser().parse_args(argv)
+    _RESULT_FILE[:] = [args.result_file] if args.result_file else []
     try:
         cfg = load_config(args.config)
     except ConfigError as err:

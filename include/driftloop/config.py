@@ -210,6 +210,10 @@ class Execution(_Strict):
     mode: Literal["local", "kubernetes"] = "local"
     image: str = "driftloop:latest"
     namespace: str = "default"
+    config_map: str = Field("driftloop-env", description="ConfigMap with DRIFTLOOP__* settings")
+    secret: str = Field("driftloop-secrets", description="Secret with credentials (optional)")
+    cpu: str = "1"
+    memory: str = "2Gi"
 
 
 class PipelineConfig(_Strict):

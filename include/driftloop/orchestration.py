@@ -108,3 +108,50 @@ def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
         else os.environ.get("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5000")
     )
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def execution_mode() -> str:
+    """``local`` (heavy steps run in the worker) or ``kubernetes`` (they run as pods).
+
+    Read when a DAG file is parsed: from ``DRIFTLOOP__EXECUTION__MODE`` or the pipeline config file
+    (a local YAML read; no connection or DB lookup).
+    """
+    mode = os.environ.get("DRIFTLOOP__EXECUTION__MODE")
+    if mode:
+        return mode
+    from driftloop.config import load_config
+
+    return load_config().execution.mode
+
+
+def pod_task(task_id: str, arguments: list[str], **kwargs: Any) -> Any:
+    """A KubernetesPodOperator running ``driftloop <arguments>`` in the project's image.
+
+    The pod gets the pipeline settings from the ConfigMap/Secret named in ``execution`` (endpoints,
+    storage root, MLflow URI, credentials) and returns the command's JSON result as its XCom.
+    """
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import models as k8s
+
+    from driftloop.config import load_config
+
+    ex = load_config().execution
+    return KubernetesPodOperator(
+        task_id=task_id,
+        name=f"driftloop-{task_id.replace('_', '-')}",
+        namespace=ex.namespace,
+        image=ex.image,
+        cmds=["driftloop"],
+        arguments=["--result-file", "/airflow/xcom/return.json", *arguments],
+        env_from=[
+            k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=ex.config_map)),
+            k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=ex.secret, optional=True)),
+        ],
+        container_resources=k8s.V1ResourceRequirements(
+            requests={"cpu": ex.cpu, "memory": ex.memory}, limits={"memory": ex.memory}
+        ),
+        do_xcom_push=True,
+        get_logs=True,
+        on_finish_action="delete_succeeded_pod",
+        **kwargs,
+    )
