@@ -145,8 +145,10 @@ def _covariate_shift(
     for name in features:
         feat = cfg.dataset.feature(name)
         if feat.type is FeatureType.NUMERIC:
+            # Three standard deviations up: far enough that the old model extrapolates (trees
+            # flatten out past the training range) and a model fitted on the new regime ranks better.
             x = df[name].astype(float)
-            shifted = x * 1.4 + 0.75 * float(x.std())
+            shifted = x + 3.0 * float(x.std())
             if feat.max is not None:
                 shifted = shifted.clip(upper=feat.max)
             df[name] = shifted.round(2)
