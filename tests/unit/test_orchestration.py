@@ -1,0 +1,85 @@
+"""Partition resolution and link publishing used by every DAG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from driftloop import orchestration as orch
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class Event:
+    extra: dict[str, Any]
+
+
+@dataclass
+class Run:
+    conf: dict[str, Any] = field(default_factory=dict)
+
+
+class TI:
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def test_conf_date_wins_over_events_and_logical_date() -> None:
+    ctx = {
+        "dag_run": Run({"date": "2026-03-04"}),
+        "triggering_asset_events": {"a": [Event({"partition": "2026-01-01"})]},
+        "logical_date": datetime(2026, 5, 5, tzinfo=UTC),
+    }
+    assert orch.resolve_partition(ctx) == "2026-03-04"
+
+
+def test_newest_asset_event_partition_then_logical_date() -> None:
+    events = {
+        "a": [Event({"partition": "2026-01-02"}), Event({"partition": "2026-01-03"}), Event({})]
+    }
+    assert (
+        orch.resolve_partition({"dag_run": Run(), "triggering_asset_events": events})
+        == "2026-01-03"
+    )
+    assert orch.triggered_partitions({"triggering_asset_events": events}) == [
+        "2026-01-02",
+        "2026-01-03",
+    ]
+    ctx = {"dag_run": Run(), "logical_date": datetime(2026, 2, 9, 23, 59, tzinfo=UTC)}
+    assert orch.resolve_partition(ctx) == "2026-02-09"
+
+
+def test_no_partition_anywhere_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="cannot tell which partition"):
+        orch.resolve_partition({"dag_run": Run(), "logical_date": None})
+
+
+def test_bad_conf_date_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        orch.resolve_partition({"dag_run": Run({"date": "yesterday"})})
+
+
+def test_publish_links_validates_names_and_skips_empty() -> None:
+    ti = TI()
+    orch.publish_links({"ti": ti}, mlflow_run="http://m/#/experiments/1/runs/abc", data_docs=None)
+    assert ti.pushed == {orch.LINKS_XCOM_KEY: {"MLflow run": "http://m/#/experiments/1/runs/abc"}}
+    with pytest.raises(ValueError, match="unknown link names"):
+        orch.publish_links({"ti": ti}, grafana="http://x")
+
+
+def test_mlflow_run_url_uses_server_or_ui_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (
+        orch.mlflow_run_url("http://mlflow:5000/", "3", "r1")
+        == "http://mlflow:5000/#/experiments/3/runs/r1"
+    )
+    monkeypatch.setenv("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5001")
+    assert orch.mlflow_run_url("sqlite:////x/mlflow.db", "3", "r1").startswith(
+        "http://127.0.0.1:5001/#/"
+    )
