@@ -11,7 +11,7 @@ p-values of KS/chi-square tests do):
 * **PSI** over the drift bins plus a "missing" bin (and an "unseen category" bin for categoricals),
   with proportions floored at ``EPSILON`` so empty bins stay finite.
 * **Jensen-Shannon distance** (base 2, in [0, 1]) over the same bins; bounded and symmetric.
-* **Normalised Wasserstein-1** (numeric only): W1 = ∫|Q_ref(u) − Q_cur(u)| du divided by the
+* **Normalised Wasserstein-1** (numeric only): W1 = ∫|Q_ref(u) - Q_cur(u)| du divided by the
   reference IQR (std, then 1, when the IQR is 0). It is computed from binned counts, not raw values:
   both distributions are counted on a fine grid (the reference percentiles), each quantile function
   is the piecewise-linear inverse of its binned CDF (mass spread uniformly within a bin; the open
@@ -36,6 +36,7 @@ This module imports no Airflow or MLflow: it runs anywhere numpy, pandas and pya
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -45,9 +46,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import pyarrow as pa
-
     from driftloop.config import PipelineConfig
 
 PROFILE_VERSION = 1
@@ -92,7 +90,7 @@ class NumericProfile:
         if not e:
             return ["all", MISSING]
         labels = [f"≤{e[0]:.4g}"]
-        labels += [f"({a:.4g}, {b:.4g}]" for a, b in zip(e[:-1], e[1:], strict=True)]
+        labels += [f"({a:.4g}, {b:.4g}]" for a, b in itertools.pairwise(e)]
         return [*labels, f">{e[-1]:.4g}", MISSING]
 
 
