@@ -235,28 +235,45 @@ def _category_counts(col: Any) -> tuple[dict[str, int], int]:
 
 # -- building a profile ----------------------------------------------------------------------------
 def _numeric_profile(name: str, values: np.ndarray, bins: int) -> NumericProfile:
-    finite_or_inf = values[~np.isnan(values)]
-    missing = int(values.size - finite_or_inf.size)
-    finite = np.sort(finite_or_inf[np.isfinite(finite_or_inf)])
+    # One sort serves the quantiles and all bin counts (searching edges in sorted values).
+    ordered = np.sort(values[~np.isnan(values)])
+    missing = int(values.size - ordered.size)
+    finite = ordered[np.isfinite(ordered)]  # a view: ±inf sit at the ends of a sorted array
     if finite.size == 0:
-        return NumericProfile(
-            name, [], [int(finite_or_inf.size)], [], [int(finite_or_inf.size)], missing, [], 1.0
-        )
-    quantiles = np.quantile(finite, np.linspace(0, 1, SKETCH_LEVELS + 1))
-    edges = np.unique(np.quantile(finite, np.arange(1, bins) / bins))
+        n = int(ordered.size)
+        return NumericProfile(name, [], [n], [], [n], missing, [], 1.0)
+    quantiles = _sorted_quantiles(finite, np.linspace(0, 1, SKETCH_LEVELS + 1))
+    edges = np.unique(_sorted_quantiles(finite, np.arange(1, bins) / bins))
     grid = np.unique(np.concatenate([quantiles, edges]))
-    iqr = float(quantiles[75] - quantiles[25]) if SKETCH_LEVELS == 100 else 0.0
+    iqr = float(
+        _sorted_quantiles(finite, np.array([0.75]))[0]
+        - _sorted_quantiles(finite, np.array([0.25]))[0]
+    )
     scale = iqr if iqr > 0 else float(np.std(finite)) or 1.0
     return NumericProfile(
         name=name,
         edges=[float(x) for x in edges],
-        counts=_bincount(finite_or_inf, edges).tolist(),
+        counts=_sorted_bincount(ordered, edges).tolist(),
         grid=[float(x) for x in grid],
-        grid_counts=_bincount(finite_or_inf, grid).tolist(),
+        grid_counts=_sorted_bincount(ordered, grid).tolist(),
         missing=missing,
         quantiles=[float(x) for x in quantiles],
         scale=scale,
     )
+
+
+def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """numpy's default ("linear") quantiles of an already sorted array, without re-partitioning."""
+    pos = levels * (ordered.size - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, ordered.size - 1)
+    return ordered[lo] + (pos - lo) * (ordered[hi] - ordered[lo])
+
+
+def _sorted_bincount(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Same as :func:`_bincount` for sorted values: O(bins · log n) instead of O(n · log bins)."""
+    below = np.searchsorted(ordered, edges, side="right")  # rows <= each edge
+    return np.diff(np.concatenate([[0], below, [ordered.size]])).astype(np.int64)
 
 
 def _bincount(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
