@@ -1,0 +1,145 @@
+"""Retrain policy: turn the monitoring signals into one decision, with a reason a human can read.
+
+Pure and deterministic (no clock, no I/O) except :func:`last_training_date`, which asks MLflow.
+
+Order of the rules:
+
+1. No signal -> no retrain ("insufficient data" when the drift window was too small and no
+   performance verdict exists either, so "no drift" is never claimed without evidence).
+2. A signal, but a training run is already queued or running -> suppressed (no trigger loops).
+3. A signal within ``drift.cooldown_days`` of the last training's partition date -> suppressed.
+   Cooldown counts partition dates (simulated days), never the wall clock.
+4. Otherwise retrain, naming every signal that fired.
+
+Signals: dataset-level feature drift (share of drifted features >= ``drift.drift_share`` or a
+critical feature drifted), prediction drift (score PSI over ``drift.prediction_psi_threshold``) and
+performance decay (primary metric down by more than ``drift.performance_tolerance``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from driftloop.config import PipelineConfig
+
+PARTITION_TAG = "driftloop.partition_date"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the daily check found, reduced to what the policy needs."""
+
+    feature_drift: bool = False
+    drifted_features: list[str] = field(default_factory=list)
+    critical_drifted: list[str] = field(default_factory=list)
+    drift_share: float = 0.0
+    prediction_drift: bool = False
+    prediction_psi: float | None = None
+    performance_decay: bool = False
+    primary_metric: str = "roc_auc"
+    holdout_value: float | None = None
+    live_value: float | None = None
+    insufficient_data: bool = False
+    insufficient_labels: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    retrain: bool
+    reason: str
+    signals: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _reasons(s: Signals) -> list[str]:
+    out = []
+    if s.feature_drift:
+        crit = f"; critical: {', '.join(s.critical_drifted)}" if s.critical_drifted else ""
+        out.append(
+            f"feature drift in {', '.join(s.drifted_features)} (share {s.drift_share:.2f}{crit})"
+        )
+    if s.prediction_drift:
+        psi = f" (PSI {s.prediction_psi:.2f})" if s.prediction_psi is not None else ""
+        out.append(f"prediction drift{psi}")
+    if s.performance_decay:
+        out.append(
+            f"performance decay: {s.primary_metric} {_fmt(s.holdout_value)} -> {_fmt(s.live_value)}"
+        )
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def decide(
+    signals: Signals,
+    day: date,
+    *,
+    training_active: bool,
+    last_training_date: date | None,
+    cooldown_days: int,
+) -> RetrainDecision:
+    """Whether to trigger training on partition ``day`` (see the module docstring for the rules)."""
+    sig = signals.to_dict()
+    reasons = _reasons(signals)
+    if not reasons:
+        if signals.insufficient_data and signals.insufficient_labels:
+            return RetrainDecision(False, "insufficient data", sig)
+        what = "no drift" if not signals.insufficient_data else "no performance decay"
+        return RetrainDecision(False, what, sig)
+    because = "; ".join(reasons)
+    if training_active:
+        return RetrainDecision(False, f"suppressed: training already running ({because})", sig)
+    if last_training_date is not None:
+        until = last_training_date + timedelta(days=cooldown_days)
+        if day < until:
+            return RetrainDecision(
+                False, f"suppressed: cooldown until {until.isoformat()} ({because})", sig
+            )
+    return RetrainDecision(True, because, sig)
+
+
+def decide_for(
+    cfg: PipelineConfig,
+    signals: Signals,
+    day: date,
+    *,
+    training_active: bool,
+    last_training_date: date | None,
+) -> RetrainDecision:
+    """:func:`decide` with the cooldown of the config."""
+    return decide(
+        signals,
+        day,
+        training_active=training_active,
+        last_training_date=last_training_date,
+        cooldown_days=cfg.drift.cooldown_days,
+    )
+
+
+def last_training_date(cfg: PipelineConfig) -> date | None:
+    """Partition date of the newest training run (MLflow tag ``driftloop.partition_date``).
+
+    Looks at the most recent runs of the pipeline's experiment and returns the latest tagged
+    partition date; None when the experiment or the tag does not exist yet.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=cfg.tracking_uri())
+    exp = client.get_experiment_by_name(cfg.experiment_name)
+    if exp is None:
+        return None
+    runs = client.search_runs(
+        [exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=50
+    )
+    tagged = [r.data.tags[PARTITION_TAG] for r in runs if r.data.tags.get(PARTITION_TAG)]
+    return max(date.fromisoformat(t[:10]) for t in tagged) if tagged else None
