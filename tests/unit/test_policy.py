@@ -1,0 +1,102 @@
+"""Retrain policy: signals in, one decision with a readable reason out."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from driftloop import synth
+from driftloop.config import load_config
+from driftloop.drift import build_profile, compare
+from driftloop.policy import Signals, decide
+
+pytestmark = pytest.mark.unit
+
+DAY = date(2026, 2, 3)
+DRIFT = Signals(
+    feature_drift=True,
+    drifted_features=["monthly_charges", "days_since_last_login", "age"],
+    drift_share=0.25,
+    insufficient_labels=True,
+)
+DECAY = Signals(
+    performance_decay=True,
+    primary_metric="roc_auc",
+    holdout_value=0.81,
+    live_value=0.74,
+    insufficient_labels=False,
+)
+
+
+def run(signals: Signals, active: bool = False, last: date | None = None, cooldown: int = 7):
+    return decide(
+        signals, DAY, training_active=active, last_training_date=last, cooldown_days=cooldown
+    )
+
+
+def test_feature_drift_triggers_with_reason() -> None:
+    d = run(DRIFT)
+    assert d.retrain
+    assert d.reason == ("feature drift in monthly_charges, days_since_last_login, age (share 0.25)")
+    assert d.signals["drift_share"] == 0.25
+
+
+def test_performance_decay_reason() -> None:
+    d = run(DECAY)
+    assert d.retrain and d.reason == "performance decay: roc_auc 0.810 -> 0.740"
+
+
+def test_no_signal_no_retrain() -> None:
+    d = run(Signals(insufficient_labels=False))
+    assert not d.retrain and d.reason == "no drift"
+
+
+def test_cooldown_counts_partition_dates() -> None:
+    inside = run(DRIFT, last=DAY - timedelta(days=6))
+    assert not inside.retrain
+    assert inside.reason.startswith("suppressed: cooldown until 2026-02-04")
+    assert run(DRIFT, last=DAY - timedelta(days=7)).retrain  # the cooldown is over
+    assert run(DRIFT, last=DAY - timedelta(days=1), cooldown=0).retrain
+
+
+def test_active_training_locks() -> None:
+    d = run(DECAY, active=True)
+    assert not d.retrain and d.reason.startswith("suppressed: training already running")
+
+
+def test_insufficient_data_does_not_trigger() -> None:
+    d = run(Signals(insufficient_data=True, insufficient_labels=True))
+    assert not d.retrain and d.reason == "insufficient data"
+    # Too little current data for drift, but labels are enough to judge performance.
+    d = run(Signals(insufficient_data=True, insufficient_labels=False))
+    assert not d.retrain and d.reason == "no performance decay"
+
+
+def test_a_critical_feature_triggers_alone() -> None:
+    cfg = load_config()  # `contract` is critical in the demo config
+    assert cfg.dataset.feature("contract").critical
+    start = date(2026, 1, 1)
+    profile = build_profile(
+        [
+            synth.generate_day(cfg, start + timedelta(days=i), synth.Scenario()).features
+            for i in range(14)
+        ],
+        cfg,
+    )
+    scenario = synth.Scenario("covariate_shift", drift_start=start, features=("contract",))
+    current = [
+        synth.generate_day(cfg, start + timedelta(days=20 + i), scenario).features for i in range(3)
+    ]
+    result = compare(profile, current, cfg)
+    assert result.drifted == ["contract"]
+    assert result.drift_share < cfg.drift.drift_share  # one feature alone is below the share ...
+    assert result.dataset_drift and result.critical_drifted == ["contract"]  # ... but critical
+    signals = Signals(
+        feature_drift=result.dataset_drift,
+        drifted_features=result.drifted,
+        critical_drifted=result.critical_drifted,
+        drift_share=result.drift_share,
+    )
+    d = run(signals)
+    assert d.retrain and d.reason == "feature drift in contract (share 0.08; critical: contract)"
