@@ -1,0 +1,377 @@
+"""Ingestion of one landed partition: parse, type, validate, and publish or quarantine.
+
+``landing/<D>/features.csv`` is parsed against the dataset schema of the config into
+``raw/date=<D>/part-0.parquet`` (typed, byte-identical for identical input), validated with Great
+Expectations, and published as ``validated/date=<D>/``; anything wrong goes to
+``quarantine/date=<D>/`` with the original bytes and a human-readable ``reason.json``. Labels
+delivered in the same landing folder (``labels_<L>.csv``) go to ``labels/date=<L>/`` or
+``quarantine/labels/date=<L>/``. Nothing is dropped silently, and every step replaces its partition
+whole, so reruns and backfills are idempotent.
+
+Bad data is a result, not an exception: ``ingest_partition`` returns a quarantined
+``IngestResult``. Callers that must fail loudly (the Airflow task, the CLI) raise
+``DataQuarantined`` or exit non-zero themselves.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
+
+from driftloop.config import FeatureType, PipelineConfig
+from driftloop.storage import (
+    LABELS,
+    QUARANTINE,
+    RAW,
+    VALIDATED,
+    Store,
+    as_date,
+    landing_prefix,
+    open_store,
+    parquet_bytes,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+FEATURES_FILE = "features.csv"
+PART = "part-0.parquet"
+REASON = "reason.json"
+GX_RESULT = "validation_result.json"
+LABELS_QUARANTINE = f"{QUARANTINE}/{LABELS}"
+SAMPLE_SIZE = 5
+_LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.csv$")
+
+
+class LandingMissing(FileNotFoundError):
+    """``landing/<D>/features.csv`` has not arrived (yet)."""
+
+
+class DataQuarantined(Exception):
+    """Raised by callers that must fail after a partition was quarantined; the message says why."""
+
+
+class StructuralError(ValueError):
+    """A CSV that cannot be read as the declared table (bad CSV, missing columns, bad types)."""
+
+
+@dataclass(frozen=True)
+class LabelsResult:
+    """The outcome of one delivered labels file."""
+
+    label_date: str
+    status: Literal["ingested", "quarantined"]
+    uri: str
+    rows: int
+    message: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The outcome of ingesting one partition; small and JSON-friendly (it travels in XCom)."""
+
+    status: Literal["validated", "quarantined"]
+    partition: str
+    uri: str
+    rows: int
+    message: str
+    stage: Literal["ingest", "validation"] | None = None
+    raw_uri: str | None = None
+    quarantine_uri: str | None = None
+    docs_url: str | None = None
+    labels: list[LabelsResult] = field(default_factory=list)
+
+    @property
+    def labels_ingested(self) -> list[str]:
+        """Label dates written to ``labels/`` by this run."""
+        return [lr.label_date for lr in self.labels if lr.status == "ingested"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "labels_ingested": self.labels_ingested}
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+def _read_csv_strings(data: bytes) -> pd.DataFrame:
+    """Every column as nullable strings; strict about shape (a short or long row is an error)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if not data.strip():
+        raise StructuralError("the file is empty (no header, no rows)")
+    header = data.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        names = pacsv.read_csv(io.BytesIO(header + b"\n")).column_names
+    except pa.ArrowInvalid as err:
+        raise StructuralError(f"unreadable CSV header: {err}") from None
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise StructuralError(f"duplicate column names in the header: {dupes}")
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        raise StructuralError(f"malformed CSV: {err}") from None
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=float("nan"))}.get)
+
+
+def _coerce(name: str, col: pd.Series, kind: str) -> pd.Series:
+    """Convert a string column; any non-null value that does not convert is a structural error."""
+    import pandas as pd
+
+    if kind == "numeric":
+        out = pd.to_numeric(col, errors="coerce").astype("float64")
+    elif kind == "timestamp":
+        out = pd.to_datetime(col, errors="coerce", utc=True, format="ISO8601").dt.as_unit("us")
+    else:
+        return col.astype("str")
+    bad = col.notna() & out.isna()
+    if bad.any():
+        sample = col[bad].drop_duplicates().head(SAMPLE_SIZE).tolist()
+        raise StructuralError(
+            f"column {name!r}: {int(bad.sum())} of {len(col)} values are not {kind}, e.g. {sample}"
+        )
+    return out
+
+
+def parse_features(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
+    """Parse a delivered features CSV into the typed frame of the dataset schema.
+
+    id and categorical columns become strings, the timestamp UTC timestamps, numeric features
+    float64. Columns the schema does not know are kept (as strings) so validation can flag the
+    schema change instead of ingestion hiding it. Raises ``StructuralError``.
+    """
+    ds = cfg.dataset
+    df = _read_csv_strings(data)
+    expected = [ds.id_column, ds.timestamp_column, *ds.feature_names]
+    missing = [c for c in expected if c not in df.columns]
+    if missing:
+        raise StructuralError(f"missing columns: {missing}")
+    if ds.target in df.columns:
+        raise StructuralError(
+            f"the target column {ds.target!r} must not be delivered with features"
+        )
+    kinds = {ds.id_column: "string", ds.timestamp_column: "timestamp"}
+    kinds |= {f.name: "numeric" if f.type is FeatureType.NUMERIC else "string" for f in ds.features}
+    extra = [c for c in df.columns if c not in kinds]
+    typed = {c: _coerce(c, df[c], kinds[c]) for c in expected}
+    typed |= {c: df[c].astype("str") for c in extra}
+    import pandas as pd
+
+    return pd.DataFrame(typed, columns=[*expected, *extra])
+
+
+def parse_labels(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
+    """Parse a labels CSV (id, target) into strings and int64 0/1; raises ``StructuralError``."""
+    ds = cfg.dataset
+    df = _read_csv_strings(data)
+    missing = [c for c in (ds.id_column, ds.target) if c not in df.columns]
+    if missing:
+        raise StructuralError(f"missing columns: {missing}")
+    extra = [c for c in df.columns if c not in (ds.id_column, ds.target)]
+    if extra:
+        raise StructuralError(f"unexpected columns: {extra}")
+    target = _coerce(ds.target, df[ds.target], "numeric")
+    problems = check_labels(df[ds.id_column], target)
+    if problems:
+        raise StructuralError("; ".join(problems))
+    import pandas as pd
+
+    return pd.DataFrame(
+        {ds.id_column: df[ds.id_column].astype("str"), ds.target: target.astype("int64")}
+    )
+
+
+def check_labels(ids: pd.Series, target: pd.Series) -> list[str]:
+    """Explicit label checks: no null ids or targets, target in {0, 1}, unique ids, some rows."""
+    problems = []
+    if len(ids) == 0:
+        problems.append("no label rows")
+    if ids.isna().any():
+        problems.append(f"{int(ids.isna().sum())} null ids")
+    if target.isna().any():
+        problems.append(f"{int(target.isna().sum())} null targets")
+    bad = target.notna() & ~target.isin([0, 1])
+    if bad.any():
+        sample = target[bad].drop_duplicates().head(SAMPLE_SIZE).tolist()
+        problems.append(f"{int(bad.sum())} targets not in {{0, 1}}, e.g. {sample}")
+    dupes = ids[ids.duplicated(keep=False) & ids.notna()]
+    if len(dupes):
+        sample = dupes.drop_duplicates().head(SAMPLE_SIZE).tolist()
+        problems.append(f"{dupes.nunique()} duplicated ids, e.g. {sample}")
+    return problems
+
+
+# -- quarantine ------------------------------------------------------------------------------------
+def _quarantine(
+    store: Store,
+    zone: str,
+    day: date,
+    *,
+    original_name: str,
+    original: bytes,
+    stage: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    gx_result: dict[str, Any] | None = None,
+) -> str:
+    reason = {
+        "partition": day.isoformat(),
+        "stage": stage,
+        "summary": message,
+        "original": original_name,
+        **(details or {}),
+    }
+    files = {
+        original_name: original,
+        REASON: (json.dumps(reason, indent=2, sort_keys=True, default=str) + "\n").encode(),
+    }
+    if gx_result is not None:
+        files[GX_RESULT] = json.dumps(gx_result, indent=2, sort_keys=True, default=str).encode()
+    return store.write_partition(zone, day, files)
+
+
+# -- the stage -------------------------------------------------------------------------------------
+def ingest_partition(
+    cfg: PipelineConfig, day: str | date, store: Store | None = None
+) -> IngestResult:
+    """Ingest ``landing/<day>/``: features to raw + validated (or quarantine), then its labels.
+
+    Raises ``LandingMissing`` if ``features.csv`` has not arrived; bad data never raises.
+    """
+    day = as_date(day)
+    store = store or open_store(cfg.storage)
+    key = f"{landing_prefix(day)}/{FEATURES_FILE}"
+    if not store.exists(key):
+        raise LandingMissing(f"{store.uri(key)} has not arrived")
+    original = store.read_bytes(key)
+    result = _ingest_features(cfg, store, day, original)
+    labels = ingest_labels(cfg, day, store)
+    result = IngestResult(**{**asdict(result), "labels": labels})
+    log.info("partition %s: %s", day, result.message)
+    return result
+
+
+def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: bytes) -> IngestResult:
+    from driftloop import validation
+
+    try:
+        df = parse_features(cfg, original)
+    except StructuralError as err:
+        # The landing file does not describe a table of the schema: no raw or validated partition
+        # may claim to hold it (a rerun with corrected data replaces them again).
+        store.delete_partition(RAW, day)
+        store.delete_partition(VALIDATED, day)
+        message = f"ingest of {day} failed: {err}"
+        uri = _quarantine(
+            store,
+            QUARANTINE,
+            day,
+            original_name=FEATURES_FILE,
+            original=original,
+            stage="ingest",
+            message=message,
+        )
+        return IngestResult("quarantined", day.isoformat(), uri, 0, message, "ingest", None, uri)
+
+    raw_uri = store.write_partition(RAW, day, {PART: parquet_bytes(df)})
+    raw = store.read_table(RAW, day)  # validate exactly what downstream will read
+    outcome = validation.validate_frame(cfg, raw, day)
+    if outcome.success:
+        uri = store.write_partition(VALIDATED, day, {PART: parquet_bytes(raw)})
+        store.delete_partition(QUARANTINE, day)
+        return IngestResult(
+            "validated",
+            day.isoformat(),
+            uri,
+            len(raw),
+            f"partition {day} validated: {outcome.summary}",
+            "validation",
+            raw_uri,
+            None,
+            outcome.docs_url,
+        )
+    store.delete_partition(VALIDATED, day)
+    message = f"validation of {day} failed: {outcome.summary}"
+    uri = _quarantine(
+        store,
+        QUARANTINE,
+        day,
+        original_name=FEATURES_FILE,
+        original=original,
+        stage="validation",
+        message=message,
+        details={
+            "rows": outcome.rows,
+            "suite": outcome.suite,
+            "failed_expectations": [asdict(f) for f in outcome.failures],
+            "data_docs": outcome.docs_url,
+        },
+        gx_result=outcome.result,
+    )
+    return IngestResult(
+        "quarantined",
+        day.isoformat(),
+        uri,
+        len(raw),
+        message,
+        "validation",
+        raw_uri,
+        uri,
+        outcome.docs_url,
+    )
+
+
+def ingest_labels(
+    cfg: PipelineConfig, day: str | date, store: Store | None = None
+) -> list[LabelsResult]:
+    """Ingest every ``labels_<L>.csv`` delivered in ``landing/<day>/`` to ``labels/date=<L>/``."""
+    day = as_date(day)
+    store = store or open_store(cfg.storage)
+    prefix = landing_prefix(day) + "/"
+    results = []
+    for key in store.list(prefix):
+        m = _LABELS_FILE.match(key[len(prefix) :])
+        if not m:
+            continue
+        label_day = date.fromisoformat(m.group(1))
+        original = store.read_bytes(key)
+        name = key[len(prefix) :]
+        try:
+            df = parse_labels(cfg, original)
+        except StructuralError as err:
+            store.delete_partition(LABELS, label_day)
+            message = f"labels of {label_day} (delivered {day}) rejected: {err}"
+            uri = _quarantine(
+                store,
+                LABELS_QUARANTINE,
+                label_day,
+                original_name=name,
+                original=original,
+                stage="labels",
+                message=message,
+                details={"delivered": day.isoformat()},
+            )
+            results.append(LabelsResult(label_day.isoformat(), "quarantined", uri, 0, message))
+            continue
+        uri = store.write_partition(LABELS, label_day, {PART: parquet_bytes(df)})
+        store.delete_partition(LABELS_QUARANTINE, label_day)
+        results.append(
+            LabelsResult(
+                label_day.isoformat(), "ingested", uri, len(df), f"{len(df)} labels of {label_day}"
+            )
+        )
+    return results
