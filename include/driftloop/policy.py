@@ -94,8 +94,16 @@ def decide(
     if not reasons:
         if signals.insufficient_data and signals.insufficient_labels:
             return RetrainDecision(False, "insufficient data", sig)
-        what = "no drift" if not signals.insufficient_data else "no performance decay"
-        return RetrainDecision(False, what, sig)
+        if signals.insufficient_data:
+            return RetrainDecision(False, "no performance decay (too little data for drift)", sig)
+        if signals.drifted_features:  # drifted, but fewer than the dataset share asks for
+            return RetrainDecision(
+                False,
+                f"no retrain signal: drift in {', '.join(signals.drifted_features)} is below the "
+                f"dataset share (share {signals.drift_share:.2f})",
+                sig,
+            )
+        return RetrainDecision(False, "no drift", sig)
     because = "; ".join(reasons)
     if training_active:
         return RetrainDecision(False, f"suppressed: training already running ({because})", sig)

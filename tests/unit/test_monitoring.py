@@ -160,3 +160,11 @@ def test_write_report_files(cfg, store, populated) -> None:
         HTML_NAME,
         JSON_NAME,
     ]
+
+
+def test_drift_command_is_registered() -> None:
+    from driftloop.cli import _load_commands, build_parser
+
+    _load_commands()
+    args = build_parser().parse_args(["drift", "--date", "2026-01-28", "--training-active"])
+    assert args.command == "drift" and args.date == date(2026, 1, 28) and args.training_active

@@ -70,7 +70,13 @@ def test_insufficient_data_does_not_trigger() -> None:
     assert not d.retrain and d.reason == "insufficient data"
     # Too little current data for drift, but labels are enough to judge performance.
     d = run(Signals(insufficient_data=True, insufficient_labels=False))
-    assert not d.retrain and d.reason == "no performance decay"
+    assert not d.retrain and d.reason == "no performance decay (too little data for drift)"
+
+
+def test_drift_below_the_share_is_reported_but_does_not_trigger() -> None:
+    d = run(Signals(drifted_features=["age"], drift_share=0.08, insufficient_labels=False))
+    assert not d.retrain
+    assert d.reason == "no retrain signal: drift in age is below the dataset share (share 0.08)"
 
 
 def test_a_critical_feature_triggers_alone() -> None:
