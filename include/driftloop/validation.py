@@ -179,22 +179,28 @@ def _dump(obj: dict[str, Any]) -> str:
     return json.dumps(obj, indent=2, sort_keys=True) + "\n"
 
 
+def _generated(cfg: PipelineConfig) -> dict[Path, str]:
+    return {
+        suite_path(cfg): _dump(suite_definition(cfg)),
+        checkpoint_path(cfg): _dump(checkpoint_definition(cfg)),
+    }
+
+
+def stale_gx_files(cfg: PipelineConfig) -> list[Path]:
+    """Committed GX files that differ from what the config generates (hand edits show up here)."""
+    return [p for p, text in _generated(cfg).items() if not p.exists() or p.read_text() != text]
+
+
 def write_gx_project(cfg: PipelineConfig) -> list[Path]:
     """(Re)write the suite and checkpoint JSON of ``cfg`` into the GX project; returns changed files.
 
     Output is deterministic, so regenerating from an unchanged config leaves git clean. This is
     the bring-your-own-data path: describe the columns in the config, then run ``driftloop gx-suite``.
     """
-    changed = []
-    for path, obj in (
-        (suite_path(cfg), suite_definition(cfg)),
-        (checkpoint_path(cfg), checkpoint_definition(cfg)),
-    ):
-        text = _dump(obj)
-        if not path.exists() or path.read_text() != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            changed.append(path)
+    changed = stale_gx_files(cfg)
+    for path in changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_generated(cfg)[path])
     return changed
 
 
@@ -210,12 +216,13 @@ def _read_committed(path: Path, what: str) -> dict[str, Any]:
 # -- running ---------------------------------------------------------------------------------------
 def _context(docs_dir: Path) -> Any:
     """An ephemeral GX context whose results and Data Docs persist under ``docs_dir``."""
-    import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
+
+    import great_expectations as gx
 
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
@@ -253,8 +260,9 @@ def validate_frame(
     The run is named after the partition, so a rerun replaces its Data Docs page instead of adding
     one. Returns the verdict; never raises for bad data.
     """
-    import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
+
+    import great_expectations as gx
 
     suite_json = _read_committed(suite_path(cfg), "expectation suite")
     checkpoint_json = _read_committed(checkpoint_path(cfg), "checkpoint")
