@@ -191,13 +191,14 @@ def load_performance_window(
     missing = [d for d in days if d not in set(used)]
     frames = []
     for d in used:
-        preds = pd.concat(
-            list(
-                _champion_predictions(
-                    store, [d], champion_version, [ds.id_column, "score", "predicted_label"]
-                )
+        parts = list(
+            _champion_predictions(
+                store, [d], champion_version, [ds.id_column, "score", "predicted_label"]
             )
         )
+        if not parts:  # an empty predictions file has no record batches
+            continue
+        preds = pd.concat(parts, ignore_index=True)
         labels = store.read_table(LABELS, d)[[ds.id_column, ds.target]]
         frames.append(preds.merge(labels, on=ds.id_column, how="inner"))
     cols = [ds.id_column, "score", "predicted_label", "model_version", ds.target]

@@ -58,9 +58,11 @@ def _bar_plot(title: str, bins: list[str], reference: list[float], current: list
         ax.bar(x + 0.2, current, width=0.4, label="current", color="#d9822b")
         ax.set_xticks(x, bins, rotation=45, ha="right", fontsize=6)
         ax.tick_params(axis="y", labelsize=7)
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7, frameon=False)
-        fig.tight_layout()
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.legend(fontsize=7, frameon=False, ncol=2, loc="lower right", bbox_to_anchor=(1, 1))
+        fig.subplots_adjust(
+            left=0.1, right=0.98, top=0.88, bottom=0.38
+        )  # no tight_layout: it draws twice
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
     finally:
