@@ -192,6 +192,9 @@ class Drift(_Strict):
     )
     min_labelled_samples: int = Field(500, ge=1)
     cooldown_days: int = Field(7, ge=0)
+    min_labelled_days_after_drift: int = Field(
+        7, ge=0, description="labelled days since the drift onset before retraining (0: don't wait)"
+    )
 
 
 class Mlflow(_Strict):

@@ -9,7 +9,11 @@ Order of the rules:
 2. A signal, but a training run is already queued or running -> suppressed (no trigger loops).
 3. A signal within ``drift.cooldown_days`` of the last training's partition date -> suppressed.
    Cooldown counts partition dates (simulated days), never the wall clock.
-4. Otherwise retrain, naming every signal that fired.
+4. Drift seen in the features or scores but not (yet) in performance -> wait for labels: retraining
+   on data from before the change would teach the model nothing new, so training starts once
+   ``drift.min_labelled_days_after_drift`` labelled days exist since the drift began (its onset),
+   and then trains on data since the onset only ("train on the new regime").
+5. Otherwise retrain, naming every signal that fired.
 
 Signals: dataset-level feature drift (share of drifted features >= ``drift.drift_share`` or a
 critical feature drifted), prediction drift (score PSI over ``drift.prediction_psi_threshold``) and
@@ -54,9 +58,14 @@ class RetrainDecision:
     retrain: bool
     reason: str
     signals: dict[str, Any]
+    # When set, train on partitions from this day on (the drift onset), not the whole window.
+    since: date | None = None
+    pending: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["since"] = self.since.isoformat() if self.since else None
+        return out
 
 
 def _reasons(s: Signals) -> list[str]:
@@ -87,8 +96,16 @@ def decide(
     training_active: bool,
     last_training_date: date | None,
     cooldown_days: int,
+    drift_onset: date | None = None,
+    labelled_days_since_onset: int = 0,
+    min_labelled_days: int = 0,
 ) -> RetrainDecision:
-    """Whether to trigger training on partition ``day`` (see the module docstring for the rules)."""
+    """Whether to trigger training on partition ``day`` (see the module docstring for the rules).
+
+    ``drift_onset`` is the first day of the current run of drift alarms (None: unknown, or the
+    caller does not wait for labels) and ``labelled_days_since_onset`` the validated days since
+    then whose labels have arrived.
+    """
     sig = signals.to_dict()
     reasons = _reasons(signals)
     if not reasons:
@@ -113,6 +130,23 @@ def decide(
             return RetrainDecision(
                 False, f"suppressed: cooldown until {until.isoformat()} ({because})", sig
             )
+    drift_only = not signals.performance_decay
+    if drift_only and drift_onset is not None and min_labelled_days > 0:
+        if labelled_days_since_onset < min_labelled_days:
+            return RetrainDecision(
+                False,
+                f"retrain pending: drift since {drift_onset.isoformat()}, waiting for labels of the "
+                f"new data ({labelled_days_since_onset}/{min_labelled_days} labelled days) ({because})",
+                sig,
+                since=drift_onset,
+                pending=True,
+            )
+        return RetrainDecision(
+            True,
+            f"{because}; training on data since {drift_onset.isoformat()}",
+            sig,
+            since=drift_onset,
+        )
     return RetrainDecision(True, because, sig)
 
 
@@ -123,14 +157,19 @@ def decide_for(
     *,
     training_active: bool,
     last_training_date: date | None,
+    drift_onset: date | None = None,
+    labelled_days_since_onset: int = 0,
 ) -> RetrainDecision:
-    """:func:`decide` with the cooldown of the config."""
+    """:func:`decide` with the cooldown and label wait of the config."""
     return decide(
         signals,
         day,
         training_active=training_active,
         last_training_date=last_training_date,
         cooldown_days=cfg.drift.cooldown_days,
+        drift_onset=drift_onset,
+        labelled_days_since_onset=labelled_days_since_onset,
+        min_labelled_days=cfg.drift.min_labelled_days_after_drift,
     )
 
 
