@@ -1,0 +1,77 @@
+"""
+### score — batch predictions of the champion for each newly validated partition
+
+Asset-driven: runs when `validated` gets an event; the partition comes from `conf["date"]` of a
+manual run, else from the `partition` extra of the triggering asset events (a run that batches several
+events scores every partition named), else the logical date.
+
+**resolve_champion** turns `@champion` into a concrete version once; the version goes through XCom,
+so retries and reruns score with the same model (and rewrite identical bytes). **score_partition**
+writes `predictions/date=<day>/part-0.parquet` and emits a `predictions` asset event with
+`{"partition": day, "model_version": v}`.
+
+No champion yet (the first days, before enough labels exist to train): resolve_champion is
+*skipped* with a log message and nothing is written — a friendly no-op rather than a red run, since
+it is the expected state of a fresh deployment. Scoring errors still fail the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import dag, task
+
+from driftloop.orchestration import (
+    DEFAULT_ARGS,
+    PREDICTIONS,
+    VALIDATED,
+    resolve_partition,
+    start_date,
+    triggered_partitions,
+)
+
+
+@dag(
+    dag_id="score",
+    schedule=[VALIDATED],
+    start_date=start_date(),
+    catchup=False,
+    default_args=DEFAULT_ARGS,
+    tags=["driftloop", "model"],
+    doc_md=__doc__,
+)
+def score() -> None:
+    @task
+    def resolve_champion(**context: Any) -> list[dict[str, str]]:
+        from airflow.exceptions import AirflowSkipException
+
+        from driftloop.config import load_config
+        from driftloop.scoring import NoChampion, resolve_model
+
+        conf = context["dag_run"].conf or {}
+        days = [resolve_partition(context)]
+        if not conf.get("date") and triggered_partitions(context):
+            days = triggered_partitions(context)
+        try:
+            model = resolve_model(load_config(), conf.get("model_version") or None)
+        except NoChampion as err:
+            raise AirflowSkipException(f"{err} (partitions {', '.join(days)})") from err
+        print(f"scoring {days} with {model.name} v{model.version} (run {model.run_id})")
+        return [{"partition": d, "model_version": model.version} for d in days]
+
+    @task(outlets=[PREDICTIONS], map_index_template="{{ target['partition'] }}")
+    def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
+        from driftloop.config import load_config
+        from driftloop.scoring import score_partition
+
+        result = score_partition(load_config(), target["partition"], target["model_version"])
+        context["outlet_events"][PREDICTIONS].extra = {
+            "partition": result.partition,
+            "model_version": result.model_version,
+        }
+        return result.to_dict()
+
+    score_partition.expand(target=resolve_champion())
+
+
+score()

@@ -1,0 +1,204 @@
+"""
+### train — fit a challenger, gate it against the champion, promote (automatically or on approval)
+
+Triggered manually (Params form), by the drift check's retrain policy, or by the demo, with conf keys:
+`date` (last day of the training window, default: the run's logical date), `reason`, `report_uri`
+(the drift report that triggered it), `window_days`, `algorithm`, `hyperparameters` (JSON object),
+`max_depth`, `learning_rate`, `min_improvement`, `auto_promote`. Empty/null values mean "as configured
+in the pipeline config".
+
+Flow: **train_model** (MLflow run, new registered version @challenger) → **gate** (champion re-scored
+on the challenger's holdout; decision recorded on the version and in storage) → **route**: gate
+rejected → nothing else; auto-promote → **promote_model**; otherwise **approve_promotion** waits for
+a person (Airflow UI, *Required actions*) and only "Approve" leads to **promote_model**, which moves
+`@champion` (old champion → `@previous_champion`) and emits the model asset event.
+**record_outcome** always runs last and records a human rejection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param, dag, task
+
+from driftloop.orchestration import (
+    DEFAULT_ARGS,
+    MODEL,
+    publish_links,
+    resolve_partition,
+    start_date,
+)
+
+ALGORITHMS = ["", "gradient_boosting", "logistic_regression", "random_forest"]
+
+
+def _run_date(context: Any) -> str:
+    """The window's last day: the date param/conf, else the logical date, else the run-after day."""
+    if context["params"].get("date"):
+        return str(context["params"]["date"])[:10]
+    if context.get("logical_date") is None:
+        return context["dag_run"].run_after.date().isoformat()
+    return resolve_partition(context)
+
+
+@dag(
+    dag_id="train",
+    schedule=None,
+    start_date=start_date(),
+    catchup=False,
+    max_active_runs=1,
+    default_args={**DEFAULT_ARGS, "retries": 0},
+    tags=["driftloop", "model"],
+    doc_md=__doc__,
+    params={
+        "date": Param(
+            "",
+            type="string",
+            title="Window end",
+            description="Last day of the training window (YYYY-MM-DD); empty: the run's date.",
+        ),
+        "reason": Param("manual", type="string", description="Why this model is trained."),
+        "report_uri": Param("", type="string", description="Drift report that triggered it."),
+        "window_days": Param(None, type=["null", "integer"], minimum=2),
+        "algorithm": Param(
+            "",
+            type="string",
+            enum=ALGORITHMS,
+            values_display={"": "as configured", **{a: a for a in ALGORITHMS[1:]}},
+        ),
+        "hyperparameters": Param(
+            {}, type="object", description='Estimator overrides, e.g. {"max_iter": 100}.'
+        ),
+        "max_depth": Param(None, type=["null", "integer"], minimum=1),
+        "learning_rate": Param(
+            None, type=["null", "number"], exclusiveMinimum=0, description="gradient_boosting"
+        ),
+        "min_improvement": Param(None, type=["null", "number"], minimum=0),
+        "auto_promote": Param(
+            None,
+            type=["null", "boolean"],
+            description="Promote without approval when the gate passes; null: as configured.",
+        ),
+    },
+)
+def train() -> None:
+    @task
+    def train_model(**context: Any) -> dict[str, Any]:
+        from driftloop.config import load_config
+        from driftloop.orchestration import mlflow_run_url
+        from driftloop.train import train_model
+
+        cfg, p = load_config(), context["params"]
+        hyper = dict(p.get("hyperparameters") or {})
+        hyper.update({k: p[k] for k in ("max_depth", "learning_rate") if p.get(k) is not None})
+        ti = context["ti"]
+        result = train_model(
+            cfg,
+            _run_date(context),
+            window_days=p.get("window_days"),
+            algorithm=p.get("algorithm") or None,
+            hyperparameters=hyper,
+            reason=p.get("reason") or "manual",
+            report_uri=p.get("report_uri") or None,
+            airflow_context={"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id},
+        )
+        url = mlflow_run_url(cfg.tracking_uri(), result.experiment_id, result.run_id)
+        publish_links(context, mlflow_run=url)
+        return result.to_dict()
+
+    @task
+    def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from driftloop import registry
+        from driftloop.config import load_config
+
+        cfg, p = load_config(), context["params"]
+        decision = registry.evaluate_challenger(
+            cfg, trained["model_version"], min_improvement=p.get("min_improvement")
+        )
+        auto = p.get("auto_promote")
+        return {
+            **decision.to_dict(),
+            "auto_promote": cfg.gate.auto_promote if auto is None else bool(auto),
+            "reason": decision.reason,
+            "trigger_reason": trained.get("reason") or p.get("reason") or "manual",
+        }
+
+    @task.branch
+    def route(decision: dict[str, Any]) -> str | None:
+        if not decision["promote"]:
+            print(f"gate rejected v{decision['challenger_version']}: {decision['reason']}")
+            return None
+        return "promote_model" if decision["auto_promote"] else "approve_promotion"
+
+    approve_promotion = ApprovalOperator(
+        task_id="approve_promotion",
+        subject="Promote {{ ti.xcom_pull(task_ids='gate')['challenger_version'] }} to champion?",
+        body=(
+            "The gate passed ({{ ti.xcom_pull(task_ids='gate')['rule'] }}): "
+            "{{ ti.xcom_pull(task_ids='gate')['reason'] }}.\n\n"
+            "Champion: {{ ti.xcom_pull(task_ids='gate')['champion_version'] or 'none' }}. "
+            "Approve moves the champion alias; Reject keeps the current champion."
+        ),
+        defaults="Reject",
+    )
+
+    @task(trigger_rule="none_failed_min_one_success", outlets=[MODEL])
+    def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from driftloop import registry
+        from driftloop.config import load_config
+
+        cfg = load_config()
+        approval_result = context["ti"].xcom_pull(task_ids="approve_promotion")
+        actor = "gate (auto-promote)"
+        if approval_result:
+            user = approval_result.get("responded_by_user") or {}
+            actor = f"{user.get('name') or user.get('id') or 'unknown'} (approved in Airflow)"
+        record = registry.promote(
+            cfg,
+            decision["challenger_version"],
+            reason=f"{decision['trigger_reason']}; gate: {decision['reason']}",
+            actor=actor,
+            decision=registry.GateDecision.from_dict(
+                {k: decision[k] for k in registry.GateDecision.__dataclass_fields__}
+            ),
+        )
+        context["outlet_events"][MODEL].extra = {
+            "model_name": cfg.model_name,
+            "model_version": decision["challenger_version"],
+            "previous_champion": record["previous_champion"],
+            "partition": _run_date(context),
+        }
+        return record
+
+    @task(trigger_rule="none_failed")
+    def record_outcome(decision: dict[str, Any], **context: Any) -> str:
+        from driftloop import registry
+        from driftloop.config import load_config
+
+        version = decision["challenger_version"]
+        answer = context["ti"].xcom_pull(task_ids="approve_promotion")
+        if answer and answer.get("chosen_options") == [ApprovalOperator.REJECT]:
+            user = answer.get("responded_by_user") or {}
+            registry.reject(
+                load_config(),
+                version,
+                "rejected in the approval step",
+                user.get("name") or "unknown",
+            )
+            return f"v{version}: promotion rejected by a person"
+        champion = registry.champion(load_config())
+        if champion is not None and str(champion.version) == str(version):
+            return f"v{version} is the champion"
+        return f"v{version} not promoted: {decision['reason']}"
+
+    trained = train_model()
+    decision = gate(trained)
+    branch = route(decision)
+    promoted = promote_model(decision)
+    branch >> [approve_promotion, promoted]
+    approve_promotion >> promoted
+    promoted >> record_outcome(decision)
+
+
+train()
