@@ -1,0 +1,117 @@
+"""The `ingest` DAG end to end with dag.test(): real sensor, real GX, asset events in the Airflow DB."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from driftloop import synth
+from driftloop.storage import QUARANTINE, RAW, VALIDATED
+
+pytestmark = pytest.mark.integration
+
+START = date(2026, 1, 1)
+INCIDENT = date(
+    2026, 1, 5
+)  # data_quality: nulls (5th), text in a number (6th), dropped column (7th)
+
+
+@pytest.fixture
+def ingest_dag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from driftloop.config import project_root
+
+    bag = DagBag(dag_folder=str(project_root() / "dags" / "ingest.py"))
+    assert bag.import_errors == {}
+    return bag.dags["ingest"]
+
+
+def _run(dag, day: date):
+    return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
+def _last_event_id() -> int:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return session.scalar(select(func.max(AssetEvent.id))) or 0
+
+
+def _validated_events(after_id: int) -> list[dict]:
+    """Extras of the VALIDATED asset events recorded after event ``after_id``, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from driftloop.orchestration import VALIDATED as VALIDATED_ASSET
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == VALIDATED_ASSET.uri, AssetEvent.id > after_id)
+            .order_by(AssetEvent.id)
+        ).all()
+        return [dict(r.extra) for r in rows]
+
+
+def test_ingest_dag_publishes_partitions_and_asset_events(ingest_dag, cfg, store) -> None:
+    scenario = synth.Scenario("data_quality", drift_start=INCIDENT)
+    synth.write_days(store, cfg, START, 6, scenario, seed=3, rows=400)
+    before = _last_event_id()
+
+    good_days = [START + timedelta(days=i) for i in (0, 3)]  # the 4th brings the 1st's labels
+    for day in good_days:
+        run = _run(ingest_dag, day)
+        assert run.state == "success", f"run of {day} ended {run.state}"
+
+    assert store.partitions(VALIDATED) == good_days
+    assert store.partitions(RAW) == good_days
+    assert store.partitions("labels") == [START]
+    validated = store.read_table(VALIDATED, good_days[0])
+    assert len(validated) > 0 and cfg.dataset.target not in validated.columns
+
+    events = _validated_events(before)
+    assert [e["partition"] for e in events] == [d.isoformat() for d in good_days]
+    for event, day in zip(events, good_days, strict=True):
+        assert event["rows"] == len(store.read_table(VALIDATED, day))
+        assert event["uri"] == store.uri(f"validated/date={day.isoformat()}")
+
+
+@pytest.mark.parametrize(
+    ("day", "stage"),
+    [(INCIDENT, "validation"), (INCIDENT + timedelta(days=1), "ingest")],
+    ids=["nulls-over-threshold", "text-in-numeric"],
+)
+def test_quarantined_day_fails_the_run(ingest_dag, cfg, store, day: date, stage: str) -> None:
+    scenario = synth.Scenario("data_quality", drift_start=INCIDENT)
+    synth.write_day(store, cfg, day, scenario, seed=3, rows=400)
+    before = _last_event_id()
+
+    run = _run(ingest_dag, day)
+
+    assert run.state == "failed"
+    assert store.partitions(QUARANTINE) == [day]
+    assert not store.partition_exists(VALIDATED, day)
+    reason = json.loads(store.read_bytes(f"quarantine/date={day.isoformat()}/reason.json"))
+    assert reason["stage"] == stage
+    original = store.read_bytes(f"landing/{day.isoformat()}/features.csv")
+    assert store.read_bytes(f"quarantine/date={day.isoformat()}/features.csv") == original
+    assert _validated_events(before) == []
+
+
+def test_conf_date_selects_the_partition(ingest_dag, cfg, store) -> None:
+    day = date(2026, 2, 10)
+    synth.write_day(store, cfg, day, synth.Scenario(), seed=1, rows=300)
+
+    run = ingest_dag.test(
+        logical_date=datetime(2026, 3, 1, tzinfo=UTC), run_conf={"date": day.isoformat()}
+    )
+
+    assert run.state == "success"
+    assert store.partitions(VALIDATED) == [day]
