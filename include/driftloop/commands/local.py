@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from driftloop.cli import command
+from driftloop.cli import _date, command
 from driftloop.config import PipelineConfig, driftloop_home
 
 
@@ -68,4 +68,33 @@ def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
                 os.killpg(p.pid, signal.SIGTERM)
         for p in procs:
             p.wait(timeout=60)
+    return 0
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--days", type=int, default=60)
+    p.add_argument("--scenario", default="covariate_shift")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", type=Path, default=Path("demo-out"))
+    p.add_argument(
+        "--start", type=_date, default=None, help="first simulated day (default 2026-01-01)"
+    )
+    p.add_argument("--drift-start", type=_date, default=None, help="default: mid-way")
+    p.add_argument("--rows", type=int, default=2000, help="mean rows per day")
+
+
+@command("demo", "simulate N days through the real DAGs: drift, retrain, new champion")(_demo_args)
+def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+    from driftloop.demo import DEFAULT_START, run_demo
+
+    run_demo(
+        args.days,
+        args.scenario,
+        args.seed,
+        args.out,
+        start=args.start or DEFAULT_START,
+        drift_start=args.drift_start,
+        rows=args.rows,
+        config_path=cfg.source,
+    )
     return 0
