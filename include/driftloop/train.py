@@ -443,18 +443,22 @@ def _log_model(cfg: PipelineConfig, run_id: str, model: Pipeline, example: pd.Da
         f"{pkg}=={md.version(pkg)}"
         for pkg in ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "skops")
     ]
-    return mlflow.sklearn.log_model(
-        model,
-        name=MODEL_NAME_IN_RUN,
-        run_id=run_id,
-        signature=signature,
-        input_example=example,
-        pip_requirements=requirements,
-        serialization_format="skops",
-        skops_trusted_types=trusted,
-        registered_model_name=cfg.model_name,
-        await_registration_for=0,
-    )
+    # log_model files the MLflow 3 "logged model" under the *active* experiment (the Default one,
+    # with artifacts in ./mlruns, when no run is active) even when given a run_id: activate the run.
+    # The active-run stack is thread-local in MLflow 3, so this does not leak into other threads.
+    with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
+        return mlflow.sklearn.log_model(
+            model,
+            name=MODEL_NAME_IN_RUN,
+            run_id=run_id,
+            signature=signature,
+            input_example=example,
+            pip_requirements=requirements,
+            serialization_format="skops",
+            skops_trusted_types=trusted,
+            registered_model_name=cfg.model_name,
+            await_registration_for=0,
+        )
 
 
 def _figures(

@@ -1,0 +1,152 @@
+"""Champion/challenger gate (pure rules) and alias moves with their audit trail (real MLflow registry)."""
+
+from __future__ import annotations
+
+import pytest
+
+from driftloop import registry
+from driftloop.config import Gate
+
+pytestmark = pytest.mark.unit
+
+GATE = Gate(
+    primary_metric="roc_auc",
+    min_improvement=0.01,
+    floor=0.6,
+    guards={"log_loss": 0.05, "pr_auc": 0.03},
+)
+CHAMP = {"roc_auc": 0.80, "pr_auc": 0.60, "log_loss": 0.50, "f1": 0.5}
+
+
+def metrics(**changes: float) -> dict[str, float]:
+    return {**CHAMP, **changes}
+
+
+def test_better_challenger_is_promoted_and_decision_carries_both_metric_sets() -> None:
+    d = registry.evaluate_gate(
+        metrics(roc_auc=0.82), CHAMP, GATE, challenger_version="2", champion_version="1"
+    )
+    assert (d.promote, d.rule) == (True, "improvement")
+    assert d.challenger_metrics["roc_auc"] == 0.82 and d.champion_metrics == CHAMP
+    assert (d.challenger_version, d.champion_version) == ("2", "1")
+
+
+def test_worse_challenger_is_rejected() -> None:
+    d = registry.evaluate_gate(metrics(roc_auc=0.78), CHAMP, GATE)
+    assert (d.promote, d.rule) == (False, "no_improvement")
+
+
+def test_improvement_below_min_improvement_is_rejected() -> None:
+    d = registry.evaluate_gate(metrics(roc_auc=0.805), CHAMP, GATE)
+    assert (d.promote, d.rule) == (False, "no_improvement")
+
+
+def test_tie_keeps_the_champion_even_with_zero_min_improvement() -> None:
+    gate = GATE.model_copy(update={"min_improvement": 0.0})
+    d = registry.evaluate_gate(dict(CHAMP), CHAMP, gate)
+    assert (d.promote, d.rule) == (False, "no_improvement")
+    assert registry.evaluate_gate(metrics(roc_auc=0.8001), CHAMP, gate).promote
+
+
+def test_floor_is_enforced_with_and_without_a_champion() -> None:
+    assert registry.evaluate_gate(metrics(roc_auc=0.59), None, GATE).rule == "floor"
+    weak_champ = metrics(roc_auc=0.5)
+    d = registry.evaluate_gate(metrics(roc_auc=0.59), weak_champ, GATE)
+    assert (d.promote, d.rule) == (False, "floor")
+
+
+def test_first_model_is_promoted_when_it_meets_the_floor() -> None:
+    d = registry.evaluate_gate(metrics(roc_auc=0.61), None, GATE)
+    assert (d.promote, d.rule, d.champion_metrics) == (True, "first_model", None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule"),
+    [
+        ({"log_loss": 0.56}, "guard:log_loss"),  # lower is better: +0.06 > 0.05
+        ({"pr_auc": 0.56}, "guard:pr_auc"),  # higher is better: -0.04 > 0.03
+    ],
+)
+def test_guard_regression_rejects_a_better_primary_metric(changes: dict, rule: str) -> None:
+    d = registry.evaluate_gate(metrics(roc_auc=0.85, **changes), CHAMP, GATE)
+    assert (d.promote, d.rule) == (False, rule)
+
+
+def test_guard_regression_within_tolerance_is_fine() -> None:
+    d = registry.evaluate_gate(metrics(roc_auc=0.85, log_loss=0.54, pr_auc=0.58), CHAMP, GATE)
+    assert d.promote
+
+
+# -- aliases and audit on a real (sqlite) MLflow registry -----------------------------------------
+def _register(cfg, partition_date: str) -> str:
+    """A version backed by a run (no model files: alias moves do not read them)."""
+    from driftloop.train import TAG_PARTITION_DATE, ensure_experiment, mlflow_client
+
+    client = mlflow_client(cfg)
+    exp = ensure_experiment(client, cfg)
+    run = client.create_run(exp, tags={TAG_PARTITION_DATE: partition_date})
+    if not registry.aliases(cfg) and not client.search_model_versions(f"name='{cfg.model_name}'"):
+        client.create_registered_model(cfg.model_name)
+    mv = client.create_model_version(
+        cfg.model_name, f"runs:/{run.info.run_id}/model", run.info.run_id
+    )
+    return str(mv.version)
+
+
+def test_promote_moves_champion_to_previous_and_records(cfg, store) -> None:
+    assert registry.champion(cfg) is None
+    v1, v2 = _register(cfg, "2026-01-10"), _register(cfg, "2026-01-20")
+    registry.set_challenger(cfg, v2)
+    registry.promote(cfg, v1, "first", "alice")
+    assert registry.aliases(cfg) == {"champion": v1, "challenger": v2}
+    out = registry.promote(cfg, v2, "better", "bob")
+    assert registry.aliases(cfg) == {"champion": v2, "previous_champion": v1}
+    assert str(registry.champion(cfg).version) == v2
+
+    rec = store.read_json(f"registry/decisions/{cfg.model_name}/v{v2}-promote.json")
+    assert out["record"].endswith(f"v{v2}-promote.json")
+    assert rec["champion"] == v2 and rec["previous_champion"] == v1
+    assert rec["actor"] == "bob" and rec["reason"] == "better"
+    assert rec["partition_date"] == "2026-01-20"  # the version's run date, not the clock
+    mv = registry.get_version(cfg, v2)
+    assert mv.tags["driftloop.promoted_by"] == "bob"
+    assert "Promoted to champion by bob: better" in mv.description
+
+
+def test_promoting_the_champion_again_changes_nothing(cfg) -> None:
+    v1, v2 = _register(cfg, "2026-01-10"), _register(cfg, "2026-01-20")
+    registry.promote(cfg, v1, "first", "a")
+    registry.promote(cfg, v2, "second", "a")
+    out = registry.promote(cfg, v2, "rerun", "a")
+    assert out["changed"] is False
+    assert registry.aliases(cfg) == {"champion": v2, "previous_champion": v1}
+
+
+def test_rollback_restores_previous_champion_and_is_reversible(cfg, store) -> None:
+    v1, v2 = _register(cfg, "2026-01-10"), _register(cfg, "2026-01-20")
+    registry.promote(cfg, v1, "first", "a")
+    registry.promote(cfg, v2, "second", "a")
+
+    out = registry.rollback(cfg, "v2 scores look wrong", "carol")
+    assert registry.aliases(cfg) == {"champion": v1, "previous_champion": v2}
+    rec = store.read_json(f"registry/decisions/{cfg.model_name}/v{v1}-rollback-from-v{v2}.json")
+    assert (rec["champion"], rec["previous_champion"], rec["actor"]) == (v1, v2, "carol")
+    assert out["reason"] == rec["reason"] == "v2 scores look wrong"
+    assert registry.get_version(cfg, v2).tags["driftloop.rolled_back_by"] == "carol"
+
+    registry.rollback(cfg, "undo", "carol")
+    assert registry.aliases(cfg) == {"champion": v2, "previous_champion": v1}
+
+
+def test_rollback_without_previous_champion_fails_clearly(cfg) -> None:
+    v1 = _register(cfg, "2026-01-10")
+    registry.promote(cfg, v1, "first", "a")
+    with pytest.raises(registry.RegistryError, match="nothing to roll back to"):
+        registry.rollback(cfg, "oops", "a")
+    assert registry.aliases(cfg) == {"champion": v1}
+
+
+def test_promote_unknown_version_fails_clearly(cfg) -> None:
+    _register(cfg, "2026-01-10")
+    with pytest.raises(registry.RegistryError, match="no version '42'"):
+        registry.promote(cfg, "42", "typo", "a")

@@ -1,0 +1,147 @@
+"""Training data window and split, and one real training run logged to a local MLflow store."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from driftloop import datasets, registry, train
+from tests.integration.helpers import START, write_days
+
+pytestmark = pytest.mark.unit
+
+FAST = {
+    "TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}",
+    "TRAINING__MIN_TRAIN_ROWS": "500",
+}
+
+
+def test_window_uses_only_days_with_labels_and_splits_by_time(cfg_factory) -> None:
+    cfg = cfg_factory(**FAST)
+    from driftloop.storage import open_store
+
+    labelled = write_days(open_store(cfg.storage), cfg, 9, rows=200)  # labels for 6 of 9 days
+    end = START + timedelta(days=8)
+    frame, parts = datasets.training_frame(cfg, end, window_days=21)
+    assert parts == labelled == [START + timedelta(days=i) for i in range(6)]
+    assert set(frame.columns) >= {cfg.dataset.target, *cfg.dataset.feature_names}
+    split = datasets.time_split(frame, parts, holdout_days=3)
+    assert split.holdout_partitions == parts[-3:] and split.train_partitions == parts[:3]
+    assert (
+        split.train[datasets.PARTITION_COLUMN].max()
+        < split.holdout[datasets.PARTITION_COLUMN].min()
+    )
+    assert len(split.train) + len(split.holdout) == len(frame)
+
+    # A window that ends before the labelled days start has nothing to train on.
+    with pytest.raises(datasets.InsufficientData, match="labelled day"):
+        datasets.training_frame(cfg, START + timedelta(days=1), window_days=2)
+
+
+def test_too_few_rows_is_a_clear_error(cfg_factory) -> None:
+    cfg = cfg_factory(TRAINING__MIN_TRAIN_ROWS="100000")
+    from driftloop.storage import open_store
+
+    write_days(open_store(cfg.storage), cfg, 8, rows=100)
+    with pytest.raises(datasets.InsufficientData, match=r"min_train_rows is 100000"):
+        datasets.training_frame(cfg, date(2026, 1, 8))
+
+
+@pytest.mark.parametrize("algorithm", ["logistic_regression", "random_forest"])
+def test_pipeline_builds_each_algorithm(cfg, algorithm: str) -> None:
+    pipe = train.build_pipeline(
+        cfg, algorithm, {"max_depth": 3} if algorithm == "random_forest" else {}
+    )
+    assert pipe.named_steps["model"].get_params()["random_state"] == cfg.training.random_state
+
+
+def test_train_logs_run_registers_challenger_and_reference_profile(cfg_factory) -> None:
+    import mlflow
+
+    cfg = cfg_factory(**FAST)
+    from driftloop.storage import open_store
+
+    store = open_store(cfg.storage)
+    write_days(store, cfg, 10, rows=300)
+    end = START + timedelta(days=9)
+    result = train.train_model(
+        cfg,
+        end,
+        reason="unit test",
+        report_uri="file:///reports/r.json",
+        airflow_context={"dag_id": "train", "run_id": "manual__x", "task_id": "train_model"},
+    )
+    assert result.model_version == "1" and result.algorithm == "gradient_boosting"
+    assert result.partitions[-1] == "2026-01-07"  # the 3 newest days have no labels yet
+    assert result.holdout_partitions == ["2026-01-05", "2026-01-06", "2026-01-07"]
+    assert 0.6 < result.metrics["roc_auc"] <= 1 and set(result.metrics) == set(train.METRICS)
+
+    client = train.mlflow_client(cfg)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert {k: run.data.metrics[k] for k in train.METRICS} == result.metrics
+    assert run.data.params["algorithm"] == "gradient_boosting"
+    assert (
+        run.data.params["hp.max_iter"] == "20" and run.data.params["window_end"] == end.isoformat()
+    )
+    tags = run.data.tags
+    assert tags["driftloop.trigger_reason"] == "unit test"
+    assert tags["driftloop.partition_date"] == end.isoformat()
+    assert json.loads(tags["driftloop.partitions"]) == result.partitions
+    assert tags["airflow.dag_id"] == "train" and tags["airflow.run_id"] == "manual__x"
+    assert tags["driftloop.report_uri"] == "file:///reports/r.json"
+    assert tags["mlflow.source.git.commit"]
+
+    artifacts = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert artifacts == {
+        f"plots/{n}.png"
+        for n in ("calibration", "roc_curve", "confusion_matrix", "feature_importance")
+    }
+    # The experiment's artifacts live beside the tracking store, never in ./mlruns.
+    assert run.info.artifact_uri.startswith(cfg.artifact_location())
+    logged = client.search_logged_models(experiment_ids=[result.experiment_id])
+    assert len(logged) == 1 and logged[0].source_run_id == result.run_id
+    assert logged[0].artifact_location.startswith(cfg.artifact_location())
+
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"training", "holdout"}
+    assert json.loads(inputs["holdout"].source)["uris"][-1].endswith("validated/date=2026-01-07")
+    assert len(inputs["training"].digest) == 16
+
+    assert registry.aliases(cfg) == {"challenger": "1"}
+    profile = registry.load_reference_profile(cfg, "1")
+    assert profile.n_rows == result.n_train and profile.score is not None
+    assert sorted(profile.feature_names) == sorted(cfg.dataset.feature_names)
+
+    # The registered model loads (skops, trusting only its own types) and scores like the run did.
+    model = mlflow.sklearn.load_model(result.model_uri)
+    frame, _ = datasets.training_frame(cfg, end)
+    assert model.predict_proba(frame[cfg.dataset.feature_names].head(3)).shape == (3, 2)
+
+
+def test_gate_rescores_champion_on_challenger_holdout(cfg_factory) -> None:
+    cfg = cfg_factory(**FAST)
+    from driftloop.storage import open_store
+
+    store = open_store(cfg.storage)
+    write_days(store, cfg, 10, rows=300)
+    end = START + timedelta(days=9)
+    first = train.train_model(cfg, end - timedelta(days=1), reason="first")
+    d1 = registry.evaluate_challenger(cfg, first.model_version)
+    assert (d1.promote, d1.rule) == (True, "first_model")
+    registry.promote(cfg, first.model_version, "first", "test", d1)
+
+    # Same data, same seed: an identical challenger ties and must not replace the champion.
+    second = train.train_model(cfg, end - timedelta(days=1), reason="same again")
+    d2 = registry.evaluate_challenger(cfg, second.model_version)
+    assert d2.champion_metrics == pytest.approx(d2.challenger_metrics)
+    assert (d2.promote, d2.rule) == (False, "no_improvement")
+    mv = registry.get_version(cfg, second.model_version)
+    assert mv.tags["driftloop.gate.decision"] == "reject"
+    assert mv.tags["driftloop.gate.rule"] == "no_improvement"
+    assert mv.tags["driftloop.gate.champion_version"] == first.model_version
+    rec = store.read_json(f"registry/decisions/{cfg.model_name}/v{second.model_version}-gate.json")
+    assert rec["decision"]["rule"] == "no_improvement" and rec["partition_date"] == "2026-01-09"
+    assert registry.aliases(cfg)["champion"] == first.model_version
