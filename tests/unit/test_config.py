@@ -1,0 +1,88 @@
+"""Pipeline config: the demo file loads, mistakes are named by key, env overrides apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from driftloop.config import ConfigError, load_config, parse_config, project_root
+
+pytestmark = pytest.mark.unit
+
+DEMO = project_root() / "configs" / "churn.yaml"
+
+
+def _demo() -> dict:
+    return yaml.safe_load(DEMO.read_text())
+
+
+def test_demo_config_loads() -> None:
+    cfg = load_config(DEMO, environ={})
+    assert cfg.name == "churn"
+    assert cfg.dataset.target == "churned"
+    assert "contract" in cfg.dataset.categorical and "age" in cfg.dataset.numeric
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "problem"),
+    [
+        (lambda d: d["dataset"].pop("target"), "dataset.target", "required key is missing"),
+        (
+            lambda d: d["validation"].update(min_rows=0),
+            "validation.min_rows",
+            "greater than or equal",
+        ),
+        (lambda d: d["storage"].update(rot="x"), "storage.rot", "unknown key"),
+        (lambda d: d["storage"].update(root="ftp://x"), "storage.root", "unsupported scheme"),
+        (
+            lambda d: d["dataset"]["features"].append({"name": "age", "type": "numeric"}),
+            "dataset",
+            "column names used twice",
+        ),
+    ],
+    ids=["missing", "out-of-range", "typo", "scheme", "duplicate"],
+)
+def test_errors_name_the_key_and_the_problem(mutate, key: str, problem: str) -> None:
+    data = _demo()
+    mutate(data)
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, source="test.yaml", environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    assert "test.yaml" in str(err.value)
+    line = next(ln for ln in str(err.value).splitlines() if ln.strip().startswith(key))
+    assert problem in line
+
+
+def test_unreadable_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "nope.yaml", environ={})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad, environ={})
+
+
+def test_env_overrides_are_typed() -> None:
+    env = {
+        "DRIFTLOOP__STORAGE__ROOT": "s3://bucket/prefix",
+        "DRIFTLOOP__VALIDATION__MIN_ROWS": "42",
+        "DRIFTLOOP__GATE__AUTO_PROMOTE": "false",
+    }
+    cfg = load_config(DEMO, environ=env)
+    assert cfg.storage.root == "s3://bucket/prefix"
+    assert cfg.validation.min_rows == 42
+    assert cfg.gate.auto_promote is False
+
+
+def test_variable_expansion(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _demo()
+    data["storage"]["root"] = "${DATA_ROOT:-/srv/default}/x"
+    monkeypatch.delenv("DATA_ROOT", raising=False)
+    assert parse_config(data, environ={}).storage.root == "/srv/default/x"
+    monkeypatch.setenv("DATA_ROOT", "/mnt/data")
+    assert parse_config(data, environ={}).storage.root == "/mnt/data/x"
+    data["storage"]["root"] = "${SURELY_UNSET_VARIABLE}"
+    monkeypatch.delenv("SURELY_UNSET_VARIABLE", raising=False)
+    with pytest.raises(ConfigError, match="SURELY_UNSET_VARIABLE is not set"):
+        parse_config(data, environ={})

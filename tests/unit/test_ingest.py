@@ -1,0 +1,153 @@
+"""Ingestion: typed raw parquet, idempotent reruns, and quarantine of every kind of bad delivery."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from driftloop import synth
+from driftloop.ingest import LandingMissing, ingest_labels, ingest_partition
+from driftloop.storage import LABELS, QUARANTINE, RAW, VALIDATED
+
+pytestmark = pytest.mark.unit
+
+DAY = date(2026, 1, 10)
+FEATURES = f"landing/{DAY.isoformat()}/features.csv"
+
+
+@pytest.fixture
+def landed(cfg, store) -> bytes:
+    """A clean delivery for DAY; returns its bytes."""
+    synth.write_day(store, cfg, DAY, synth.Scenario(), seed=2, rows=400)
+    return store.read_bytes(FEATURES)
+
+
+def _deliver(store, df: pd.DataFrame | None = None, raw: bytes | None = None) -> bytes:
+    data = raw if raw is not None else df.to_csv(index=False, lineterminator="\n").encode()
+    store.write_bytes(FEATURES, data)
+    return data
+
+
+def _assert_quarantined(store, original: bytes, stage: str, *needles: str) -> dict:
+    assert store.partitions(QUARANTINE) == [DAY]
+    assert not store.partition_exists(VALIDATED, DAY)
+    prefix = f"quarantine/date={DAY.isoformat()}"
+    assert store.read_bytes(f"{prefix}/features.csv") == original
+    reason = json.loads(store.read_bytes(f"{prefix}/reason.json"))
+    assert reason["stage"] == stage
+    for needle in needles:
+        assert needle in reason["summary"]
+    return reason
+
+
+def test_clean_day_is_typed_and_validated(cfg, store, landed) -> None:
+    result = ingest_partition(cfg, DAY)
+
+    assert result.status == "validated"
+    raw = store.read_table(RAW, DAY)
+    assert result.rows == len(raw) == len(pd.read_csv(pd.io.common.BytesIO(landed)))
+    ds = cfg.dataset
+    assert str(raw[ds.timestamp_column].dtype) == "datetime64[us, UTC]"
+    assert all(raw[c].dtype == "float64" for c in ds.numeric)
+    assert all(pd.api.types.is_string_dtype(raw[c]) for c in [ds.id_column, *ds.categorical])
+    assert ds.target not in raw.columns
+    pd.testing.assert_frame_equal(store.read_table(VALIDATED, DAY), raw)
+    assert store.partitions(QUARANTINE) == []
+
+
+def test_rerun_is_byte_identical_and_clears_an_old_quarantine(cfg, store, landed) -> None:
+    store.write_bytes(FEATURES, b"")  # a broken first delivery...
+    assert ingest_partition(cfg, DAY).status == "quarantined"
+    store.write_bytes(FEATURES, landed)  # ...replaced by the good one
+    ingest_partition(cfg, DAY)
+    first = store.read_bytes(f"raw/date={DAY.isoformat()}/part-0.parquet")
+    validated = store.read_bytes(f"validated/date={DAY.isoformat()}/part-0.parquet")
+
+    again = ingest_partition(cfg, DAY)
+
+    assert again.status == "validated"
+    assert store.read_bytes(f"raw/date={DAY.isoformat()}/part-0.parquet") == first
+    assert store.read_bytes(f"validated/date={DAY.isoformat()}/part-0.parquet") == validated
+    assert store.partitions(QUARANTINE) == []
+
+
+def test_malformed_csv_is_quarantined_at_ingest(cfg, store, landed) -> None:
+    lines = landed.decode().splitlines()
+    lines[5] += ",an,extra,field"
+    original = _deliver(store, raw=("\n".join(lines) + "\n").encode())
+    result = ingest_partition(cfg, DAY)
+    assert result.status == "quarantined" and result.stage == "ingest"
+    _assert_quarantined(store, original, "ingest", "malformed CSV")
+
+
+def test_empty_file_is_quarantined_at_ingest(cfg, store, landed) -> None:
+    ingest_partition(cfg, DAY)  # a validated partition from an earlier run must not survive
+    original = _deliver(store, raw=b"")
+    assert ingest_partition(cfg, DAY).status == "quarantined"
+    _assert_quarantined(store, original, "ingest", "empty")
+    assert not store.partition_exists(RAW, DAY)
+
+
+def test_missing_column_is_quarantined_at_ingest(cfg, store, landed) -> None:
+    df = pd.read_csv(pd.io.common.BytesIO(landed)).drop(columns=["region"])
+    original = _deliver(store, df)
+    ingest_partition(cfg, DAY)
+    _assert_quarantined(store, original, "ingest", "missing columns", "region")
+
+
+def test_wrong_type_is_quarantined_with_sample_values(cfg, store, landed) -> None:
+    df = pd.read_csv(pd.io.common.BytesIO(landed))
+    df["age"] = df["age"].astype(object)
+    df.loc[:2, "age"] = "forty"
+    original = _deliver(store, df)
+    ingest_partition(cfg, DAY)
+    _assert_quarantined(store, original, "ingest", "'age'", "3 of", "forty")
+
+
+def test_nulls_over_threshold_are_quarantined_by_validation(cfg, store, landed) -> None:
+    df = pd.read_csv(pd.io.common.BytesIO(landed))
+    df.loc[df.index[: len(df) // 5], "data_usage_gb"] = None  # 20% > max_null_fraction 5%
+    original = _deliver(store, df)
+
+    result = ingest_partition(cfg, DAY)
+
+    assert result.status == "quarantined" and result.stage == "validation"
+    reason = _assert_quarantined(store, original, "validation", "data_usage_gb", "not_be_null")
+    failed = {f["column"]: f for f in reason["failed_expectations"]}
+    assert failed["data_usage_gb"]["unexpected_count"] == len(df) // 5
+    gx = json.loads(store.read_bytes(f"quarantine/date={DAY.isoformat()}/validation_result.json"))
+    assert gx["success"] is False
+    assert store.partition_exists(RAW, DAY)  # the typed batch stays for inspection
+
+
+def test_landing_missing_raises(cfg) -> None:
+    with pytest.raises(LandingMissing):
+        ingest_partition(cfg, date(2030, 1, 1))
+
+
+def test_labels_are_ingested_and_bad_labels_quarantined(cfg, store) -> None:
+    start = DAY - timedelta(days=cfg.dataset.label_delay_days)
+    synth.write_days(
+        store, cfg, start, cfg.dataset.label_delay_days + 1, synth.Scenario(), rows=300
+    )
+
+    result = ingest_partition(cfg, DAY)
+
+    assert result.labels_ingested == [start.isoformat()]
+    labels = store.read_table(LABELS, start)
+    assert labels.columns.tolist() == [cfg.dataset.id_column, cfg.dataset.target]
+    assert labels[cfg.dataset.target].dtype == "int64"
+    assert set(labels[cfg.dataset.target]) <= {0, 1}
+
+    key = f"landing/{DAY.isoformat()}/labels_{start.isoformat()}.csv"
+    bad = store.read_bytes(key).replace(b",0\n", b",2\n", 1)
+    store.write_bytes(key, bad)
+    [outcome] = ingest_labels(cfg, DAY)
+    assert outcome.status == "quarantined" and "not in {0, 1}" in outcome.message
+    assert not store.partition_exists(LABELS, start)
+    prefix = f"quarantine/labels/date={start.isoformat()}"
+    assert store.read_bytes(f"{prefix}/labels_{start.isoformat()}.csv") == bad
+    assert json.loads(store.read_bytes(f"{prefix}/reason.json"))["stage"] == "labels"
