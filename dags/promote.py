@@ -35,7 +35,7 @@ from driftloop.orchestration import DEFAULT_ARGS, MODEL, start_date
     },
 )
 def promote() -> None:
-    @task(outlets=[MODEL])
+    @task(outlets=[MODEL], multiple_outputs=False)
     def apply(**context: Any) -> dict[str, Any]:
         from driftloop import registry
         from driftloop.config import load_config

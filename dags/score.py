@@ -59,7 +59,11 @@ def score() -> None:
         print(f"scoring {days} with {model.name} v{model.version} (run {model.run_id})")
         return [{"partition": d, "model_version": model.version} for d in days]
 
-    @task(outlets=[PREDICTIONS], map_index_template="{{ target['partition'] }}")
+    @task(
+        outlets=[PREDICTIONS],
+        multiple_outputs=False,
+        map_index_template="{{ target['partition'] }}",
+    )
     def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
         from driftloop.config import load_config
         from driftloop.scoring import score_partition

@@ -31,6 +31,30 @@ from driftloop.orchestration import (
 )
 
 ALGORITHMS = ["", "gradient_boosting", "logistic_regression", "random_forest"]
+ANSWER_KEY = "approval_answer"
+
+
+class PromotionApproval(ApprovalOperator):
+    """ApprovalOperator that records the reviewer's answer in the registry audit trail.
+
+    The answer is recorded here, where the response (and who gave it) is at hand: on "Reject" the
+    operator's return value and other XComs pushed while resuming do not reach downstream tasks
+    (observed with dag.test on Airflow 3.3.2), only the skip marker does.
+    """
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        user = event.get("responded_by_user") or {}
+        who = user.get("name") or user.get("id") or "unknown"
+        context["ti"].xcom_push(key=ANSWER_KEY, value={"user": who})
+        if self.REJECT in (event.get("chosen_options") or []):
+            from driftloop import registry
+            from driftloop.config import load_config
+
+            decision = context["ti"].xcom_pull(task_ids="gate")
+            registry.reject(
+                load_config(), decision["challenger_version"], "rejected in the approval step", who
+            )
+        return super().execute_complete(context, event)
 
 
 def _run_date(context: Any) -> str:
@@ -83,7 +107,7 @@ def _run_date(context: Any) -> str:
     },
 )
 def train() -> None:
-    @task
+    @task(multiple_outputs=False)
     def train_model(**context: Any) -> dict[str, Any]:
         from driftloop.config import load_config
         from driftloop.orchestration import mlflow_run_url
@@ -107,7 +131,7 @@ def train() -> None:
         publish_links(context, mlflow_run=url)
         return result.to_dict()
 
-    @task
+    @task(multiple_outputs=False)
     def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
         from driftloop import registry
         from driftloop.config import load_config
@@ -131,7 +155,7 @@ def train() -> None:
             return None
         return "promote_model" if decision["auto_promote"] else "approve_promotion"
 
-    approve_promotion = ApprovalOperator(
+    approve_promotion = PromotionApproval(
         task_id="approve_promotion",
         subject="Promote {{ ti.xcom_pull(task_ids='gate')['challenger_version'] }} to champion?",
         body=(
@@ -143,17 +167,14 @@ def train() -> None:
         defaults="Reject",
     )
 
-    @task(trigger_rule="none_failed_min_one_success", outlets=[MODEL])
+    @task(trigger_rule="none_failed_min_one_success", outlets=[MODEL], multiple_outputs=False)
     def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
         from driftloop import registry
         from driftloop.config import load_config
 
         cfg = load_config()
-        approval_result = context["ti"].xcom_pull(task_ids="approve_promotion")
-        actor = "gate (auto-promote)"
-        if approval_result:
-            user = approval_result.get("responded_by_user") or {}
-            actor = f"{user.get('name') or user.get('id') or 'unknown'} (approved in Airflow)"
+        answer = context["ti"].xcom_pull(task_ids="approve_promotion", key=ANSWER_KEY)
+        actor = f"{answer['user']} (approved in Airflow)" if answer else "gate (auto-promote)"
         record = registry.promote(
             cfg,
             decision["challenger_version"],
@@ -177,16 +198,9 @@ def train() -> None:
         from driftloop.config import load_config
 
         version = decision["challenger_version"]
-        answer = context["ti"].xcom_pull(task_ids="approve_promotion")
-        if answer and answer.get("chosen_options") == [ApprovalOperator.REJECT]:
-            user = answer.get("responded_by_user") or {}
-            registry.reject(
-                load_config(),
-                version,
-                "rejected in the approval step",
-                user.get("name") or "unknown",
-            )
-            return f"v{version}: promotion rejected by a person"
+        skipped = context["ti"].xcom_pull(task_ids="approve_promotion", key="skipmixin_key")
+        if skipped and "promote_model" in skipped.get("skipped", []):
+            return f"v{version}: promotion rejected in the approval step"
         champion = registry.champion(load_config())
         if champion is not None and str(champion.version) == str(version):
             return f"v{version} is the champion"
