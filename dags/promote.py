@@ -23,7 +23,7 @@ from driftloop.orchestration import DEFAULT_ARGS, MODEL, start_date
     start_date=start_date(),
     catchup=False,
     max_active_runs=1,
-    default_args={**DEFAULT_ARGS, "retries": 0},
+    default_args=DEFAULT_ARGS,
     tags=["driftloop", "model"],
     doc_md=__doc__,
     params={

@@ -43,7 +43,7 @@ from driftloop.orchestration import (
 def score() -> None:
     @task
     def resolve_champion(**context: Any) -> list[dict[str, str]]:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from driftloop.config import load_config
         from driftloop.scoring import NoChampion, resolve_model

@@ -17,6 +17,7 @@ a person (Airflow UI, *Required actions*) and only "Approve" leads to **promote_
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -72,7 +73,7 @@ def _run_date(context: Any) -> str:
     start_date=start_date(),
     catchup=False,
     max_active_runs=1,
-    default_args={**DEFAULT_ARGS, "retries": 0},
+    default_args=DEFAULT_ARGS,
     tags=["driftloop", "model"],
     doc_md=__doc__,
     params={
@@ -107,9 +108,13 @@ def _run_date(context: Any) -> str:
     },
 )
 def train() -> None:
-    @task(multiple_outputs=False)
+    # One retry: a failed attempt leaves a FAILED MLflow run and no registered version.
+    @task(multiple_outputs=False, retries=1)
     def train_model(**context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from driftloop.config import load_config
+        from driftloop.datasets import InsufficientData
         from driftloop.orchestration import mlflow_run_url
         from driftloop.train import train_model
 
@@ -117,16 +122,19 @@ def train() -> None:
         hyper = dict(p.get("hyperparameters") or {})
         hyper.update({k: p[k] for k in ("max_depth", "learning_rate") if p.get(k) is not None})
         ti = context["ti"]
-        result = train_model(
-            cfg,
-            _run_date(context),
-            window_days=p.get("window_days"),
-            algorithm=p.get("algorithm") or None,
-            hyperparameters=hyper,
-            reason=p.get("reason") or "manual",
-            report_uri=p.get("report_uri") or None,
-            airflow_context={"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id},
-        )
+        try:
+            result = train_model(
+                cfg,
+                _run_date(context),
+                window_days=p.get("window_days"),
+                algorithm=p.get("algorithm") or None,
+                hyperparameters=hyper,
+                reason=p.get("reason") or "manual",
+                report_uri=p.get("report_uri") or None,
+                airflow_context={"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id},
+            )
+        except InsufficientData as err:
+            raise AirflowFailException(str(err)) from err  # retrying cannot add labelled data
         url = mlflow_run_url(cfg.tracking_uri(), result.experiment_id, result.run_id)
         publish_links(context, mlflow_run=url)
         return result.to_dict()
@@ -164,7 +172,8 @@ def train() -> None:
             "Champion: {{ ti.xcom_pull(task_ids='gate')['champion_version'] or 'none' }}. "
             "Approve moves the champion alias; Reject keeps the current champion."
         ),
-        defaults="Reject",
+        defaults="Reject",  # what an unanswered request resolves to after response_timeout
+        response_timeout=timedelta(days=7),
     )
 
     @task(trigger_rule="none_failed_min_one_success", outlets=[MODEL], multiple_outputs=False)
