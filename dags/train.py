@@ -3,7 +3,7 @@
 
 Triggered manually (Params form), by the drift check's retrain policy, or by the demo, with conf keys:
 `date` (last day of the training window, default: the run's logical date), `reason`, `report_uri`
-(the drift report that triggered it), `window_days`, `algorithm`, `hyperparameters` (JSON object),
+(the drift report that triggered it), `since` (first day of the window, e.g. the drift onset), `window_days`, `algorithm`, `hyperparameters` (JSON object),
 `max_depth`, `learning_rate`, `min_improvement`, `auto_promote`. Empty/null values mean "as configured
 in the pipeline config".
 
@@ -86,6 +86,11 @@ def _run_date(context: Any) -> str:
         "reason": Param("manual", type="string", description="Why this model is trained."),
         "report_uri": Param("", type="string", description="Drift report that triggered it."),
         "window_days": Param(None, type=["null", "integer"], minimum=2),
+        "since": Param(
+            "",
+            type="string",
+            description="First day of the window (YYYY-MM-DD), e.g. a drift onset; wins over window_days.",
+        ),
         "algorithm": Param(
             "",
             type="string",
@@ -127,6 +132,7 @@ def train() -> None:
                 cfg,
                 _run_date(context),
                 window_days=p.get("window_days"),
+                since=p.get("since") or None,
                 algorithm=p.get("algorithm") or None,
                 hyperparameters=hyper,
                 reason=p.get("reason") or "manual",

@@ -223,6 +223,7 @@ def train_model(
     end: date | str,
     *,
     window_days: int | None = None,
+    since: date | str | None = None,
     algorithm: str | None = None,
     hyperparameters: dict[str, Any] | None = None,
     reason: str = "manual",
@@ -235,6 +236,8 @@ def train_model(
         cfg: pipeline config.
         end: last day of the window (the run's partition date).
         window_days, algorithm, hyperparameters: override ``cfg.training``.
+        since: first day of the window (e.g. a drift onset: train on the new regime only); wins
+            over ``window_days``.
         reason: why this training happened (a drift report, "bootstrap", a person...).
         report_uri: the drift report that triggered the run, if any (kept as a tag).
         airflow_context: ``{"dag_id", "run_id", "task_id"}`` of the Airflow task, if any.
@@ -251,6 +254,10 @@ def train_model(
     algo = Algorithm(algorithm or cfg.training.algorithm)
     params = resolved_hyperparameters(cfg, algo, hyperparameters)
     window = window_days or cfg.training.window_days
+    if since is not None:
+        window = (end - as_date(since)).days + 1
+        if window < 1:
+            raise ValueError(f"since {since} is after the window end {end}")
     frame, partitions = training_frame(cfg, end, window)
     split = time_split(frame, partitions, cfg.training.holdout_days)
     for part, name in ((split.train, "training"), (split.holdout, "holdout")):

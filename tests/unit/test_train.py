@@ -111,6 +111,15 @@ def test_train_logs_run_registers_challenger_and_reference_profile(cfg_factory) 
     assert len(inputs["training"].digest) == 16
 
     assert registry.aliases(cfg) == {"challenger": "1"}
+    # `since` (e.g. a drift onset) starts the window there.
+    recent = train.train_model(
+        cfg,
+        end,
+        since=START + timedelta(days=2),
+        algorithm="logistic_regression",
+        hyperparameters={},
+    )
+    assert recent.partitions == [f"2026-01-0{d}" for d in range(3, 8)]
     profile = registry.load_reference_profile(cfg, "1")
     assert profile.n_rows == result.n_train and profile.score is not None
     assert sorted(profile.feature_names) == sorted(cfg.dataset.feature_names)

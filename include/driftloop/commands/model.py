@@ -37,6 +37,7 @@ def _hyper(pairs: list[str]) -> dict[str, Any]:
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date", type=_date, required=True, help="last day of the training window")
     p.add_argument("--window-days", type=int, help="default: training.window_days")
+    p.add_argument("--since", type=_date, help="first day of the window (wins over --window-days)")
     p.add_argument(
         "--algorithm", choices=["logistic_regression", "gradient_boosting", "random_forest"]
     )
@@ -67,6 +68,7 @@ def _train(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         cfg,
         args.date,
         window_days=args.window_days,
+        since=args.since,
         algorithm=args.algorithm,
         hyperparameters=_hyper(args.param),
         reason=args.reason,
