@@ -14,7 +14,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.storage import DRIFT, LABELS, VALIDATED, Store, as_date, open_store
+from driftloop.storage import (
+    DRIFT,
+    LABELS,
+    VALIDATED,
+    Store,
+    as_date,
+    open_store,
+    partition_prefix,
+)
 
 if TYPE_CHECKING:
     from driftloop.config import PipelineConfig
@@ -182,7 +190,7 @@ def run_daily_check(
         drift_onset=onset,
         labelled_days_since_onset=labelled_days_since(store, onset, day) if onset else 0,
     )
-    uri = write_report(store, day, report, decision)
+    uri = store.uri(partition_prefix(DRIFT, day))
     trigger_conf = None
     if decision.retrain:
         trigger_conf = {
@@ -192,6 +200,7 @@ def run_daily_check(
         }
         if decision.since:
             trigger_conf["since"] = decision.since.isoformat()
+    write_report(store, day, report, decision, extra={"trigger_conf": trigger_conf})
     return CheckOutcome(
         day=day,
         report_uri=uri,

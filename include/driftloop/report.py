@@ -31,10 +31,17 @@ def report_dict(report: MonitoringReport, decision: RetrainDecision) -> dict[str
 
 
 def write_report(
-    store: Store, day: str | date, report: MonitoringReport, decision: RetrainDecision
+    store: Store,
+    day: str | date,
+    report: MonitoringReport,
+    decision: RetrainDecision,
+    extra: dict[str, Any] | None = None,
 ) -> str:
-    """Write report.json and report.html as the day's drift partition; returns the partition URI."""
-    body = report_dict(report, decision)
+    """Write report.json and report.html as the day's drift partition; returns the partition URI.
+
+    ``extra`` adds top-level keys to report.json (e.g. the conf sent to the training DAG).
+    """
+    body = {**report_dict(report, decision), **(extra or {})}
     files = {
         JSON_NAME: json.dumps(body, indent=2, sort_keys=True, allow_nan=False).encode(),
         HTML_NAME: render_html(body).encode(),
