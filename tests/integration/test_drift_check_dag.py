@@ -1,0 +1,137 @@
+"""The drift_check DAG with dag.test(): report, retrain policy, the real trigger of `train`, the lock."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from driftloop import registry, synth
+from driftloop.storage import DRIFT, partition_prefix
+from driftloop.train import train_model
+from tests.integration.helpers import START, write_days
+
+pytestmark = pytest.mark.integration
+
+# Small, fast models; the window and waits shrunk to the few days a test can afford.
+FAST = {
+    "TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}",
+    "DRIFT__MIN_SAMPLES": "500",
+    "DRIFT__MIN_LABELLED_DAYS_AFTER_DRIFT": "0",
+    "DRIFT__COOLDOWN_DAYS": "2",
+}
+TRAIN_END = START + timedelta(days=9)
+
+
+@pytest.fixture
+def dags(airflow_db) -> dict[str, Any]:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag()
+    assert not bag.import_errors
+    return bag.dags
+
+
+@pytest.fixture
+def champion_env(cfg_factory):
+    """A promoted champion trained on 10 stationary days, then 3 days of shifted data."""
+    from driftloop.storage import open_store
+
+    cfg = cfg_factory(**FAST)
+    store = open_store(cfg.storage)
+    write_days(store, cfg, 13, rows=800, label_delay=0)
+    result = train_model(cfg, TRAIN_END, reason="test champion")
+    registry.promote(cfg, result.model_version, reason="test", actor="pytest")
+    shifted = synth.Scenario("covariate_shift", drift_start=START + timedelta(days=13))
+    write_days(store, cfg, 3, start=START + timedelta(days=13), rows=800, scenario=shifted)
+    return cfg, store
+
+
+def _logical(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _train_runs() -> list[Any]:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        runs = session.query(DagRun).filter(DagRun.dag_id == "train").all()
+        session.expunge_all()
+        return runs
+
+
+def _clear_train_runs() -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == "train").delete()
+
+
+def _report(store, day: date) -> dict[str, Any]:
+    return json.loads(store.read_bytes(f"{partition_prefix(DRIFT, day)}/report.json"))
+
+
+def test_drift_triggers_train_with_reason_and_report(dags, champion_env) -> None:
+    cfg, store = champion_env
+    _clear_train_runs()
+    day = START + timedelta(days=15)
+    dr = dags["drift_check"].test(logical_date=_logical(day))
+    assert str(dr.state) == "success"
+
+    report = _report(store, day)
+    assert report["drift"]["status"] == "drift"
+    assert set(report["drift"]["drifted"]) == set(synth.DEFAULT_SHIFTED)
+    assert report["decision"]["retrain"] is True
+    assert store.exists(f"{partition_prefix(DRIFT, day)}/report.html")
+
+    runs = _train_runs()
+    assert len(runs) == 1, "the trigger must start exactly one training run"
+    conf = runs[0].conf
+    assert conf["date"] == day.isoformat()
+    assert conf["report_uri"].endswith(partition_prefix(DRIFT, day))
+    assert "feature drift" in conf["reason"]
+    assert report["trigger_conf"] == conf
+
+
+def test_running_training_suppresses_the_trigger(dags, champion_env) -> None:
+    """The 'already retraining' lock: with a train run queued, the check reports but triggers nothing."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    cfg, store = champion_env
+    _clear_train_runs()
+    day = START + timedelta(days=15)
+    with create_session() as session:  # a queued run of `train`, as the scheduler would hold it
+        session.add(
+            DagRun(
+                dag_id="train",
+                run_id="manual__already_running",
+                run_type=DagRunType.MANUAL,
+                state=DagRunState.QUEUED,
+                conf={"reason": "someone else"},
+                triggered_by=DagRunTriggeredByType.TEST,
+            )
+        )
+    dr = dags["drift_check"].test(logical_date=_logical(day))
+    assert str(dr.state) == "success"
+    report = _report(store, day)
+    assert report["drift"]["status"] == "drift"
+    assert report["decision"]["retrain"] is False
+    assert report["decision"]["reason"].startswith("suppressed: training already running")
+    assert [r.run_id for r in _train_runs()] == ["manual__already_running"]
+
+
+def test_no_drift_skips_the_trigger(dags, champion_env) -> None:
+    cfg, store = champion_env
+    _clear_train_runs()
+    day = START + timedelta(days=12)  # the window holds stationary days only
+    dr = dags["drift_check"].test(logical_date=_logical(day))
+    assert str(dr.state) == "success"
+    assert _report(store, day)["decision"]["retrain"] is False
+    assert _train_runs() == []
