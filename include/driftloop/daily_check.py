@@ -144,6 +144,38 @@ def drift_onset(
     return onset
 
 
+def decay_onset(
+    store: Store,
+    cfg: PipelineConfig,
+    day: date,
+    champion_version: str | None,
+    holdout_metrics: dict[str, float],
+) -> date | None:
+    """First day of the newest unbroken run of labelled days whose own metric has decayed.
+
+    The performance window says *that* the champion decayed; per-day metrics say *since when*
+    (labels arrive late, so the data changed days before the alarm). The run may reach back past
+    the window. None when the newest labelled day alone has not decayed (a slow slide: no clear
+    onset to train from).
+    """
+    from driftloop.monitoring import daily_metrics
+
+    metric = cfg.gate.primary_metric
+    if metric not in holdout_metrics:
+        return None
+    floor = holdout_metrics[metric] - cfg.drift.performance_tolerance
+    earliest = day - timedelta(days=ONSET_LOOKBACK_DAYS)
+    labelled = [d for d in store.partitions(LABELS) if earliest <= d <= day]
+    onset = None
+    for d in sorted(labelled, reverse=True):
+        found = daily_metrics(store, cfg, d, champion_version)
+        value = None if found is None else found.get(metric)
+        if value is None or value >= floor:
+            break
+        onset = d
+    return onset
+
+
 def labelled_days_since(store: Store, start: date, end: date) -> int:
     """Validated days in [start, end] whose labels have arrived."""
     labelled = set(store.partitions(LABELS))
@@ -178,9 +210,12 @@ def run_daily_check(
         training_end=champ.training_end,
     )
     signals = report.signals()
-    onset = drift_onset(
-        store, day, champ.version, signals.feature_drift or signals.prediction_drift
-    )
+    if signals.performance_decay:
+        onset = decay_onset(store, cfg, day, champ.version, champ.holdout_metrics)
+    else:
+        onset = drift_onset(
+            store, day, champ.version, signals.feature_drift or signals.prediction_drift
+        )
     decision = policy.decide_for(
         cfg,
         signals,

@@ -140,9 +140,9 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> list[DayRecord]:
     """Simulate ``days`` days of ``scenario`` through the DAGs; write the summary into ``out``."""
-    from driftloop import registry, synth
+    from driftloop import monitoring, registry, synth
     from driftloop.demo_report import format_row, header, write_summary
-    from driftloop.storage import DRIFT, LABELS, PREDICTIONS, VALIDATED, open_store
+    from driftloop.storage import DRIFT, LABELS, VALIDATED, open_store
 
     out = out.resolve()
     runner = DemoRunner(out / "state", config_path)
@@ -206,11 +206,10 @@ def run_demo(
             actions.append("promoted" if rec.promoted else "rejected")
         rec.champion_version = after.version if after is not None else None
 
-        labelled_day = day - timedelta(days=lag)
-        if store.partition_exists(PREDICTIONS, labelled_day) and store.partition_exists(
-            LABELS, labelled_day
-        ):
-            rec.live_auc = _daily_auc(store, cfg, labelled_day)
+        # Live AUC of the day whose labels arrived today (scored by whichever model was champion).
+        found = monitoring.daily_metrics(store, cfg, day - timedelta(days=lag))
+        if found and found.get("roc_auc") is not None:
+            rec.live_auc = round(found["roc_auc"], 4)
         rec.action = ", ".join(actions) or "-"
         rec.seconds = round(time.perf_counter() - t0, 2)
         records.append(rec)
@@ -233,18 +232,3 @@ def run_demo(
     )
     echo(f"summary: {paths['json']}  plot: {paths['png']}  page: {paths['html']}")
     return records
-
-
-def _daily_auc(store: Any, cfg: PipelineConfig, day: date) -> float | None:
-    """ROC AUC of the predictions of ``day`` against the labels that arrived for it."""
-    from sklearn.metrics import roc_auc_score
-
-    from driftloop.storage import LABELS, PREDICTIONS
-
-    ds = cfg.dataset
-    joined = store.read_table(PREDICTIONS, day).merge(
-        store.read_table(LABELS, day), on=ds.id_column
-    )
-    if joined[ds.target].nunique() < 2:
-        return None
-    return round(float(roc_auc_score(joined[ds.target], joined["score"])), 4)

@@ -206,6 +206,31 @@ def load_performance_window(
     return joined, used, missing
 
 
+def daily_metrics(
+    store: Store, cfg: PipelineConfig, day: date, model_version: str | None = None
+) -> dict[str, float | None] | None:
+    """Live metrics of one day's predictions (of ``model_version``, or all) against its labels.
+
+    None when the day has no predictions, no labels, or no rows of that model.
+    """
+    import pandas as pd
+
+    ds = cfg.dataset
+    if not (store.partition_exists(PREDICTIONS, day) and store.partition_exists(LABELS, day)):
+        return None
+    cols = [ds.id_column, "score", "predicted_label"]
+    parts = list(_champion_predictions(store, [day], model_version, cols))
+    if not parts:
+        return None
+    labels = store.read_table(LABELS, day)[[ds.id_column, ds.target]]
+    joined = pd.concat(parts, ignore_index=True).merge(labels, on=ds.id_column, how="inner")
+    if joined.empty:
+        return None
+    y = (joined[ds.target].to_numpy() == ds.positive_label).astype(int)
+    predicted = (joined["predicted_label"].to_numpy() == ds.positive_label).astype(int)
+    return compute_metrics(y, joined["score"].to_numpy(), predicted)
+
+
 def drift_days(
     store: Store, cfg: PipelineConfig, day: date, training_end: date | None = None
 ) -> tuple[list[date], list[date]]:

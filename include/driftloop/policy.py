@@ -9,10 +9,10 @@ Order of the rules:
 2. A signal, but a training run is already queued or running -> suppressed (no trigger loops).
 3. A signal within ``drift.cooldown_days`` of the last training's partition date -> suppressed.
    Cooldown counts partition dates (simulated days), never the wall clock.
-4. Drift seen in the features or scores but not (yet) in performance -> wait for labels: retraining
-   on data from before the change would teach the model nothing new, so training starts once
-   ``drift.min_labelled_days_after_drift`` labelled days exist since the drift began (its onset),
-   and then trains on data since the onset only ("train on the new regime").
+4. A change with a known onset (the first day of drift alarms, or the first day whose own live
+   metric decayed) -> wait for labels: retraining on data from before the change would teach the
+   model nothing new, so training starts once ``drift.min_labelled_days_after_drift`` labelled
+   days exist since the onset, and then trains on data since the onset ("the new regime").
 5. Otherwise retrain, naming every signal that fired.
 
 Signals: dataset-level feature drift (share of drifted features >= ``drift.drift_share`` or a
@@ -102,9 +102,8 @@ def decide(
 ) -> RetrainDecision:
     """Whether to trigger training on partition ``day`` (see the module docstring for the rules).
 
-    ``drift_onset`` is the first day of the current run of drift alarms (None: unknown, or the
-    caller does not wait for labels) and ``labelled_days_since_onset`` the validated days since
-    then whose labels have arrived.
+    ``drift_onset`` is when the change began (None: unknown, retrain on the usual window) and
+    ``labelled_days_since_onset`` the validated days since then whose labels have arrived.
     """
     sig = signals.to_dict()
     reasons = _reasons(signals)
@@ -130,8 +129,7 @@ def decide(
             return RetrainDecision(
                 False, f"suppressed: cooldown until {until.isoformat()} ({because})", sig
             )
-    drift_only = not signals.performance_decay
-    if drift_only and drift_onset is not None and min_labelled_days > 0:
+    if drift_onset is not None and min_labelled_days > 0:
         if labelled_days_since_onset < min_labelled_days:
             return RetrainDecision(
                 False,

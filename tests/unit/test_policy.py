@@ -107,3 +107,35 @@ def test_a_critical_feature_triggers_alone() -> None:
     )
     d = run(signals)
     assert d.retrain and d.reason == "feature drift in contract (share 0.08; critical: contract)"
+
+
+def test_drift_waits_for_labels_of_the_new_data_then_trains_since_the_onset() -> None:
+    onset = DAY - timedelta(days=4)
+    waiting = decide(
+        DRIFT, DAY, training_active=False, last_training_date=None, cooldown_days=7,
+        drift_onset=onset, labelled_days_since_onset=2, min_labelled_days=7,
+    )  # fmt: skip
+    assert not waiting.retrain and waiting.pending
+    assert waiting.reason.startswith(f"retrain pending: drift since {onset.isoformat()}")
+    assert "2/7 labelled days" in waiting.reason
+    ready = decide(
+        DRIFT, DAY, training_active=False, last_training_date=None, cooldown_days=7,
+        drift_onset=onset, labelled_days_since_onset=7, min_labelled_days=7,
+    )  # fmt: skip
+    assert ready.retrain and ready.since == onset and not ready.pending
+    assert ready.to_dict()["since"] == onset.isoformat()
+    assert "training on data since" in ready.reason
+
+
+def test_lock_and_cooldown_apply_before_the_label_wait() -> None:
+    onset = DAY - timedelta(days=10)
+    locked = decide(
+        DRIFT, DAY, training_active=True, last_training_date=None, cooldown_days=7,
+        drift_onset=onset, labelled_days_since_onset=9, min_labelled_days=7,
+    )  # fmt: skip
+    assert not locked.retrain and locked.reason.startswith("suppressed: training already running")
+    cooling = decide(
+        DRIFT, DAY, training_active=False, last_training_date=DAY - timedelta(days=1),
+        cooldown_days=7, drift_onset=onset, labelled_days_since_onset=9, min_labelled_days=7,
+    )  # fmt: skip
+    assert not cooling.retrain and cooling.reason.startswith("suppressed: cooldown until")
