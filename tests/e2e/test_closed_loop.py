@@ -99,6 +99,19 @@ def test_concept_drift_is_caught_by_performance_monitoring(tmp_path: Path) -> No
     first = retrains[0]
     assert "performance decay" in first["reason"]
     assert day_index(first) > drift_day + 3  # needs the labels of drifted days (3 days late)
+    assert first["promoted"], first
+    # The decay is visible in the live AUC once labels land, and the new champion repairs it.
+    lag = 3
+    decayed = [
+        d["live_auc"]
+        for d in days
+        if d["live_auc"] and drift_day <= day_index(d) - lag <= day_index(first)
+    ]
+    repaired = [
+        d["live_auc"] for d in days if d["live_auc"] and day_index(d) - lag > day_index(first)
+    ]
+    assert decayed and repaired
+    assert mean(repaired) > mean(decayed) + 0.2, (decayed, repaired)
 
 
 def test_data_quality_incident_is_quarantined_without_false_alarms(tmp_path: Path) -> None:
