@@ -13,6 +13,15 @@ writes `predictions/date=<day>/part-0.parquet` and emits a `predictions` asset e
 No champion yet (the first days, before enough labels exist to train): resolve_champion is
 *skipped* with a log message and nothing is written — a friendly no-op rather than a red run, since
 it is the expected state of a fresh deployment. Scoring errors still fail the run.
+
+Execution: with `execution.mode: kubernetes` in the pipeline config (or
+`DRIFTLOOP__EXECUTION__MODE=kubernetes` where the DAG is parsed), **score_partition** is a mapped
+KubernetesPodOperator: one pod per partition, running
+`driftloop score --date <day> --model-version <v>` in the project's image (the same mapping over
+resolve_champion's list as in-process, so a batched run scores each day in its own pod and one
+failed day retries alone). The pod's XCom is the same result the in-process task returns, and the
+worker sets the `predictions` asset event from it. resolve_champion stays in-process: it is a
+registry lookup, not a heavy step.
 """
 
 from __future__ import annotations
@@ -25,10 +34,25 @@ from driftloop.orchestration import (
     DEFAULT_ARGS,
     PREDICTIONS,
     VALIDATED,
+    execution_mode,
+    pod_task,
     resolve_partition,
     start_date,
     triggered_partitions,
 )
+
+
+def _score_arguments(target: dict[str, str]) -> list[str]:
+    """`driftloop score` arguments of one partition's pod (kubernetes mode)."""
+    return ["score", "--date", target["partition"], "--model-version", target["model_version"]]
+
+
+def _announce_predictions(context: Any, scored: dict[str, Any]) -> None:
+    """The `predictions` asset event of a scoring result: which day, which model version."""
+    context["outlet_events"][PREDICTIONS].extra = {
+        "partition": scored["partition"],
+        "model_version": scored["model_version"],
+    }
 
 
 @dag(
@@ -69,13 +93,19 @@ def score() -> None:
         from driftloop.scoring import score_partition
 
         result = score_partition(load_config(), target["partition"], target["model_version"])
-        context["outlet_events"][PREDICTIONS].extra = {
-            "partition": result.partition,
-            "model_version": result.model_version,
-        }
+        _announce_predictions(context, result.to_dict())
         return result.to_dict()
 
-    score_partition.expand(target=resolve_champion())
+    targets = resolve_champion()
+    if execution_mode() == "kubernetes":
+        pod_task(
+            "score_partition",
+            targets.map(_score_arguments),
+            on_result=_announce_predictions,
+            outlets=[PREDICTIONS],
+        )
+    else:
+        score_partition.expand(target=targets)
 
 
 score()

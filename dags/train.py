@@ -13,6 +13,13 @@ rejected → nothing else; auto-promote → **promote_model**; otherwise **appro
 a person (Airflow UI, *Required actions*) and only "Approve" leads to **promote_model**, which moves
 `@champion` (old champion → `@previous_champion`) and emits the model asset event.
 **record_outcome** always runs last and records a human rejection.
+
+Execution: with `execution.mode: kubernetes` in the pipeline config (or
+`DRIFTLOOP__EXECUTION__MODE=kubernetes` where the DAG is parsed), **train_model** is a
+KubernetesPodOperator running `driftloop train --train-only` in the project's image, with the run's
+params as templated arguments; its XCom is the same training result the in-process task returns, so
+the other steps are identical in both modes. A window with too little labelled data exits with code 4
+(in-process it fails without retry; as a pod it is retried once).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from airflow.sdk import Param, dag, task
 from driftloop.orchestration import (
     DEFAULT_ARGS,
     MODEL,
+    execution_mode,
+    pod_task,
     publish_links,
     resolve_partition,
     start_date,
@@ -56,6 +65,46 @@ class PromotionApproval(ApprovalOperator):
                 load_config(), decision["challenger_version"], "rejected in the approval step", who
             )
         return super().execute_complete(context, event)
+
+
+# `driftloop train` arguments of the pod (kubernetes mode); empty values mean "as configured".
+TRAIN_ARGUMENTS = [
+    "train",
+    "--train-only",  # the gate and the promotion are the next tasks of this DAG
+    "--date",
+    "{{ params.date[:10] if params.date"
+    " else (dag_run.logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",  # = _run_date
+    "--reason",
+    "{{ params.reason or 'manual' }}",
+    "--report-uri",
+    "{{ params.report_uri or '' }}",
+    "--since",
+    "{{ (params.since or '')[:10] }}",
+    "--window-days",
+    "{{ params.window_days or '' }}",
+    "--algorithm",
+    "{{ params.algorithm or '' }}",
+    "--hyperparameters",
+    "{{ dict(params.hyperparameters or {}, max_depth=params.max_depth,"
+    " learning_rate=params.learning_rate) | tojson }}",
+    "--dag-id",
+    "{{ dag.dag_id }}",
+    "--run-id",
+    "{{ run_id }}",
+    "--task-id",
+    "{{ task.task_id }}",
+]
+
+
+def _link_mlflow_run(context: Any, trained: dict[str, Any]) -> None:
+    """Publish the MLflow run of a training result as the task's "MLflow run" link."""
+    from driftloop.config import load_config
+    from driftloop.orchestration import mlflow_run_url
+
+    uri = load_config().tracking_uri()
+    publish_links(
+        context, mlflow_run=mlflow_run_url(uri, trained["experiment_id"], trained["run_id"])
+    )
 
 
 def _run_date(context: Any) -> str:
@@ -120,7 +169,6 @@ def train() -> None:
 
         from driftloop.config import load_config
         from driftloop.datasets import InsufficientData
-        from driftloop.orchestration import mlflow_run_url
         from driftloop.train import train_model
 
         cfg, p = load_config(), context["params"]
@@ -141,8 +189,7 @@ def train() -> None:
             )
         except InsufficientData as err:
             raise AirflowFailException(str(err)) from err  # retrying cannot add labelled data
-        url = mlflow_run_url(cfg.tracking_uri(), result.experiment_id, result.run_id)
-        publish_links(context, mlflow_run=url)
+        _link_mlflow_run(context, result.to_dict())
         return result.to_dict()
 
     @task(multiple_outputs=False)
@@ -221,7 +268,12 @@ def train() -> None:
             return f"v{version} is the champion"
         return f"v{version} not promoted: {decision['reason']}"
 
-    trained = train_model()
+    if execution_mode() == "kubernetes":
+        trained = pod_task(
+            "train_model", TRAIN_ARGUMENTS, on_result=_link_mlflow_run, retries=1
+        ).output
+    else:
+        trained = train_model()
     decision = gate(trained)
     branch = route(decision)
     promoted = promote_model(decision)

@@ -7,23 +7,54 @@ MLflow UI to Airflow's navigation.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
-from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
+from airflow.providers.common.compat.sdk import BaseOperatorLink
 
 from driftloop.orchestration import LINK_NAMES, LINKS_XCOM_KEY
 
 
+def published_links(ti_key: Any) -> dict[str, str]:
+    """The links a task instance published (``{name: url}``), read from the metadata DB.
+
+    Links are resolved by the API server, where the Task SDK's ``XCom`` (which asks a task
+    supervisor) is not available: read the XCom row directly, as Airflow's own ``XComOperatorLink``
+    does, and decode it as plain JSON (never instantiate classes from XCom data).
+    """
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.execute(
+            XComModel.get_many(
+                key=LINKS_XCOM_KEY,
+                run_id=ti_key.run_id,
+                dag_ids=ti_key.dag_id,
+                task_ids=ti_key.task_id,
+                map_indexes=ti_key.map_index,
+            ).with_only_columns(XComModel.value)
+        ).first()
+    value = row.value if row is not None else None
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str) and v}
+
+
 class _XComLink(BaseOperatorLink):
-    """A link whose URL a task published under ``LINKS_XCOM_KEY``."""
+    """A link whose URL a task published under ``LINKS_XCOM_KEY``; empty (disabled) if none."""
 
     name = ""
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        links = XCom.get_value(ti_key=ti_key, key=LINKS_XCOM_KEY) or {}
-        return str(links.get(self.name, "")) if isinstance(links, dict) else ""
+        return published_links(ti_key).get(self.name, "")
 
 
 def _link_class(link_name: str) -> type[_XComLink]:

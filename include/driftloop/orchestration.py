@@ -7,6 +7,7 @@ level. Everything heavy happens inside task bodies through the stage modules.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -116,33 +117,56 @@ def execution_mode() -> str:
     Read when a DAG file is parsed: from ``DRIFTLOOP__EXECUTION__MODE`` or the pipeline config file
     (a local YAML read; no connection or DB lookup).
     """
-    mode = os.environ.get("DRIFTLOOP__EXECUTION__MODE")
-    if mode:
-        return mode
-    from driftloop.config import load_config
+    mode = os.environ.get("DRIFTLOOP__EXECUTION__MODE", "").strip().lower()
+    if not mode:
+        from driftloop.config import load_config
 
-    return load_config().execution.mode
+        mode = load_config().execution.mode
+    if mode not in ("local", "kubernetes"):
+        raise ValueError(f"execution.mode must be 'local' or 'kubernetes', got {mode!r}")
+    return mode
 
 
-def pod_task(task_id: str, arguments: list[str], **kwargs: Any) -> Any:
+POD_RESULT_FILE = "/airflow/xcom/return.json"  # what the KubernetesPodOperator's sidecar reads
+
+
+def with_result_file(arguments: list[str]) -> list[str]:
+    """``driftloop`` arguments that also write the JSON result where a pod's XCom is collected."""
+    return ["--result-file", POD_RESULT_FILE, *arguments]
+
+
+def pod_task(
+    task_id: str,
+    arguments: Any,
+    *,
+    on_result: Callable[[Any, Any], None] | None = None,
+    **kwargs: Any,
+) -> Any:
     """A KubernetesPodOperator running ``driftloop <arguments>`` in the project's image.
 
     The pod gets the pipeline settings from the ConfigMap/Secret named in ``execution`` (endpoints,
     storage root, MLflow URI, credentials) and returns the command's JSON result as its XCom.
+
+    Args:
+        arguments: the ``driftloop`` arguments (Jinja templates allowed), or an XComArg resolving to
+            a list of such argument lists: then the task is mapped, one pod per list.
+        on_result: ``f(context, result)`` run in the worker after the pod succeeded, with its JSON
+            result (publish links, set the extra of an outlet asset event).
+        kwargs: more KubernetesPodOperator arguments (retries, outlets, ...).
     """
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.sdk.definitions.xcom_arg import XComArg
     from kubernetes.client import models as k8s
 
     from driftloop.config import load_config
 
     ex = load_config().execution
-    return KubernetesPodOperator(
+    common: dict[str, Any] = dict(
         task_id=task_id,
         name=f"driftloop-{task_id.replace('_', '-')}",
         namespace=ex.namespace,
         image=ex.image,
         cmds=["driftloop"],
-        arguments=["--result-file", "/airflow/xcom/return.json", *arguments],
         env_from=[
             k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=ex.config_map)),
             k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=ex.secret, optional=True)),
@@ -153,5 +177,11 @@ def pod_task(task_id: str, arguments: list[str], **kwargs: Any) -> Any:
         do_xcom_push=True,
         get_logs=True,
         on_finish_action="delete_succeeded_pod",
+        **({"post_execute": on_result} if on_result else {}),
         **kwargs,
     )
+    if isinstance(arguments, XComArg):
+        return KubernetesPodOperator.partial(**common).expand(
+            arguments=arguments.map(with_result_file)
+        )
+    return KubernetesPodOperator(arguments=with_result_file(list(arguments)), **common)

@@ -9,10 +9,44 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from typing import Any
 
 from driftloop.cli import _date, command, emit
 from driftloop.config import PipelineConfig
+
+EXIT_NO_CHAMPION = 3  # score: nothing promoted yet, nothing written
+EXIT_INSUFFICIENT_DATA = 4  # train: too few labelled rows/days in the window; retrying cannot help
+ALGORITHMS = ("logistic_regression", "gradient_boosting", "random_forest")
+
+
+def _opt(convert: Any) -> Any:
+    """An argument type where an empty value means "not given" (templated pod arguments are never
+    absent, only empty, e.g. ``--since ""`` when the DAG param is unset)."""
+
+    def parse(raw: str) -> Any:
+        return None if raw.strip() == "" else convert(raw)
+
+    parse.__name__ = getattr(convert, "__name__", "value")
+    return parse
+
+
+def _algorithm(raw: str) -> str:
+    if raw not in ALGORITHMS:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice {raw!r} (choose from {', '.join(ALGORITHMS)})"
+        )
+    return raw
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {raw!r}")
+    return value
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -35,16 +69,24 @@ def _hyper(pairs: list[str]) -> dict[str, Any]:
 
 # -- train ----------------------------------------------------------------------------------------
 def _train_args(p: argparse.ArgumentParser) -> None:
+    # Optional values accept "" as "not given", so a DAG can pass its (possibly empty) params as
+    # templated pod arguments.
     p.add_argument("--date", type=_date, required=True, help="last day of the training window")
-    p.add_argument("--window-days", type=int, help="default: training.window_days")
-    p.add_argument("--since", type=_date, help="first day of the window (wins over --window-days)")
+    p.add_argument("--window-days", type=_opt(int), help="default: training.window_days")
     p.add_argument(
-        "--algorithm", choices=["logistic_regression", "gradient_boosting", "random_forest"]
+        "--since", type=_opt(_date), help="first day of the window (wins over --window-days)"
+    )
+    p.add_argument("--algorithm", type=_opt(_algorithm), help=" | ".join(ALGORITHMS))
+    p.add_argument(
+        "--hyperparameters",
+        type=_opt(_json_object),
+        metavar="JSON",
+        help="estimator overrides as a JSON object, e.g. '{\"max_iter\": 100}'; null values are ignored",
     )
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--reason", default="manual (cli)")
-    p.add_argument("--report-uri", help="drift report that motivated the training")
-    p.add_argument("--min-improvement", type=float, help="default: gate.min_improvement")
+    p.add_argument("--reason", type=_opt(str), default="manual (cli)")
+    p.add_argument("--report-uri", type=_opt(str), help="drift report that motivated the training")
+    p.add_argument("--min-improvement", type=_opt(float), help="default: gate.min_improvement")
     promo = p.add_mutually_exclusive_group()
     promo.add_argument(
         "--auto-promote",
@@ -54,7 +96,17 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         help="promote when the gate passes (default: gate.auto_promote)",
     )
     promo.add_argument("--no-promote", dest="auto_promote", action="store_false")
+    promo.add_argument(
+        "--train-only",
+        action="store_true",
+        help="stop after registering the challenger and print only the training result (the "
+        "train DAG's train_model step: the DAG gates and promotes in its own tasks)",
+    )
     p.add_argument("--actor", help="who promotes (default: the OS user)")
+    af = p.add_argument_group("Airflow task (recorded as tags on the MLflow run)")
+    af.add_argument("--dag-id", type=_opt(str))
+    af.add_argument("--run-id", type=_opt(str))
+    af.add_argument("--task-id", type=_opt(str))
 
 
 @command("train", "train a challenger, gate it against the champion, promote if it wins")(
@@ -62,18 +114,29 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 )
 def _train(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop import registry
+    from driftloop.datasets import InsufficientData
     from driftloop.train import train_model
 
-    result = train_model(
-        cfg,
-        args.date,
-        window_days=args.window_days,
-        since=args.since,
-        algorithm=args.algorithm,
-        hyperparameters=_hyper(args.param),
-        reason=args.reason,
-        report_uri=args.report_uri,
-    )
+    hyper = {k: v for k, v in (args.hyperparameters or {}).items() if v is not None}
+    hyper.update(_hyper(args.param))
+    try:
+        result = train_model(
+            cfg,
+            args.date,
+            window_days=args.window_days,
+            since=args.since,
+            algorithm=args.algorithm,
+            hyperparameters=hyper,
+            reason=args.reason or "manual (cli)",
+            report_uri=args.report_uri,
+            airflow_context={"dag_id": args.dag_id, "run_id": args.run_id, "task_id": args.task_id},
+        )
+    except InsufficientData as err:
+        print(f"driftloop: insufficient data: {err}", file=sys.stderr)
+        return EXIT_INSUFFICIENT_DATA
+    if args.train_only:
+        emit(result.to_dict())  # exactly what the train DAG's train_model task returns
+        return 0
     decision = registry.evaluate_challenger(cfg, result.model_version, args.min_improvement)
     auto = cfg.gate.auto_promote if args.auto_promote is None else args.auto_promote
     promoted = None
@@ -122,7 +185,9 @@ def _rollback(args: argparse.Namespace, cfg: PipelineConfig) -> int:
 # -- score ----------------------------------------------------------------------------------------
 def _score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date", type=_date, required=True, help="partition to score")
-    p.add_argument("--model-version", help="registered version (default: the champion)")
+    p.add_argument(
+        "--model-version", type=_opt(str), help="registered version (default: the champion)"
+    )
     p.add_argument("--chunk-rows", type=int, default=50_000, help="rows per scoring batch")
 
 
@@ -134,6 +199,6 @@ def _score(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         result = score_partition(cfg, args.date, args.model_version, chunk_rows=args.chunk_rows)
     except NoChampion as err:
         emit({"scored": False, "partition": args.date.isoformat(), "reason": str(err)})
-        return 3
-    emit({"scored": True, **result.to_dict()})
+        return EXIT_NO_CHAMPION
+    emit(result.to_dict())  # exactly what the score DAG's score_partition task returns
     return 0

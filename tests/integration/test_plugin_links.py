@@ -1,0 +1,83 @@
+"""The plugin's task-instance links, resolved the way Airflow's API server resolves them.
+
+A real ``dag.test()`` of the ``train`` DAG publishes the MLflow run link; the links are then read
+through the core API's extra-links route handler (the same call the UI makes), which looks each
+global link up from the plugins manager and calls its ``get_link`` in the server process.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from driftloop.orchestration import LINK_NAMES, mlflow_run_url
+from tests.integration.helpers import START, write_days
+
+pytestmark = pytest.mark.integration
+
+END = START + timedelta(days=9)
+FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}"}
+
+
+def _extra_links(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+    """``GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/links``, in-process."""
+    from airflow.api_fastapi.core_api.routes.public.extra_links import get_extra_links
+    from airflow.models.dagbag import DBDagBag
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        response = get_extra_links(
+            dag_id=dag_id,
+            dag_run_id=run_id,
+            task_id=task_id,
+            session=session,
+            dag_bag=DBDagBag(),
+            map_index=map_index,
+        )
+    return dict(response.extra_links)
+
+
+def test_plugin_is_discovered_with_its_links(airflow_db) -> None:
+    from airflow import plugins_manager
+
+    assert plugins_manager.get_import_errors() == {}
+    names = {link.name for link in plugins_manager.get_global_operator_extra_links()}
+    assert set(LINK_NAMES) <= names
+    info = {p["name"]: p for p in plugins_manager.get_plugin_info()}
+    assert "driftloop" in info
+    assert any(v["name"] == "MLflow" for v in info["driftloop"]["external_views"])
+
+
+def test_train_model_links_to_its_mlflow_run(airflow_db, cfg_factory) -> None:
+    import mlflow
+    from airflow.dag_processing.dagbag import DagBag
+
+    cfg = cfg_factory(**FAST)
+    from driftloop.storage import open_store
+
+    write_days(open_store(cfg.storage), cfg, 10, rows=600)
+    bag = DagBag()
+    assert not bag.import_errors
+    dr = bag.dags["train"].test(
+        logical_date=datetime(END.year, END.month, END.day, tzinfo=UTC),
+        run_conf={"date": END.isoformat(), "reason": "links test"},
+    )
+    assert str(dr.state) == "success"
+
+    client = mlflow.MlflowClient(cfg.tracking_uri())
+    run = client.get_run(client.get_model_version(cfg.model_name, "1").run_id)
+    expected = mlflow_run_url(cfg.tracking_uri(), run.info.experiment_id, run.info.run_id)
+    assert expected.startswith("http") and run.info.run_id in expected
+
+    links = _extra_links("train", dr.run_id, "train_model")
+    assert links["MLflow run"] == expected
+    # Every link of the plugin is offered; those the task did not publish are disabled (None).
+    assert {n: links[n] for n in LINK_NAMES if n != "MLflow run"} == {
+        n: None for n in LINK_NAMES if n != "MLflow run"
+    }
+    # A task that published nothing has every driftloop link disabled.
+    assert {n: _extra_links("train", dr.run_id, "gate")[n] for n in LINK_NAMES} == dict.fromkeys(
+        LINK_NAMES
+    )
