@@ -15,6 +15,7 @@ Scenarios (selected by name):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -106,6 +107,12 @@ def _population(rng: np.random.Generator, n: int) -> pd.DataFrame:
     )
 
 
+@functools.cache
+def _stationary_std(name: str) -> float:
+    """Standard deviation of a numeric column of the stationary population (a fixed sample)."""
+    return float(_population(np.random.default_rng(0), 50_000)[name].std())
+
+
 def _churn_logit(df: pd.DataFrame, concept_drift: bool) -> np.ndarray:
     contract = df["contract"].map({"month_to_month": 0.9, "one_year": -0.3, "two_year": -1.2})
     payment = df["payment_method"].map(
@@ -145,10 +152,10 @@ def _covariate_shift(
     for name in features:
         feat = cfg.dataset.feature(name)
         if feat.type is FeatureType.NUMERIC:
-            # Three standard deviations up: far enough that the old model extrapolates (trees
-            # flatten out past the training range) and a model fitted on the new regime ranks better.
-            x = df[name].astype(float)
-            shifted = x + 3.0 * float(x.std())
+            # Three (stationary) standard deviations up: far enough that the old model extrapolates
+            # (trees flatten out past the training range) and a model fitted on the new regime
+            # ranks better. A fixed amount, so the new regime is itself stationary.
+            shifted = df[name].astype(float) + 3.0 * _stationary_std(name)
             if feat.max is not None:
                 shifted = shifted.clip(upper=feat.max)
             df[name] = shifted.round(2)
