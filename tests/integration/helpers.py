@@ -7,7 +7,7 @@ Bypasses landing/ingest/GX (tested elsewhere) and writes what they produce: ``va
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
@@ -58,3 +58,8 @@ def write_days(
             store.write_partition(LABELS, day, {"part-0.parquet": parquet_bytes(batch.labels)})
             labelled.append(day)
     return labelled
+
+
+def logical(day: date) -> datetime:
+    """The logical date (UTC midnight) of a daily run for ``day``."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

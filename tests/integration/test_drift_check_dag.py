@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from driftloop import registry, synth
 from driftloop.storage import DRIFT, partition_prefix
 from driftloop.train import train_model
-from tests.integration.helpers import START, write_days
+from tests.integration.helpers import START, logical, write_days
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +26,8 @@ TRAIN_END = START + timedelta(days=9)
 
 
 @pytest.fixture
-def dags(airflow_db) -> dict[str, Any]:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag()
-    assert not bag.import_errors
-    return bag.dags
-
-
-@pytest.fixture
 def champion_env(cfg_factory):
-    """A promoted champion trained on 10 stationary days, then 3 days of shifted data."""
+    """The store after: a champion trained on 10 stationary days is promoted; 3 shifted days follow."""
     from driftloop.storage import open_store
 
     cfg = cfg_factory(**FAST)
@@ -46,11 +37,7 @@ def champion_env(cfg_factory):
     registry.promote(cfg, result.model_version, reason="test", actor="pytest")
     shifted = synth.Scenario("covariate_shift", drift_start=START + timedelta(days=13))
     write_days(store, cfg, 3, start=START + timedelta(days=13), rows=800, scenario=shifted)
-    return cfg, store
-
-
-def _logical(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return store
 
 
 def _train_runs() -> list[Any]:
@@ -76,10 +63,10 @@ def _report(store, day: date) -> dict[str, Any]:
 
 
 def test_drift_triggers_train_with_reason_and_report(dags, champion_env) -> None:
-    cfg, store = champion_env
+    store = champion_env
     _clear_train_runs()
     day = START + timedelta(days=15)
-    dr = dags["drift_check"].test(logical_date=_logical(day))
+    dr = dags["drift_check"].test(logical_date=logical(day))
     assert str(dr.state) == "success"
 
     report = _report(store, day)
@@ -104,7 +91,7 @@ def test_running_training_suppresses_the_trigger(dags, champion_env) -> None:
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
-    cfg, store = champion_env
+    store = champion_env
     _clear_train_runs()
     day = START + timedelta(days=15)
     with create_session() as session:  # a queued run of `train`, as the scheduler would hold it
@@ -118,7 +105,7 @@ def test_running_training_suppresses_the_trigger(dags, champion_env) -> None:
                 triggered_by=DagRunTriggeredByType.TEST,
             )
         )
-    dr = dags["drift_check"].test(logical_date=_logical(day))
+    dr = dags["drift_check"].test(logical_date=logical(day))
     assert str(dr.state) == "success"
     report = _report(store, day)
     assert report["drift"]["status"] == "drift"
@@ -128,10 +115,10 @@ def test_running_training_suppresses_the_trigger(dags, champion_env) -> None:
 
 
 def test_no_drift_skips_the_trigger(dags, champion_env) -> None:
-    cfg, store = champion_env
+    store = champion_env
     _clear_train_runs()
     day = START + timedelta(days=12)  # the window holds stationary days only
-    dr = dags["drift_check"].test(logical_date=_logical(day))
+    dr = dags["drift_check"].test(logical_date=logical(day))
     assert str(dr.state) == "success"
     assert _report(store, day)["decision"]["retrain"] is False
     assert _train_runs() == []

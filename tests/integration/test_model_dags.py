@@ -5,29 +5,20 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from driftloop import registry
 from driftloop.storage import PREDICTIONS, partition_prefix
-from tests.integration.helpers import START, write_days
+from tests.integration.helpers import START, logical, write_days
 
 pytestmark = pytest.mark.integration
 
 FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}"}
 DAYS = 10  # labels for the first 7 (label delay 3)
 END = START + timedelta(days=DAYS - 1)
-
-
-@pytest.fixture
-def dags(airflow_db) -> dict[str, Any]:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag()
-    assert not bag.import_errors
-    return bag.dags
 
 
 @pytest.fixture
@@ -38,10 +29,6 @@ def env(cfg_factory):
     store = open_store(cfg.storage)
     write_days(store, cfg, DAYS, rows=600)
     return cfg, store
-
-
-def _logical(day) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _states(dr) -> dict[str, str]:
@@ -56,7 +43,7 @@ def test_train_auto_promotes_first_model_then_score_writes_predictions(dags, env
 
     cfg, store = env
     dr = dags["train"].test(
-        logical_date=_logical(END),
+        logical_date=logical(END),
         run_conf={
             "date": END.isoformat(),
             "reason": "bootstrap: first model",
@@ -88,21 +75,21 @@ def test_train_auto_promotes_first_model_then_score_writes_predictions(dags, env
     assert store.read_json(f"{decisions}/v1-promote.json")["partition_date"] == END.isoformat()
 
     day = END  # validated, labels not yet arrived: exactly what scoring sees in production
-    sr = dags["score"].test(logical_date=_logical(day), run_conf={"date": day.isoformat()})
+    sr = dags["score"].test(logical_date=logical(day), run_conf={"date": day.isoformat()})
     assert str(sr.state) == "success", _states(sr)
     preds = store.read_table(PREDICTIONS, day)
     assert set(preds["model_version"]) == {"1"} and set(preds["run_id"]) == {mv.run_id}
     assert len(preds) == len(store.read_table("validated", day))
     key = f"{partition_prefix(PREDICTIONS, day)}/part-0.parquet"
     before = store.read_bytes(key)
-    rerun = dags["score"].test(logical_date=_logical(day), run_conf={"date": day.isoformat()})
+    rerun = dags["score"].test(logical_date=logical(day), run_conf={"date": day.isoformat()})
     assert str(rerun.state) == "success"
     assert store.read_bytes(key) == before
 
 
 def test_score_without_champion_skips_and_writes_nothing(dags, env) -> None:
     _cfg, store = env
-    sr = dags["score"].test(logical_date=_logical(END), run_conf={"date": END.isoformat()})
+    sr = dags["score"].test(logical_date=logical(END), run_conf={"date": END.isoformat()})
     assert _states(sr)["resolve_champion"] == "skipped"
     assert store.partitions(PREDICTIONS) == []
 
@@ -153,7 +140,7 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
     )
     reviewer.start()
     dr = dags["train"].test(
-        logical_date=_logical(END),
+        logical_date=logical(END),
         run_conf={"date": END.isoformat(), "reason": "manual", "auto_promote": False},
     )
     reviewer.join(timeout=5)
@@ -181,7 +168,7 @@ def test_promote_dag_rolls_back_and_promotes_with_audit(dags, env) -> None:
     cfg, store = env
     for end in (END - timedelta(days=1), END):
         dr = dags["train"].test(
-            logical_date=_logical(end), run_conf={"date": end.isoformat(), "min_improvement": 0.0}
+            logical_date=logical(end), run_conf={"date": end.isoformat(), "min_improvement": 0.0}
         )
         assert str(dr.state) == "success"
     # Two trainings on overlapping windows: the second is promoted only if it beat the first.
