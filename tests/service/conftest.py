@@ -69,3 +69,28 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
         urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
         server.stop()
+
+
+def pg_query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of one query on the database behind a ``postgres_db`` URL (a short-lived connection)."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    conn = psycopg2.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def s3_client(s3_endpoint: str):
+    """A boto3 client on the S3 stand-in, to look at objects independently of the storage layer."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=s3_endpoint)
