@@ -22,7 +22,10 @@ def test_partition_write_is_complete_and_replaces_old_version(s3_endpoint: str) 
     assert store.partition_exists("raw", day)
     assert store.read_bytes("raw/date=2026-01-05/a.parquet") == b"new"
     # The rewrite leaves exactly the new files: nothing of the older version survives.
-    assert store.list("raw/date=2026-01-05/") == ["raw/date=2026-01-05/_SUCCESS", "raw/date=2026-01-05/a.parquet"]
+    assert store.list("raw/date=2026-01-05/") == [
+        "raw/date=2026-01-05/_SUCCESS",
+        "raw/date=2026-01-05/a.parquet",
+    ]
     assert store.partitions("raw") == [day]
     assert store.uri("raw") == "s3://driftloop/data/raw"
 
@@ -34,7 +37,9 @@ def test_table_round_trip_and_missing_partition(s3_endpoint: str) -> None:
     pd.testing.assert_frame_equal(store.read_table("validated", "2026-02-01"), df)
     with store.local_file("validated/date=2026-02-01/part-0.parquet") as p:
         assert p.read_bytes() == parquet_bytes(df)
-    with pytest.raises(PartitionMissing, match="s3://driftloop/prefix/deeper/validated/date=2026-02-02"):
+    with pytest.raises(
+        PartitionMissing, match="s3://driftloop/prefix/deeper/validated/date=2026-02-02"
+    ):
         store.read_table("validated", "2026-02-02")
     store.delete_partition("validated", "2026-02-01")
     assert store.partitions("validated") == []
