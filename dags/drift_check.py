@@ -27,6 +27,7 @@ from driftloop.orchestration import (
     DEFAULT_ARGS,
     DRIFT_REPORT,
     publish_links,
+    report_link,
     resolve_partition,
     start_date,
 )
@@ -57,7 +58,7 @@ def drift_check() -> None:
             "status": outcome.status,
             "retrain": outcome.retrain,
         }
-        publish_links(context, drift_report=outcome.report_uri.removesuffix("/") + "/report.html")
+        publish_links(context, drift_report=report_link(day))
         print(f"{day}: {outcome.status}; decision: {outcome.decision.get('reason')}")
         return outcome.summary()
 

@@ -22,6 +22,7 @@ from driftloop.orchestration import (
     DEFAULT_ARGS,
     LABELS,
     VALIDATED,
+    data_docs_link,
     publish_links,
     start_date,
 )
@@ -63,8 +64,9 @@ def ingest() -> None:
         from driftloop.config import load_config
         from driftloop.ingest import DataQuarantined, ingest_partition
 
-        result = ingest_partition(load_config(), partition)
-        publish_links(context, data_docs=result.docs_url)
+        cfg = load_config()
+        result = ingest_partition(cfg, partition)
+        publish_links(context, data_docs=data_docs_link(result.docs_url, cfg.data_docs_dir()))
         if result.status == "quarantined":
             raise DataQuarantined(f"{result.message} (quarantine: {result.quarantine_uri})")
         events = context["outlet_events"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -21,6 +22,8 @@ START_DATE_ENV = "DRIFTLOOP_START_DATE"
 # Tasks publish links to what they produced under this XCom key: {link name: URL}; the plugin in
 # plugins/ shows them on the task instance page.
 LINKS_XCOM_KEY = "driftloop_links"
+# URL prefix under which the plugin serves drift reports and Data Docs in the API server.
+FILES_PREFIX = "/driftloop"
 LINK_NAMES = ("MLflow run", "Data docs", "Drift report", "Registry decision")
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -185,3 +188,19 @@ def pod_task(
             arguments=arguments.map(with_result_file)
         )
     return KubernetesPodOperator(arguments=with_result_file(list(arguments)), **common)
+
+
+def report_link(day: str | date) -> str:
+    """Where the plugin serves a day's drift report."""
+    return f"{FILES_PREFIX}/reports/{date.fromisoformat(str(day)[:10]).isoformat()}/report.html"
+
+
+def data_docs_link(docs_url: str | None, docs_dir: Path) -> str | None:
+    """Where the plugin serves a Data Docs page, given GX's own (file://) URL of it."""
+    if not docs_url:
+        return None
+    page = Path(docs_url.removeprefix("file://")).resolve()
+    root = docs_dir.resolve()
+    if not page.is_relative_to(root):
+        return None
+    return f"{FILES_PREFIX}/data-docs/{page.relative_to(root).as_posix()}"

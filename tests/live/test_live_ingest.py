@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.live.airflow_server import AirflowServer
 
@@ -65,6 +66,28 @@ def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_pat
             "rows": len(store.read_table("validated", day)),
             "uri": store.uri(f"validated/date={day.isoformat()}"),
         } in extras
+
+        # The task's "Data docs" link resolves to a page the API server serves to logged-in users.
+        links = server.api(
+            "GET",
+            f"dags/ingest/dagRuns/{run['dag_run_id']}/taskInstances/ingest_and_validate/links",
+        )["extra_links"]
+        assert links["Data docs"].startswith("/driftloop/data-docs/validations/"), links
+        page = requests.get(
+            server.base_url + links["Data docs"],
+            headers={"Authorization": f"Bearer {server.token()}"},
+            timeout=15,
+        )
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert day.isoformat() in page.text
+        anonymous = requests.get(server.base_url + links["Data docs"], timeout=15)
+        assert anonymous.status_code in (401, 403)
+        escape = requests.get(
+            server.base_url + "/driftloop/data-docs/..%2F..%2Fairflow%2Fairflow.cfg",
+            headers={"Authorization": f"Bearer {server.token()}"},
+            timeout=15,
+        )
+        assert escape.status_code == 404
     except BaseException:
         print(server.dump_logs())
         raise

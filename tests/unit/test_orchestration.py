@@ -83,3 +83,14 @@ def test_mlflow_run_url_uses_server_or_ui_address(monkeypatch: pytest.MonkeyPatc
     assert orch.mlflow_run_url("sqlite:////x/mlflow.db", "3", "r1").startswith(
         "http://127.0.0.1:5001/#/"
     )
+
+
+def test_served_links_for_reports_and_data_docs(tmp_path) -> None:
+    assert orch.report_link("2026-02-03") == "/driftloop/reports/2026-02-03/report.html"
+    page = tmp_path / "docs" / "validations" / "s" / "p.html"
+    assert (
+        orch.data_docs_link(page.as_uri(), tmp_path / "docs")
+        == "/driftloop/data-docs/validations/s/p.html"
+    )
+    assert orch.data_docs_link((tmp_path / "elsewhere.html").as_uri(), tmp_path / "docs") is None
+    assert orch.data_docs_link(None, tmp_path) is None
