@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ class CheckOutcome:
     drifted: list[str] = field(default_factory=list)
     performance: str | None = None
     trigger_conf: dict[str, Any] | None = None
+    mlflow_run_id: str | None = None
 
     @property
     def retrain(self) -> bool:
@@ -73,6 +74,7 @@ class CheckOutcome:
             "retrain": self.retrain,
             "reason": self.decision.get("reason"),
             "trigger_conf": self.trigger_conf,
+            "mlflow_run_id": self.mlflow_run_id,
         }
 
 
@@ -176,6 +178,68 @@ def decay_onset(
     return onset
 
 
+def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) -> str:
+    """Log one day's check as a run of the ``<experiment>-monitoring`` experiment; returns its id.
+
+    Metrics: drift share, per-feature PSI / JS / Wasserstein, prediction PSI, live metrics and
+    decay; artifacts: report.json and report.html. The run is tagged with the champion version it
+    checked, and that model version gets a tag pointing at its newest check (the link both ways).
+    A separate experiment keeps training-run queries (cooldown, lineage) free of monitoring runs.
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    from driftloop.report import render_html
+
+    client = MlflowClient(tracking_uri=cfg.tracking_uri(), registry_uri=cfg.tracking_uri())
+    name = f"{cfg.experiment_name}-monitoring"
+    exp = client.get_experiment_by_name(name)
+    exp_id = (
+        exp.experiment_id
+        if exp is not None
+        else client.create_experiment(
+            name, artifact_location=f"{cfg.artifact_location()}/monitoring"
+        )
+    )
+    version = body.get("champion_version")
+    drift = body.get("drift") or {}
+    decision = body.get("decision") or {}
+    run = client.create_run(
+        exp_id,
+        run_name=f"drift-check-{day.isoformat()}",
+        tags={
+            "driftloop.check_date": day.isoformat(),
+            "driftloop.model_name": cfg.model_name,
+            "driftloop.model_version": str(version),
+            "driftloop.status": str(drift.get("status")),
+            "driftloop.retrain": str(bool(decision.get("retrain"))).lower(),
+            "mlflow.note.content": str(decision.get("reason") or ""),
+        },
+    )
+    stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    values: dict[str, float | None] = {"drift_share": drift.get("drift_share")}
+    for f in drift.get("features") or []:
+        for stat in ("psi", "js", "wasserstein"):
+            values[f"{stat}.{f['name']}"] = f.get(stat)
+    values["prediction_psi"] = (drift.get("prediction") or {}).get("psi")
+    perf = body.get("performance") or {}
+    values["performance_decay"] = perf.get("decay")
+    values.update({f"live_{k}": v for k, v in (perf.get("live") or {}).items()})
+    metrics = [
+        Metric(k, float(v), stamp, 0) for k, v in values.items() if isinstance(v, int | float)
+    ]
+    params = [Param("drift_days_used", ",".join(body.get("drift_days_used") or []) or "-")]
+    client.log_batch(run.info.run_id, metrics=metrics, params=params)
+    client.log_text(run.info.run_id, json.dumps(body, indent=2, sort_keys=True), "report.json")
+    client.log_text(run.info.run_id, render_html(body), "report.html")
+    client.set_terminated(run.info.run_id)
+    if version is not None:
+        client.set_model_version_tag(
+            cfg.model_name, str(version), "driftloop.last_drift_check", f"{day}: {run.info.run_id}"
+        )
+    return run.info.run_id
+
+
 def labelled_days_since(store: Store, start: date, end: date) -> int:
     """Validated days in [start, end] whose labels have arrived."""
     labelled = set(store.partitions(LABELS))
@@ -192,7 +256,7 @@ def run_daily_check(
 ) -> CheckOutcome:
     """Check ``day``, write its report, and decide about retraining."""
     from driftloop import monitoring, policy
-    from driftloop.report import write_report
+    from driftloop.report import report_dict, write_report_body
 
     day = as_date(day)
     store = store or open_store(cfg.storage)
@@ -235,7 +299,9 @@ def run_daily_check(
         }
         if decision.since:
             trigger_conf["since"] = decision.since.isoformat()
-    write_report(store, day, report, decision, extra={"trigger_conf": trigger_conf})
+    body = {**report_dict(report, decision), "trigger_conf": trigger_conf}
+    write_report_body(store, day, body)
+    mlflow_run = log_check_to_mlflow(cfg, day, body)
     return CheckOutcome(
         day=day,
         report_uri=uri,
@@ -246,6 +312,7 @@ def run_daily_check(
         drifted=list(report.drift.drifted),
         performance=report.performance.status,
         trigger_conf=trigger_conf,
+        mlflow_run_id=mlflow_run,
     )
 
 

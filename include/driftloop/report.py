@@ -41,7 +41,11 @@ def write_report(
 
     ``extra`` adds top-level keys to report.json (e.g. the conf sent to the training DAG).
     """
-    body = {**report_dict(report, decision), **(extra or {})}
+    return write_report_body(store, day, {**report_dict(report, decision), **(extra or {})})
+
+
+def write_report_body(store: Store, day: str | date, body: dict[str, Any]) -> str:
+    """Write a report body (see :func:`report_dict`) as report.json + report.html; returns the URI."""
     files = {
         JSON_NAME: json.dumps(body, indent=2, sort_keys=True, allow_nan=False).encode(),
         HTML_NAME: render_html(body).encode(),

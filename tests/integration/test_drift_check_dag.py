@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from driftloop import registry, synth
+from driftloop.config import load_config
 from driftloop.storage import DRIFT, partition_prefix
 from driftloop.train import train_model
 from tests.integration.helpers import START, logical, write_days
@@ -82,6 +83,28 @@ def test_drift_triggers_train_with_reason_and_report(dags, champion_env) -> None
     assert conf["report_uri"].endswith(partition_prefix(DRIFT, day))
     assert "feature drift" in conf["reason"]
     assert report["trigger_conf"] == conf
+
+    # The figures are in MLflow too, linked both ways with the champion version they checked.
+    from mlflow import MlflowClient
+
+    cfg = load_config()
+    client = MlflowClient(tracking_uri=cfg.tracking_uri(), registry_uri=cfg.tracking_uri())
+    exp = client.get_experiment_by_name(f"{cfg.experiment_name}-monitoring")
+    (run,) = client.search_runs([exp.experiment_id], f"tags.`driftloop.check_date` = '{day}'")
+    champion = registry.champion(cfg)
+    assert run.data.tags["driftloop.model_version"] == str(champion.version)
+    assert run.data.tags["driftloop.retrain"] == "true"
+    assert run.data.metrics["psi.monthly_charges"] > cfg.drift.psi_threshold
+    assert run.data.metrics["psi.age"] < cfg.drift.psi_threshold
+    assert run.data.metrics["drift_share"] == pytest.approx(report["drift"]["drift_share"])
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {
+        "report.json",
+        "report.html",
+    }
+    tag = client.get_model_version(cfg.model_name, champion.version).tags[
+        "driftloop.last_drift_check"
+    ]
+    assert tag == f"{day}: {run.info.run_id}"
 
 
 def test_running_training_suppresses_the_trigger(dags, champion_env) -> None:
