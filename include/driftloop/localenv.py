@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from driftloop.config import HOME_ENV, driftloop_home, project_root
@@ -29,6 +30,11 @@ def airflow_env(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
+        # Workers and the triggerer reach the api-server here (the default assumes port 8080).
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        # `airflow standalone` starts its components as `airflow <component>`, looked up on PATH.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
             "AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"
         ),

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from driftloop.localenv import airflow_env
+
 T = TypeVar("T")
 
 
@@ -41,37 +42,20 @@ class AirflowServer:
         self.log_path = home / "standalone.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._token: str | None = None
-        af = home / "airflow"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DRIFTLOOP"))},
-            "AIRFLOW_HOME": str(af),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{af / 'airflow.db'}",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            # Workers and the triggerer reach the api-server here (default: localhost:8080).
-            "AIRFLOW__API__BASE_URL": self.base_url,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            # The same environment `make airflow` uses, on this test's home and port.
+            **airflow_env(home, port=self.port),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "DRIFTLOOP_HOME": str(home / "driftloop"),
             "DRIFTLOOP__STORAGE__ROOT": str(home / "data"),
             "DRIFTLOOP__VALIDATION__DATA_DOCS_DIR": str(home / "data_docs"),
-            # Bytecode in a cache folder: this machine sets PYTHONDONTWRITEBYTECODE, and without a
-            # cache every Airflow process recompiles its imports (seconds each).
+            # Bytecode cached across tests (a fresh home per test would recompile every import).
             "PYTHONPYCACHEPREFIX": os.environ.get("PYTHONPYCACHEPREFIX")
             or str(Path.home() / ".cache" / "driftloop-pycache"),
-            "GIT_PYTHON_REFRESH": "quiet",
             **(extra_env or {}),
         }
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
-        # standalone starts its components as `airflow <component>` looked up on PATH.
-        bindir = str(Path(sys.executable).parent)
-        self.env["PATH"] = os.pathsep.join([bindir, self.env.get("PATH", "")])
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 120.0) -> AirflowServer:

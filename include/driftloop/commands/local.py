@@ -57,6 +57,11 @@ def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     print(f"Airflow UI: http://127.0.0.1:{args.port}  (user admin, password in {pw})")
     print(f"MLflow UI:  http://127.0.0.1:{args.mlflow_port}")
     print("Ctrl-C stops both.")
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)  # a TERM stops both servers too, not only Ctrl-C
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(1)
