@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from driftloop.config import PipelineConfig
     from driftloop.drift import Profile
 
-# Where a run's holdout metrics may be logged, in order of preference.
-_METRIC_PREFIXES = ("holdout_", "holdout.", "test_", "")
 ONSET_LOOKBACK_DAYS = 90
 
 
@@ -79,15 +77,10 @@ class CheckOutcome:
 
 
 def _holdout_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The monitored metrics among a training run's metrics (logged under their plain names)."""
     from driftloop.monitoring import METRICS
 
-    out = {}
-    for m in METRICS:
-        for prefix in _METRIC_PREFIXES:
-            if f"{prefix}{m}" in metrics:
-                out[m] = float(metrics[f"{prefix}{m}"])
-                break
-    return out
+    return {m: float(metrics[m]) for m in METRICS if m in metrics}
 
 
 def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> ChampionContext:

@@ -189,21 +189,28 @@ def load_performance_window(
     with_labels, _ = _split(store, LABELS, days)
     used = [d for d in days if d in set(with_pred) & set(with_labels)]
     missing = [d for d in days if d not in set(used)]
-    frames = []
-    for d in used:
-        parts = list(
-            _champion_predictions(
-                store, [d], champion_version, [ds.id_column, "score", "predicted_label"]
-            )
-        )
-        if not parts:  # an empty predictions file has no record batches
-            continue
-        preds = pd.concat(parts, ignore_index=True)
-        labels = store.read_table(LABELS, d)[[ds.id_column, ds.target]]
-        frames.append(preds.merge(labels, on=ds.id_column, how="inner"))
+    frames = [f for d in used if (f := _joined_day(store, cfg, d, champion_version)) is not None]
     cols = [ds.id_column, "score", "predicted_label", "model_version", ds.target]
     joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     return joined, used, missing
+
+
+def _joined_day(
+    store: Store, cfg: PipelineConfig, day: date, model_version: str | None
+) -> pd.DataFrame | None:
+    """One day's predictions (of ``model_version``, or all) joined with its labels.
+
+    None when the predictions file has no record batches (an empty partition).
+    """
+    import pandas as pd
+
+    ds = cfg.dataset
+    cols = [ds.id_column, "score", "predicted_label"]
+    parts = list(_champion_predictions(store, [day], model_version, cols))
+    if not parts:
+        return None
+    labels = store.read_table(LABELS, day)[[ds.id_column, ds.target]]
+    return pd.concat(parts, ignore_index=True).merge(labels, on=ds.id_column, how="inner")
 
 
 def daily_metrics(
@@ -213,18 +220,11 @@ def daily_metrics(
 
     None when the day has no predictions, no labels, or no rows of that model.
     """
-    import pandas as pd
-
     ds = cfg.dataset
     if not (store.partition_exists(PREDICTIONS, day) and store.partition_exists(LABELS, day)):
         return None
-    cols = [ds.id_column, "score", "predicted_label"]
-    parts = list(_champion_predictions(store, [day], model_version, cols))
-    if not parts:
-        return None
-    labels = store.read_table(LABELS, day)[[ds.id_column, ds.target]]
-    joined = pd.concat(parts, ignore_index=True).merge(labels, on=ds.id_column, how="inner")
-    if joined.empty:
+    joined = _joined_day(store, cfg, day, model_version)
+    if joined is None or joined.empty:
         return None
     y = (joined[ds.target].to_numpy() == ds.positive_label).astype(int)
     predicted = (joined["predicted_label"].to_numpy() == ds.positive_label).astype(int)
