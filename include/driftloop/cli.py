@@ -109,6 +109,9 @@ def _load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from driftloop.logs import quiet_libraries
+
+    quiet_libraries()  # e.g. no flood of library warnings on a pod's stderr
     _load_commands()
     args = build_parser().parse_args(argv)
     _RESULT_FILE[:] = [args.result_file] if args.result_file else []

@@ -35,8 +35,16 @@ def airflow_env(
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         # `airflow standalone` starts its components as `airflow <component>`, looked up on PATH.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        # INFO: what each task did (partition, rows, model version, decision) shows in its log.
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
-            "AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"
+            "AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"
+        ),
+        # ...while the components stay readable: no line per HTTP request (every task heartbeat
+        # is one) or per task state change from the API server.
+        "AIRFLOW__LOGGING__NAMESPACE_LEVELS": os.environ.get(
+            "AIRFLOW__LOGGING__NAMESPACE_LEVELS",
+            "http.access=WARNING airflow.api_fastapi.execution_api=WARNING "
+            "airflow.sdk.api.client=WARNING",
         ),
         # Compiled bytecode in one cache folder: fast starts even where PYTHONDONTWRITEBYTECODE is set.
         "PYTHONPYCACHEPREFIX": os.environ.get("PYTHONPYCACHEPREFIX", str(home / "pycache")),
