@@ -61,6 +61,9 @@ def ingest() -> None:
 
     @task(outlets=[VALIDATED, LABELS], retry_policy=NO_RETRY_ON_QUARANTINE)
     def ingest_and_validate(partition: str, **context: Any) -> dict[str, Any]:
+        from driftloop.logs import quiet_libraries
+
+        quiet_libraries()
         from driftloop.config import load_config
         from driftloop.ingest import DataQuarantined, ingest_partition
 

@@ -261,7 +261,10 @@ def ingest_partition(
     result = _ingest_features(cfg, store, day, original)
     labels = ingest_labels(cfg, day, store)
     result = IngestResult(**{**asdict(result), "labels": labels})
-    log.info("partition %s: %s", day, result.message)
+    if result.status == "validated":
+        log.info("%s -> %s (%d rows)", result.message, result.uri, result.rows)
+    else:
+        log.warning("%s (quarantine: %s)", result.message, result.uri)
     return result
 
 
@@ -366,9 +369,11 @@ def ingest_labels(
                 details={"delivered": day.isoformat()},
             )
             results.append(LabelsResult(label_day.isoformat(), "quarantined", uri, 0, message))
+            log.warning("%s (quarantine: %s)", message, uri)
             continue
         uri = store.write_partition(LABELS, label_day, {PART: parquet_bytes(df)})
         store.delete_partition(LABELS_QUARANTINE, label_day)
+        log.info("labels of %s (delivered %s): %d rows -> %s", label_day, day, len(df), uri)
         results.append(
             LabelsResult(
                 label_day.isoformat(), "ingested", uri, len(df), f"{len(df)} labels of {label_day}"

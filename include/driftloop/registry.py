@@ -255,11 +255,20 @@ def evaluate_challenger(
         challenger_version=version,
         champion_version=str(current.version) if current is not None else None,
     )
-    _record_gate(cfg, mv, decision)
+    key = _record_gate(cfg, mv, decision)
+    log.info(
+        "gate %s v%s against champion %s (%s): %s; record: %s",
+        "passes" if decision.promote else "rejects",
+        version,
+        f"v{decision.champion_version}" if decision.champion_version else "none",
+        decision.rule,
+        decision.reason,
+        key,
+    )
     return decision
 
 
-def _record_gate(cfg: PipelineConfig, mv: ModelVersion, decision: GateDecision) -> None:
+def _record_gate(cfg: PipelineConfig, mv: ModelVersion, decision: GateDecision) -> str:
     client = mlflow_client(cfg)
     verdict = "promote" if decision.promote else "reject"
     tags = {
@@ -280,7 +289,7 @@ def _record_gate(cfg: PipelineConfig, mv: ModelVersion, decision: GateDecision) 
     for key, value in tags.items():
         client.set_model_version_tag(cfg.model_name, mv.version, key, value)
     _describe(cfg, mv.version, f"Gate: {verdict} ({decision.rule}): {decision.reason}")
-    write_record(cfg, mv, "gate", {"decision": decision.to_dict()})
+    return write_record(cfg, mv, "gate", {"decision": decision.to_dict()})
 
 
 # -- promotion / rollback -----------------------------------------------------------------------

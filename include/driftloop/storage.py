@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftloop.config import Storage as StorageConfig
+
+log = logging.getLogger(__name__)
 
 LANDING = "landing"
 RAW = "raw"
@@ -103,6 +106,7 @@ class Store(ABC):
         prefix = partition_prefix(zone, day)
         manifest = json.dumps({"files": sorted(files)}, sort_keys=True).encode()
         self.replace_prefix(prefix, {**files, SUCCESS: manifest})
+        log.debug("wrote %s (%d files)", self.uri(prefix), len(files))
         return self.uri(prefix)
 
     def partition_exists(self, zone: str, day: str | date) -> bool:

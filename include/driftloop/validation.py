@@ -17,6 +17,7 @@ GX takes seconds to import, so it is imported inside functions only.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from driftloop.storage import as_date
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 DATASOURCE = "driftloop"
 ASSET = "batch"
@@ -296,7 +299,17 @@ def validate_frame(
     result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
     (identifier, suite_result), *_ = result.run_results.items()
     urls = ctx.get_docs_sites_urls(resource_identifier=identifier, site_names=[DOCS_SITE])
-    return _outcome(suite.name, len(df), suite_result.to_json_dict(), urls)
+    outcome = _outcome(suite.name, len(df), suite_result.to_json_dict(), urls)
+    log.info(
+        "validated %s: %d rows, %d expectations of %s, %s%s",
+        day,
+        outcome.rows,
+        outcome.evaluated,
+        suite.name,
+        "passed" if outcome.success else f"{len(outcome.failures)} failed",
+        "".join(f"; {f.expectation}({f.column or ''})" for f in outcome.failures[:5]),
+    )
+    return outcome
 
 
 def _outcome(
