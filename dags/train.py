@@ -1,11 +1,15 @@
 """
 ### train — fit a challenger, gate it against the champion, promote (automatically or on approval)
 
-Triggered manually (Params form), by the drift check's retrain policy, or by the demo, with conf keys:
-`date` (last day of the training window, default: the run's logical date), `reason`, `report_uri`
-(the drift report that triggered it), `since` (first day of the window, e.g. the drift onset), `window_days`, `algorithm`, `hyperparameters` (JSON object),
-`max_depth`, `learning_rate`, `min_improvement`, `auto_promote`. Empty/null values mean "as configured
-in the pipeline config".
+Triggered manually (the trigger form works with its defaults), by the drift check's retrain policy,
+or by the demo. Params (all optional; unset means "as configured in the pipeline config"):
+`date` (last day of the training window; unset: **the newest day that has labels**), `since` (first
+day of the window, e.g. the drift onset; wins over `window_days`), `window_days`, `reason`,
+`report_uri` (the drift report that triggered it), `algorithm`, `hyperparameters` (JSON object),
+`max_depth`, `learning_rate`, `min_improvement`, `auto_promote` (`as_configured` | `on` | `off`).
+The form checks types and dates before the run starts; **train_model** checks the rest (algorithm
+and hyperparameter names and values, whether the window has labelled data) before it reads any data,
+and fails at once with a one-line message naming the param.
 
 Flow: **train_model** (MLflow run, new registered version @challenger) → **gate** (champion re-scored
 on the challenger's holdout; decision recorded on the version and in storage) → **route**: gate
@@ -24,6 +28,7 @@ the other steps are identical in both modes. A window with too little labelled d
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -33,15 +38,20 @@ from airflow.sdk import Param, dag, task
 from driftloop.orchestration import (
     DEFAULT_ARGS,
     MODEL,
+    choice_param,
+    date_param,
     execution_mode,
+    optional_param,
     pod_task,
     publish_links,
-    resolve_partition,
     start_date,
 )
 
-ALGORITHMS = ["", "gradient_boosting", "logistic_regression", "random_forest"]
+ALGORITHMS = ["gradient_boosting", "logistic_regression", "random_forest"]
 ANSWER_KEY = "approval_answer"
+log = logging.getLogger("driftloop.dags.train")
+# auto_promote choices -> the gate's setting (None: gate.auto_promote of the pipeline config).
+AUTO_PROMOTE = {"as_configured": None, "on": True, "off": False}
 
 
 class PromotionApproval(ApprovalOperator):
@@ -67,13 +77,13 @@ class PromotionApproval(ApprovalOperator):
         return super().execute_complete(context, event)
 
 
-# `driftloop train` arguments of the pod (kubernetes mode); empty values mean "as configured".
+# `driftloop train` arguments of the pod (kubernetes mode); empty values mean "as configured" (an
+# empty --date: the newest labelled day, the same rule as the in-process task).
 TRAIN_ARGUMENTS = [
     "train",
     "--train-only",  # the gate and the promotion are the next tasks of this DAG
     "--date",
-    "{{ params.date[:10] if params.date"
-    " else (dag_run.logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",  # = _run_date
+    "{{ (params.date or '')[:10] }}",
     "--reason",
     "{{ params.reason or 'manual' }}",
     "--report-uri",
@@ -102,18 +112,22 @@ def _link_mlflow_run(context: Any, trained: dict[str, Any]) -> None:
     from driftloop.orchestration import mlflow_run_url
 
     uri = load_config().tracking_uri()
-    publish_links(
-        context, mlflow_run=mlflow_run_url(uri, trained["experiment_id"], trained["run_id"])
+    url = mlflow_run_url(uri, trained["experiment_id"], trained["run_id"])
+    log.info(
+        "registered %s v%s (window %s..%s); MLflow run: %s",
+        trained["model_name"],
+        trained["model_version"],
+        trained["partitions"][0],
+        trained["partition_date"],
+        url,
     )
+    publish_links(context, mlflow_run=url)
 
 
-def _run_date(context: Any) -> str:
-    """The window's last day: the date param/conf, else the logical date, else the run-after day."""
-    if context["params"].get("date"):
-        return str(context["params"]["date"])[:10]
-    if context.get("logical_date") is None:
-        return context["dag_run"].run_after.date().isoformat()
-    return resolve_partition(context)
+def _auto_promote(value: str | None, configured: bool) -> bool:
+    """The auto_promote choice as a boolean (``as_configured``/unset: the pipeline config's)."""
+    choice = AUTO_PROMOTE.get(value or "as_configured")
+    return configured if choice is None else choice
 
 
 @dag(
@@ -126,38 +140,73 @@ def _run_date(context: Any) -> str:
     tags=["driftloop", "model"],
     doc_md=__doc__,
     params={
-        "date": Param(
-            "",
-            type="string",
-            title="Window end",
-            description="Last day of the training window (YYYY-MM-DD); empty: the run's date.",
+        "date": date_param(
+            "Window end",
+            "Last day of the training window. Empty: the newest day that has labels.",
         ),
-        "reason": Param("manual", type="string", description="Why this model is trained."),
-        "report_uri": Param("", type="string", description="Drift report that triggered it."),
-        "window_days": Param(None, type=["null", "integer"], minimum=2),
-        "since": Param(
-            "",
-            type="string",
-            description="First day of the window (YYYY-MM-DD), e.g. a drift onset; wins over window_days.",
+        "since": date_param(
+            "Window start",
+            "First day of the window, e.g. a drift onset; wins over the window length. "
+            "Empty: window end minus the window length.",
         ),
-        "algorithm": Param(
-            "",
+        "window_days": optional_param(
+            "integer",
+            "Window length (days)",
+            "Days in the training window. Empty: training.window_days of the config.",
+            minimum=2,
+        ),
+        "reason": Param(
+            "manual",
             type="string",
-            enum=ALGORITHMS,
-            values_display={"": "as configured", **{a: a for a in ALGORITHMS[1:]}},
+            minLength=1,
+            title="Reason",
+            description="Why this model is trained; kept on the MLflow run and in the audit.",
+        ),
+        "report_uri": optional_param(
+            "string",
+            "Drift report",
+            "The drift report that triggered this training, if any (kept as a tag).",
+        ),
+        "algorithm": choice_param(
+            ALGORITHMS, "Algorithm", "Estimator to fit. As configured: training.algorithm."
         ),
         "hyperparameters": Param(
-            {}, type="object", description='Estimator overrides, e.g. {"max_iter": 100}.'
+            {},
+            type="object",
+            title="Hyperparameters",
+            description='Estimator overrides as a JSON object, e.g. {"max_iter": 100}; names and '
+            "values are checked by train_model before training.",
         ),
-        "max_depth": Param(None, type=["null", "integer"], minimum=1),
-        "learning_rate": Param(
-            None, type=["null", "number"], exclusiveMinimum=0, description="gradient_boosting"
+        "max_depth": optional_param(
+            "integer",
+            "Max depth",
+            "Tree depth (gradient_boosting, random_forest). Empty: as configured.",
+            minimum=1,
         ),
-        "min_improvement": Param(None, type=["null", "number"], minimum=0),
+        "learning_rate": optional_param(
+            "number",
+            "Learning rate",
+            "Shrinkage of gradient_boosting. Empty: as configured.",
+            exclusiveMinimum=0,
+        ),
+        "min_improvement": optional_param(
+            "number",
+            "Minimum improvement",
+            "Gain of the primary metric the challenger needs over the champion. "
+            "Empty: gate.min_improvement of the config.",
+            minimum=0,
+        ),
         "auto_promote": Param(
-            None,
-            type=["null", "boolean"],
-            description="Promote without approval when the gate passes; null: as configured.",
+            "as_configured",
+            type="string",
+            enum=list(AUTO_PROMOTE),
+            values_display={
+                "as_configured": "as configured (gate.auto_promote)",
+                "on": "on: promote when the gate passes",
+                "off": "off: ask for approval in Airflow",
+            },
+            title="Auto-promote",
+            description="Promote without a person's approval when the gate passes.",
         ),
     },
 )
@@ -167,18 +216,29 @@ def train() -> None:
     def train_model(**context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from driftloop.logs import quiet_libraries
+
+        quiet_libraries()
         from driftloop.config import load_config
-        from driftloop.datasets import InsufficientData
-        from driftloop.train import train_model
+        from driftloop.datasets import InsufficientData, latest_labelled_day
+        from driftloop.train import InvalidParameter, check_parameters, train_model
 
         cfg, p = load_config(), context["params"]
         hyper = dict(p.get("hyperparameters") or {})
         hyper.update({k: p[k] for k in ("max_depth", "learning_rate") if p.get(k) is not None})
         ti = context["ti"]
         try:
+            # Checked before any data is read; neither a bad param nor missing labels is helped by
+            # a retry, so both fail the task at once with their one-line message.
+            check_parameters(cfg, p.get("algorithm"), hyper)
+            if p.get("date"):
+                end = str(p["date"])[:10]
+            else:
+                end = latest_labelled_day(cfg).isoformat()
+                log.info("window end: %s, the newest day with labels (date not given)", end)
             result = train_model(
                 cfg,
-                _run_date(context),
+                end,
                 window_days=p.get("window_days"),
                 since=p.get("since") or None,
                 algorithm=p.get("algorithm") or None,
@@ -187,13 +247,16 @@ def train() -> None:
                 report_uri=p.get("report_uri") or None,
                 airflow_context={"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id},
             )
-        except InsufficientData as err:
-            raise AirflowFailException(str(err)) from err  # retrying cannot add labelled data
+        except (InvalidParameter, InsufficientData) as err:
+            raise AirflowFailException(str(err)) from err
         _link_mlflow_run(context, result.to_dict())
         return result.to_dict()
 
     @task(multiple_outputs=False)
     def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from driftloop.logs import quiet_libraries
+
+        quiet_libraries()
         from driftloop import registry
         from driftloop.config import load_config
 
@@ -201,20 +264,27 @@ def train() -> None:
         decision = registry.evaluate_challenger(
             cfg, trained["model_version"], min_improvement=p.get("min_improvement")
         )
-        auto = p.get("auto_promote")
         return {
             **decision.to_dict(),
-            "auto_promote": cfg.gate.auto_promote if auto is None else bool(auto),
+            "auto_promote": _auto_promote(p.get("auto_promote"), cfg.gate.auto_promote),
             "reason": decision.reason,
-            "trigger_reason": trained.get("reason") or p.get("reason") or "manual",
+            "trigger_reason": p.get("reason") or "manual",
+            "partition": trained["partition_date"],
         }
 
     @task.branch
     def route(decision: dict[str, Any]) -> str | None:
+        version = decision["challenger_version"]
         if not decision["promote"]:
-            print(f"gate rejected v{decision['challenger_version']}: {decision['reason']}")
+            log.info(
+                "v%s stays a challenger: the gate rejected it (%s)", version, decision["reason"]
+            )
             return None
-        return "promote_model" if decision["auto_promote"] else "approve_promotion"
+        if decision["auto_promote"]:
+            log.info("v%s passed the gate; auto-promote is on: promoting", version)
+            return "promote_model"
+        log.info("v%s passed the gate; auto-promote is off: asking for approval", version)
+        return "approve_promotion"
 
     approve_promotion = PromotionApproval(
         task_id="approve_promotion",
@@ -231,6 +301,9 @@ def train() -> None:
 
     @task(trigger_rule="none_failed_min_one_success", outlets=[MODEL], multiple_outputs=False)
     def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from driftloop.logs import quiet_libraries
+
+        quiet_libraries()
         from driftloop import registry
         from driftloop.config import load_config
 
@@ -250,23 +323,30 @@ def train() -> None:
             "model_name": cfg.model_name,
             "model_version": decision["challenger_version"],
             "previous_champion": record["previous_champion"],
-            "partition": _run_date(context),
+            "partition": decision["partition"],
         }
+        log.info("audit record: %s", record["record"])
         return record
 
     @task(trigger_rule="none_failed")
     def record_outcome(decision: dict[str, Any], **context: Any) -> str:
+        from driftloop.logs import quiet_libraries
+
+        quiet_libraries()
         from driftloop import registry
         from driftloop.config import load_config
 
         version = decision["challenger_version"]
         skipped = context["ti"].xcom_pull(task_ids="approve_promotion", key="skipmixin_key")
-        if skipped and "promote_model" in skipped.get("skipped", []):
-            return f"v{version}: promotion rejected in the approval step"
         champion = registry.champion(load_config())
-        if champion is not None and str(champion.version) == str(version):
-            return f"v{version} is the champion"
-        return f"v{version} not promoted: {decision['reason']}"
+        if skipped and "promote_model" in skipped.get("skipped", []):
+            outcome = f"v{version}: promotion rejected in the approval step"
+        elif champion is not None and str(champion.version) == str(version):
+            outcome = f"v{version} is the champion"
+        else:
+            outcome = f"v{version} not promoted: {decision['reason']}"
+        log.info("%s (champion: %s)", outcome, f"v{champion.version}" if champion else "none")
+        return outcome
 
     if execution_mode() == "kubernetes":
         trained = pod_task(

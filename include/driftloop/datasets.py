@@ -44,6 +44,25 @@ def labelled_days(store: Store, start: date, end: date) -> list[date]:
     return sorted(validated.intersection(store.partitions(LABELS)))
 
 
+def latest_labelled_day(cfg: PipelineConfig, store: Store | None = None) -> date:
+    """The newest day with both a validated and a labels partition: where a default window ends.
+
+    Labels arrive ``dataset.label_delay_days`` late, so this is usually that many days before the
+    newest validated day; the wall-clock date would give a window without its newest labels.
+
+    Raises:
+        InsufficientData: no day has labels yet.
+    """
+    store = store or open_store(cfg.storage)
+    days = sorted(set(store.partitions(VALIDATED)).intersection(store.partitions(LABELS)))
+    if not days:
+        raise InsufficientData(
+            f"no labelled day in {store.uri()} yet (a day needs validated/ and labels/ partitions); "
+            "ingest data first or give the window end explicitly"
+        )
+    return days[-1]
+
+
 def load_days(cfg: PipelineConfig, days: list[date], store: Store | None = None) -> pd.DataFrame:
     """Validated rows of ``days`` inner-joined with their labels (rows without a label are left out)."""
     import pandas as pd

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Param
 
 PIPELINE = os.environ.get("DRIFTLOOP_PIPELINE", "churn")
 OWNER = "ml-platform"
@@ -32,6 +32,35 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
 }
+
+
+# Trigger-form values that mean "as configured in the pipeline config". Optional params are nullable
+# with a None default: Airflow 3.3's form marks a non-nullable string param as required, and an empty
+# value keeps its Trigger button disabled.
+AS_CONFIGURED = "as configured"
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def optional_param(kind: str, title: str, description: str, **schema: Any) -> Param:
+    """An optional ``kind`` param (e.g. ``"integer"``); None, the default, means "as configured"."""
+    return Param(None, type=["null", kind], title=title, description=description, **schema)
+
+
+def date_param(title: str, description: str) -> Param:
+    """An optional ``YYYY-MM-DD`` param: a date picker in the form, checked before the run starts."""
+    return optional_param("string", title, description, format="date", pattern=ISO_DATE)
+
+
+def choice_param(choices: list[str], title: str, description: str) -> Param:
+    """An optional choice among ``choices``; None (shown as "as configured") is a valid value."""
+    return optional_param(
+        "string",
+        title,
+        description,
+        enum=[None, *choices],
+        # The form looks labels up by the value's string form: "null" for None.
+        values_display={"null": AS_CONFIGURED, **{c: c.replace("_", " ") for c in choices}},
+    )
 
 
 def start_date() -> pendulum.DateTime:

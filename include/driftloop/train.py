@@ -29,6 +29,7 @@ from driftloop.datasets import (
     time_split,
     training_frame,
 )
+from driftloop.logs import stderr_to_log
 from driftloop.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
 
 if TYPE_CHECKING:
@@ -62,6 +63,10 @@ _DEFAULT_HYPERPARAMETERS: dict[Algorithm, dict[str, Any]] = {
     Algorithm.GRADIENT_BOOSTING: {"max_iter": 150, "learning_rate": 0.1, "max_depth": 6},
     Algorithm.RANDOM_FOREST: {"n_estimators": 200, "max_depth": 12, "min_samples_leaf": 5},
 }
+
+
+class InvalidParameter(ValueError):
+    """A run parameter cannot be used; the message names the parameter and what is wrong."""
 
 
 @dataclass
@@ -139,6 +144,45 @@ def build_pipeline(
         ),
     }
     return Pipeline([("preprocess", pre), ("model", estimators[algo]())])
+
+
+def check_parameters(
+    cfg: PipelineConfig,
+    algorithm: str | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+) -> tuple[Algorithm, dict[str, Any]]:
+    """The algorithm and hyperparameters a training would use, checked before any data is read.
+
+    Catches what a trigger form cannot: an unknown algorithm, hyperparameter names the estimator does
+    not have (e.g. ``learning_rate`` for logistic regression) and values scikit-learn rejects.
+
+    Raises:
+        InvalidParameter: with a one-line message naming the parameter.
+    """
+    try:
+        algo = Algorithm(algorithm or cfg.training.algorithm)
+    except ValueError:
+        known = ", ".join(a.value for a in Algorithm)
+        raise InvalidParameter(f"algorithm: {algorithm!r} is not one of {known}") from None
+    overrides = dict(hyperparameters or {})
+    params = resolved_hyperparameters(cfg, algo, overrides)
+    estimator = build_pipeline(cfg, algo, {}).named_steps["model"]
+    known = set(estimator.get_params(deep=False))
+    unknown = sorted(set(params) - known)
+    if unknown:
+        where = "hyperparameters" if set(unknown) & set(overrides) else "training.hyperparameters"
+        raise InvalidParameter(
+            f"{where}: {', '.join(map(repr, unknown))} not a parameter of {algo.value} "
+            f"({type(estimator).__name__}); it has {', '.join(sorted(known))}"
+        )
+    estimator.set_params(**params)
+    validate = getattr(estimator, "_validate_params", None)  # scikit-learn's own value checks
+    if validate is not None:
+        try:
+            validate()
+        except (TypeError, ValueError) as err:
+            raise InvalidParameter(f"hyperparameters: {err}".splitlines()[0]) from None
+    return algo, params
 
 
 def resolved_hyperparameters(
@@ -243,6 +287,7 @@ def train_model(
         airflow_context: ``{"dag_id", "run_id", "task_id"}`` of the Airflow task, if any.
 
     Raises:
+        InvalidParameter: an unknown algorithm or hyperparameter, or ``since`` after ``end``.
         InsufficientData: the window has too few labelled rows/days, or a split lacks a class.
     """
 
@@ -251,13 +296,20 @@ def train_model(
     end = as_date(end)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    algo = Algorithm(algorithm or cfg.training.algorithm)
-    params = resolved_hyperparameters(cfg, algo, hyperparameters)
+    algo, params = check_parameters(cfg, algorithm, hyperparameters)
     window = window_days or cfg.training.window_days
     if since is not None:
         window = (end - as_date(since)).days + 1
         if window < 1:
-            raise ValueError(f"since {since} is after the window end {end}")
+            raise InvalidParameter(f"since: {since} is after the window end {end}")
+    log.info(
+        "training %s on the %d-day window ending %s (%s, %s)",
+        algo.value,
+        window,
+        end,
+        reason,
+        ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
+    )
     frame, partitions = training_frame(cfg, end, window)
     split = time_split(frame, partitions, cfg.training.holdout_days)
     for part, name in ((split.train, "training"), (split.holdout, "holdout")):
@@ -400,7 +452,8 @@ def _log_run(
         day_set = {d.isoformat() for d in days}
         with warnings.catch_warnings():
             # The 0/1 target is an integer column on purpose; MLflow's hint about NaN-able
-            # integers concerns model inputs, not this dataset record.
+            # integers concerns model inputs, not this dataset record. (The schema is inferred
+            # lazily, when the dataset is turned into a run input: that call is inside too.)
             warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
             dataset = mlflow.data.from_pandas(
                 part[columns],
@@ -409,7 +462,7 @@ def _log_run(
                 name=f"{cfg.name}-{context}",
                 digest=frame_digest(part, columns),
             )
-        inputs.append(_dataset_input(dataset, context))
+            inputs.append(_dataset_input(dataset, context))
     client.log_inputs(run_id, datasets=inputs)
 
     holdout_spec = {
@@ -453,7 +506,11 @@ def _log_model(cfg: PipelineConfig, run_id: str, model: Pipeline, example: pd.Da
     # log_model files the MLflow 3 "logged model" under the *active* experiment (the Default one,
     # with artifacts in ./mlruns, when no run is active) even when given a run_id: activate the run.
     # The active-run stack is thread-local in MLflow 3, so this does not leak into other threads.
-    with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
+    # Registration prints its progress to stderr (which Airflow records as ERROR): log it as INFO.
+    with (
+        mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None),
+        stderr_to_log("mlflow"),
+    ):
         return mlflow.sklearn.log_model(
             model,
             name=MODEL_NAME_IN_RUN,

@@ -178,8 +178,9 @@ SPEC = {
             "logical_date": "2026-01-10T00:00:00",
             "run_after": "2026-01-10T00:00:00",
         },
-        # A run from the form with every param left empty and no logical date: the window ends on
-        # the day the run was created (the in-process task's rule).
+        # A run from the form with every param left at its default and no logical date: the date
+        # stays empty and `driftloop train` ends the window on the newest labelled day (the
+        # in-process task's rule), whatever day the run was created.
         {
             "run_id": "manual__2026-02-03T09:15:00+00:00",
             "conf": {},
@@ -264,7 +265,7 @@ def test_train_model_is_a_pod_with_the_run_params_as_arguments(kubernetes_tasks)
         "train_model",
     ]
     args = _check_pod(empty)["args"]
-    assert args[args.index("--date") + 1] == "2026-02-03"
+    assert args[args.index("--date") + 1] == ""
     assert args[args.index("--reason") + 1] == "manual"
     assert args[args.index("--since") + 1] == ""
     assert args[args.index("--algorithm") + 1] == ""
@@ -301,7 +302,7 @@ def test_the_rendered_arguments_parse_with_the_real_cli(kubernetes_tasks) -> Non
     assert args.hyperparameters == {"learning_rate": None, "max_depth": 3, "max_iter": 20}
     assert (args.dag_id, args.run_id, args.task_id) == ("train", TRAIN_RUN_ID, "train_model")
     args = parser.parse_args(_container(empty)["args"])
-    assert (args.since, args.window_days, args.algorithm, args.report_uri) == (None,) * 4
+    assert (args.date, args.since, args.window_days, args.algorithm, args.report_uri) == (None,) * 5
     for pod in kubernetes_tasks["score_partition"]["pods"]:
         args = parser.parse_args(_container(pod)["args"])
         assert args.command == "score" and args.model_version == "4"

@@ -141,7 +141,7 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
     reviewer.start()
     dr = dags["train"].test(
         logical_date=logical(END),
-        run_conf={"date": END.isoformat(), "reason": "manual", "auto_promote": False},
+        run_conf={"date": END.isoformat(), "reason": "manual", "auto_promote": "off"},
     )
     reviewer.join(timeout=5)
     assert done["answered"] == option

@@ -154,3 +154,44 @@ def test_gate_rescores_champion_on_challenger_holdout(cfg_factory) -> None:
     rec = store.read_json(f"registry/decisions/{cfg.model_name}/v{second.model_version}-gate.json")
     assert rec["decision"]["rule"] == "no_improvement" and rec["partition_date"] == "2026-01-09"
     assert registry.aliases(cfg)["champion"] == first.model_version
+
+
+def test_default_window_end_is_the_newest_day_with_labels(cfg_factory) -> None:
+    cfg = cfg_factory(**FAST)
+    from driftloop.storage import open_store
+
+    store = open_store(cfg.storage)
+    with pytest.raises(datasets.InsufficientData, match="no labelled day"):
+        datasets.latest_labelled_day(cfg)
+    labelled = write_days(store, cfg, 9, rows=50)  # labels for the first 6 days only
+    assert datasets.latest_labelled_day(cfg) == labelled[-1] == START + timedelta(days=5)
+    # A labels partition whose validated day is missing does not count.
+    store.delete_partition("validated", labelled[-1])
+    assert datasets.latest_labelled_day(cfg, store) == labelled[-2]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "hyper", "message"),
+    [
+        ("xgboost", {}, r"^algorithm: 'xgboost' is not one of"),
+        (None, {"max_iterr": 3}, r"^hyperparameters: 'max_iterr' not a parameter of gradient"),
+        ("logistic_regression", {"learning_rate": 0.1}, r"^hyperparameters: 'learning_rate'"),
+        (None, {"max_depth": -3}, r"^hyperparameters: The 'max_depth' parameter"),
+    ],
+)
+def test_parameters_are_checked_with_a_one_line_message(
+    cfg_factory, algorithm: str | None, hyper: dict, message: str
+) -> None:
+    cfg = cfg_factory(**FAST)
+    with pytest.raises(train.InvalidParameter, match=message) as err:
+        train.check_parameters(cfg, algorithm, hyper)
+    assert "\n" not in str(err.value)
+
+
+def test_checked_parameters_are_what_training_uses(cfg_factory) -> None:
+    cfg = cfg_factory(**FAST)
+    algo, params = train.check_parameters(cfg, None, {"max_iter": 7})
+    assert algo.value == "gradient_boosting"
+    assert params == {"max_iter": 7, "learning_rate": 0.1, "max_depth": 3}
+    algo, params = train.check_parameters(cfg, "random_forest", {"n_estimators": 5})
+    assert params["n_estimators"] == 5 and "max_iter" not in params  # config is for another algo

@@ -17,6 +17,7 @@ from driftloop.config import PipelineConfig
 
 EXIT_NO_CHAMPION = 3  # score: nothing promoted yet, nothing written
 EXIT_INSUFFICIENT_DATA = 4  # train: too few labelled rows/days in the window; retrying cannot help
+EXIT_INVALID_PARAMETER = 5  # train: an unknown algorithm/hyperparameter, or since after the end
 ALGORITHMS = ("logistic_regression", "gradient_boosting", "random_forest")
 
 
@@ -71,7 +72,11 @@ def _hyper(pairs: list[str]) -> dict[str, Any]:
 def _train_args(p: argparse.ArgumentParser) -> None:
     # Optional values accept "" as "not given", so a DAG can pass its (possibly empty) params as
     # templated pod arguments.
-    p.add_argument("--date", type=_date, required=True, help="last day of the training window")
+    p.add_argument(
+        "--date",
+        type=_opt(_date),
+        help="last day of the training window (default or empty: the newest day with labels)",
+    )
     p.add_argument("--window-days", type=_opt(int), help="default: training.window_days")
     p.add_argument(
         "--since", type=_opt(_date), help="first day of the window (wins over --window-days)"
@@ -114,15 +119,15 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 )
 def _train(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop import registry
-    from driftloop.datasets import InsufficientData
-    from driftloop.train import train_model
+    from driftloop.datasets import InsufficientData, latest_labelled_day
+    from driftloop.train import InvalidParameter, train_model
 
     hyper = {k: v for k, v in (args.hyperparameters or {}).items() if v is not None}
     hyper.update(_hyper(args.param))
     try:
         result = train_model(
             cfg,
-            args.date,
+            args.date or latest_labelled_day(cfg),
             window_days=args.window_days,
             since=args.since,
             algorithm=args.algorithm,
@@ -134,6 +139,9 @@ def _train(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     except InsufficientData as err:
         print(f"driftloop: insufficient data: {err}", file=sys.stderr)
         return EXIT_INSUFFICIENT_DATA
+    except InvalidParameter as err:
+        print(f"driftloop: invalid parameter: {err}", file=sys.stderr)
+        return EXIT_INVALID_PARAMETER
     if args.train_only:
         emit(result.to_dict())  # exactly what the train DAG's train_model task returns
         return 0
