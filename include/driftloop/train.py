@@ -28,6 +28,7 @@ from driftloop.datasets import (
     frame_digest,
     time_split,
     training_frame,
+    training_window,
 )
 from driftloop.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
 
@@ -253,11 +254,7 @@ def train_model(
     t0 = time.perf_counter()
     algo = Algorithm(algorithm or cfg.training.algorithm)
     params = resolved_hyperparameters(cfg, algo, hyperparameters)
-    window = window_days or cfg.training.window_days
-    if since is not None:
-        window = (end - as_date(since)).days + 1
-        if window < 1:
-            raise ValueError(f"since {since} is after the window end {end}")
+    window = training_window(end, window_days or cfg.training.window_days, since)
     frame, partitions = training_frame(cfg, end, window)
     split = time_split(frame, partitions, cfg.training.holdout_days)
     for part, name in ((split.train, "training"), (split.holdout, "holdout")):
