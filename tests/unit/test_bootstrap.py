@@ -37,9 +37,10 @@ def test_no_champion_waits_for_labels_then_asks_for_the_first_model(cfg_factory)
     }
     report = store.read_json(f"{partition_prefix(DRIFT, day)}/report.json")
     assert report["decision"]["retrain"] and report["trigger_conf"] == ready.trigger_conf
-    assert "No champion model yet" in store.read_bytes(
-        f"{partition_prefix(DRIFT, day)}/report.html"
-    ).decode()
+    assert (
+        "No champion model yet"
+        in store.read_bytes(f"{partition_prefix(DRIFT, day)}/report.html").decode()
+    )
 
 
 def test_policy_and_trainer_agree_on_the_window(cfg_factory) -> None:
