@@ -23,6 +23,7 @@ from driftloop.orchestration import (
     LABELS,
     VALIDATED,
     data_docs_link,
+    poke_interval,
     publish_links,
     start_date,
 )
@@ -55,7 +56,7 @@ def ingest() -> None:
     landed = LandingSensor(
         task_id="wait_for_landing",
         deferrable=True,
-        poke_interval=30,
+        poke_interval=poke_interval(),
         timeout=timedelta(hours=36).total_seconds(),
     )
 

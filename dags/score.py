@@ -10,9 +10,10 @@ so retries and reruns score with the same model (and rewrite identical bytes). *
 writes `predictions/date=<day>/part-0.parquet` and emits a `predictions` asset event with
 `{"partition": day, "model_version": v}`.
 
-No champion yet (the first days, before enough labels exist to train): resolve_champion is
-*skipped* with a log message and nothing is written — a friendly no-op rather than a red run, since
-it is the expected state of a fresh deployment. Scoring errors still fail the run.
+No champion yet (the first days, before enough labels exist to train): resolve_champion records
+`monitoring/scoring/date=<day>/` ("nothing to score with", so the day's drift check goes ahead and
+can train the first model) and is *skipped* — a friendly no-op rather than a red run, since it is
+the expected state of a fresh deployment. Scoring errors still fail the run.
 
 Execution: with `execution.mode: kubernetes` in the pipeline config (or
 `DRIFTLOOP__EXECUTION__MODE=kubernetes` where the DAG is parsed), **score_partition** is a mapped
@@ -26,6 +27,7 @@ registry lookup, not a heavy step.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.sdk import dag, task
@@ -40,6 +42,8 @@ from driftloop.orchestration import (
     start_date,
     triggered_partitions,
 )
+
+log = logging.getLogger("driftloop.dags.score")
 
 
 def _score_arguments(target: dict[str, str]) -> list[str]:
@@ -70,17 +74,24 @@ def score() -> None:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from driftloop.config import load_config
+        from driftloop.daily_check import mark_unscored
+        from driftloop.logs import quiet_libraries
         from driftloop.scoring import NoChampion, resolve_model
 
+        quiet_libraries()
         conf = context["dag_run"].conf or {}
         days = [resolve_partition(context)]
         if not conf.get("date") and triggered_partitions(context):
             days = triggered_partitions(context)
+        cfg = load_config()
         try:
-            model = resolve_model(load_config(), conf.get("model_version") or None)
+            model = resolve_model(cfg, conf.get("model_version") or None)
         except NoChampion as err:
+            # Recorded per day, so each day's drift check goes ahead (and may train the first model).
+            mark_unscored(cfg, days, str(err))
+            log.info("%s: recorded as unscored, so the daily check can go ahead", ", ".join(days))
             raise AirflowSkipException(f"{err} (partitions {', '.join(days)})") from err
-        print(f"scoring {days} with {model.name} v{model.version} (run {model.run_id})")
+        log.info("scoring %s with %s v%s (run %s)", days, model.name, model.version, model.run_id)
         return [{"partition": d, "model_version": model.version} for d in days]
 
     @task(
@@ -90,8 +101,10 @@ def score() -> None:
     )
     def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
         from driftloop.config import load_config
+        from driftloop.logs import quiet_libraries
         from driftloop.scoring import score_partition
 
+        quiet_libraries()
         result = score_partition(load_config(), target["partition"], target["model_version"])
         _announce_predictions(context, result.to_dict())
         return result.to_dict()

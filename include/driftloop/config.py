@@ -195,6 +195,9 @@ class Drift(_Strict):
     min_labelled_days_after_drift: int = Field(
         7, ge=0, description="labelled days since the drift onset before retraining (0: don't wait)"
     )
+    bootstrap_labelled_days: int = Field(
+        7, ge=1, description="labelled days before the first model is trained (no champion yet)"
+    )
 
 
 class Mlflow(_Strict):

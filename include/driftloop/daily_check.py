@@ -9,14 +9,17 @@ the conf for the ``train`` DAG when the policy says to retrain.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from driftloop.datasets import window_shortfall
 from driftloop.storage import (
     DRIFT,
     LABELS,
+    SCORING,
     VALIDATED,
     Store,
     as_date,
@@ -27,6 +30,8 @@ from driftloop.storage import (
 if TYPE_CHECKING:
     from driftloop.config import PipelineConfig
     from driftloop.drift import Profile
+
+log = logging.getLogger(__name__)
 
 ONSET_LOOKBACK_DAYS = 90
 
@@ -255,7 +260,7 @@ def run_daily_check(
     store = store or open_store(cfg.storage)
     champ = champion_context(cfg, profile_path)
     if champ.profile is None:
-        return _no_champion(store, day)
+        return _bootstrap(cfg, store, day, training_active=training_active)
 
     report = monitoring.check(
         cfg,
@@ -278,23 +283,33 @@ def run_daily_check(
         signals,
         day,
         training_active=training_active,
-        last_training_date=policy.last_training_date(cfg),
+        last_training_date=policy.last_training_date(cfg, before=day),
         drift_onset=onset,
         labelled_days_since_onset=labelled_days_since(store, onset, day) if onset else 0,
     )
-    uri = store.uri(partition_prefix(DRIFT, day))
-    trigger_conf = None
     if decision.retrain:
-        trigger_conf = {
-            "date": day.isoformat(),
-            "reason": f"drift_check {day.isoformat()}: {decision.reason}",
-            "report_uri": uri,
-        }
-        if decision.since:
-            trigger_conf["since"] = decision.since.isoformat()
+        shortfall = window_shortfall(cfg, day, since=decision.since)
+        if shortfall:
+            decision = replace(
+                decision,
+                retrain=False,
+                pending=True,
+                reason=f"retrain pending: {decision.reason}; but {shortfall}",
+            )
+    uri = store.uri(partition_prefix(DRIFT, day))
+    trigger_conf = _trigger_conf(day, decision, uri)
     body = {**report_dict(report, decision), "trigger_conf": trigger_conf}
     write_report_body(store, day, body)
     mlflow_run = log_check_to_mlflow(cfg, day, body)
+    log.info(
+        "%s: drift %s (share %s, drifted: %s), performance %s; decision: %s",
+        day,
+        report.drift.status,
+        report.drift.drift_share,
+        ", ".join(report.drift.drifted) or "none",
+        report.performance.status,
+        decision.reason,
+    )
     return CheckOutcome(
         day=day,
         report_uri=uri,
@@ -309,16 +324,61 @@ def run_daily_check(
     )
 
 
-def _no_champion(store: Store, day: date) -> CheckOutcome:
-    """Nothing to compare against yet: record that, and ask for nothing."""
-    decision = {"retrain": False, "reason": "no champion model yet: nothing to compare against"}
+def _trigger_conf(day: date, decision: Any, report_uri: str) -> dict[str, Any] | None:
+    """The conf of the ``train`` run a retrain decision asks for (None: no retrain)."""
+    if not decision.retrain:
+        return None
+    conf = {
+        "date": day.isoformat(),
+        "reason": f"drift_check {day.isoformat()}: {decision.reason}",
+        "report_uri": report_uri,
+    }
+    if decision.since:
+        conf["since"] = decision.since.isoformat()
+    return conf
+
+
+def _bootstrap(
+    cfg: PipelineConfig, store: Store, day: date, *, training_active: bool
+) -> CheckOutcome:
+    """No champion yet: nothing to compare against, but train the first model once data allows."""
+    from driftloop import policy
+    from driftloop.datasets import labelled_days
+    from driftloop.report import write_report_body
+
+    window = cfg.training.window_days
+    have = len(labelled_days(store, day - timedelta(days=window - 1), day))
+    need = cfg.drift.bootstrap_labelled_days
+    decision = policy.decide_bootstrap(
+        day,
+        labelled_days=have,
+        min_labelled_days=need,
+        shortfall=window_shortfall(cfg, day) if have >= need else None,
+        training_active=training_active,
+        last_training_date=policy.last_training_date(cfg, before=day),
+        cooldown_days=cfg.drift.cooldown_days,
+    )
+    uri = store.uri(partition_prefix(DRIFT, day))
+    trigger_conf = _trigger_conf(day, decision, uri)
     body = {
         "day": day.isoformat(),
         "champion_version": None,
         "status": "no_champion",
-        "decision": decision,
+        "decision": decision.to_dict(),
+        "trigger_conf": trigger_conf,
     }
-    uri = store.write_partition(
-        DRIFT, day, {"report.json": json.dumps(body, indent=2, sort_keys=True).encode()}
+    write_report_body(store, day, body)
+    log.info("%s: no champion yet; decision: %s", day, decision.reason)
+    return CheckOutcome(
+        day, uri, "no_champion", decision.to_dict(), None, trigger_conf=trigger_conf
     )
-    return CheckOutcome(day, uri, "no_champion", decision, None)
+
+
+def mark_unscored(cfg: PipelineConfig, days: list[str], reason: str) -> list[str]:
+    """Record that ``days`` went through scoring with nothing to score them with (no champion).
+
+    The drift check of a day waits for its predictions, its quarantine, or this record.
+    """
+    store = open_store(cfg.storage)
+    body = json.dumps({"status": "no_champion", "reason": reason}, sort_keys=True).encode()
+    return [store.write_partition(SCORING, d, {"status.json": body}) for d in days]

@@ -121,6 +121,40 @@ def training_frame(
     return frame, days
 
 
+def training_window(end: date, window_days: int, since: date | str | None = None) -> int:
+    """Days of a training window ending ``end``: ``since`` (e.g. a drift onset) wins over the size."""
+    if since is None:
+        return window_days
+    window = (end - as_date(since)).days + 1
+    if window < 1:
+        raise ValueError(f"since {since} is after the window end {end}")
+    return window
+
+
+def window_shortfall(
+    cfg: PipelineConfig,
+    end: date | str,
+    window_days: int | None = None,
+    since: date | str | None = None,
+) -> str | None:
+    """Why the trainer would refuse the window ending ``end`` (None: it has enough labelled data).
+
+    The retrain policy asks this before triggering, so it never asks for a training that the
+    trainer then refuses with :class:`InsufficientData`.
+    """
+    end = as_date(end)
+    window = training_window(end, window_days or cfg.training.window_days, since)
+    try:
+        frame, days = training_frame(cfg, end, window)
+    except InsufficientData as err:
+        return str(err)
+    split = time_split(frame, days, cfg.training.holdout_days)
+    for part, name in ((split.train, "training"), (split.holdout, "holdout")):
+        if part[cfg.dataset.target].nunique() < 2:
+            return f"the {name} part of the window ending {end} has one class only"
+    return None
+
+
 def time_split(frame: pd.DataFrame, partitions: list[date], holdout_days: int) -> Split:
     """Hold out the most recent ``holdout_days`` partitions; both parts must hold both classes."""
     holdout_parts = sorted(partitions)[-holdout_days:]

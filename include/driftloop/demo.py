@@ -4,7 +4,8 @@ Each simulated day, in order: the demo source delivers the day's batch (and late
 ``ingest``, ``score`` and ``drift_check`` DAGs run for that day, and ``train`` runs whenever the
 drift check's retrain policy decided so (its ``trigger_train`` hop is the only thing replaced: with
 no scheduler to start the triggered run, the demo runs ``train`` itself with the conf the trigger
-would have sent). The very first model is trained once enough labelled days exist (bootstrap).
+would have sent). The very first model is trained by the same route: with no champion, the drift
+check's policy asks for a bootstrap training once enough labelled days exist.
 
 All state (storage, MLflow store, Airflow DB) lives in ``<out>/state`` and is wiped at the start,
 so every demo begins from nothing.
@@ -135,14 +136,13 @@ def run_demo(
     start: date = DEFAULT_START,
     drift_start: date | None = None,
     rows: int = 2000,
-    bootstrap_labelled_days: int = 7,
     config_path: str | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[DayRecord]:
     """Simulate ``days`` days of ``scenario`` through the DAGs; write the summary into ``out``."""
     from driftloop import monitoring, registry, synth
     from driftloop.demo_report import format_row, header, write_summary
-    from driftloop.storage import DRIFT, LABELS, VALIDATED, open_store
+    from driftloop.storage import DRIFT, VALIDATED, open_store
 
     out = out.resolve()
     runner = DemoRunner(out / "state", config_path)
@@ -171,32 +171,24 @@ def run_demo(
             rec.validation = "quarantined"
 
         champion = registry.champion(cfg)
-        if champion is not None and rec.validation == "validated":
+        if rec.validation == "validated":
             runner.run("score", day, {"date": day.isoformat()})
 
         actions: list[str] = []
-        if champion is None:
-            labelled = [d for d in store.partitions(LABELS) if store.partition_exists(VALIDATED, d)]
-            if len(labelled) >= bootstrap_labelled_days:
-                conf = {"date": day.isoformat(), "reason": "bootstrap: first model"}
-                rec.retrain_triggered = True
-                actions.append("bootstrap training")
-                runner.run("train", day, conf)
-        else:
-            runner.run("drift_check", day, mark_success="trigger_train")
-            report = store.read_json(f"{DRIFT}/date={day.isoformat()}/report.json")
-            decision = report.get("decision", {})
-            found = report.get("drift") or {}
-            rec.drift_status = found.get("status") or report.get("status")
-            rec.drift_share = found.get("drift_share")
-            rec.drifted_features = list(found.get("drifted") or [])
-            rec.reason = decision.get("reason")
-            if decision.get("retrain"):
-                rec.retrain_triggered = True
-                actions.append("retrain")
-                runner.run("train", day, report["trigger_conf"])
-            elif rec.drift_status == "drift":
-                actions.append("alarm")
+        runner.run("drift_check", day, mark_success="trigger_train")
+        report = store.read_json(f"{DRIFT}/date={day.isoformat()}/report.json")
+        decision = report.get("decision", {})
+        found = report.get("drift") or {}
+        rec.drift_status = found.get("status") or report.get("status")
+        rec.drift_share = found.get("drift_share")
+        rec.drifted_features = list(found.get("drifted") or [])
+        rec.reason = decision.get("reason")
+        if decision.get("retrain"):
+            rec.retrain_triggered = True
+            actions.append("bootstrap training" if decision.get("bootstrap") else "retrain")
+            runner.run("train", day, report["trigger_conf"])
+        elif rec.drift_status == "drift":
+            actions.append("alarm")
 
         after = registry.champion(cfg)
         if rec.retrain_triggered:

@@ -63,6 +63,19 @@ def choice_param(choices: list[str], title: str, description: str) -> Param:
     )
 
 
+POKE_SECONDS_ENV = "DRIFTLOOP_POKE_SECONDS"
+
+
+def poke_interval() -> float:
+    """Seconds between a waiting sensor's looks at the store (``DRIFTLOOP_POKE_SECONDS``, default 30)."""
+    return float(os.environ.get(POKE_SECONDS_ENV, "30"))
+
+
+def retrain_run_id(day: str | date) -> str:
+    """Run id of the ``train`` run a day's drift check triggers: one per day, so never two."""
+    return f"retrain__{date.fromisoformat(str(day)[:10]).isoformat()}"
+
+
 def start_date() -> pendulum.DateTime:
     """Start of the daily schedules; ``DRIFTLOOP_START_DATE`` moves it (e.g. for a fresh deployment)."""
     return pendulum.parse(os.environ.get(START_DATE_ENV, "2026-01-01"), tz="UTC")  # type: ignore[return-value]
@@ -73,7 +86,6 @@ def asset(zone: str) -> Asset:
     return Asset(name=f"{PIPELINE}.{zone}", uri=f"x-driftloop://{PIPELINE}/{zone}")
 
 
-RAW = asset("raw")
 VALIDATED = asset("validated")
 LABELS = asset("labels")
 PREDICTIONS = asset("predictions")

@@ -15,6 +15,10 @@ Order of the rules:
    days exist since the onset, and then trains on data since the onset ("the new regime").
 5. Otherwise retrain, naming every signal that fired.
 
+With no champion at all (a fresh deployment) there is nothing to compare against: the *bootstrap*
+rule trains the first model once ``drift.bootstrap_labelled_days`` labelled days exist and the
+trainer would accept the window, with the same lock and cooldown as any other training.
+
 Signals: dataset-level feature drift (share of drifted features >= ``drift.drift_share`` or a
 critical feature drifted), prediction drift (score PSI over ``drift.prediction_psi_threshold``) and
 performance decay (primary metric down by more than ``drift.performance_tolerance``).
@@ -61,6 +65,7 @@ class RetrainDecision:
     # When set, train on partitions from this day on (the drift onset), not the whole window.
     since: date | None = None
     pending: bool = False
+    bootstrap: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -148,6 +153,59 @@ def decide(
     return RetrainDecision(True, because, sig)
 
 
+def decide_bootstrap(
+    day: date,
+    *,
+    labelled_days: int,
+    min_labelled_days: int,
+    shortfall: str | None,
+    training_active: bool,
+    last_training_date: date | None,
+    cooldown_days: int,
+) -> RetrainDecision:
+    """Whether to train the first model on partition ``day`` (no champion exists yet).
+
+    ``labelled_days`` are the validated days with labels in the training window ending ``day``;
+    ``shortfall`` is the trainer's own objection to that window (None: it would accept it), so the
+    policy never asks for a training the trainer then refuses.
+    """
+    sig = Signals().to_dict()
+    have = f"{labelled_days}/{min_labelled_days} labelled days"
+    if training_active:
+        return RetrainDecision(
+            False, "suppressed: training already running (bootstrap)", sig, bootstrap=True
+        )
+    if last_training_date is not None:
+        until = last_training_date + timedelta(days=cooldown_days)
+        if day < until:
+            return RetrainDecision(
+                False,
+                f"no champion: the model trained on {last_training_date.isoformat()} was not "
+                f"promoted; next bootstrap attempt after the cooldown ({until.isoformat()})",
+                sig,
+                bootstrap=True,
+            )
+    if labelled_days < min_labelled_days:
+        return RetrainDecision(
+            False,
+            f"bootstrap pending: no champion yet, waiting for labelled data ({have})",
+            sig,
+            pending=True,
+            bootstrap=True,
+        )
+    if shortfall:
+        return RetrainDecision(
+            False,
+            f"bootstrap pending: no champion yet ({have}), but {shortfall}",
+            sig,
+            pending=True,
+            bootstrap=True,
+        )
+    return RetrainDecision(
+        True, f"bootstrap: no champion yet, training the first model ({have})", sig, bootstrap=True
+    )
+
+
 def decide_for(
     cfg: PipelineConfig,
     signals: Signals,
@@ -171,11 +229,13 @@ def decide_for(
     )
 
 
-def last_training_date(cfg: PipelineConfig) -> date | None:
+def last_training_date(cfg: PipelineConfig, before: date | None = None) -> date | None:
     """Partition date of the newest training run (MLflow tag ``driftloop.partition_date``).
 
     Looks at the most recent runs of the pipeline's experiment and returns the latest tagged
-    partition date; None when the experiment or the tag does not exist yet.
+    partition date; None when the experiment or the tag does not exist yet. With ``before``, only
+    trainings of earlier partitions count: the check of a day decides as of that day, so a rerun
+    makes the same decision even after the training it triggered has run.
     """
     from mlflow.tracking import MlflowClient
 
@@ -186,5 +246,11 @@ def last_training_date(cfg: PipelineConfig) -> date | None:
     runs = client.search_runs(
         [exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=50
     )
-    tagged = [r.data.tags[PARTITION_TAG] for r in runs if r.data.tags.get(PARTITION_TAG)]
-    return max(date.fromisoformat(t[:10]) for t in tagged) if tagged else None
+    tagged = [
+        date.fromisoformat(r.data.tags[PARTITION_TAG][:10])
+        for r in runs
+        if r.data.tags.get(PARTITION_TAG)
+    ]
+    if before is not None:
+        tagged = [d for d in tagged if d < before]
+    return max(tagged) if tagged else None

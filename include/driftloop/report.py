@@ -100,6 +100,16 @@ th{background:#f3f3f3}.drift{background:#fde2e1}.ok{color:#2a7}.bad{color:#c33;f
 def render_html(body: dict[str, Any]) -> str:
     """A self-contained HTML page for a report.json body."""
     e = html.escape
+    if "drift" not in body:  # no champion yet: only the (bootstrap) decision to show
+        dec = body["decision"]
+        verdict = "TRAIN FIRST MODEL" if dec["retrain"] else "waiting"
+        return (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>Drift report "
+            f"{e(body['day'])}</title><style>{_CSS}</style></head><body>"
+            f"<h1>Drift report {e(body['day'])}</h1><p>No champion model yet: there is no "
+            f"reference to compare this day with.</p><div class='decision'><b>{verdict}</b>: "
+            f"{e(dec['reason'])}</div></body></html>"
+        )
     drift, perf, dec = body["drift"], body["performance"], body["decision"]
     th = drift["thresholds"]
     verdict = "RETRAIN" if dec["retrain"] else "no retrain"

@@ -1,12 +1,16 @@
-"""Waiting for data: a deferrable sensor for a landed partition and the trigger it defers to.
+"""Waiting for data: deferrable sensors for a partition's keys in the store, and their trigger.
 
-``LandingSensor`` succeeds at once if ``landing/<partition>/features.csv`` is already there;
-otherwise it frees its worker slot and defers to ``LandingTrigger``, which polls the driftloop store
-(a local folder or ``s3://``) from the triggerer. ``features.csv`` is written last by the producer,
-so its presence means the whole delivery has arrived.
+A sensor succeeds at once if one of its keys is already in the store; otherwise it frees its worker
+slot and defers to ``StoreKeysTrigger``, which polls the driftloop store (a local folder or
+``s3://``) from the triggerer until one of the keys exists.
 
-The trigger is serialised by import path (``driftloop.sensors.LandingTrigger``): the triggerer loads
-it from the installed package, never from dags/.
+- ``LandingSensor``: ``landing/<partition>/features.csv`` (written last by the producer, so its
+  presence means the whole delivery has arrived).
+- ``ScoredSensor``: the partition has been through ingest and scoring: it was quarantined,
+  predictions were written, or the score DAG recorded that there was no champion to score with.
+
+The trigger is serialised by import path (``driftloop.sensors.StoreKeysTrigger``): the triggerer
+loads it from the installed package, never from dags/.
 """
 
 from __future__ import annotations
@@ -31,6 +35,21 @@ def landing_key(partition: str) -> str:
     return f"{landing_prefix(partition)}/{FEATURES_FILE}"
 
 
+def scored_keys(partition: str) -> list[str]:
+    """Keys of which any one says ``partition`` is through ingest and scoring."""
+    from driftloop.storage import (
+        PREDICTIONS,
+        QUARANTINE,
+        SCORING,
+        SUCCESS,
+        partition_prefix,
+    )
+
+    return [
+        f"{partition_prefix(z, partition)}/{SUCCESS}" for z in (PREDICTIONS, SCORING, QUARANTINE)
+    ]
+
+
 def _store(root: str, endpoint_url: str | None) -> Any:
     from driftloop.config import Storage
     from driftloop.storage import open_store
@@ -38,8 +57,12 @@ def _store(root: str, endpoint_url: str | None) -> Any:
     return open_store(Storage(root=root, s3_endpoint_url=endpoint_url))
 
 
-class LandingTrigger(BaseTrigger):
-    """Fires once ``landing/<partition>/features.csv`` exists in the store at ``root``.
+def _first_present(store: Any, keys: Sequence[str]) -> str | None:
+    return next((k for k in keys if store.exists(k)), None)
+
+
+class StoreKeysTrigger(BaseTrigger):
+    """Fires once any of ``keys`` exists in the store at ``root``.
 
     Store calls are blocking (boto3, file system), so each poll runs in a thread and the
     triggerer's event loop stays free for the other triggers it hosts.
@@ -49,12 +72,14 @@ class LandingTrigger(BaseTrigger):
         self,
         root: str,
         partition: str,
+        keys: Sequence[str],
         poke_interval: float = 30.0,
         endpoint_url: str | None = None,
     ) -> None:
         super().__init__()
         self.root = root
         self.partition = partition
+        self.keys = list(keys)
         self.poke_interval = poke_interval
         self.endpoint_url = endpoint_url
 
@@ -64,22 +89,22 @@ class LandingTrigger(BaseTrigger):
             {
                 "root": self.root,
                 "partition": self.partition,
+                "keys": self.keys,
                 "poke_interval": self.poke_interval,
                 "endpoint_url": self.endpoint_url,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        key = landing_key(self.partition)
         store = await asyncio.to_thread(_store, self.root, self.endpoint_url)
-        while not await asyncio.to_thread(store.exists, key):
-            self.log.info("waiting for %s", store.uri(key))
+        while (found := await asyncio.to_thread(_first_present, store, self.keys)) is None:
+            self.log.info("waiting for %s", " or ".join(store.uri(k) for k in self.keys))
             await asyncio.sleep(self.poke_interval)
-        yield TriggerEvent({"partition": self.partition, "uri": store.uri(key)})
+        yield TriggerEvent({"partition": self.partition, "uri": store.uri(found)})
 
 
-class LandingSensor(BaseSensorOperator):
-    """Waits until the run's partition has landed; returns the partition (ISO date) as XCom.
+class _PartitionKeysSensor(BaseSensorOperator):
+    """Waits until one of the partition's keys (``keys_for``) exists; returns the partition as XCom.
 
     The partition is ``partition`` if given (templated), else resolved from the run: ``conf['date']``,
     the triggering asset event's ``partition`` extra, or the logical date. The store comes from the
@@ -87,6 +112,7 @@ class LandingSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("partition",)
+    waiting_for = "data"
 
     def __init__(
         self,
@@ -101,6 +127,9 @@ class LandingSensor(BaseSensorOperator):
         self.partition = partition
         self.deferrable = deferrable
 
+    def keys_for(self, partition: str) -> list[str]:
+        raise NotImplementedError
+
     def _partition(self, context: Any) -> str:
         return self.partition or resolve_partition(context)
 
@@ -113,11 +142,12 @@ class LandingSensor(BaseSensorOperator):
     def poke(self, context: Any) -> PokeReturnValue:
         partition = self._partition(context)
         store = _store(*self._storage())
-        arrived = store.exists(landing_key(partition))
-        self.log.info(
-            "%s: %s", store.uri(landing_key(partition)), "arrived" if arrived else "not yet"
-        )
-        return PokeReturnValue(is_done=arrived, xcom_value=partition)
+        found = _first_present(store, self.keys_for(partition))
+        if found:
+            self.log.info("%s %s: %s", self.waiting_for, partition, store.uri(found))
+        else:
+            self.log.info("%s %s: not yet", self.waiting_for, partition)
+        return PokeReturnValue(is_done=found is not None, xcom_value=partition)
 
     def execute(self, context: Any) -> str | None:
         if not self.deferrable:
@@ -126,10 +156,12 @@ class LandingSensor(BaseSensorOperator):
         if first.is_done:
             return first.xcom_value
         root, endpoint_url = self._storage()
+        partition = str(first.xcom_value)
         self.defer(
-            trigger=LandingTrigger(
+            trigger=StoreKeysTrigger(
                 root=root,
-                partition=str(first.xcom_value),
+                partition=partition,
+                keys=self.keys_for(partition),
                 poke_interval=self.poke_interval,
                 endpoint_url=endpoint_url,
             ),
@@ -139,5 +171,23 @@ class LandingSensor(BaseSensorOperator):
         return None  # not reached: defer() raises
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
-        self.log.info("landed: %s", event["uri"])
+        self.log.info("%s %s: %s", self.waiting_for, event["partition"], event["uri"])
         return str(event["partition"])
+
+
+class LandingSensor(_PartitionKeysSensor):
+    """Waits until the run's partition has landed (``landing/<partition>/features.csv``)."""
+
+    waiting_for = "landed"
+
+    def keys_for(self, partition: str) -> list[str]:
+        return [landing_key(partition)]
+
+
+class ScoredSensor(_PartitionKeysSensor):
+    """Waits until the run's partition is through ingest and scoring (or quarantined)."""
+
+    waiting_for = "ready to check"
+
+    def keys_for(self, partition: str) -> list[str]:
+        return scored_keys(partition)

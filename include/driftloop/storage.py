@@ -9,6 +9,7 @@ Layout under the storage root (one partition = one logical day)::
     labels/date=<date>/           validated labels of the events of <date>
     predictions/date=<date>/      scores of the champion
     monitoring/drift/date=<date>/ drift report
+    monitoring/scoring/date=<date>/  the score DAG had no champion to score <date> with
 
 A partition is complete when its ``_SUCCESS`` marker exists; writers put it last, readers require it,
 and a rewrite replaces the partition whole (reruns and backfills are idempotent).
@@ -44,6 +45,7 @@ QUARANTINE = "quarantine"
 LABELS = "labels"
 PREDICTIONS = "predictions"
 DRIFT = "monitoring/drift"
+SCORING = "monitoring/scoring"
 SUCCESS = "_SUCCESS"
 
 

@@ -28,6 +28,7 @@ from driftloop.datasets import (
     frame_digest,
     time_split,
     training_frame,
+    training_window,
 )
 from driftloop.logs import stderr_to_log
 from driftloop.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
@@ -297,11 +298,9 @@ def train_model(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     algo, params = check_parameters(cfg, algorithm, hyperparameters)
-    window = window_days or cfg.training.window_days
-    if since is not None:
-        window = (end - as_date(since)).days + 1
-        if window < 1:
-            raise InvalidParameter(f"since: {since} is after the window end {end}")
+    if since is not None and as_date(since) > end:
+        raise InvalidParameter(f"since: {since} is after the window end {end}")
+    window = training_window(end, window_days or cfg.training.window_days, since)
     log.info(
         "training %s on the %d-day window ending %s (%s, %s)",
         algo.value,

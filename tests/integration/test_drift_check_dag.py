@@ -10,6 +10,7 @@ import pytest
 
 from driftloop import registry, synth
 from driftloop.config import load_config
+from driftloop.daily_check import mark_unscored
 from driftloop.storage import DRIFT, partition_prefix
 from driftloop.train import train_model
 from tests.integration.helpers import START, logical, write_days
@@ -38,6 +39,8 @@ def champion_env(cfg_factory):
     registry.promote(cfg, result.model_version, reason="test", actor="pytest")
     shifted = synth.Scenario("covariate_shift", drift_start=START + timedelta(days=13))
     write_days(store, cfg, 3, start=START + timedelta(days=13), rows=800, scenario=shifted)
+    # Through scoring (the check waits for that); no predictions, so only feature drift counts.
+    mark_unscored(cfg, [(START + timedelta(days=i)).isoformat() for i in range(16)], "test")
     return store
 
 
@@ -105,6 +108,23 @@ def test_drift_triggers_train_with_reason_and_report(dags, champion_env) -> None
         "driftloop.last_drift_check"
     ]
     assert tag == f"{day}: {run.info.run_id}"
+
+
+def test_a_rerun_of_the_day_decides_the_same_and_triggers_nothing_twice(dags, champion_env) -> None:
+    store = champion_env
+    _clear_train_runs()
+    day = START + timedelta(days=15)
+    assert str(dags["drift_check"].test(logical_date=logical(day)).state) == "success"
+    first = _report(store, day)["decision"]
+    (run,) = _train_runs()
+    assert run.run_id == f"retrain__{day.isoformat()}"
+
+    rerun = dags["drift_check"].test(logical_date=logical(day))
+    assert str(rerun.state) == "success"
+    assert _report(store, day)["decision"] == first  # its own train run is not "someone else's"
+    assert [r.run_id for r in _train_runs()] == [run.run_id]
+    states = {ti.task_id: str(ti.state) for ti in rerun.get_task_instances()}
+    assert states["trigger_train"] == "skipped"
 
 
 def test_running_training_suppresses_the_trigger(dags, champion_env) -> None:

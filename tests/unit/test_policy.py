@@ -139,3 +139,41 @@ def test_lock_and_cooldown_apply_before_the_label_wait() -> None:
         cooldown_days=7, drift_onset=onset, labelled_days_since_onset=9, min_labelled_days=7,
     )  # fmt: skip
     assert not cooling.retrain and cooling.reason.startswith("suppressed: cooldown until")
+
+
+# -- bootstrap: no champion yet -------------------------------------------------------------------
+def boot(labelled: int, **kw):
+    from driftloop.policy import decide_bootstrap
+
+    args = dict(
+        labelled_days=labelled,
+        min_labelled_days=7,
+        shortfall=None,
+        training_active=False,
+        last_training_date=None,
+        cooldown_days=7,
+    )
+    return decide_bootstrap(DAY, **{**args, **kw})
+
+
+def test_bootstrap_waits_for_enough_labelled_days_then_trains() -> None:
+    waiting = boot(6)
+    assert not waiting.retrain and waiting.pending and waiting.bootstrap
+    assert "6/7 labelled days" in waiting.reason
+    ready = boot(7)
+    assert ready.retrain and ready.bootstrap and not ready.pending
+    assert ready.reason.startswith("bootstrap: no champion yet")
+
+
+def test_bootstrap_never_asks_for_a_window_the_trainer_refuses() -> None:
+    d = boot(9, shortfall="the window has 455 labelled rows; training.min_train_rows is 500")
+    assert not d.retrain and d.pending
+    assert "min_train_rows" in d.reason
+
+
+def test_bootstrap_respects_the_lock_and_the_cooldown() -> None:
+    assert boot(9, training_active=True).reason.startswith("suppressed: training already running")
+    rejected = boot(9, last_training_date=DAY - timedelta(days=2))
+    assert not rejected.retrain
+    assert "was not promoted" in rejected.reason and "2026-02-08" in rejected.reason
+    assert boot(9, last_training_date=DAY - timedelta(days=7)).retrain
