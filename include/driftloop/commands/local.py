@@ -129,29 +129,64 @@ def _status(args: argparse.Namespace, cfg: PipelineConfig) -> int:
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--days", type=int, default=60)
+    p.add_argument("--days", type=int, default=None, help="default 60 (live: 25)")
     p.add_argument("--scenario", default="covariate_shift")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--out", type=Path, default=Path("demo-out"))
+    p.add_argument("--out", type=Path, default=None, help="default demo-out (live: demo-out/live)")
     p.add_argument(
         "--start", type=_date, default=None, help="first simulated day (default 2026-01-01)"
     )
     p.add_argument("--drift-start", type=_date, default=None, help="default: mid-way")
-    p.add_argument("--rows", type=int, default=2000, help="mean rows per day")
+    p.add_argument(
+        "--rows", type=int, default=None, help="mean rows per day (default 2000; live: 1000)"
+    )
+    live = p.add_argument_group(
+        "live mode", "the same history through a real local Airflow scheduler and MLflow server"
+    )
+    live.add_argument(
+        "--live",
+        action="store_true",
+        help="land each day and let the scheduler do the rest (about a minute per day)",
+    )
+    live.add_argument("--port", type=int, help="Airflow UI port (default 8080, else a free one)")
+    live.add_argument("--mlflow-port", type=int, help="MLflow UI port (default 5000, else free)")
+    live.add_argument(
+        "--keep-running", action="store_true", help="leave the stack up afterwards to look around"
+    )
 
 
 @command("demo", "simulate N days through the real DAGs: drift, retrain, new champion")(_demo_args)
 def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
-    from driftloop.demo import DEFAULT_START, run_demo
+    from driftloop import demo, localstack
 
-    run_demo(
-        args.days,
-        args.scenario,
-        args.seed,
-        args.out,
-        start=args.start or DEFAULT_START,
-        drift_start=args.drift_start,
-        rows=args.rows,
-        config_path=cfg.source,
-    )
+    live = args.live
+    common = {
+        "days": args.days or (25 if live else 60),
+        "scenario": args.scenario,
+        "seed": args.seed,
+        "out": args.out or Path("demo-out/live" if live else "demo-out"),
+        "start": args.start or demo.DEFAULT_START,
+        "drift_start": args.drift_start,
+        "rows": args.rows or (1000 if live else 2000),
+        "config_path": cfg.source,
+    }
+    if not live:
+        demo.run_demo(**common)
+        return 0
+    try:
+        demo.run_live_demo(
+            **common,
+            port=args.port,
+            mlflow_port=args.mlflow_port,
+            keep_running=args.keep_running,
+        )
+    except localstack.AlreadyRunning as err:
+        print(_refusal(err.state), file=sys.stderr)
+        return localstack.EXIT_ALREADY_RUNNING
+    except localstack.StackError as err:
+        print(f"driftloop: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("driftloop: interrupted", file=sys.stderr)
+        return 130
     return 0
