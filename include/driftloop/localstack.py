@@ -474,22 +474,23 @@ def start(
 
 
 def stop(home: Path, timeout: float = 60.0) -> list[ProcessRef]:
-    """Stop the stack of ``home``: what it recorded, and only that. Returns what was running."""
+    """Stop the stack of ``home``: what it recorded, and only that. Returns the servers that ran."""
     home = home.resolve()
     state = read_state(home)
-    stopped: list[ProcessRef] = []
-    if state is not None and _lock_held(home) and state.supervisor.alive():
+    if state is None:
+        return []
+    running = [ref for ref in state.services.values() if ref.group()]
+    if _lock_held(home) and state.supervisor.alive():
         # The supervisor stops its servers and reaps them; give it their timeout and some.
         os.kill(state.supervisor.pid, signal.SIGTERM)
-        stopped = [ref for ref in state.services.values() if ref.group()]
         wait_until(lambda: not _lock_held(home), timeout + 20, "the supervisor to stop", 0.2)
-    if state is not None:
-        for ref in state.refs():
-            if stop_group(ref, timeout) and ref not in stopped:
-                stopped.append(ref)
-        if not _lock_held(home):
-            (home / STATE_FILE).unlink(missing_ok=True)
-    return stopped
+        with contextlib.suppress(TimeoutError):
+            wait_until(lambda: not state.supervisor.alive(), 10, "the supervisor to exit", 0.1)
+    for ref in state.services.values():
+        stop_group(ref, timeout)  # what a supervisor killed with -9 left behind
+    if not _lock_held(home):
+        (home / STATE_FILE).unlink(missing_ok=True)
+    return running
 
 
 def log_tails(home: Path, lines: int = 30) -> str:

@@ -56,7 +56,7 @@ def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     if running is not None:
         print(_refusal(running), file=sys.stderr)
         return localstack.EXIT_ALREADY_RUNNING
-    print(f"Starting Airflow and MLflow from {home} (about 30 s) ...", flush=True)
+    print(f"Starting Airflow and MLflow from {home} (under a minute) ...", flush=True)
     try:
         state, supervisor = localstack.start(
             home,
