@@ -16,8 +16,13 @@ DAYS ?= 60
 SCENARIO ?= covariate_shift
 SEED ?= 7
 OUT ?= demo-out
+PORT ?= 8080
+MLFLOW_PORT ?= 5000
+# demo-live: a real scheduler takes tens of seconds a day, so fewer days and rows unless told.
+LIVE_DAYS := $(if $(filter file,$(origin DAYS)),25,$(DAYS))
+ROWS ?= 1000
 
-.PHONY: help install test test-fast lint format demo airflow bench clean
+.PHONY: help install test test-fast lint format demo demo-live airflow stop status bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -46,11 +51,21 @@ format: install ## Apply ruff formatting and safe fixes
 demo: install ## Simulate DAYS days (default 60) through the real DAGs; results in OUT/
 	$(VENV)/bin/driftloop demo --days $(DAYS) --scenario $(SCENARIO) --seed $(SEED) --out $(OUT)
 
-airflow: install ## Airflow (standalone) on :8080 and the MLflow UI on :5000, state in DRIFTLOOP_HOME
-	$(VENV)/bin/driftloop airflow
+demo-live: install ## The demo through a real local Airflow + MLflow (DAYS, default 25; ~1 min a day); OUT/live/
+	$(VENV)/bin/driftloop demo --live --days $(LIVE_DAYS) --rows $(ROWS) --scenario $(SCENARIO) --seed $(SEED) --out $(OUT)/live $(if $(KEEP),--keep-running)
+
+airflow: install ## Start Airflow (PORT=8080) and the MLflow UI (MLFLOW_PORT=5000) in the background; FOREGROUND=1 to stay attached
+	$(VENV)/bin/driftloop airflow --port $(PORT) --mlflow-port $(MLFLOW_PORT) $(if $(FOREGROUND),--foreground)
+
+stop: install ## Stop what `make airflow` started (from DRIFTLOOP_HOME)
+	$(VENV)/bin/driftloop stop
+
+status: install ## Is the local stack running? URLs, login and logs
+	@$(VENV)/bin/driftloop status
 
 bench: install ## Benchmarks (JSON figures on stdout)
 	$(PY) bench/drift.py
 
-clean: ## Remove local state (DRIFTLOOP_HOME) and demo output
+clean: ## Remove local state (DRIFTLOOP_HOME) and demo output (stops a running stack first)
+	@if [ -x $(VENV)/bin/driftloop ]; then $(VENV)/bin/driftloop stop; fi
 	rm -rf $(DRIFTLOOP_HOME) $(OUT)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.config import PipelineConfig, load_config
+from driftloop.demo_report import format_row, header, write_summary
 from driftloop.localenv import apply_airflow_env
 
 log = logging.getLogger(__name__)
@@ -140,18 +141,14 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> list[DayRecord]:
     """Simulate ``days`` days of ``scenario`` through the DAGs; write the summary into ``out``."""
-    from driftloop import monitoring, registry, synth
-    from driftloop.demo_report import format_row, header, write_summary
-    from driftloop.storage import DRIFT, VALIDATED, open_store
+    from driftloop import registry, synth
+    from driftloop.storage import VALIDATED, open_store
 
     out = out.resolve()
     runner = DemoRunner(out / "state", config_path)
     cfg = runner.cfg
     store = open_store(cfg.storage)
-    if scenario != "none" and drift_start is None:
-        drift_start = start + timedelta(days=days // 2)
-    scen = synth.Scenario(scenario, drift_start if scenario != "none" else None)
-    lag = cfg.dataset.label_delay_days
+    scen = _scenario(scenario, start, days, drift_start)
 
     records: list[DayRecord] = []
     t_all = time.perf_counter()
@@ -176,13 +173,8 @@ def run_demo(
 
         actions: list[str] = []
         runner.run("drift_check", day, mark_success="trigger_train")
-        report = store.read_json(f"{DRIFT}/date={day.isoformat()}/report.json")
-        decision = report.get("decision", {})
-        found = report.get("drift") or {}
-        rec.drift_status = found.get("status") or report.get("status")
-        rec.drift_share = found.get("drift_share")
-        rec.drifted_features = list(found.get("drifted") or [])
-        rec.reason = decision.get("reason")
+        report = _read_report(store, day, rec)
+        decision = report["decision"]
         if decision.get("retrain"):
             rec.retrain_triggered = True
             actions.append("bootstrap training" if decision.get("bootstrap") else "retrain")
@@ -198,10 +190,7 @@ def run_demo(
             actions.append("promoted" if rec.promoted else "rejected")
         rec.champion_version = after.version if after is not None else None
 
-        # Live AUC of the day whose labels arrived today (scored by whichever model was champion).
-        found = monitoring.daily_metrics(store, cfg, day - timedelta(days=lag))
-        if found and found.get("roc_auc") is not None:
-            rec.live_auc = round(found["roc_auc"], 4)
+        rec.live_auc = _live_auc(store, cfg, day)
         rec.action = ", ".join(actions) or "-"
         rec.seconds = round(time.perf_counter() - t0, 2)
         records.append(rec)
@@ -212,8 +201,55 @@ def run_demo(
         "seed": seed,
         "days": days,
         "start": start.isoformat(),
-        "drift_start": drift_start.isoformat() if drift_start else None,
+        "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
         "rows_per_day": rows,
+    }
+    _write_outcome(records, out, meta, t_all, echo)
+    return records
+
+
+def _scenario(name: str, start: date, days: int, drift_start: date | None) -> Any:
+    """The demo's scenario; drift begins mid-way unless told otherwise."""
+    from driftloop import synth
+
+    if name == "none":
+        return synth.Scenario(name)
+    return synth.Scenario(name, drift_start or start + timedelta(days=days // 2))
+
+
+def _read_report(store: Any, day: date, rec: DayRecord) -> dict[str, Any]:
+    """Copy the day's drift report into ``rec``; returns the report (with a ``decision`` dict)."""
+    from driftloop.storage import DRIFT
+
+    report = store.read_json(f"{DRIFT}/date={day.isoformat()}/report.json")
+    report.setdefault("decision", {})
+    found = report.get("drift") or {}
+    rec.drift_status = found.get("status") or report.get("status")
+    rec.drift_share = found.get("drift_share")
+    rec.drifted_features = list(found.get("drifted") or [])
+    rec.reason = report["decision"].get("reason")
+    return report
+
+
+def _live_auc(store: Any, cfg: PipelineConfig, day: date) -> float | None:
+    """Live AUC of the day whose labels arrived on ``day`` (scored by whichever model was champion)."""
+    from driftloop import monitoring
+
+    found = monitoring.daily_metrics(store, cfg, day - timedelta(days=cfg.dataset.label_delay_days))
+    if found and found.get("roc_auc") is not None:
+        return round(found["roc_auc"], 4)
+    return None
+
+
+def _write_outcome(
+    records: list[DayRecord],
+    out: Path,
+    meta: dict[str, Any],
+    t_all: float,
+    echo: Callable[[str], None],
+) -> None:
+    meta = {
+        **meta,
         "retrains": sum(r.retrain_triggered for r in records),
         "promotions": sum(r.promoted for r in records),
         "wall_seconds": round(time.perf_counter() - t_all, 1),
@@ -223,4 +259,281 @@ def run_demo(
         f"\n{meta['retrains']} training runs, {meta['promotions']} promotions, {meta['wall_seconds']} s"
     )
     echo(f"summary: {paths['json']}  plot: {paths['png']}  page: {paths['html']}")
+
+
+# -- the live mode: the same history through a real local Airflow ------------------------------------
+LIVE_STACK_ENV = {
+    # A faster scheduler loop and DAG refresh than the defaults: days are seconds apart here.
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    # How often the deferred sensors (landing, scored) look at the store.
+    "DRIFTLOOP_POKE_SECONDS": "5",
+}
+ACTIVE_STATES = ("queued", "running")
+UNCHECKED = "the drift check of a scored day"
+
+
+def _pick_port(preferred: int) -> int:
+    from driftloop import localstack
+
+    return preferred if localstack.port_free(preferred) else localstack.free_port()
+
+
+class LiveDemo:
+    """Lands simulated days into a real local stack and reads back what its scheduler did.
+
+    It never triggers a DAG: it writes the landing zone (as a data producer would), waits until the
+    scheduler has ingested, scored and checked the day (or quarantined it) and nothing else is in
+    flight, then reads storage, the MLflow registry (through the MLflow server) and the Airflow REST
+    API (which runs happened, their state and duration).
+    """
+
+    def __init__(self, state: Path, stack: Any, cfg: PipelineConfig) -> None:
+        from driftloop import localstack
+        from driftloop.storage import open_store
+
+        self.state = state
+        self.stack = stack
+        self.cfg = cfg
+        self.store = open_store(cfg.storage)
+        self.client = localstack.AirflowClient(
+            stack.airflow_url, lambda: localstack.admin_password(state)
+        )
+        self.seen_runs: set[tuple[str, str]] = set()
+
+    # -- Airflow ---------------------------------------------------------------------------------
+    def runs(self, dag_id: str = "~", **params: Any) -> list[dict[str, Any]]:
+        body = self.client.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100, **params})
+        return list(body["dag_runs"])
+
+    def ingest_run(self, day: date) -> dict[str, Any] | None:
+        at = datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
+        found = self.runs("ingest", logical_date_gte=at, logical_date_lte=at)
+        return found[0] if found else None
+
+    def busy(self) -> str | None:
+        """What the scheduler is still doing besides waiting for the next delivery, or None."""
+        active = [r for r in self.runs(state=list(ACTIVE_STATES)) if r["dag_id"] != "ingest"]
+        if active:
+            return ", ".join(f"{r['dag_id']} ({r['state']})" for r in active)
+        # Asset events that will start a run at the scheduler's next loop (older ones wait for
+        # another asset of an AND-condition and are not this day's business).
+        fresh = datetime.now(UTC) - timedelta(seconds=15)
+        for dag in self.client.api("GET", "dags", params={"limit": 100})["dags"]:
+            queued = self.client.api("GET", f"dags/{dag['dag_id']}/assets/queuedEvents")
+            for ev in queued["queued_events"]:
+                if datetime.fromisoformat(ev["created_at"]) > fresh:
+                    return f"{dag['dag_id']} (asset event queued)"
+        return None
+
+    # -- one day -----------------------------------------------------------------------------------
+    def pending(self, day: date) -> str | None:
+        """Why ``day`` is not settled yet, or None once it has been checked (or quarantined)."""
+        from driftloop.storage import DRIFT, PREDICTIONS, QUARANTINE, VALIDATED
+
+        if not (
+            self.store.partition_exists(VALIDATED, day)
+            or self.store.partition_exists(QUARANTINE, day)
+        ):
+            return "ingest"
+        run = self.ingest_run(day)
+        if run is None or run["state"] in ACTIVE_STATES:
+            return "ingest run to finish"
+        busy = self.busy()
+        if busy:
+            return busy
+        report = f"{DRIFT}/date={day.isoformat()}/report.json"
+        if self.store.partition_exists(PREDICTIONS, day) and not self.store.exists(report):
+            return UNCHECKED
+        return None
+
+    def settle(self, day: date, timeout: float, idle_grace: float = 60.0) -> None:
+        """Wait until ``day`` is settled twice in a row a few seconds apart (the scheduler may be
+        between an event and the run it starts).
+
+        A scored day whose drift report does not come while the scheduler has nothing else to do
+        for ``idle_grace`` seconds is taken as settled (its row says "not checked"): nothing would
+        ever check it, and waiting on would only stop the history.
+        """
+        from driftloop import localstack
+
+        def stack_alive() -> None:
+            if not self.stack.supervisor.alive():
+                raise localstack.StackError(
+                    f"the local stack stopped while waiting for {day}; see {self.state / 'logs'}"
+                )
+
+        last: list[str | None] = ["start"]
+        idle_since: list[float | None] = [None]
+
+        def settled() -> bool:
+            now = self.pending(day)
+            if now == UNCHECKED:
+                idle_since[0] = idle_since[0] or time.monotonic()
+                if time.monotonic() - idle_since[0] > idle_grace:
+                    now = None
+            else:
+                idle_since[0] = None
+            quiet = now is None and last[0] is None
+            last[0] = now
+            return quiet
+
+        try:
+            localstack.wait_until(settled, timeout, f"day {day}", 3.0, stack_alive)
+        except TimeoutError as err:
+            raise localstack.StackError(f"{err}; still waiting for: {last[0]}") from None
+
+    def new_runs(self, since: datetime) -> list[dict[str, Any]]:
+        """Runs created since ``since`` (and not reported before), oldest first."""
+        found = [
+            r
+            for r in self.runs(run_after_gte=since.isoformat(), order_by="run_after")
+            if (r["dag_id"], r["dag_run_id"]) not in self.seen_runs and r["dag_id"] != "ingest"
+        ]
+        self.seen_runs.update((r["dag_id"], r["dag_run_id"]) for r in found)
+        return found
+
+    def model_versions(self) -> set[str]:
+        from driftloop import registry
+
+        found = registry.mlflow_client(self.cfg).search_model_versions(
+            f"name='{self.cfg.model_name}'"
+        )
+        return {str(v.version) for v in found}
+
+    def record(
+        self, day: date, landed: datetime, champion_before: Any, versions_before: set[str]
+    ) -> DayRecord:
+        from driftloop import registry
+        from driftloop.storage import DRIFT, PREDICTIONS, VALIDATED
+
+        rec = DayRecord(day=day.isoformat())
+        if self.store.partition_exists(VALIDATED, day):
+            rec.validation = "validated"
+            rec.rows = len(self.store.read_table(VALIDATED, day))
+        else:
+            rec.validation = "quarantined"
+        decision: dict[str, Any] = {}
+        actions = []
+        if self.store.exists(f"{DRIFT}/date={day.isoformat()}/report.json"):
+            decision = _read_report(self.store, day, rec)["decision"]
+        elif self.store.partition_exists(PREDICTIONS, day):
+            actions.append("not checked")
+        runs = [r for r in [self.ingest_run(day)] if r] + self.new_runs(landed)
+        for r in runs:
+            if r.get("start_date") and r.get("end_date"):
+                began = max(datetime.fromisoformat(r["start_date"]), landed)
+                took = (datetime.fromisoformat(r["end_date"]) - began).total_seconds()
+                rec.dag_seconds[r["dag_id"]] = round(rec.dag_seconds.get(r["dag_id"], 0) + took, 1)
+        after = registry.champion(self.cfg)
+        rec.champion_version = after.version if after is not None else None
+        # A training is a new registered version, or a train run that failed before registering
+        # one (a train run whose tasks all skipped trained nothing).
+        new_versions = self.model_versions() - versions_before
+        failed = [r for r in runs if r["dag_id"] == "train" and r["state"] != "success"]
+        if new_versions or failed:
+            rec.retrain_triggered = True
+            actions.append("bootstrap training" if champion_before is None else "retrain")
+            actions += [f"train {r['state']}" for r in failed]
+        if new_versions:
+            rec.promoted = after is not None and (
+                champion_before is None or after.version != champion_before.version
+            )
+            actions.append("promoted" if rec.promoted else "rejected")
+        elif rec.drift_status == "drift" and not decision.get("retrain"):
+            actions.append("alarm")
+        rec.live_auc = _live_auc(self.store, self.cfg, day)
+        rec.action = ", ".join(actions) or "-"
+        return rec
+
+
+def run_live_demo(
+    days: int = 25,
+    scenario: str = "covariate_shift",
+    seed: int = 7,
+    out: Path = Path("demo-out/live"),
+    *,
+    start: date = DEFAULT_START,
+    drift_start: date | None = None,
+    rows: int = 1000,
+    config_path: str | None = None,
+    port: int | None = None,
+    mlflow_port: int | None = None,
+    keep_running: bool = False,
+    day_timeout: float = 900.0,
+    echo: Callable[[str], None] = print,
+) -> list[DayRecord]:
+    """Simulate ``days`` days of ``scenario`` through a real local Airflow and MLflow.
+
+    The stack runs from ``<out>/state`` (wiped first; refused while a stack runs from there) with
+    the DAGs starting on ``start``. Each day is delivered to the landing zone once the previous one
+    is settled; the scheduler does the rest. Writes the same summary as ``run_demo`` into ``out``.
+    """
+    from driftloop import localstack, registry, synth
+
+    out = out.resolve()
+    state = out / "state"
+    running = localstack.status(state)
+    if running is not None:
+        raise localstack.AlreadyRunning(running)
+    if state.exists():
+        shutil.rmtree(state)
+    state.mkdir(parents=True)
+    isolated = {
+        "DRIFTLOOP__STORAGE__ROOT": str(state / "data"),
+        "DRIFTLOOP__VALIDATION__DATA_DOCS_DIR": str(state / "data_docs"),
+        "DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{state / 'mlflow' / 'mlflow.db'}",
+    }
+    if config_path:
+        isolated["DRIFTLOOP_CONFIG"] = str(Path(config_path).resolve())
+    scen = _scenario(scenario, start, days, drift_start)
+    t_all = time.perf_counter()
+    echo(f"Starting Airflow and MLflow from {state} (under a minute) ...")
+    stack, _sup = localstack.start(
+        state,
+        port=port or _pick_port(8080),
+        mlflow_port=mlflow_port or _pick_port(5000),
+        extra_env={**isolated, **LIVE_STACK_ENV, "DRIFTLOOP_START_DATE": start.isoformat()},
+        inherit_env=False,
+    )
+    stop_hint = f"DRIFTLOOP_HOME={state} driftloop stop"
+    echo(localstack.banner(stack, stop_hint=stop_hint))
+    # This process reads the registry through the MLflow server, like the UI does.
+    cfg = load_config(
+        config_path, environ={**isolated, "DRIFTLOOP__MLFLOW__TRACKING_URI": stack.mlflow_url}
+    )
+    live = LiveDemo(state, stack, cfg)
+    records: list[DayRecord] = []
+    try:
+        echo(f"\n{header()}")
+        for i in range(days):
+            day = start + timedelta(days=i)
+            champion_before = registry.champion(cfg)
+            versions_before = live.model_versions()
+            landed = datetime.now(UTC)
+            t0 = time.perf_counter()
+            synth.write_day(live.store, cfg, day, scen, seed, rows, first_day=start)
+            live.settle(day, day_timeout)
+            rec = live.record(day, landed - timedelta(seconds=1), champion_before, versions_before)
+            rec.seconds = round(time.perf_counter() - t0, 1)
+            records.append(rec)
+            echo(format_row(asdict(rec)))
+        meta = {
+            "mode": "live",
+            "scenario": scenario,
+            "seed": seed,
+            "days": days,
+            "start": start.isoformat(),
+            "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
+            "rows_per_day": rows,
+            "airflow_url": stack.airflow_url,
+            "mlflow_url": stack.mlflow_url,
+        }
+        _write_outcome(records, out, meta, t_all, echo)
+    finally:
+        if keep_running:
+            echo(f"\nThe stack keeps running: {stack.airflow_url}  (stop: {stop_hint})")
+        else:
+            echo("\nStopping the local stack ...")
+            localstack.stop(state)
     return records

@@ -26,6 +26,8 @@ def airflow_env(
         "AIRFLOW__CORE__DAGS_FOLDER": str(repo / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(repo / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # DAGs come up unpaused: a local Airflow is there to run the loop by itself.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__PARALLELISM": str(parallelism),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__API__HOST": "127.0.0.1",

@@ -1,35 +1,38 @@
 """A real ``airflow standalone`` (api-server, scheduler, dag-processor, triggerer) for live tests.
 
 Isolated: its own AIRFLOW_HOME and SQLite DB in a temp folder, this repo's dags/ and plugins/, and
-driftloop state under the same folder. It runs in its own process group and is stopped with
-SIGTERM to the group (standalone ignores SIGINT). Logs are kept in ``<home>/standalone.log`` and
-printed by ``dump_logs`` when a test fails.
+driftloop state under the same folder. A thin layer over ``driftloop.localstack`` (the code behind
+``make airflow``): the same environment, and the same process handling (its own session, stopped
+with SIGTERM to its group, nothing of it left afterwards). Only Airflow runs, no MLflow server: the
+tasks use the MLflow store directly. Logs are kept in ``<home>/standalone.log`` and printed by
+``dump_logs`` when a test fails.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
 
-from driftloop.localenv import airflow_env
+from driftloop.localstack import (
+    AirflowClient,
+    Service,
+    admin_password,
+    airflow_health,
+    free_port,
+    log_tail,
+    stack_env,
+    wait_until,
+)
+
+__all__ = ["AirflowServer", "free_port"]
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class AirflowServer:
@@ -40,47 +43,40 @@ class AirflowServer:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = home / "standalone.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._token: str | None = None
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DRIFTLOOP"))},
-            # The same environment `make airflow` uses, on this test's home and port.
-            **airflow_env(home, port=self.port),
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "DRIFTLOOP__STORAGE__ROOT": str(home / "data"),
-            "DRIFTLOOP__VALIDATION__DATA_DOCS_DIR": str(home / "data_docs"),
-            # Bytecode cached across tests (a fresh home per test would recompile every import).
-            "PYTHONPYCACHEPREFIX": os.environ.get("PYTHONPYCACHEPREFIX")
-            or str(Path.home() / ".cache" / "driftloop-pycache"),
-            **(extra_env or {}),
-        }
-        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        # The same environment `make airflow` uses, on this test's home and port.
+        self.env = stack_env(
+            home,
+            port=self.port,
+            mlflow_port=None,  # Airflow alone: tasks use the MLflow store directly
+            inherit=False,
+            extra_env={
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "DRIFTLOOP__STORAGE__ROOT": str(home / "data"),
+                "DRIFTLOOP__VALIDATION__DATA_DOCS_DIR": str(home / "data_docs"),
+                # Bytecode cached across tests (a fresh home per test would recompile every import).
+                "PYTHONPYCACHEPREFIX": os.environ.get("PYTHONPYCACHEPREFIX")
+                or str(Path.home() / ".cache" / "driftloop-pycache"),
+                **(extra_env or {}),
+            },
+        )
+        airflow = Path(sys.executable).parent / "airflow"
+        self._service = Service("airflow", [str(airflow), "standalone"], self.env, self.log_path)
+        self._client = AirflowClient(self.base_url, self.password)
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self._service.proc
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 120.0) -> AirflowServer:
         (self.home / "airflow").mkdir(parents=True, exist_ok=True)
-        airflow = Path(sys.executable).parent / "airflow"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [str(airflow), "standalone"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group, stopped as a whole
-            )
+        self._service.start(port=self.port, url=self.base_url)
         self.wait_for(self._healthy, ready_timeout, "api-server health")
         return self
 
     def stop(self, timeout: float = 60.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        self._service.stop(timeout)
 
     def __enter__(self) -> AirflowServer:
         return self.start()
@@ -89,60 +85,34 @@ class AirflowServer:
         self.stop()
 
     def dump_logs(self, tail: int = 200) -> str:
-        lines = (
-            self.log_path.read_text(errors="replace").splitlines() if self.log_path.exists() else []
-        )
-        return "\n".join(lines[-tail:])
+        return log_tail(self.log_path, tail)
 
     # -- waiting -----------------------------------------------------------------------------------
     def wait_for(self, probe: Callable[[], T], timeout: float, what: str, every: float = 1.0) -> T:
         """Poll ``probe`` until it returns something truthy; fail with the server log on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
+
+        def still_running() -> None:
+            code = self._service.exited()
+            if code is not None:
                 raise RuntimeError(
-                    f"airflow standalone exited ({self.proc.returncode}) while waiting for {what}:\n{self.dump_logs()}"
+                    f"airflow standalone exited ({code}) while waiting for {what}:\n{self.dump_logs()}"
                 )
-            value = probe()
-            if value:
-                return value
-            time.sleep(every)
-        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+        return wait_until(probe, timeout, what, every, still_running)
 
     def _healthy(self) -> bool:
-        try:
-            r = requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=2)
-        except requests.ConnectionError:
-            return False
-        return r.status_code == 200
+        return airflow_health(self.base_url) is not None
 
     # -- REST --------------------------------------------------------------------------------------
     def password(self) -> str:
-        path = self.home / "airflow" / "simple_auth_manager_passwords.json.generated"
-        return json.loads(path.read_text())["admin"]
+        return admin_password(self.home)
 
     def token(self) -> str:
-        if self._token is None:
-            r = requests.post(
-                f"{self.base_url}/auth/token",
-                json={"username": "admin", "password": self.password()},
-                timeout=10,
-            )
-            r.raise_for_status()
-            self._token = r.json()["access_token"]
-        return self._token
+        return self._client.token()
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call ``/api/v2/<path>`` as admin; raises on HTTP errors, returns the JSON body."""
-        r = requests.request(
-            method,
-            f"{self.base_url}/api/v2/{path.lstrip('/')}",
-            headers={"Authorization": f"Bearer {self.token()}"},
-            timeout=15,
-            **kwargs,
-        )
-        r.raise_for_status()
-        return r.json() if r.content else None
+        return self._client.api(method, path, **kwargs)
 
     def unpause(self, dag_id: str) -> None:
         self.wait_for(lambda: self._dag_known(dag_id), 90, f"DAG {dag_id} to be parsed")
