@@ -302,14 +302,16 @@ def run_daily_check(
     write_report_body(store, day, body)
     mlflow_run = log_check_to_mlflow(cfg, day, body)
     log.info(
-        "%s: drift %s (share %s, drifted: %s), performance %s; decision: %s",
+        "%s vs champion v%s: %s (drift share %s; drifted: %s); performance: %s; report: %s",
         day,
+        champ.version,
         report.drift.status,
         report.drift.drift_share,
         ", ".join(report.drift.drifted) or "none",
         report.performance.status,
-        decision.reason,
+        uri,
     )
+    log.info("%s: decision: %s", day, decision.reason)
     return CheckOutcome(
         day=day,
         report_uri=uri,

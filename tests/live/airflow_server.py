@@ -10,6 +10,7 @@ tasks use the MLflow store directly. Logs are kept in ``<home>/standalone.log`` 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,6 +85,22 @@ class AirflowServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def task_log(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+        """A task's log file (JSON lines) as Airflow wrote it for its first attempt."""
+        folder = self.home / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        path = folder / f"task_id={task_id}" / "attempt=1.log"
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def noisy_task_logs(self) -> dict[str, str]:
+        """Task logs of this server holding library warnings or raw stderr output: {path: lines}."""
+        noisy = {}
+        for path in sorted((self.home / "airflow" / "logs").rglob("attempt=*.log")):
+            lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+            bad = [e for e in lines if e.get("logger") in ("py.warnings", "task.stderr")]
+            if bad:
+                noisy[str(path.relative_to(self.home))] = log_text(bad)
+        return noisy
+
     def dump_logs(self, tail: int = 200) -> str:
         return log_tail(self.log_path, tail)
 
@@ -124,3 +141,12 @@ class AirflowServer:
         except requests.HTTPError:
             return False
         return True
+
+
+def log_text(lines: list[dict[str, Any]]) -> str:
+    """A task log as the UI shows it, one line per event (a failure: its exception, not the frames)."""
+    out = []
+    for e in lines:
+        out.append(f"{e.get('level', '?'):>7} {e.get('logger', '')}: {e.get('event')}")
+        out += [f"        {d['exc_type']}: {d['exc_value']}" for d in e.get("error_detail") or []]
+    return "\n".join(out)

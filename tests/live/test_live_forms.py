@@ -8,7 +8,6 @@ happened, and no library warning or mislabelled MLflow line is in the way.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.live.airflow_server import AirflowServer
+from tests.live.airflow_server import AirflowServer, log_text
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
 
@@ -59,22 +58,6 @@ def _run(server: AirflowServer, dag_id: str, conf: dict[str, Any]) -> dict[str, 
     return server.wait_for(finished, 120, f"{dag_id} run to finish", every=1)
 
 
-def _log(server: AirflowServer, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
-    """The task's log file (JSON lines) as Airflow wrote it for its first attempt."""
-    folder = server.home / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-    path = folder / f"task_id={task_id}" / "attempt=1.log"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _text(lines: list[dict[str, Any]]) -> str:
-    """The log as the UI shows it, one line per event (a failure: its exception, not the frames)."""
-    out = []
-    for e in lines:
-        out.append(f"{e.get('level', '?'):>7} {e.get('logger', '')}: {e.get('event')}")
-        out += [f"        {d['exc_type']}: {d['exc_value']}" for d in e.get("error_detail") or []]
-    return "\n".join(out)
-
-
 def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Path) -> None:
     from driftloop import registry
     from driftloop.config import load_config
@@ -109,9 +92,9 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         tags = registry.get_version(cfg, "1").tags
         assert tags["driftloop.gate.rule"] == "first_model"
 
-        log = _log(server, "train", run["dag_run_id"], "train_model")
-        print(f"--- train_model log ({len(log)} lines) ---\n{_text(log)}")
-        text = _text(log)
+        log = server.task_log("train", run["dag_run_id"], "train_model")
+        print(f"--- train_model log ({len(log)} lines) ---\n{log_text(log)}")
+        text = log_text(log)
         assert f"window end: {newest_labelled}, the newest day with labels" in text
         assert "registered churn-model v1" in text and "MLflow run: http" in text
         assert "training gradient_boosting on the 21-day window" in text
@@ -121,9 +104,9 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         assert not [e for e in log if e.get("logger") in ("py.warnings", "task.stderr")], text
         assert not [e for e in log if e.get("level") not in ("info", "debug")], text
         assert len(log) < 40, text
-        gate_log = _text(_log(server, "train", run["dag_run_id"], "route"))
+        gate_log = log_text(server.task_log("train", run["dag_run_id"], "route"))
         assert "v1 passed the gate; auto-promote is on: promoting" in gate_log
-        outcome = _text(_log(server, "train", run["dag_run_id"], "record_outcome"))
+        outcome = log_text(server.task_log("train", run["dag_run_id"], "record_outcome"))
         assert "v1 is the champion" in outcome
 
         # An invalid date is refused before a run exists.
@@ -140,7 +123,7 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         assert promote_defaults["version"] is None and promote_defaults["reason"]
         run = _run(server, "promote", promote_defaults)
         assert run["state"] == "failed"
-        text = _text(_log(server, "promote", run["dag_run_id"], "apply"))
+        text = log_text(server.task_log("promote", run["dag_run_id"], "apply"))
         assert (
             "AirflowFailException: version: action=promote needs the registered version" in text
         ), text
@@ -152,7 +135,7 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         run = _run(server, "train", defaults)
         assert run["state"] == "success"
         assert registry.aliases(cfg) == {"champion": "1", "challenger": "2"}
-        route = _text(_log(server, "train", run["dag_run_id"], "route"))
+        route = log_text(server.task_log("train", run["dag_run_id"], "route"))
         assert "v2 stays a challenger: the gate rejected it" in route
         run = _run(server, "promote", {**promote_defaults, "version": "2"})
         assert run["state"] == "success"
@@ -164,16 +147,11 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         record = registry.read_records(cfg)
         rollback = [r for r in record if r["action"] == "rollback-from-v2"]
         assert rollback and rollback[0]["reason"] == promote_defaults["reason"]
-        text = _text(_log(server, "promote", run["dag_run_id"], "apply"))
+        text = log_text(server.task_log("promote", run["dag_run_id"], "apply"))
         assert "rollback by admin: champion v1 (previous champion: v2)" in text, text
 
         # No task log of the whole session carries a library warning or raw stderr output.
-        noisy = {}
-        for path in sorted((server.home / "airflow" / "logs").rglob("attempt=*.log")):
-            lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-            bad = [e for e in lines if e.get("logger") in ("py.warnings", "task.stderr")]
-            if bad:
-                noisy[str(path.relative_to(server.home))] = _text(bad)
+        noisy = server.noisy_task_logs()
         assert not noisy, noisy
     except BaseException:
         print(server.dump_logs())

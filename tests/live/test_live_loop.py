@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.live.airflow_server import AirflowServer
+from tests.live.airflow_server import AirflowServer, log_text
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
@@ -35,6 +35,7 @@ FAST = {
     "DRIFTLOOP__DRIFT__MIN_SAMPLES": "1000",
     "DRIFTLOOP__DRIFT__MIN_LABELLED_SAMPLES": "1000",
     "DRIFTLOOP_POKE_SECONDS": "2",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",  # the task logs are part of what is checked
 }
 LOOP_DAGS = ("ingest", "score", "drift_check", "train", "promote")
 
@@ -134,6 +135,14 @@ def test_a_fresh_deployment_runs_the_whole_loop_by_itself(tmp_path: Path) -> Non
         previous = registry.version_by_alias(cfg, registry.PREVIOUS_CHAMPION)
         assert champion is not None and previous is not None
         assert (str(previous.version), str(champion.version)) == ("1", "2")
+
+        # Each task log says what the task decided, without library noise.
+        check_log = log_text(
+            server.task_log("drift_check", f"scheduled__{retrain_day}T00:00:00+00:00", "check")
+        )
+        assert f"{retrain_day} vs champion v1: drift (drift share" in check_log, check_log
+        assert f"{retrain_day}: decision: {reports[retrain_day]['decision']['reason']}" in check_log
+        assert server.noisy_task_logs() == {}
 
         # Days checked after the promotion compare against the new champion's profile.
         after = [d for d in days if d > retrain_day]
