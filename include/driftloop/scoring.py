@@ -96,9 +96,10 @@ def load_model(cfg: PipelineConfig, version: str) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def _load(tracking_uri: str, name: str, version: str) -> Any:
-    import mlflow
+    # Never mlflow.sklearn.load_model: it deserializes whatever format the artifact names.
+    from driftloop.model_io import load_registered
 
-    return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    return load_registered(tracking_uri, name, version)
 
 
 def score_partition(

@@ -292,7 +292,7 @@ def train_model(
         InsufficientData: the window has too few labelled rows/days, or a split lacks a class.
     """
 
-    from driftloop import drift, registry
+    from driftloop import drift, model_io, registry
 
     end = as_date(end)
     timings: dict[str, float] = {}
@@ -374,6 +374,7 @@ def train_model(
         t = time.perf_counter()
         info = _log_model(cfg, run_id, model, split.train[features].head(5))
         version = str(info.registered_model_version)
+        model_io.record_checksum(cfg.tracking_uri(), cfg.model_name, version)
         timings["log_model_seconds"] = time.perf_counter() - t
 
         registry.set_challenger(cfg, version)
@@ -488,15 +489,20 @@ def _dataset_input(dataset: Any, context: str) -> Any:
 
 
 def _log_model(cfg: PipelineConfig, run_id: str, model: Pipeline, example: pd.DataFrame) -> Any:
-    """Log and register the fitted pipeline (skops format, trusting only its own types)."""
+    """Log and register the fitted pipeline (skops format, with the project's trusted types).
+
+    A model the project could not load back (types outside the project's list) is refused before
+    anything is registered.
+    """
     import importlib.metadata as md
 
     import mlflow
-    import skops.io
     from mlflow.models import infer_signature
 
+    from driftloop.model_io import PROJECT_TRUSTED_TYPES, SKOPS, check_registrable
+
+    check_registrable(model)
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     # An explicit requirement list: inferring one imports the model in a subprocess (seconds).
     requirements = [
         f"{pkg}=={md.version(pkg)}"
@@ -517,8 +523,8 @@ def _log_model(cfg: PipelineConfig, run_id: str, model: Pipeline, example: pd.Da
             signature=signature,
             input_example=example,
             pip_requirements=requirements,
-            serialization_format="skops",
-            skops_trusted_types=trusted,
+            serialization_format=SKOPS,
+            skops_trusted_types=list(PROJECT_TRUSTED_TYPES),
             registered_model_name=cfg.model_name,
             await_registration_for=0,
         )
