@@ -301,6 +301,8 @@ def train() -> None:
 
     @task(trigger_rule="none_failed_min_one_success", outlets=[MODEL], multiple_outputs=False)
     def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from driftloop.logs import quiet_libraries
 
         quiet_libraries()
@@ -310,15 +312,20 @@ def train() -> None:
         cfg = load_config()
         answer = context["ti"].xcom_pull(task_ids="approve_promotion", key=ANSWER_KEY)
         actor = f"{answer['user']} (approved in Airflow)" if answer else "gate (auto-promote)"
-        record = registry.promote(
-            cfg,
-            decision["challenger_version"],
-            reason=f"{decision['trigger_reason']}; gate: {decision['reason']}",
-            actor=actor,
-            decision=registry.GateDecision.from_dict(
-                {k: decision[k] for k in registry.GateDecision.__dataclass_fields__}
-            ),
-        )
+        try:
+            record = registry.promote(
+                cfg,
+                decision["challenger_version"],
+                reason=f"{decision['trigger_reason']}; gate: {decision['reason']}",
+                actor=actor,
+                decision=registry.GateDecision.from_dict(
+                    {k: decision[k] for k in registry.GateDecision.__dataclass_fields__}
+                ),
+            )
+        except registry.StaleDecision as err:
+            # The champion moved since the gate (a manual promote, another pipeline run): the
+            # comparison no longer holds, and a retry would not change that.
+            raise AirflowFailException(str(err)) from err
         context["outlet_events"][MODEL].extra = {
             "model_name": cfg.model_name,
             "model_version": decision["challenger_version"],

@@ -208,6 +208,12 @@ class Mlflow(_Strict):
         None,
         description="experiment artifact root; default: beside a sqlite store, else <storage root>/mlflow-artifacts",
     )
+    lock_uri: str | None = Field(
+        None,
+        description="where champion decisions take their lock: a postgresql:// URL (advisory lock) "
+        "or a folder (file lock); default: the tracking store if sqlite or postgresql, else "
+        "$DRIFTLOOP_HOME/locks",
+    )
 
 
 class Execution(_Strict):

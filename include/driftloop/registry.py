@@ -3,7 +3,13 @@
 Only MLflow aliases are used (``champion``, ``challenger``, ``previous_champion``), never the
 deprecated stages. Every decision is written twice: as tags + description on the model version (what
 the MLflow UI shows) and as a JSON record in storage under ``registry/decisions/<model>/`` (an audit
-trail that survives a registry migration). Record names are deterministic (``v<version>-<action>``)
+trail that survives a registry migration).
+
+One champion decision at a time: the gate, promotion, rollback and rejection each run under the
+pipeline's champion lock (:mod:`driftloop.locking`, across processes and DAGs), and a promotion that
+carries a gate decision is refused (:class:`StaleDecision`) when the champion moved since that gate,
+so a challenger is always compared with the champion it replaces. :func:`gate_and_promote` holds the
+lock across both steps. Record names are deterministic (``v<version>-<action>``)
 so reruns overwrite instead of piling up; records carry the partition date of the run that trained
 the version, and the wall-clock time only as extra information.
 """
@@ -17,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from driftloop.locking import champion_lock
 from driftloop.train import (
     HOLDOUT_ARTIFACT,
     LOWER_IS_BETTER,
@@ -44,6 +51,10 @@ _EPS = 1e-12
 
 class RegistryError(RuntimeError):
     """A registry operation cannot be done (unknown version, nothing to roll back to...)."""
+
+
+class StaleDecision(RegistryError):
+    """The gate compared the challenger with a champion that is no longer the champion."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +225,37 @@ def evaluate_challenger(
 
     The champion's logged metrics came from an older holdout; re-scoring it on the same rows is the
     only fair comparison. The decision is recorded on the version and in storage (``-gate`` record).
+    Runs under the champion lock; the decision names the champion it was made against.
     """
+    with champion_lock(cfg):
+        return _evaluate_challenger(cfg, version, min_improvement)
+
+
+def gate_and_promote(
+    cfg: PipelineConfig,
+    version: str,
+    *,
+    reason: str,
+    actor: str,
+    min_improvement: float | None = None,
+    auto_promote: bool = True,
+) -> tuple[GateDecision, dict[str, Any] | None]:
+    """Gate ``version`` and, if it passes and ``auto_promote``, promote it, under one lock.
+
+    Nothing can move the champion between the comparison and the alias move.
+    Returns the decision and the promotion record (None when not promoted).
+    """
+    with champion_lock(cfg):
+        decision = _evaluate_challenger(cfg, version, min_improvement)
+        promoted = None
+        if decision.promote and auto_promote:
+            promoted = _promote(cfg, version, f"{reason}; gate: {decision.reason}", actor, decision)
+    return decision, promoted
+
+
+def _evaluate_challenger(
+    cfg: PipelineConfig, version: str, min_improvement: float | None
+) -> GateDecision:
     import pandas as pd
 
     from driftloop.datasets import frame_digest, load_days
@@ -303,12 +344,35 @@ def promote(
     """Make ``version`` the champion; the current champion becomes ``previous_champion``.
 
     Promoting the current champion again changes nothing (idempotent reruns) but is still recorded.
+    Runs under the champion lock.
+
+    Raises:
+        StaleDecision: ``decision`` was made against another champion than the current one (it
+            moved since the gate): gate the version again.
+        RegistryError: unknown version.
     """
+    with champion_lock(cfg):
+        return _promote(cfg, version, reason, actor, decision)
+
+
+def _promote(
+    cfg: PipelineConfig,
+    version: str,
+    reason: str,
+    actor: str,
+    decision: GateDecision | None,
+) -> dict[str, Any]:
     client = mlflow_client(cfg)
     version = str(version)
     mv = get_version(cfg, version)
     current = aliases(cfg).get(CHAMPION)
     changed = current != version
+    if changed and decision is not None and decision.champion_version != current:
+        raise StaleDecision(
+            f"{cfg.model_name} v{version} was gated against champion "
+            f"{_v(decision.champion_version)}, but the champion is now {_v(current)}: "
+            "gate it again before promoting"
+        )
     if changed:
         if current is not None:
             client.set_registered_model_alias(cfg.model_name, PREVIOUS_CHAMPION, current)
@@ -334,9 +398,16 @@ def promote(
 def rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
     """Give ``champion`` back to ``previous_champion``; the demoted version becomes the previous one.
 
+    Runs under the champion lock.
+
     Raises:
         RegistryError: there is no previous champion to roll back to.
     """
+    with champion_lock(cfg):
+        return _rollback(cfg, reason, actor)
+
+
+def _rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
     client = mlflow_client(cfg)
     current = aliases(cfg)
     restored, demoted = current.get(PREVIOUS_CHAMPION), current.get(CHAMPION)
@@ -365,6 +436,11 @@ def rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
 
 def reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
     """Record that a person turned down the promotion of ``version`` (aliases stay as they are)."""
+    with champion_lock(cfg):
+        return _reject(cfg, version, reason, actor)
+
+
+def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
     client = mlflow_client(cfg)
     mv = get_version(cfg, str(version))
     client.set_model_version_tag(cfg.model_name, mv.version, "driftloop.approval", "rejected")
@@ -417,6 +493,10 @@ def get_version(cfg: PipelineConfig, version: str) -> ModelVersion:
         return mlflow_client(cfg).get_model_version(cfg.model_name, str(version))
     except MlflowException as err:
         raise RegistryError(f"{cfg.model_name} has no version {version!r}: {err.message}") from err
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "none"
 
 
 def _describe(cfg: PipelineConfig, version: str, line: str) -> None:

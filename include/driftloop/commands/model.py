@@ -145,17 +145,15 @@ def _train(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     if args.train_only:
         emit(result.to_dict())  # exactly what the train DAG's train_model task returns
         return 0
-    decision = registry.evaluate_challenger(cfg, result.model_version, args.min_improvement)
-    auto = cfg.gate.auto_promote if args.auto_promote is None else args.auto_promote
-    promoted = None
-    if decision.promote and auto:
-        promoted = registry.promote(
-            cfg,
-            result.model_version,
-            f"{args.reason}; gate: {decision.reason}",
-            _actor(args),
-            decision,
-        )
+    # Gate and promotion under one champion lock: nothing moves the champion in between.
+    decision, promoted = registry.gate_and_promote(
+        cfg,
+        result.model_version,
+        reason=args.reason or "manual (cli)",
+        actor=_actor(args),
+        min_improvement=args.min_improvement,
+        auto_promote=cfg.gate.auto_promote if args.auto_promote is None else args.auto_promote,
+    )
     emit({"train": result.to_dict(), "gate": decision.to_dict(), "promotion": promoted})
     return 0
 
