@@ -19,13 +19,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from driftloop.errors import EXIT_USAGE, DriftloopError
+
 ENV_PREFIX = "DRIFTLOOP__"
 CONFIG_ENV = "DRIFTLOOP_CONFIG"
 HOME_ENV = "DRIFTLOOP_HOME"
 
 
-class ConfigError(ValueError):
+class ConfigError(DriftloopError, ValueError):
     """A configuration file is missing, unreadable or invalid; the message names key and problem."""
+
+    exit_code = EXIT_USAGE
 
 
 def project_root() -> Path:

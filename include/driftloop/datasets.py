@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from driftloop.errors import EXIT_INSUFFICIENT_DATA, DriftloopError
 from driftloop.storage import LABELS, VALIDATED, Store, as_date, open_store
 
 if TYPE_CHECKING:
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 PARTITION_COLUMN = "_partition"
 
 
-class InsufficientData(ValueError):
+class InsufficientData(DriftloopError, ValueError):
     """The window has too few labelled rows or days to train and evaluate a model."""
+
+    exit_code = EXIT_INSUFFICIENT_DATA
 
 
 @dataclass(frozen=True)

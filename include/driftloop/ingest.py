@@ -24,6 +24,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftloop.config import FeatureType, PipelineConfig
+from driftloop.errors import EXIT_NOTHING_TO_DO, EXIT_QUARANTINED, DriftloopError
 from driftloop.storage import (
     LABELS,
     QUARANTINE,
@@ -50,12 +51,16 @@ SAMPLE_SIZE = 5
 _LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.csv$")
 
 
-class LandingMissing(FileNotFoundError):
+class LandingMissing(DriftloopError, FileNotFoundError):
     """``landing/<D>/features.csv`` has not arrived (yet)."""
 
+    exit_code = EXIT_NOTHING_TO_DO
 
-class DataQuarantined(Exception):
+
+class DataQuarantined(DriftloopError):
     """Raised by callers that must fail after a partition was quarantined; the message says why."""
+
+    exit_code = EXIT_QUARANTINED
 
 
 class StructuralError(ValueError):

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from driftloop.errors import Unavailable
+
 if TYPE_CHECKING:
     from driftloop.config import PipelineConfig
 
@@ -38,7 +40,7 @@ DEFAULT_TIMEOUT = 600.0
 _POLL = 0.05
 
 
-class LockTimeout(TimeoutError):
+class LockTimeout(Unavailable, TimeoutError):
     """The lock stayed taken for longer than the timeout."""
 
 

@@ -22,6 +22,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from driftloop.errors import EXIT_REFUSED, DriftloopError
+
 MODEL_FILE = "model.skops"
 SKOPS = "skops"
 TAG_SHA256 = "driftloop.model_sha256"
@@ -40,8 +42,10 @@ PROJECT_TRUSTED_TYPES: tuple[str, ...] = (
 _CHUNK = 1 << 20
 
 
-class UntrustedModel(RuntimeError):
+class UntrustedModel(DriftloopError, RuntimeError):
     """A model artifact is refused: wrong format, unknown types, or not the bytes registered."""
+
+    exit_code = EXIT_REFUSED
 
 
 def sha256_file(path: str | Path) -> str:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from driftloop.errors import EXIT_REFUSED, DriftloopError
 from driftloop.locking import champion_lock
 from driftloop.train import (
     HOLDOUT_ARTIFACT,
@@ -49,8 +50,10 @@ DECISIONS_PREFIX = "registry/decisions"
 _EPS = 1e-12
 
 
-class RegistryError(RuntimeError):
+class RegistryError(DriftloopError, RuntimeError):
     """A registry operation cannot be done (unknown version, nothing to roll back to...)."""
+
+    exit_code = EXIT_REFUSED
 
 
 class StaleDecision(RegistryError):

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from driftloop.errors import EXIT_NOTHING_TO_DO, DriftloopError
 from driftloop.storage import PREDICTIONS, VALIDATED, as_date, open_store
 
 if TYPE_CHECKING:
@@ -31,8 +32,10 @@ DEFAULT_CHUNK_ROWS = 50_000
 PREDICTIONS_FILE = "part-0.parquet"
 
 
-class NoChampion(LookupError):
+class NoChampion(DriftloopError, LookupError):
     """No model has been promoted yet, so there is nothing to score with."""
+
+    exit_code = EXIT_NOTHING_TO_DO
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from driftloop.errors import EXIT_NOTHING_TO_DO, DriftloopError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -49,8 +51,10 @@ SCORING = "monitoring/scoring"
 SUCCESS = "_SUCCESS"
 
 
-class PartitionMissing(FileNotFoundError):
+class PartitionMissing(DriftloopError, FileNotFoundError):
     """A partition a step needs does not exist (or is incomplete)."""
+
+    exit_code = EXIT_NOTHING_TO_DO
 
 
 def as_date(value: str | date) -> date:

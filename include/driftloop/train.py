@@ -30,6 +30,7 @@ from driftloop.datasets import (
     training_frame,
     training_window,
 )
+from driftloop.errors import EXIT_USAGE, DriftloopError
 from driftloop.logs import stderr_to_log
 from driftloop.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
 
@@ -66,8 +67,10 @@ _DEFAULT_HYPERPARAMETERS: dict[Algorithm, dict[str, Any]] = {
 }
 
 
-class InvalidParameter(ValueError):
+class InvalidParameter(DriftloopError, ValueError):
     """A run parameter cannot be used; the message names the parameter and what is wrong."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.config import FeatureType, PipelineConfig
+from driftloop.errors import EXIT_USAGE, DriftloopError
 from driftloop.storage import as_date
 
 if TYPE_CHECKING:
@@ -42,8 +43,10 @@ SAMPLE_SIZE = 5
 GX_TYPES = {"string": "str", "timestamp": "Timestamp", "numeric": "float64"}
 
 
-class SuiteNotFound(FileNotFoundError):
+class SuiteNotFound(DriftloopError, FileNotFoundError):
     """The committed expectation suite (or checkpoint) JSON is missing from the GX project."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

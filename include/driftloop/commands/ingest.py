@@ -7,9 +7,7 @@ import sys
 
 from driftloop.cli import _date, command, emit
 from driftloop.config import PipelineConfig
-
-EXIT_QUARANTINED = 1
-EXIT_LANDING_MISSING = 3
+from driftloop.errors import EXIT_QUARANTINED
 
 
 def _ingest_args(p: argparse.ArgumentParser) -> None:
@@ -22,13 +20,9 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
     "(exit 1: quarantined, 3: nothing landed)",
 )(_ingest_args)
 def _ingest(args: argparse.Namespace, cfg: PipelineConfig) -> int:
-    from driftloop.ingest import LandingMissing, ingest_partition
+    from driftloop.ingest import ingest_partition
 
-    try:
-        result = ingest_partition(cfg, args.date)
-    except LandingMissing as err:
-        print(f"driftloop ingest: {err}", file=sys.stderr)
-        return EXIT_LANDING_MISSING
+    result = ingest_partition(cfg, args.date)  # LandingMissing: exit 3, by driftloop.cli.main
     emit(result.to_dict())
     if result.status == "quarantined":
         print(f"driftloop ingest: quarantined: {result.message}", file=sys.stderr)
@@ -58,6 +52,6 @@ def _gx_suite(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     if args.check:
         stale = validation.stale_gx_files(cfg)
         emit({"stale": [str(p) for p in stale]})
-        return 1 if stale else 0
+        return EXIT_QUARANTINED if stale else 0
     emit({"written": [str(p) for p in validation.write_gx_project(cfg)]})
     return 0

@@ -47,6 +47,7 @@ def _refusal(state: StackState) -> str:
     "airflow",
     "start Airflow (standalone) and the MLflow UI on this machine, state in DRIFTLOOP_HOME "
     "(refuses, exit 3, if they already run from there)",
+    human=True,
 )(_airflow_args)
 def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop import localstack
@@ -94,7 +95,9 @@ def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     return 0
 
 
-@command("stop", "stop what `driftloop airflow` started from DRIFTLOOP_HOME")(lambda p: None)
+@command("stop", "stop what `driftloop airflow` started from DRIFTLOOP_HOME", human=True)(
+    lambda p: None
+)
 def _stop(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop import localstack
 
@@ -112,9 +115,9 @@ def _stop(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     return 0
 
 
-@command("status", "say whether the local stack of DRIFTLOOP_HOME runs, with URLs and login")(
-    lambda p: None
-)
+@command(
+    "status", "say whether the local stack of DRIFTLOOP_HOME runs, with URLs and login", human=True
+)(lambda p: None)
 def _status(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop import localstack
 
@@ -155,7 +158,9 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("demo", "simulate N days through the real DAGs: drift, retrain, new champion")(_demo_args)
+@command("demo", "simulate N days through the real DAGs: drift, retrain, new champion", human=True)(
+    _demo_args
+)
 def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop import demo, localstack
 

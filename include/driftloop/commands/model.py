@@ -15,9 +15,6 @@ from typing import Any
 from driftloop.cli import _date, command, emit
 from driftloop.config import PipelineConfig
 
-EXIT_NO_CHAMPION = 3  # score: nothing promoted yet, nothing written
-EXIT_INSUFFICIENT_DATA = 4  # train: too few labelled rows/days in the window; retrying cannot help
-EXIT_INVALID_PARAMETER = 5  # train: an unknown algorithm/hyperparameter, or since after the end
 ALGORITHMS = ("logistic_regression", "gradient_boosting", "random_forest")
 
 
@@ -119,29 +116,23 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 )
 def _train(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop import registry
-    from driftloop.datasets import InsufficientData, latest_labelled_day
-    from driftloop.train import InvalidParameter, train_model
+    from driftloop.datasets import latest_labelled_day
+    from driftloop.train import train_model
 
+    # InsufficientData (exit 4) and InvalidParameter (exit 2) are reported by driftloop.cli.main.
     hyper = {k: v for k, v in (args.hyperparameters or {}).items() if v is not None}
     hyper.update(_hyper(args.param))
-    try:
-        result = train_model(
-            cfg,
-            args.date or latest_labelled_day(cfg),
-            window_days=args.window_days,
-            since=args.since,
-            algorithm=args.algorithm,
-            hyperparameters=hyper,
-            reason=args.reason or "manual (cli)",
-            report_uri=args.report_uri,
-            airflow_context={"dag_id": args.dag_id, "run_id": args.run_id, "task_id": args.task_id},
-        )
-    except InsufficientData as err:
-        print(f"driftloop: insufficient data: {err}", file=sys.stderr)
-        return EXIT_INSUFFICIENT_DATA
-    except InvalidParameter as err:
-        print(f"driftloop: invalid parameter: {err}", file=sys.stderr)
-        return EXIT_INVALID_PARAMETER
+    result = train_model(
+        cfg,
+        args.date or latest_labelled_day(cfg),
+        window_days=args.window_days,
+        since=args.since,
+        algorithm=args.algorithm,
+        hyperparameters=hyper,
+        reason=args.reason or "manual (cli)",
+        report_uri=args.report_uri,
+        airflow_context={"dag_id": args.dag_id, "run_id": args.run_id, "task_id": args.task_id},
+    )
     if args.train_only:
         emit(result.to_dict())  # exactly what the train DAG's train_model task returns
         return 0
@@ -205,6 +196,7 @@ def _score(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         result = score_partition(cfg, args.date, args.model_version, chunk_rows=args.chunk_rows)
     except NoChampion as err:
         emit({"scored": False, "partition": args.date.isoformat(), "reason": str(err)})
-        return EXIT_NO_CHAMPION
+        print(f"driftloop score: {err}", file=sys.stderr)
+        return err.exit_code
     emit(result.to_dict())  # exactly what the score DAG's score_partition task returns
     return 0

@@ -1,0 +1,151 @@
+"""The `driftloop` command: one exit code per kind of outcome, one-line errors, JSON alone on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from driftloop import cli, errors
+from driftloop.storage import landing_prefix, open_store
+
+pytestmark = pytest.mark.unit
+
+DAY = "2026-01-05"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "driftloop.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=180,
+        check=False,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert any(text in ln for ln in lines), proc.stderr
+    errors_lines = [ln for ln in lines if ln.startswith("driftloop ")]
+    assert len(errors_lines) == 1, proc.stderr
+
+
+def test_usage_and_config_errors_exit_2(cfg) -> None:
+    bad_config = run("--config", "/nonexistent/pipeline.yaml", "ingest", "--date", DAY)
+    assert_one_line_error(bad_config, errors.EXIT_USAGE, "pipeline.yaml")
+    bad_param = run("train", "--date", DAY, "--param", "nonsense=1")
+    assert_one_line_error(bad_param, errors.EXIT_USAGE, "'nonsense' not a parameter of")
+    assert run("train", "--date", "2026-13-45").returncode == errors.EXIT_USAGE  # argparse
+
+
+def test_nothing_landed_exits_3_and_insufficient_data_exits_4(cfg) -> None:
+    assert_one_line_error(run("ingest", "--date", DAY), errors.EXIT_NOTHING_TO_DO, "features.csv")
+    assert_one_line_error(
+        run("train", "--date", DAY), errors.EXIT_INSUFFICIENT_DATA, "labelled day"
+    )
+
+
+def test_quarantined_data_exits_1_with_the_json_result_alone_on_stdout(cfg) -> None:
+    store = open_store(cfg.storage)
+    store.write_bytes(f"{landing_prefix(DAY)}/features.csv", b"not,a\ncsv of \x00 the schema\n")
+    proc = run("ingest", "--date", DAY)
+    assert proc.returncode == errors.EXIT_QUARANTINED, proc.stderr
+    result = json.loads(proc.stdout)  # the whole of stdout is one JSON document
+    assert result["status"] == "quarantined"
+    assert "Traceback" not in proc.stderr
+
+
+def test_registry_refusal_exits_6(cfg) -> None:
+    proc = run("rollback", "--reason", "test")
+    assert_one_line_error(proc, errors.EXIT_REFUSED, "nothing to roll back to")
+
+
+def test_mlflow_down_exits_5_quickly_with_one_line(cfg) -> None:
+    with socket.socket() as sock:  # a port where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = run(
+        "promote",
+        "--version",
+        "1",
+        "--reason",
+        "test",
+        env={
+            "DRIFTLOOP__MLFLOW__TRACKING_URI": f"http://127.0.0.1:{port}",
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+        },
+    )
+    assert_one_line_error(proc, errors.EXIT_UNAVAILABLE, "unavailable:")
+
+
+def test_an_unexpected_error_exits_70_and_the_traceback_needs_verbose(cfg, tmp_path) -> None:
+    broken = tmp_path / "profile.json"
+    broken.write_text("{not json")
+    args = ("drift", "--date", DAY, "--profile", str(broken))
+    quiet = run(*args)
+    assert_one_line_error(quiet, errors.EXIT_INTERNAL, "run with --verbose for the traceback")
+    verbose = run(*args, "--verbose")
+    assert verbose.returncode == errors.EXIT_INTERNAL
+    assert "Traceback" in verbose.stderr and "JSONDecodeError" in verbose.stderr
+
+
+def test_library_chatter_goes_to_stderr_and_stdout_is_the_json_alone(
+    cfg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What MLflow does against a tracking server (sys.stdout.write of run links) lands on stderr."""
+
+    @cli.command("chatter-test", "prints like a library, then emits")(lambda p: None)
+    def _chatter(args, cfg) -> int:
+        print("progress: 50%")
+        sys.stdout.write("🏃 View run train-2026-01-05 at: http://mlflow/#/experiments/1/runs/x\n")
+        cli.emit({"ok": True})
+        return 0
+
+    try:
+        cli._load_commands()
+        assert cli.main(["chatter-test"]) == 0
+    finally:
+        cli._COMMANDS.pop("chatter-test")
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": True}
+    assert "View run" in err and "progress: 50%" in err
+
+
+def test_every_library_error_maps_to_a_documented_code() -> None:
+    from driftloop import config, datasets, ingest, locking, model_io, registry, scoring, storage
+    from driftloop import train as train_mod
+
+    expected = {
+        config.ConfigError: errors.EXIT_USAGE,
+        train_mod.InvalidParameter: errors.EXIT_USAGE,
+        ingest.DataQuarantined: errors.EXIT_QUARANTINED,
+        ingest.LandingMissing: errors.EXIT_NOTHING_TO_DO,
+        scoring.NoChampion: errors.EXIT_NOTHING_TO_DO,
+        storage.PartitionMissing: errors.EXIT_NOTHING_TO_DO,
+        datasets.InsufficientData: errors.EXIT_INSUFFICIENT_DATA,
+        locking.LockTimeout: errors.EXIT_UNAVAILABLE,
+        registry.RegistryError: errors.EXIT_REFUSED,
+        registry.StaleDecision: errors.EXIT_REFUSED,
+        model_io.UntrustedModel: errors.EXIT_REFUSED,
+    }
+    for cls, code in expected.items():
+        assert issubclass(cls, errors.DriftloopError)
+        assert errors.exit_code_for(cls("x")) == code, cls
+    assert errors.exit_code_for(OSError(28, "No space left on device")) == errors.EXIT_UNAVAILABLE
+    wrapped = registry.RegistryError("no version 1")
+    wrapped.__cause__ = ConnectionRefusedError()
+    assert errors.exit_code_for(wrapped) == errors.EXIT_UNAVAILABLE  # an outage, not a refusal
+    assert errors.exit_code_for(KeyError("x")) == errors.EXIT_INTERNAL
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for code in errors.EXIT_CODES:
+        assert f"| {code} |" in readme, f"exit code {code} is not in the README table"
