@@ -136,10 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     _load_commands()
     args = build_parser().parse_args(argv)  # a usage error exits 2 here (argparse)
     _RESULT_FILE[:] = [args.result_file] if args.result_file else []
-    if args.verbose:
-        logging.basicConfig(
-            level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-        )
+    # Library warnings (a quarantined labels file, a wait for the champion lock) on stderr; INFO too
+    # with --verbose.
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     _add_args, handler, _help, human = _COMMANDS[args.command]
     try:
         cfg = load_config(args.config)

@@ -49,6 +49,9 @@ GX_RESULT = "validation_result.json"
 LABELS_QUARANTINE = f"{QUARANTINE}/{LABELS}"
 SAMPLE_SIZE = 5
 _LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.csv$")
+# Files of a delivery whose name is not labels_<valid date>.csv but that look like labels land here,
+# per delivery day (the label date is unknown), each with its original name.
+BAD_LABEL_NAMES_QUARANTINE = f"{QUARANTINE}/labels_bad_name"
 
 
 class LandingMissing(DriftloopError, FileNotFoundError):
@@ -71,7 +74,7 @@ class StructuralError(ValueError):
 class LabelsResult:
     """The outcome of one delivered labels file."""
 
-    label_date: str
+    label_date: str  # the file's name instead when the name carries no valid date
     status: Literal["ingested", "quarantined"]
     uri: str
     rows: int
@@ -351,13 +354,16 @@ def ingest_labels(
     store = store or open_store(cfg.storage)
     prefix = landing_prefix(day) + "/"
     results = []
+    bad_names: dict[str, str] = {}  # file name -> why its name is refused
     for key in store.list(prefix):
-        m = _LABELS_FILE.match(key[len(prefix) :])
-        if not m:
-            continue
-        label_day = date.fromisoformat(m.group(1))
-        original = store.read_bytes(key)
         name = key[len(prefix) :]
+        label_day, problem = _label_date(name)
+        if problem:
+            bad_names[name] = problem
+            continue
+        if label_day is None:
+            continue  # not a labels file (features.csv, ...)
+        original = store.read_bytes(key)
         try:
             df = parse_labels(cfg, original)
         except StructuralError as err:
@@ -384,4 +390,43 @@ def ingest_labels(
                 label_day.isoformat(), "ingested", uri, len(df), f"{len(df)} labels of {label_day}"
             )
         )
+    if bad_names:
+        results.extend(_quarantine_bad_names(store, day, prefix, bad_names))
+    else:  # a redelivery with the names fixed replaces the earlier verdict
+        store.delete_partition(BAD_LABEL_NAMES_QUARANTINE, day)
+    return results
+
+
+def _label_date(name: str) -> tuple[date | None, str | None]:
+    """(label date, None) for ``labels_<date>.csv``; (None, why) for a labels file with a bad name;
+    (None, None) for any other file."""
+    if not name.lower().startswith("labels"):
+        return None, None
+    m = _LABELS_FILE.match(name)
+    if not m:
+        return None, f"the name {name!r} is not labels_<YYYY-MM-DD>.csv"
+    try:
+        return date.fromisoformat(m.group(1)), None
+    except ValueError as err:
+        return None, f"the name {name!r} has no valid label date ({err})"
+
+
+def _quarantine_bad_names(
+    store: Store, day: date, prefix: str, bad_names: dict[str, str]
+) -> list[LabelsResult]:
+    """Keep every badly named labels file of the delivery, with the reasons, in one partition."""
+    files = {name: store.read_bytes(prefix + name) for name in sorted(bad_names)}
+    reason = {
+        "partition": day.isoformat(),
+        "stage": "labels",
+        "summary": f"{len(files)} labels file(s) delivered {day} with a name that has no label date",
+        "files": dict(sorted(bad_names.items())),
+    }
+    files[REASON] = (json.dumps(reason, indent=2, sort_keys=True) + "\n").encode()
+    uri = store.write_partition(BAD_LABEL_NAMES_QUARANTINE, day, files)
+    results = []
+    for name, problem in sorted(bad_names.items()):
+        message = f"labels file {name} (delivered {day}) rejected: {problem}"
+        log.warning("%s (quarantine: %s)", message, uri)
+        results.append(LabelsResult(name, "quarantined", uri, 0, message))
     return results

@@ -28,9 +28,7 @@ def _ingest(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         print(f"driftloop ingest: quarantined: {result.message}", file=sys.stderr)
         print(f"  quarantine: {result.quarantine_uri}", file=sys.stderr)
         return EXIT_QUARANTINED
-    for labels in result.labels:
-        if labels.status == "quarantined":
-            print(f"driftloop ingest: {labels.message}", file=sys.stderr)
+    # A quarantined labels file is logged as a warning by the library (stderr), one line each.
     return 0
 
 
