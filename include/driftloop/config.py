@@ -168,6 +168,10 @@ class Training(_Strict):
         return self
 
 
+# The metrics every training run logs and the gate can compare (binary classification).
+METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier")
+
+
 class Gate(_Strict):
     """Champion/challenger promotion rule."""
 
@@ -177,6 +181,20 @@ class Gate(_Strict):
     # metric -> allowed regression; log_loss is "lower is better", the others "higher is better".
     guards: dict[str, float] = Field(default_factory=lambda: {"log_loss": 0.05, "pr_auc": 0.03})
     auto_promote: bool = True
+
+    @field_validator("guards")
+    @classmethod
+    def _guards(cls, guards: dict[str, float]) -> dict[str, float]:
+        # Checked here, not after a full training finds the gate cannot evaluate them.
+        unknown = sorted(set(guards) - set(METRICS))
+        if unknown:
+            raise ValueError(
+                f"unknown guard metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}"
+            )
+        negative = sorted(k for k, v in guards.items() if v < 0)
+        if negative:
+            raise ValueError(f"guard tolerances must be >= 0: {', '.join(negative)}")
+        return guards
 
 
 class Drift(_Strict):

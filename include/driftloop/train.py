@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from driftloop.config import Algorithm, PipelineConfig, project_root
+# METRICS: the gate's metric table; the config validates guard metrics against it.
+from driftloop.config import METRICS, Algorithm, PipelineConfig, project_root
 from driftloop.datasets import (
     PARTITION_COLUMN,
     InsufficientData,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier")
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
 DECISION_THRESHOLD = 0.5
 HOLDOUT_ARTIFACT = "holdout/holdout.json"

@@ -41,8 +41,18 @@ def test_demo_config_loads() -> None:
             "dataset",
             "column names used twice",
         ),
+        (
+            lambda d: d["gate"].update(guards={"logloss": 0.05}),
+            "gate.guards",
+            "unknown guard metric(s) logloss; known: roc_auc",
+        ),
+        (
+            lambda d: d["gate"].update(guards={"log_loss": -0.01}),
+            "gate.guards",
+            "guard tolerances must be >= 0: log_loss",
+        ),
     ],
-    ids=["missing", "out-of-range", "typo", "scheme", "duplicate"],
+    ids=["missing", "out-of-range", "typo", "scheme", "duplicate", "guard-name", "guard-negative"],
 )
 def test_errors_name_the_key_and_the_problem(mutate, key: str, problem: str) -> None:
     data = _demo()
