@@ -230,6 +230,11 @@ class Mlflow(_Strict):
         None,
         description="experiment artifact root; default: beside a sqlite store, else <storage root>/mlflow-artifacts",
     )
+    max_retries: int = Field(
+        3, ge=0, description="retries of an MLflow server request (MLflow's own default: 7, ~4 min)"
+    )
+    retry_backoff: int = Field(1, ge=0, description="backoff factor between those retries, seconds")
+    request_timeout: int = Field(30, ge=1, description="seconds per MLflow server request")
     lock_uri: str | None = Field(
         None,
         description="where champion decisions take their lock: a postgresql:// URL (advisory lock) "

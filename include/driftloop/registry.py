@@ -30,6 +30,7 @@ from driftloop.train import (
     LOWER_IS_BETTER,
     METRICS,
     PROFILE_ARTIFACT,
+    TAG_ORPHAN,
     TAG_PARTITION_DATE,
     mlflow_client,
 )
@@ -368,6 +369,11 @@ def _promote(
     client = mlflow_client(cfg)
     version = str(version)
     mv = get_version(cfg, version)
+    if TAG_ORPHAN in (mv.tags or {}):
+        raise RegistryError(
+            f"{cfg.model_name} v{version} is an orphan and cannot be promoted: "
+            f"{mv.tags[TAG_ORPHAN]}"
+        )
     current = aliases(cfg).get(CHAMPION)
     changed = current != version
     if changed and decision is not None and decision.champion_version != current:

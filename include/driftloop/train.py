@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import subprocess
 import time
 import warnings
@@ -59,6 +60,9 @@ TAG_DAG_ID = "airflow.dag_id"
 TAG_DAG_RUN_ID = "airflow.run_id"
 TAG_TASK_ID = "airflow.task_id"
 TAG_GIT_COMMIT = "mlflow.source.git.commit"
+# On a version whose training run failed after registering it (no checksum or challenger alias
+# may have been set): never to be promoted; the value says why.
+TAG_ORPHAN = "driftloop.orphan"
 
 _DEFAULT_HYPERPARAMETERS: dict[Algorithm, dict[str, Any]] = {
     Algorithm.LOGISTIC_REGRESSION: {"C": 1.0, "max_iter": 1000},
@@ -252,6 +256,14 @@ def mlflow_client(cfg: PipelineConfig) -> MlflowClient:
     """
     import mlflow
 
+    # Bounded retries against an MLflow server (MLflow reads these per request); an MLFLOW_* variable
+    # set in the environment wins.
+    for name, value in (
+        ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", cfg.mlflow.max_retries),
+        ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", cfg.mlflow.retry_backoff),
+        ("MLFLOW_HTTP_REQUEST_TIMEOUT", cfg.mlflow.request_timeout),
+    ):
+        os.environ.setdefault(name, str(value))
     uri = cfg.tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -349,6 +361,7 @@ def train_model(
     }
     run = client.create_run(experiment_id, run_name=f"train-{end.isoformat()}", tags=tags)
     run_id = run.info.run_id
+    version: str | None = None
     try:
         t = time.perf_counter()
         _log_run(
@@ -384,8 +397,8 @@ def train_model(
         timings["total_seconds"] = time.perf_counter() - t0
         client.log_metric(run_id, "train_seconds", timings["total_seconds"])
         client.set_terminated(run_id, "FINISHED")
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
+    except BaseException as err:
+        _mark_failed(client, cfg, run_id, version, err)
         raise
     log.info(
         "trained %s v%s on %d rows (%s..%s): %s",
@@ -411,6 +424,31 @@ def train_model(
         n_holdout=len(split.holdout),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
+
+
+def _mark_failed(
+    client: MlflowClient, cfg: PipelineConfig, run_id: str, version: str | None, err: BaseException
+) -> None:
+    """Best effort after a failed training: run FAILED; a version registered by it tagged orphan.
+
+    Never masks ``err`` (MLflow may be the thing that failed): problems here are only logged.
+    """
+    steps = [("mark the run FAILED", lambda: client.set_terminated(run_id, "FAILED"))]
+    if version is not None:
+        why = f"its training run {run_id} failed after registration: {type(err).__name__}: {err}"
+        steps.append(
+            (
+                f"tag v{version} as an orphan",
+                lambda: client.set_model_version_tag(
+                    cfg.model_name, version, TAG_ORPHAN, why.splitlines()[0][:500]
+                ),
+            )
+        )
+    for what, step in steps:
+        try:
+            step()
+        except Exception as problem:  # reported, and the training's own error is raised
+            log.warning("could not %s: %s", what, problem)
 
 
 def _log_run(
