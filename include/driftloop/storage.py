@@ -18,12 +18,14 @@ and a rewrite replaces the partition whole (reruns and backfills are idempotent)
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import json
 import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -148,6 +150,30 @@ class Store(ABC):
         return json.loads(self.read_bytes(key))
 
 
+# A hidden ``.<name>.<uuid>.tmp`` / ``.old`` beside a key older than this is what a killed write left
+# behind, not the work of a concurrent writer: the next write of the same key removes it.
+STALE_LEFTOVER_SECONDS = 3600
+
+
+def _sweep_leftovers(final: Path) -> None:
+    """Remove stale temp/trash siblings of ``final`` (best effort: never fails a write)."""
+    now = time.time()
+    for p in final.parent.glob(f".{glob.escape(final.name)}.*"):
+        try:
+            if (
+                p.suffix not in (".tmp", ".old")
+                or now - p.lstat().st_mtime < STALE_LEFTOVER_SECONDS
+            ):
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            log.info("removed %s, left by an interrupted write", p)
+        except OSError as err:
+            log.warning("could not remove the leftover %s: %s", p, err)
+
+
 class LocalStore(Store):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         root_s = str(root)
@@ -166,6 +192,7 @@ class LocalStore(Store):
     def write_bytes(self, key: str, data: bytes) -> None:
         p = self._p(key)
         p.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_leftovers(p)
         tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, p)
@@ -201,6 +228,7 @@ class LocalStore(Store):
         # old partition or the new one, never a mix.
         final = self._p(prefix)
         final.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_leftovers(final)
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
         tmp.mkdir()
         try:

@@ -61,3 +61,33 @@ def test_write_bytes_is_atomic_and_delete_partition(local: LocalStore) -> None:
     assert local.partitions("quarantine") == []
     with pytest.raises(FileNotFoundError):
         local.read_bytes("nope")
+
+
+def test_leftovers_of_a_killed_write_are_removed_by_the_next_write(local: LocalStore) -> None:
+    import os
+    import time
+
+    from driftloop.storage import STALE_LEFTOVER_SECONDS
+
+    local.write_partition("raw", "2026-01-02", {"a.bin": b"1"})
+    zone = local.path / "raw"
+    killed = zone / ".date=2026-01-02.0123abcd.tmp"  # a replace_prefix killed mid-way
+    killed.mkdir()
+    (killed / "a.bin").write_bytes(b"half")
+    trash = zone / ".date=2026-01-02.4567ef.old"  # killed between the two renames
+    trash.mkdir()
+    file_tmp = local.path / "registry" / ".x.json.89ab.tmp"  # a write_bytes killed mid-way
+    file_tmp.parent.mkdir()
+    file_tmp.write_bytes(b"{")
+    concurrent = zone / ".date=2026-01-02.cdef01.tmp"  # fresh: another writer's, left alone
+    concurrent.mkdir()
+    old = time.time() - STALE_LEFTOVER_SECONDS - 60
+    for p in (killed, trash, file_tmp):
+        os.utime(p, (old, old))
+
+    local.write_partition("raw", "2026-01-02", {"a.bin": b"2"})
+    local.write_bytes("registry/x.json", b"{}")
+
+    assert not killed.exists() and not trash.exists() and not file_tmp.exists()
+    assert concurrent.exists()
+    assert local.read_bytes("raw/date=2026-01-02/a.bin") == b"2"
