@@ -72,13 +72,14 @@ def champion_lock(cfg: PipelineConfig, timeout: float = DEFAULT_TIMEOUT) -> Iter
     if target.startswith("postgresql"):
         cm = _advisory_lock(target, f"driftloop:champion:{cfg.model_name}", timeout, what)
     else:
-        cm = _file_lock(Path(target), timeout, what)
+        cm = file_lock(Path(target), timeout, what)
     with cm:
         yield
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
+def file_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if needed); ``what`` names it in a timeout."""
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -267,7 +267,26 @@ def mlflow_client(cfg: PipelineConfig) -> MlflowClient:
     uri = cfg.tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if not uri.startswith("sqlite:///") or uri in _READY_STORES:
+        return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # MLflow creates a SQLite store's tables on first use; two processes doing that at once on a
+    # fresh file fail ("table ... already exists", alembic version mismatch): one at a time, once
+    # per process. (Postgres stores are created by the deployment before any task runs.)
+    from pathlib import Path
+
+    from driftloop.locking import file_lock
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(db.with_name(f"{db.name}.schema.lock"), 300, f"the schema set-up of {db}"):
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)  # the tracking store's tables
+        client.search_registered_models(max_results=1)  # the registry store's
+    _READY_STORES.add(uri)
+    return client
+
+
+_READY_STORES: set[str] = set()  # SQLite stores whose schema this process has seen ready
 
 
 def ensure_experiment(client: MlflowClient, cfg: PipelineConfig) -> str:

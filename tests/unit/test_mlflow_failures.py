@@ -67,3 +67,31 @@ def test_an_unreachable_mlflow_server_fails_within_seconds_not_minutes(cfg) -> N
     assert "Traceback" not in proc.stderr and "unavailable:" in proc.stderr
     # 3 retries with backoff 1 s (1 + 2 + 4 s); MLflow's own defaults took over 4 minutes.
     assert elapsed < 45, elapsed
+
+
+def _first_use(barrier, q) -> None:
+    from driftloop.config import load_config
+
+    barrier.wait()
+    try:
+        client = train.mlflow_client(load_config())
+        client.search_registered_models(max_results=1)
+        q.put("ok")
+    except Exception as err:  # reported to the test
+        q.put(f"{type(err).__name__}: {err}"[:300])
+
+
+def test_first_use_of_a_fresh_sqlite_store_by_several_processes_at_once(cfg) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    n = 4
+    barrier, q = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_first_use, args=(barrier, q)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    outcomes = [q.get(timeout=120) for _ in range(n)]
+    for p in procs:
+        p.join(30)
+    # Without the schema lock, 3 of 4 failed here ("table ... already exists", alembic mismatch).
+    assert outcomes == ["ok"] * n, outcomes
