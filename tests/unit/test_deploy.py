@@ -31,6 +31,7 @@ COMPOSE_FILE = REPO / "docker-compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
 PREFLIGHT = REPO / "docker" / "preflight.py"
 AIRFLOW_CFG = REPO / "deploy" / "airflow.cfg"
+HELM_VALUES = REPO / "deploy" / "helm" / "values.yaml"
 SECRETS = (
     "POSTGRES_PASSWORD",
     "AIRFLOW_ADMIN_PASSWORD",
@@ -365,7 +366,7 @@ def test_shared_airflow_settings_resolve_with_the_compose_environment(
     assert all(test_env[name] not in cfg for name in SECRETS)
 
 
-# --- the image -----------------------------------------------------------------------------
+# --- the image and the Kubernetes values -----------------------------------------------------
 
 
 def test_dockerfile_bakes_the_project_with_its_locked_dependencies() -> None:
@@ -382,3 +383,32 @@ def test_dockerfile_bakes_the_project_with_its_locked_dependencies() -> None:
     ):
         assert re.search(rf"^COPY {folder} \./{folder}$", text, re.M), folder
     assert "USER driftloop" in text
+
+
+def test_helm_values_match_the_pod_mode_of_the_dags() -> None:
+    """Untested against a cluster: only that the values agree with what the DAGs' pods expect."""
+    from driftloop.config import Execution
+
+    values = yaml.safe_load(HELM_VALUES.read_text())
+    assert values["executor"] in ("KubernetesExecutor", "CeleryKubernetesExecutor")
+    assert values["images"]["airflow"]["repository"]
+    # DAGs are baked into the image.
+    assert values["dags"]["gitSync"]["enabled"] is False
+    assert values["dags"]["persistence"]["enabled"] is False
+    # The pods pod_task starts read the ConfigMap and Secret named in `execution` (defaults here);
+    # the values create the ConfigMap and hand both to the Airflow containers too.
+    defaults = Execution()
+    assert defaults.config_map in values["extraConfigMaps"]
+    cm = yaml.safe_load(values["extraConfigMaps"][defaults.config_map]["data"])
+    assert cm["DRIFTLOOP__STORAGE__ROOT"].startswith("s3://")
+    assert cm["DRIFTLOOP__MLFLOW__TRACKING_URI"].startswith("http")
+    env_from = yaml.safe_load(values["extraEnvFrom"])
+    assert {"configMapRef": {"name": defaults.config_map}} in env_from
+    assert {"secretRef": {"name": defaults.secret}} in env_from
+    env = {e["name"]: e["value"] for e in values["env"]}
+    assert env["DRIFTLOOP__EXECUTION__MODE"] == "kubernetes"
+    assert env["DRIFTLOOP__EXECUTION__CONFIG_MAP"] == defaults.config_map
+    assert env["DRIFTLOOP__EXECUTION__SECRET"] == defaults.secret
+    # The pods run the same image as Airflow.
+    image = values["images"]["airflow"]
+    assert env["DRIFTLOOP__EXECUTION__IMAGE"] == f"{image['repository']}:{image['tag']}"
