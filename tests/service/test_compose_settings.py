@@ -57,6 +57,7 @@ def _settings_env(db_url: str, home: Path, port: int) -> dict[str, str]:
         AIRFLOW_DB=url.database or "",
         REDIS_HOST="127.0.0.1",
         REDIS_PORT="6379",
+        REDIS_DB="0",
         AIRFLOW_API_URL=f"http://127.0.0.1:{port}",
         AIRFLOW_JWT_SECRET=secrets.token_urlsafe(32),
         AIRFLOW_FERNET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
@@ -68,6 +69,18 @@ def _settings_env(db_url: str, home: Path, port: int) -> dict[str, str]:
         AIRFLOW__API__WORKERS="1",
     )
     return env
+
+
+def _stop(proc: subprocess.Popen, grace: float) -> None:
+    """Stop a server started in its own session (process group), whether or not it still runs."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _token(port: int, password: str) -> int:
@@ -130,11 +143,55 @@ def test_init_migrates_and_the_admin_logs_in_with_the_env_password(
         assert _token(port, env["AIRFLOW_ADMIN_PASSWORD"]) in (200, 201)
         assert _token(port, "admin") == 401
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc, 30)
         log.close()
     print(f"airflow-init (db migrate on PostgreSQL) took {migrate_s:.1f} s")
+
+
+def test_a_celery_worker_on_these_settings_passes_the_compose_healthcheck(
+    postgres_db: str, tmp_path: Path
+) -> None:
+    """The worker's healthcheck, taken from docker-compose.yaml, against a worker on Redis here."""
+    import yaml
+
+    from tests.conftest import require_tcp
+
+    require_tcp("127.0.0.1", 6379, "Redis")
+    home = tmp_path / "airflow"
+    (home / "dags").mkdir(parents=True)
+    env = _settings_env(postgres_db, home, _free_port())
+    # A Redis DB of its own, one slot: a smoke test of the broker settings, not a load test.
+    env["REDIS_DB"] = str(8 + secrets.randbelow(8))
+    env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "1"
+    env["HOSTNAME"] = socket.gethostname()
+    subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, check=True)
+
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+    kind, check = compose["services"]["airflow-worker"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    check = check.replace("$$", "$")  # compose's escape for the container's shell
+
+    log = (tmp_path / "worker.log").open("w")
+    proc = subprocess.Popen(
+        ["airflow", "celery", "worker", "--skip-serve-logs"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            out = subprocess.run(
+                ["sh", "-c", check], env=env, capture_output=True, text=True, timeout=60
+            )
+            if out.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"healthcheck still failing after 120 s: {out.stdout}{out.stderr}")
+            time.sleep(2)
+        assert "pong" in out.stdout
+    finally:
+        _stop(proc, 60)
+        log.close()

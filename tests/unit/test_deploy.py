@@ -353,7 +353,10 @@ def test_shared_airflow_settings_resolve_with_the_compose_environment(
         f"postgresql+psycopg2://airflow:{pw}@postgres:5432/airflow"
     )
     assert got["celery.broker_url"] == "redis://redis:6379/0"
-    assert got["celery.result_backend"] == f"db+postgresql://airflow:{pw}@postgres:5432/airflow"
+    assert (
+        got["celery.result_backend"]
+        == f"db+postgresql+psycopg2://airflow:{pw}@postgres:5432/airflow"
+    )
     assert got["core.simple_auth_manager_passwords_file"] == (
         f"{tmp_path}/auth/simple_auth_manager_passwords.json"
     )
