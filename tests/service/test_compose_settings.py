@@ -29,6 +29,9 @@ from tests.service.conftest import pg_query
 
 pytestmark = [pytest.mark.service, pytest.mark.timeout(300)]
 
+REDIS_HOST = os.environ.get("DRIFTLOOP_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("DRIFTLOOP_TEST_REDIS_PORT", "6379"))
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -55,8 +58,8 @@ def _settings_env(db_url: str, home: Path, port: int) -> dict[str, str]:
         POSTGRES_HOST=url.host or "127.0.0.1",
         POSTGRES_PORT=str(url.port or 5432),
         AIRFLOW_DB=url.database or "",
-        REDIS_HOST="127.0.0.1",
-        REDIS_PORT="6379",
+        REDIS_HOST=REDIS_HOST,
+        REDIS_PORT=str(REDIS_PORT),
         REDIS_DB="0",
         AIRFLOW_API_URL=f"http://127.0.0.1:{port}",
         AIRFLOW_JWT_SECRET=secrets.token_urlsafe(32),
@@ -156,7 +159,7 @@ def test_a_celery_worker_on_these_settings_passes_the_compose_healthcheck(
 
     from tests.conftest import require_tcp
 
-    require_tcp("127.0.0.1", 6379, "Redis")
+    require_tcp(REDIS_HOST, REDIS_PORT, "Redis")
     home = tmp_path / "airflow"
     (home / "dags").mkdir(parents=True)
     env = _settings_env(postgres_db, home, _free_port())
