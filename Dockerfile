@@ -1,5 +1,8 @@
-# The project's image: Airflow components, the `driftloop` CLI (what Kubernetes pods run), the DAGs,
-# the plugin and the GX project. Dependencies come from uv.lock, so the image matches the tests.
+# The project's image, used by docker-compose.yaml and by deploy/helm/values.yaml: Airflow
+# components (Celery executor included), the `driftloop` CLI (what Kubernetes pods run), the DAGs,
+# the plugin, the pipeline configs and the GX project baked in. Dependencies come from uv.lock
+# (exact pins), so the image runs what the tests ran. Runs as uid 50000, gid 0 (as Airflow's own
+# image and the official Helm chart expect).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
@@ -21,7 +24,13 @@ COPY dags ./dags
 COPY plugins ./plugins
 COPY configs ./configs
 COPY great_expectations ./great_expectations
-RUN uv sync --frozen --no-dev && mkdir -p $AIRFLOW_HOME && chown -R driftloop $AIRFLOW_HOME
+COPY deploy ./deploy
+COPY docker ./docker
+# Folders that compose mounts named volumes on must exist owned by the runtime user, so the volumes
+# start writable by it (Docker copies ownership into a fresh named volume).
+RUN uv sync --frozen --no-dev \
+    && mkdir -p $AIRFLOW_HOME/logs $AIRFLOW_HOME/auth $AIRFLOW_HOME/data_docs \
+    && chown -R driftloop:0 $AIRFLOW_HOME && chmod -R g+rwX $AIRFLOW_HOME
 USER driftloop
 ENTRYPOINT []
 CMD ["driftloop", "--help"]

@@ -270,7 +270,7 @@ LIVE_STACK_ENV = {
     "DRIFTLOOP_POKE_SECONDS": "5",
 }
 ACTIVE_STATES = ("queued", "running")
-UNCHECKED = "the drift check of a scored day"
+UNCHECKED = "the drift check of the day"
 
 
 def _pick_port(preferred: int) -> int:
@@ -306,14 +306,26 @@ class LiveDemo:
         body = self.client.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100, **params})
         return list(body["dag_runs"])
 
-    def ingest_run(self, day: date) -> dict[str, Any] | None:
+    def ingest_run(self, day: date, dag_id: str = "ingest") -> dict[str, Any] | None:
+        """The scheduled run of a daily DAG (``ingest``, ``drift_check``) for ``day``."""
         at = datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
-        found = self.runs("ingest", logical_date_gte=at, logical_date_lte=at)
+        found = self.runs(dag_id, logical_date_gte=at, logical_date_lte=at)
         return found[0] if found else None
 
-    def busy(self) -> str | None:
-        """What the scheduler is still doing besides waiting for the next delivery, or None."""
-        active = [r for r in self.runs(state=list(ACTIVE_STATES)) if r["dag_id"] != "ingest"]
+    def busy(self, day: date) -> str | None:
+        """What the scheduler is still doing for ``day`` or earlier, or None.
+
+        Ingest runs and the drift checks of later days wait for deliveries that have not landed
+        yet: they are not work in flight.
+        """
+        active = [
+            r
+            for r in self.runs(state=list(ACTIVE_STATES))
+            if r["dag_id"] != "ingest"
+            and not (
+                r["dag_id"] == "drift_check" and (r["logical_date"] or "")[:10] > day.isoformat()
+            )
+        ]
         if active:
             return ", ".join(f"{r['dag_id']} ({r['state']})" for r in active)
         # Asset events that will start a run at the scheduler's next loop (older ones wait for
@@ -329,7 +341,7 @@ class LiveDemo:
     # -- one day -----------------------------------------------------------------------------------
     def pending(self, day: date) -> str | None:
         """Why ``day`` is not settled yet, or None once it has been checked (or quarantined)."""
-        from driftloop.storage import DRIFT, PREDICTIONS, QUARANTINE, VALIDATED
+        from driftloop.storage import DRIFT, QUARANTINE, VALIDATED
 
         if not (
             self.store.partition_exists(VALIDATED, day)
@@ -339,19 +351,18 @@ class LiveDemo:
         run = self.ingest_run(day)
         if run is None or run["state"] in ACTIVE_STATES:
             return "ingest run to finish"
-        busy = self.busy()
+        busy = self.busy(day)
         if busy:
             return busy
-        report = f"{DRIFT}/date={day.isoformat()}/report.json"
-        if self.store.partition_exists(PREDICTIONS, day) and not self.store.exists(report):
-            return UNCHECKED
+        if not self.store.exists(f"{DRIFT}/date={day.isoformat()}/report.json"):
+            return UNCHECKED  # every landed day is checked, quarantined ones included
         return None
 
     def settle(self, day: date, timeout: float, idle_grace: float = 60.0) -> None:
         """Wait until ``day`` is settled twice in a row a few seconds apart (the scheduler may be
         between an event and the run it starts).
 
-        A scored day whose drift report does not come while the scheduler has nothing else to do
+        A landed day whose drift report does not come while the scheduler has nothing else to do
         for ``idle_grace`` seconds is taken as settled (its row says "not checked"): nothing would
         ever check it, and waiting on would only stop the history.
         """
@@ -405,7 +416,7 @@ class LiveDemo:
         self, day: date, landed: datetime, champion_before: Any, versions_before: set[str]
     ) -> DayRecord:
         from driftloop import registry
-        from driftloop.storage import DRIFT, PREDICTIONS, VALIDATED
+        from driftloop.storage import DRIFT, VALIDATED
 
         rec = DayRecord(day=day.isoformat())
         if self.store.partition_exists(VALIDATED, day):
@@ -417,9 +428,10 @@ class LiveDemo:
         actions = []
         if self.store.exists(f"{DRIFT}/date={day.isoformat()}/report.json"):
             decision = _read_report(self.store, day, rec)["decision"]
-        elif self.store.partition_exists(PREDICTIONS, day):
+        else:
             actions.append("not checked")
-        runs = [r for r in [self.ingest_run(day)] if r] + self.new_runs(landed)
+        daily = [self.ingest_run(day), self.ingest_run(day, "drift_check")]
+        runs = [r for r in daily if r] + self.new_runs(landed)
         for r in runs:
             if r.get("start_date") and r.get("end_date"):
                 began = max(datetime.fromisoformat(r["start_date"]), landed)

@@ -265,14 +265,24 @@ class AirflowClient:
         return self._token
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call ``/api/v2/<path>``; raises on HTTP errors, returns the JSON body (or None)."""
-        r = requests.request(
-            method,
-            f"{self.base_url}/api/v2/{path.lstrip('/')}",
-            headers={"Authorization": f"Bearer {self.token()}"},
-            timeout=15,
-            **kwargs,
-        )
+        """Call ``/api/v2/<path>``; raises on HTTP errors, returns the JSON body (or None).
+
+        Idempotent calls (GET, PATCH, PUT) are retried a few times on a server error: on the
+        local SQLite metadata DB a busy scheduler makes the api-server answer 500 ("database is
+        locked") now and then. Other calls are never repeated (a POST could trigger twice).
+        """
+        attempts = 4 if method.upper() in ("GET", "PATCH", "PUT") else 1
+        for attempt in range(attempts):
+            r = requests.request(
+                method,
+                f"{self.base_url}/api/v2/{path.lstrip('/')}",
+                headers={"Authorization": f"Bearer {self.token()}"},
+                timeout=15,
+                **kwargs,
+            )
+            if r.status_code < 500 or attempt == attempts - 1:
+                break
+            time.sleep(1 + 2 * attempt)
         r.raise_for_status()
         return r.json() if r.content else None
 

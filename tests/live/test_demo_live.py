@@ -50,7 +50,8 @@ def test_live_demo_lands_days_and_reports_what_the_scheduler_did(tmp_path: Path)
     for day in summary["days"]:
         # The scheduler did it: the sensor's run ingested the day, its asset event started score.
         assert day["validation"] == "validated" and day["rows"] > 200
-        assert {"ingest", "score"} <= set(day["dag_seconds"]), day
+        assert {"ingest", "score", "drift_check"} <= set(day["dag_seconds"]), day
+        assert day["drift_status"] == "no_champion" and "bootstrap pending" in day["reason"]
     assert (out / "summary.png").exists() and (out / "summary.html").exists()
 
     # The demo stopped its stack.
