@@ -5,8 +5,13 @@
 Expectations, and published as ``validated/date=<D>/``; anything wrong goes to
 ``quarantine/date=<D>/`` with the original bytes and a human-readable ``reason.json``. Labels
 delivered in the same landing folder (``labels_<L>.csv``) go to ``labels/date=<L>/`` or
-``quarantine/labels/date=<L>/``. Nothing is dropped silently, and every step replaces its partition
-whole, so reruns and backfills are idempotent.
+``quarantine/labels/date=<L>/``. Labels whose id was never delivered as an event (not among the ids of
+``validated/date=<L>/``) are not accepted: those rows are kept in
+``quarantine/labels_unknown_ids/date=<L>/`` with a reason and a count, the known-id rows of the same
+file are ingested, and the count is reported (result and a WARNING line). When the label day has no
+validated features (not landed, or quarantined), the ids cannot be checked and the file is ingested
+whole, as before; the result says ``ids_checked: false``. Nothing is dropped silently, and every step
+replaces its partition whole, so reruns and backfills are idempotent.
 
 Bad data is a result, not an exception: ``ingest_partition`` returns a quarantined
 ``IngestResult``. Callers that must fail loudly (the Airflow task, the CLI) raise
@@ -47,6 +52,9 @@ PART = "part-0.parquet"
 REASON = "reason.json"
 GX_RESULT = "validation_result.json"
 LABELS_QUARANTINE = f"{QUARANTINE}/{LABELS}"
+# Rows of an otherwise valid labels file whose id is not in the validated features of the label day.
+UNKNOWN_IDS_QUARANTINE = f"{QUARANTINE}/labels_unknown_ids"
+UNKNOWN_IDS_FILE = "unknown_ids.csv"
 SAMPLE_SIZE = 5
 _LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.csv$")
 # Files of a delivery whose name is not labels_<valid date>.csv but that look like labels land here,
@@ -79,6 +87,9 @@ class LabelsResult:
     uri: str
     rows: int
     message: str
+    unknown_ids: int = 0  # rows refused because their id was never delivered as an event
+    unknown_ids_uri: str | None = None  # where those rows are kept
+    ids_checked: bool = False  # False: the label day had no validated features to check against
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,17 @@ class IngestResult:
         """Label dates written to ``labels/`` by this run."""
         return [lr.label_date for lr in self.labels if lr.status == "ingested"]
 
+    @property
+    def labels_unknown_ids(self) -> int:
+        """Label rows refused (kept in quarantine) because their id was never delivered."""
+        return sum(lr.unknown_ids for lr in self.labels)
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "labels_ingested": self.labels_ingested}
+        return {
+            **asdict(self),
+            "labels_ingested": self.labels_ingested,
+            "labels_unknown_ids": self.labels_unknown_ids,
+        }
 
 
 # -- parsing ---------------------------------------------------------------------------------------
@@ -235,6 +255,7 @@ def _quarantine(
     message: str,
     details: dict[str, Any] | None = None,
     gx_result: dict[str, Any] | None = None,
+    extra_files: dict[str, bytes] | None = None,
 ) -> str:
     reason = {
         "partition": day.isoformat(),
@@ -247,6 +268,7 @@ def _quarantine(
         original_name: original,
         REASON: (json.dumps(reason, indent=2, sort_keys=True, default=str) + "\n").encode(),
     }
+    files |= extra_files or {}
     if gx_result is not None:
         files[GX_RESULT] = json.dumps(gx_result, indent=2, sort_keys=True, default=str).encode()
     return store.write_partition(zone, day, files)
@@ -382,19 +404,111 @@ def ingest_labels(
             results.append(LabelsResult(label_day.isoformat(), "quarantined", uri, 0, message))
             log.warning("%s (quarantine: %s)", message, uri)
             continue
-        uri = store.write_partition(LABELS, label_day, {PART: parquet_bytes(df)})
-        store.delete_partition(LABELS_QUARANTINE, label_day)
-        log.info("labels of %s (delivered %s): %d rows -> %s", label_day, day, len(df), uri)
-        results.append(
-            LabelsResult(
-                label_day.isoformat(), "ingested", uri, len(df), f"{len(df)} labels of {label_day}"
-            )
-        )
+        results.append(_publish_labels(cfg, store, day, label_day, name, original, df))
     if bad_names:
         results.extend(_quarantine_bad_names(store, day, prefix, bad_names))
     else:  # a redelivery with the names fixed replaces the earlier verdict
         store.delete_partition(BAD_LABEL_NAMES_QUARANTINE, day)
     return results
+
+
+def _known_ids(cfg: PipelineConfig, store: Store, label_day: date) -> pd.Index | None:
+    """The event ids of the label day's validated features; None if there are none to check."""
+    if not store.partition_exists(VALIDATED, label_day):
+        return None
+    import pandas as pd
+
+    ids = store.read_table(VALIDATED, label_day)[cfg.dataset.id_column]
+    return pd.Index(ids.dropna().astype("str").unique())
+
+
+def _publish_labels(
+    cfg: PipelineConfig,
+    store: Store,
+    day: date,
+    label_day: date,
+    name: str,
+    original: bytes,
+    df: pd.DataFrame,
+) -> LabelsResult:
+    """Write the parsed labels of ``label_day``; rows with an id never delivered go to quarantine.
+
+    Without validated features for ``label_day`` nothing can be checked: every row is written (the
+    behaviour before the check existed) and the result says ``ids_checked=False``.
+    """
+    store.delete_partition(LABELS_QUARANTINE, label_day)
+    id_col = cfg.dataset.id_column
+    known = _known_ids(cfg, store, label_day)
+    unknown_count, unknown_uri = 0, None
+    if known is None:
+        log.info(
+            "labels of %s (delivered %s): no validated features of %s, ids not checked",
+            label_day,
+            day,
+            label_day,
+        )
+        store.delete_partition(UNKNOWN_IDS_QUARANTINE, label_day)
+    else:
+        is_known = df[id_col].isin(known)
+        unknown = df[~is_known]
+        df = df[is_known].reset_index(drop=True)
+        unknown_count = len(unknown)
+        if unknown_count:
+            message = (
+                f"labels of {label_day} (delivered {day}): {unknown_count} of "
+                f"{unknown_count + len(df)} rows have an id never delivered as an event"
+            )
+            unknown_uri = _quarantine(
+                store,
+                UNKNOWN_IDS_QUARANTINE,
+                label_day,
+                original_name=name,
+                original=original,
+                stage="labels",
+                message=message,
+                details={
+                    "delivered": day.isoformat(),
+                    "unknown_ids": unknown_count,
+                    "rows": unknown_count + len(df),
+                    "sample": unknown[id_col].head(SAMPLE_SIZE).tolist(),
+                    "rows_file": UNKNOWN_IDS_FILE,
+                },
+                extra_files={
+                    UNKNOWN_IDS_FILE: unknown.to_csv(index=False, lineterminator="\n").encode()
+                },
+            )
+            log.warning("%s (quarantine: %s)", message, unknown_uri)
+        else:  # a redelivery without unknown ids replaces the earlier verdict
+            store.delete_partition(UNKNOWN_IDS_QUARANTINE, label_day)
+    checked = known is not None
+    if df.empty:  # every id unknown: nothing to publish
+        store.delete_partition(LABELS, label_day)
+        message = f"labels of {label_day} (delivered {day}) rejected: no row has a delivered id"
+        return LabelsResult(
+            label_day.isoformat(),
+            "quarantined",
+            unknown_uri or "",
+            0,
+            message,
+            unknown_count,
+            unknown_uri,
+            checked,
+        )
+    uri = store.write_partition(LABELS, label_day, {PART: parquet_bytes(df)})
+    log.info("labels of %s (delivered %s): %d rows -> %s", label_day, day, len(df), uri)
+    message = f"{len(df)} labels of {label_day}"
+    if unknown_count:
+        message += f" ({unknown_count} with unknown ids quarantined)"
+    return LabelsResult(
+        label_day.isoformat(),
+        "ingested",
+        uri,
+        len(df),
+        message,
+        unknown_count,
+        unknown_uri,
+        checked,
+    )
 
 
 def _label_date(name: str) -> tuple[date | None, str | None]:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from driftloop import synth
-from driftloop.ingest import LandingMissing, ingest_labels, ingest_partition
+from driftloop.ingest import LABELS_QUARANTINE, LandingMissing, ingest_labels, ingest_partition
 from driftloop.storage import LABELS, QUARANTINE, RAW, VALIDATED
 
 pytestmark = pytest.mark.unit
@@ -206,3 +206,84 @@ def test_badly_named_label_files_are_quarantined_one_by_one_and_the_others_inges
         store.delete_prefix(f"{landing}/{name}")
     ingest_labels(cfg, DAY)
     assert not store.exists(f"{prefix}/reason.json")
+
+
+def _labelled_days(cfg, store) -> tuple[date, str]:
+    """Deliveries from the label day to DAY; returns the label day and its labels file key."""
+    start = DAY - timedelta(days=cfg.dataset.label_delay_days)
+    synth.write_days(
+        store, cfg, start, cfg.dataset.label_delay_days + 1, synth.Scenario(), rows=300
+    )
+    return start, f"landing/{DAY.isoformat()}/labels_{start.isoformat()}.csv"
+
+
+def test_labels_with_ids_never_delivered_are_quarantined_and_the_rest_ingested(
+    cfg, store, caplog
+) -> None:
+    from driftloop.ingest import UNKNOWN_IDS_QUARANTINE
+
+    start, key = _labelled_days(cfg, store)
+    assert ingest_partition(cfg, start).status == "validated"  # the label day's events
+    good = store.read_bytes(key)
+    ghosts = b"ghost-1,1\nghost-2,0\nghost-3,1\n"
+    store.write_bytes(key, good + ghosts)
+
+    with caplog.at_level("WARNING", logger="driftloop.ingest"):
+        result = ingest_partition(cfg, DAY)
+
+    [outcome] = result.labels
+    assert outcome.status == "ingested" and outcome.ids_checked
+    assert outcome.unknown_ids == 3 == result.labels_unknown_ids
+    assert result.to_dict()["labels_unknown_ids"] == 3
+    id_col = cfg.dataset.id_column
+    labels = store.read_table(LABELS, start)
+    assert len(labels) == outcome.rows == len(pd.read_csv(pd.io.common.BytesIO(good)))
+    assert not labels[id_col].str.startswith("ghost").any()
+    prefix = f"{UNKNOWN_IDS_QUARANTINE}/date={start.isoformat()}"
+    assert outcome.unknown_ids_uri == store.uri(prefix)
+    kept = pd.read_csv(pd.io.common.BytesIO(store.read_bytes(f"{prefix}/unknown_ids.csv")))
+    assert kept[id_col].tolist() == ["ghost-1", "ghost-2", "ghost-3"]
+    assert kept[cfg.dataset.target].tolist() == [1, 0, 1]
+    assert store.read_bytes(f"{prefix}/labels_{start.isoformat()}.csv") == good + ghosts
+    reason = json.loads(store.read_bytes(f"{prefix}/reason.json"))
+    assert reason["unknown_ids"] == 3 and "3 of" in reason["summary"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("3 of" in w and "never delivered" in w for w in warnings)
+    assert not store.partition_exists(LABELS_QUARANTINE, start)
+
+    # Redelivered without the ghosts: the earlier verdict goes away.
+    store.write_bytes(key, good)
+    [again] = ingest_labels(cfg, DAY)
+    assert again.unknown_ids == 0 and again.unknown_ids_uri is None
+    assert not store.partition_exists(UNKNOWN_IDS_QUARANTINE, start)
+
+
+def test_labels_with_only_unknown_ids_publish_nothing_and_lose_nothing(cfg, store) -> None:
+    from driftloop.ingest import UNKNOWN_IDS_QUARANTINE
+
+    start, key = _labelled_days(cfg, store)
+    ingest_partition(cfg, start)
+    ingest_labels(cfg, DAY)
+    assert store.partition_exists(LABELS, start)
+    header = store.read_bytes(key).split(b"\n", 1)[0]
+    store.write_bytes(key, header + b"\nghost-1,1\nghost-2,0\n")
+
+    [outcome] = ingest_labels(cfg, DAY)
+
+    assert outcome.status == "quarantined" and outcome.unknown_ids == 2 and outcome.rows == 0
+    assert not store.partition_exists(LABELS, start)  # no stale labels survive
+    prefix = f"{UNKNOWN_IDS_QUARANTINE}/date={start.isoformat()}"
+    assert (
+        len(pd.read_csv(pd.io.common.BytesIO(store.read_bytes(f"{prefix}/unknown_ids.csv")))) == 2
+    )
+
+
+def test_labels_of_a_day_without_validated_features_are_ingested_unchecked(cfg, store) -> None:
+    start, key = _labelled_days(cfg, store)
+    store.write_bytes(key, store.read_bytes(key) + b"ghost-1,1\n")
+
+    [outcome] = ingest_labels(cfg, DAY)
+
+    assert outcome.status == "ingested" and not outcome.ids_checked
+    assert outcome.unknown_ids == 0
+    assert "ghost-1" in store.read_table(LABELS, start)[cfg.dataset.id_column].tolist()
