@@ -10,7 +10,8 @@ delivered in the same landing folder (``labels_<L>.csv``) go to ``labels/date=<L
 ``quarantine/labels_unknown_ids/date=<L>/`` with a reason and a count, the known-id rows of the same
 file are ingested, and the count is reported (result and a WARNING line). When the label day has no
 validated features (not landed, or quarantined), the ids cannot be checked and the file is ingested
-whole, as before; the result says ``ids_checked: false``. Nothing is dropped silently, and every step
+whole, as before; the result says ``ids_checked: false``. A delivery holding labels but no
+``features.csv`` is ingested by ``ingest_labels_only``. Nothing is dropped silently, and every step
 replaces its partition whole, so reruns and backfills are idempotent.
 
 Bad data is a result, not an exception: ``ingest_partition`` returns a quarantined
@@ -96,7 +97,8 @@ class LabelsResult:
 class IngestResult:
     """The outcome of ingesting one partition; small and JSON-friendly (it travels in XCom)."""
 
-    status: Literal["validated", "quarantined"]
+    # labels_only: the delivery held labels but no features.csv (see ``ingest_labels_only``)
+    status: Literal["validated", "quarantined", "labels_only"]
     partition: str
     uri: str
     rows: int
@@ -276,16 +278,24 @@ def _quarantine(
 
 # -- the stage -------------------------------------------------------------------------------------
 def ingest_partition(
-    cfg: PipelineConfig, day: str | date, store: Store | None = None
+    cfg: PipelineConfig,
+    day: str | date,
+    store: Store | None = None,
+    *,
+    labels_only: bool = False,
 ) -> IngestResult:
     """Ingest ``landing/<day>/``: features to raw + validated (or quarantine), then its labels.
 
-    Raises ``LandingMissing`` if ``features.csv`` has not arrived; bad data never raises.
+    Raises ``LandingMissing`` if ``features.csv`` has not arrived; bad data never raises. With
+    ``labels_only``, a delivery holding labels files but no ``features.csv`` is ingested instead
+    (see ``ingest_labels_only``); ``LandingMissing`` then means nothing landed at all.
     """
     day = as_date(day)
     store = store or open_store(cfg.storage)
     key = f"{landing_prefix(day)}/{FEATURES_FILE}"
     if not store.exists(key):
+        if labels_only:
+            return ingest_labels_only(cfg, day, store)
         raise LandingMissing(f"{store.uri(key)} has not arrived")
     original = store.read_bytes(key)
     result = _ingest_features(cfg, store, day, original)
@@ -296,6 +306,42 @@ def ingest_partition(
     else:
         log.warning("%s (quarantine: %s)", result.message, result.uri)
     return result
+
+
+def ingest_labels_only(
+    cfg: PipelineConfig, day: str | date, store: Store | None = None
+) -> IngestResult:
+    """Ingest the labels files of a delivery that has no ``features.csv`` (a label-only delivery).
+
+    Returns a result with status ``labels_only`` (rows 0, the labels outcomes in ``labels``). The
+    features of ``day`` are still to come, so a caller mapping this to an exit code reports
+    "nothing to do yet" (``EXIT_NOTHING_TO_DO``, 3) after printing the result, and a later run
+    ingests the features (rerunning the labels is idempotent). Raises ``LandingMissing`` if the
+    delivery holds no labels file either. If ``features.csv`` has arrived after all (e.g. between
+    the caller's check and this call), the whole delivery is ingested by ``ingest_partition``.
+    """
+    day = as_date(day)
+    store = store or open_store(cfg.storage)
+    prefix = landing_prefix(day)
+    if store.exists(f"{prefix}/{FEATURES_FILE}"):
+        return ingest_partition(cfg, day, store)
+    labels = ingest_labels(cfg, day, store)
+    if not labels:
+        raise LandingMissing(
+            f"{store.uri(prefix)}: neither {FEATURES_FILE} nor labels have arrived"
+        )
+    ingested = sum(lr.status == "ingested" for lr in labels)
+    message = (
+        f"label-only delivery {day}: {FEATURES_FILE} has not arrived; {ingested} of "
+        f"{len(labels)} labels file(s) ingested"
+    )
+    unknown = sum(lr.unknown_ids for lr in labels)
+    if unknown:
+        message += f", {unknown} label rows with unknown ids quarantined"
+    log.warning("%s", message)
+    return IngestResult(
+        "labels_only", day.isoformat(), store.uri(prefix), 0, message, "ingest", labels=labels
+    )
 
 
 def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: bytes) -> IngestResult:

@@ -287,3 +287,26 @@ def test_labels_of_a_day_without_validated_features_are_ingested_unchecked(cfg, 
     assert outcome.status == "ingested" and not outcome.ids_checked
     assert outcome.unknown_ids == 0
     assert "ghost-1" in store.read_table(LABELS, start)[cfg.dataset.id_column].tolist()
+
+
+def test_a_label_only_delivery_is_ingested(cfg, store) -> None:
+    from driftloop.ingest import ingest_labels_only
+
+    start, _ = _labelled_days(cfg, store)
+    store.delete_prefix(FEATURES)
+    with pytest.raises(LandingMissing):  # the DAG's contract: features.csv is required
+        ingest_partition(cfg, DAY)
+
+    result = ingest_partition(cfg, DAY, labels_only=True)
+
+    assert result.status == "labels_only" and result.rows == 0
+    assert result.labels_ingested == [start.isoformat()]
+    assert "has not arrived" in result.message
+    assert store.partition_exists(LABELS, start)
+    assert not store.partition_exists(VALIDATED, DAY) and store.partitions(QUARANTINE) == []
+    assert ingest_labels_only(cfg, DAY).to_dict()["status"] == "labels_only"
+
+    empty = date(2030, 1, 1)
+    store.write_bytes(f"landing/{empty.isoformat()}/notes.txt", b"hello")
+    with pytest.raises(LandingMissing, match="neither"):
+        ingest_labels_only(cfg, empty)
