@@ -54,6 +54,26 @@ def test_nothing_landed_exits_3_and_insufficient_data_exits_4(cfg) -> None:
     )
 
 
+def test_a_labels_only_delivery_is_ingested_and_exits_3_until_the_features_land(cfg) -> None:
+    from datetime import date, timedelta
+
+    from driftloop import synth
+    from driftloop.storage import LABELS
+
+    store = open_store(cfg.storage)
+    label_day = date.fromisoformat(DAY) - timedelta(days=cfg.dataset.label_delay_days)
+    labels = synth.generate_day(cfg, label_day, synth.Scenario(), 0, 300).labels
+    store.write_bytes(
+        f"{landing_prefix(DAY)}/labels_{label_day.isoformat()}.csv",
+        labels.to_csv(index=False).encode(),
+    )
+    proc = run("ingest", "--date", DAY)
+    assert proc.returncode == errors.EXIT_NOTHING_TO_DO, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "labels_only"
+    assert store.partition_exists(LABELS, label_day)
+    assert len(store.read_table(LABELS, label_day)) == len(labels)
+
+
 def test_quarantined_data_exits_1_with_the_json_result_alone_on_stdout(cfg) -> None:
     store = open_store(cfg.storage)
     store.write_bytes(f"{landing_prefix(DAY)}/features.csv", b"not,a\ncsv of \x00 the schema\n")

@@ -7,7 +7,7 @@ import sys
 
 from driftloop.cli import _date, command, emit
 from driftloop.config import PipelineConfig
-from driftloop.errors import EXIT_QUARANTINED
+from driftloop.errors import EXIT_NOTHING_TO_DO, EXIT_QUARANTINED
 
 
 def _ingest_args(p: argparse.ArgumentParser) -> None:
@@ -17,13 +17,18 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
 @command(
     "ingest",
     "parse, validate (GX) and publish landing/<date>/ to validated/, or quarantine it "
-    "(exit 1: quarantined, 3: nothing landed)",
+    "(exit 1: quarantined, 3: nothing landed, or labels only: they are ingested, the features are "
+    "still to come)",
 )(_ingest_args)
 def _ingest(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.ingest import ingest_partition
 
-    result = ingest_partition(cfg, args.date)  # LandingMissing: exit 3, by driftloop.cli.main
+    # Nothing landed at all: LandingMissing, exit 3 by driftloop.cli.main.
+    result = ingest_partition(cfg, args.date, labels_only=True)
     emit(result.to_dict())
+    if result.status == "labels_only":
+        print(f"driftloop ingest: {result.message}", file=sys.stderr)
+        return EXIT_NOTHING_TO_DO
     if result.status == "quarantined":
         print(f"driftloop ingest: quarantined: {result.message}", file=sys.stderr)
         print(f"  quarantine: {result.quarantine_uri}", file=sys.stderr)
