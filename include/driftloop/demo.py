@@ -306,7 +306,7 @@ class LiveDemo:
         body = self.client.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100, **params})
         return list(body["dag_runs"])
 
-    def ingest_run(self, day: date, dag_id: str = "ingest") -> dict[str, Any] | None:
+    def daily_run(self, day: date, dag_id: str = "ingest") -> dict[str, Any] | None:
         """The scheduled run of a daily DAG (``ingest``, ``drift_check``) for ``day``."""
         at = datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
         found = self.runs(dag_id, logical_date_gte=at, logical_date_lte=at)
@@ -348,7 +348,7 @@ class LiveDemo:
             or self.store.partition_exists(QUARANTINE, day)
         ):
             return "ingest"
-        run = self.ingest_run(day)
+        run = self.daily_run(day)
         if run is None or run["state"] in ACTIVE_STATES:
             return "ingest run to finish"
         busy = self.busy(day)
@@ -430,7 +430,7 @@ class LiveDemo:
             decision = _read_report(self.store, day, rec)["decision"]
         else:
             actions.append("not checked")
-        daily = [self.ingest_run(day), self.ingest_run(day, "drift_check")]
+        daily = [self.daily_run(day), self.daily_run(day, "drift_check")]
         runs = [r for r in daily if r] + self.new_runs(landed)
         for r in runs:
             if r.get("start_date") and r.get("end_date"):
