@@ -31,7 +31,7 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 
-from driftloop.orchestration import (
+from driftloop.airflow.orchestration import (
     DEFAULT_ARGS,
     DRIFT_REPORT,
     poke_interval,
@@ -40,7 +40,7 @@ from driftloop.orchestration import (
     retrain_run_id,
     start_date,
 )
-from driftloop.sensors import ScoredSensor
+from driftloop.airflow.sensors import ScoredSensor
 
 log = logging.getLogger("driftloop.dags.drift_check")
 
@@ -67,9 +67,9 @@ def drift_check() -> None:
 
     @task(outlets=[DRIFT_REPORT])
     def check(day: str, **context: Any) -> dict[str, Any]:
-        from driftloop.config import load_config
-        from driftloop.daily_check import run_daily_check
-        from driftloop.logs import quiet_libraries
+        from driftloop.core.config import load_config
+        from driftloop.core.logs import quiet_libraries
+        from driftloop.monitor.daily_check import run_daily_check
 
         quiet_libraries()
         ti = context["ti"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
 
-from driftloop.orchestration import (
+from driftloop.airflow.orchestration import (
     DEFAULT_ARGS,
     LABELS,
     VALIDATED,
@@ -27,14 +27,14 @@ from driftloop.orchestration import (
     publish_links,
     start_date,
 )
-from driftloop.sensors import LandingSensor
+from driftloop.airflow.sensors import LandingSensor
 
 # Quarantined data stays quarantined on a retry: fail at once; anything else (e.g. storage
 # unavailable) gets the usual retries.
 NO_RETRY_ON_QUARANTINE = ExceptionRetryPolicy(
     rules=[
         RetryRule(
-            exception="driftloop.ingest.DataQuarantined",
+            exception="driftloop.data.ingest.DataQuarantined",
             action=RetryAction.FAIL,
             reason="the partition is quarantined; fix the delivery and rerun",
         )
@@ -62,11 +62,11 @@ def ingest() -> None:
 
     @task(outlets=[VALIDATED, LABELS], retry_policy=NO_RETRY_ON_QUARANTINE)
     def ingest_and_validate(partition: str, **context: Any) -> dict[str, Any]:
-        from driftloop.logs import quiet_libraries
+        from driftloop.core.logs import quiet_libraries
 
         quiet_libraries()
-        from driftloop.config import load_config
-        from driftloop.ingest import DataQuarantined, ingest_partition
+        from driftloop.core.config import load_config
+        from driftloop.data.ingest import DataQuarantined, ingest_partition
 
         cfg = load_config()
         result = ingest_partition(cfg, partition)

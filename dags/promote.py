@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from driftloop.orchestration import DEFAULT_ARGS, MODEL, optional_param, start_date
+from driftloop.airflow.orchestration import DEFAULT_ARGS, MODEL, optional_param, start_date
 
 log = logging.getLogger("driftloop.dags.promote")
 
@@ -66,11 +66,11 @@ def promote() -> None:
     def apply(**context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from driftloop.logs import quiet_libraries
+        from driftloop.core.logs import quiet_libraries
 
         quiet_libraries()
-        from driftloop import registry
-        from driftloop.config import load_config
+        from driftloop.core.config import load_config
+        from driftloop.model import registry
 
         cfg, p = load_config(), context["params"]
         dag_run = context["dag_run"]

@@ -32,7 +32,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from driftloop.orchestration import (
+from driftloop.airflow.orchestration import (
     DEFAULT_ARGS,
     PREDICTIONS,
     VALIDATED,
@@ -73,10 +73,10 @@ def score() -> None:
     def resolve_champion(**context: Any) -> list[dict[str, str]]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from driftloop.config import load_config
-        from driftloop.daily_check import mark_unscored
-        from driftloop.logs import quiet_libraries
-        from driftloop.scoring import NoChampion, resolve_model
+        from driftloop.core.config import load_config
+        from driftloop.core.logs import quiet_libraries
+        from driftloop.model.scoring import NoChampion, resolve_model
+        from driftloop.monitor.daily_check import mark_unscored
 
         quiet_libraries()
         conf = context["dag_run"].conf or {}
@@ -100,9 +100,9 @@ def score() -> None:
         map_index_template="{{ target['partition'] }}",
     )
     def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
-        from driftloop.config import load_config
-        from driftloop.logs import quiet_libraries
-        from driftloop.scoring import score_partition
+        from driftloop.core.config import load_config
+        from driftloop.core.logs import quiet_libraries
+        from driftloop.model.scoring import score_partition
 
         quiet_libraries()
         result = score_partition(load_config(), target["partition"], target["model_version"])

@@ -35,7 +35,7 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 
-from driftloop.orchestration import (
+from driftloop.airflow.orchestration import (
     DEFAULT_ARGS,
     MODEL,
     choice_param,
@@ -67,8 +67,8 @@ class PromotionApproval(ApprovalOperator):
         who = user.get("name") or user.get("id") or "unknown"
         context["ti"].xcom_push(key=ANSWER_KEY, value={"user": who})
         if self.REJECT in (event.get("chosen_options") or []):
-            from driftloop import registry
-            from driftloop.config import load_config
+            from driftloop.core.config import load_config
+            from driftloop.model import registry
 
             decision = context["ti"].xcom_pull(task_ids="gate")
             registry.reject(
@@ -108,8 +108,8 @@ TRAIN_ARGUMENTS = [
 
 def _link_mlflow_run(context: Any, trained: dict[str, Any]) -> None:
     """Publish the MLflow run of a training result as the task's "MLflow run" link."""
-    from driftloop.config import load_config
-    from driftloop.orchestration import mlflow_run_url
+    from driftloop.airflow.orchestration import mlflow_run_url
+    from driftloop.core.config import load_config
 
     uri = load_config().tracking_uri()
     url = mlflow_run_url(uri, trained["experiment_id"], trained["run_id"])
@@ -216,12 +216,12 @@ def train() -> None:
     def train_model(**context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from driftloop.logs import quiet_libraries
+        from driftloop.core.logs import quiet_libraries
 
         quiet_libraries()
-        from driftloop.config import load_config
-        from driftloop.datasets import InsufficientData, latest_labelled_day
-        from driftloop.train import InvalidParameter, check_parameters, train_model
+        from driftloop.core.config import load_config
+        from driftloop.data.windows import InsufficientData, latest_labelled_day
+        from driftloop.model.train import InvalidParameter, check_parameters, train_model
 
         cfg, p = load_config(), context["params"]
         hyper = dict(p.get("hyperparameters") or {})
@@ -254,11 +254,11 @@ def train() -> None:
 
     @task(multiple_outputs=False)
     def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
-        from driftloop.logs import quiet_libraries
+        from driftloop.core.logs import quiet_libraries
 
         quiet_libraries()
-        from driftloop import registry
-        from driftloop.config import load_config
+        from driftloop.core.config import load_config
+        from driftloop.model import registry
 
         cfg, p = load_config(), context["params"]
         decision = registry.evaluate_challenger(
@@ -303,11 +303,11 @@ def train() -> None:
     def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from driftloop.logs import quiet_libraries
+        from driftloop.core.logs import quiet_libraries
 
         quiet_libraries()
-        from driftloop import registry
-        from driftloop.config import load_config
+        from driftloop.core.config import load_config
+        from driftloop.model import registry
 
         cfg = load_config()
         answer = context["ti"].xcom_pull(task_ids="approve_promotion", key=ANSWER_KEY)
@@ -337,11 +337,11 @@ def train() -> None:
 
     @task(trigger_rule="none_failed")
     def record_outcome(decision: dict[str, Any], **context: Any) -> str:
-        from driftloop.logs import quiet_libraries
+        from driftloop.core.logs import quiet_libraries
 
         quiet_libraries()
-        from driftloop import registry
-        from driftloop.config import load_config
+        from driftloop.core.config import load_config
+        from driftloop.model import registry
 
         version = decision["challenger_version"]
         skipped = context["ti"].xcom_pull(task_ids="approve_promotion", key="skipmixin_key")

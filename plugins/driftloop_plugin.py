@@ -1,9 +1,9 @@
 """Airflow plugin: links from task instances to what they produced (MLflow run, data docs, reports).
 
-Tasks publish their links as one XCom, ``driftloop.orchestration.LINKS_XCOM_KEY``, a mapping from a
+Tasks publish their links as one XCom, ``driftloop.airflow.orchestration.LINKS_XCOM_KEY``, a mapping from a
 link name below to a URL; a task without such a link shows it disabled. The plugin also adds the
 MLflow UI to Airflow's navigation, and serves drift reports and Data Docs under ``/driftloop`` to
-logged-in users (see ``driftloop.web``).
+logged-in users (see ``driftloop.airflow.web``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from airflow.plugins_manager import AirflowPlugin
 from airflow.providers.common.compat.sdk import BaseOperatorLink
 
-from driftloop.orchestration import FILES_PREFIX, LINK_NAMES, LINKS_XCOM_KEY
+from driftloop.airflow.orchestration import FILES_PREFIX, LINK_NAMES, LINKS_XCOM_KEY
 
 
 def published_links(ti_key: Any) -> dict[str, str]:
@@ -72,7 +72,7 @@ globals().update(
 def _fastapi_apps() -> list[dict[str, Any]]:
     """The report/Data Docs server, where FastAPI is importable (the API server)."""
     try:
-        from driftloop.web import create_app
+        from driftloop.airflow.web import create_app
     except ImportError:  # a worker without the API server's web stack needs no file server
         return []
     return [{"app": create_app(), "url_prefix": FILES_PREFIX, "name": "driftloop files"}]

@@ -63,7 +63,7 @@ def cfg_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     The same overrides are exported as DRIFTLOOP__* env vars so DAG tasks run by dag.test() see them.
     """
-    from driftloop.config import load_config
+    from driftloop.core.config import load_config
 
     def make(**overrides: str):
         env = {
@@ -86,6 +86,6 @@ def cfg(cfg_factory):
 
 @pytest.fixture
 def store(cfg):
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     return open_store(cfg.storage)

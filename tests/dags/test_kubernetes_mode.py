@@ -290,9 +290,8 @@ def test_score_partition_is_one_pod_per_partition(kubernetes_tasks) -> None:
 
 @pytest.mark.dags
 def test_the_rendered_arguments_parse_with_the_real_cli(kubernetes_tasks) -> None:
-    from driftloop.cli import _load_commands, build_parser
+    from driftloop.cli.main import build_parser
 
-    _load_commands()
     parser = build_parser()
     full, empty = kubernetes_tasks["train_model"]["pods"]
     args = parser.parse_args(_container(full)["args"])
@@ -328,7 +327,7 @@ def test_an_unknown_mode_fails_the_parse(tmp_path: Path) -> None:
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "DRIFTLOOP__EXECUTION__MODE": "kubernetees",
     }
-    code = "from driftloop.orchestration import execution_mode; execution_mode()"
+    code = "from driftloop.airflow.orchestration import execution_mode; execution_mode()"
     proc = subprocess.run(
         [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=False
     )
@@ -375,8 +374,8 @@ def test_pod_results_equal_what_the_in_process_tasks_return(
 
     from airflow.dag_processing.dagbag import DagBag
 
-    from driftloop import registry
-    from driftloop.storage import PREDICTIONS, open_store, partition_prefix
+    from driftloop.core.storage import PREDICTIONS, open_store, partition_prefix
+    from driftloop.model import registry
     from tests.integration.helpers import START, write_days
 
     cfg = cfg_factory(TRAINING__HYPERPARAMETERS="{max_iter: 20, max_depth: 3}")

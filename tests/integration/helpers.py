@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from driftloop import synth
-from driftloop.config import PipelineConfig
-from driftloop.storage import LABELS, VALIDATED, Store, parquet_bytes
+from driftloop.core.config import PipelineConfig
+from driftloop.core.storage import LABELS, VALIDATED, Store, parquet_bytes
+from driftloop.data import synth
 
 START = date(2026, 1, 1)
 

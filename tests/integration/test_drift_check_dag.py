@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from driftloop import registry, synth
-from driftloop.config import load_config
-from driftloop.daily_check import mark_unscored
-from driftloop.storage import DRIFT, partition_prefix
-from driftloop.train import train_model
+from driftloop.core.config import load_config
+from driftloop.core.storage import DRIFT, partition_prefix
+from driftloop.data import synth
+from driftloop.model import registry
+from driftloop.model.train import train_model
+from driftloop.monitor.daily_check import mark_unscored
 from tests.integration.helpers import START, logical, write_days
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ TRAIN_END = START + timedelta(days=9)
 @pytest.fixture
 def champion_env(cfg_factory):
     """The store after: a champion trained on 10 stationary days is promoted; 3 shifted days follow."""
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     cfg = cfg_factory(**FAST)
     store = open_store(cfg.storage)

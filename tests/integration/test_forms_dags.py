@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from driftloop import registry
+from driftloop.model import registry
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}"}
 
 @pytest.fixture
 def env(cfg_factory):
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     cfg = cfg_factory(**FAST)
     store = open_store(cfg.storage)

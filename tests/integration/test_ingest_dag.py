@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from driftloop import synth
-from driftloop.storage import QUARANTINE, RAW, VALIDATED
+from driftloop.core.storage import QUARANTINE, RAW, VALIDATED
+from driftloop.data import synth
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ INCIDENT = date(
 def ingest_dag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
-    from driftloop.config import project_root
+    from driftloop.core.config import project_root
 
     bag = DagBag(dag_folder=str(project_root() / "dags" / "ingest.py"))
     assert bag.import_errors == {}
@@ -48,7 +48,7 @@ def _validated_events(after_id: int) -> list[dict]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from driftloop.orchestration import VALIDATED as VALIDATED_ASSET
+    from driftloop.airflow.orchestration import VALIDATED as VALIDATED_ASSET
 
     with create_session() as session:
         rows = session.scalars(

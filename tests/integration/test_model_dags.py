@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from driftloop import registry
-from driftloop.storage import PREDICTIONS, partition_prefix
+from driftloop.core.storage import PREDICTIONS, partition_prefix
+from driftloop.model import registry
 from tests.integration.helpers import START, logical, write_days
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ END = START + timedelta(days=DAYS - 1)
 @pytest.fixture
 def env(cfg_factory):
     cfg = cfg_factory(**FAST)
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     store = open_store(cfg.storage)
     write_days(store, cfg, DAYS, rows=600)

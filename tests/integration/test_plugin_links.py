@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from driftloop.orchestration import LINK_NAMES, mlflow_run_url
+from driftloop.airflow.orchestration import LINK_NAMES, mlflow_run_url
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_train_model_links_to_its_mlflow_run(airflow_db, cfg_factory) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     cfg = cfg_factory(**FAST)
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     write_days(open_store(cfg.storage), cfg, 10, rows=600)
     bag = DagBag()

@@ -1,7 +1,7 @@
 """A real ``airflow standalone`` (api-server, scheduler, dag-processor, triggerer) for live tests.
 
 Isolated: its own AIRFLOW_HOME and SQLite DB in a temp folder, this repo's dags/ and plugins/, and
-driftloop state under the same folder. A thin layer over ``driftloop.localstack`` (the code behind
+driftloop state under the same folder. A thin layer over ``driftloop.local.stack`` (the code behind
 ``make airflow``): the same environment, and the same process handling (its own session, stopped
 with SIGTERM to its group, nothing of it left afterwards). Only Airflow runs, no MLflow server: the
 tasks use the MLflow store directly. Logs are kept in ``<home>/standalone.log`` and printed by
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from driftloop.localstack import (
+from driftloop.local.stack import (
     AirflowClient,
     Service,
     admin_password,

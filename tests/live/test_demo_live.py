@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from driftloop import localstack
+from driftloop.local import stack
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(500)]
 
@@ -23,7 +23,7 @@ def test_live_demo_lands_days_and_reports_what_the_scheduler_did(tmp_path: Path)
         or str(Path.home() / ".cache" / "driftloop-pycache"),
     }
     args = ["demo", "--live", "--days", "2", "--rows", "400", "--out", str(out)]
-    args += ["--port", str(localstack.free_port()), "--mlflow-port", str(localstack.free_port())]
+    args += ["--port", str(stack.free_port()), "--mlflow-port", str(stack.free_port())]
     try:
         done = subprocess.run(
             [str(Path(sys.executable).parent / "driftloop"), *args],
@@ -34,10 +34,10 @@ def test_live_demo_lands_days_and_reports_what_the_scheduler_did(tmp_path: Path)
         )
         assert done.returncode == 0, done.stdout + done.stderr
     except BaseException:
-        print(localstack.log_tails(out / "state", 80))
+        print(stack.log_tails(out / "state", 80))
         raise
     finally:
-        localstack.stop(out / "state")
+        stack.stop(out / "state")
 
     lines = done.stdout.splitlines()
     assert any(line.startswith("day ") for line in lines), done.stdout
@@ -55,4 +55,4 @@ def test_live_demo_lands_days_and_reports_what_the_scheduler_did(tmp_path: Path)
     assert (out / "summary.png").exists() and (out / "summary.html").exists()
 
     # The demo stopped its stack.
-    assert localstack.status(out / "state") is None
+    assert stack.status(out / "state") is None

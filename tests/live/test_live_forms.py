@@ -27,9 +27,9 @@ ROWS = 300  # 1,500 labelled rows >= training.min_train_rows (1,000)
 
 def _seed(cfg: Any) -> date:
     """Ingest DAYS days of demo data the way the ingest DAG does; returns the newest labelled day."""
-    from driftloop import synth
-    from driftloop.ingest import ingest_partition
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
+    from driftloop.data import synth
+    from driftloop.data.ingest import ingest_partition
 
     store = open_store(cfg.storage)
     for i in range(DAYS):
@@ -59,8 +59,8 @@ def _run(server: AirflowServer, dag_id: str, conf: dict[str, Any]) -> dict[str, 
 
 
 def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Path) -> None:
-    from driftloop import registry
-    from driftloop.config import load_config
+    from driftloop.core.config import load_config
+    from driftloop.model import registry
 
     t0 = time.monotonic()
     timings: dict[str, float] = {}

@@ -15,9 +15,9 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(400)]
 
 
 def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_path: Path) -> None:
-    from driftloop import synth
-    from driftloop.config import load_config
-    from driftloop.storage import open_store
+    from driftloop.core.config import load_config
+    from driftloop.core.storage import open_store
+    from driftloop.data import synth
 
     t0 = time.monotonic()
     today = datetime.now(UTC).date()

@@ -47,9 +47,10 @@ def _runs(server: AirflowServer, dag_id: str, last: date) -> list[dict[str, Any]
 
 
 def test_a_fresh_deployment_runs_the_whole_loop_by_itself(tmp_path: Path) -> None:
-    from driftloop import registry, synth
-    from driftloop.config import load_config
-    from driftloop.storage import DRIFT, PREDICTIONS, SCORING, VALIDATED, open_store
+    from driftloop.core.config import load_config
+    from driftloop.core.storage import DRIFT, PREDICTIONS, SCORING, VALIDATED, open_store
+    from driftloop.data import synth
+    from driftloop.model import registry
 
     t0 = time.monotonic()
     # The last day is today: Airflow 3 runs a daily schedule's run for D at D 00:00, so the

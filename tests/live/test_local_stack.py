@@ -12,7 +12,7 @@ import psutil
 import pytest
 import requests
 
-from driftloop import localstack
+from driftloop.local import stack
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
 
@@ -42,7 +42,7 @@ def test_airflow_starts_once_per_home_with_unpaused_dags_and_stop_ends_everythin
         "PYTHONPYCACHEPREFIX": os.environ.get("PYTHONPYCACHEPREFIX")
         or str(Path.home() / ".cache" / "driftloop-pycache"),
     }
-    port, mlflow_port = localstack.free_port(), localstack.free_port()
+    port, mlflow_port = stack.free_port(), stack.free_port()
 
     def driftloop(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -57,35 +57,35 @@ def test_airflow_starts_once_per_home_with_unpaused_dags_and_stop_ends_everythin
         )
         timings["ready"] = time.monotonic() - t0
         assert up.returncode == 0, up.stdout + up.stderr
-        password = localstack.admin_password(home)
+        password = stack.admin_password(home)
         assert f"http://127.0.0.1:{port}" in up.stdout and password in up.stdout
         assert "driftloop stop" in up.stdout
 
         # Both UIs answer; the Airflow components report healthy.
-        assert localstack.airflow_ready(f"http://127.0.0.1:{port}")
+        assert stack.airflow_ready(f"http://127.0.0.1:{port}")
         assert requests.get(f"http://127.0.0.1:{mlflow_port}/", timeout=10).status_code == 200
-        state = localstack.read_state(home)
+        state = stack.read_state(home)
         assert state is not None and set(state.services) == {"airflow", "mlflow"}
         assert len(_schedulers(home)) == 1
 
         # A second start refuses, names what runs and how to stop it, and starts nothing.
         again = driftloop(
-            "airflow", "--port", str(localstack.free_port()), "--mlflow-port", str(mlflow_port)
+            "airflow", "--port", str(stack.free_port()), "--mlflow-port", str(mlflow_port)
         )
-        assert again.returncode == localstack.EXIT_ALREADY_RUNNING, again.stdout + again.stderr
+        assert again.returncode == stack.EXIT_ALREADY_RUNNING, again.stdout + again.stderr
         assert "already running" in again.stderr and f"127.0.0.1:{port}" in again.stderr
         assert "driftloop stop" in again.stderr
         time.sleep(3)
         assert len(_schedulers(home)) == 1
 
         # DAGs come up unpaused.
-        client = localstack.AirflowClient(f"http://127.0.0.1:{port}", lambda: password)
+        client = stack.AirflowClient(f"http://127.0.0.1:{port}", lambda: password)
 
         def dags() -> dict[str, bool] | None:
             found = client.api("GET", "dags")["dags"]
             return {d["dag_id"]: d["is_paused"] for d in found} if len(found) >= 5 else None
 
-        paused = localstack.wait_until(dags, 90, "the DAGs to be parsed", 2)
+        paused = stack.wait_until(dags, 90, "the DAGs to be parsed", 2)
         assert {"ingest", "score", "drift_check", "train", "promote"} <= set(paused)
         assert not any(paused.values()), paused
 
@@ -97,13 +97,13 @@ def test_airflow_starts_once_per_home_with_unpaused_dags_and_stop_ends_everythin
         for ref in state.refs():
             assert not ref.group(), f"{ref.name} left processes: {ref.group()}"
         assert not _schedulers(home)
-        assert localstack.port_free(port) and localstack.port_free(mlflow_port)
+        assert stack.port_free(port) and stack.port_free(mlflow_port)
 
         nothing = driftloop("stop")
         assert nothing.returncode == 0 and "Nothing is running" in nothing.stdout
     except BaseException:
-        print(localstack.log_tails(home, 80))
+        print(stack.log_tails(home, 80))
         raise
     finally:
-        localstack.stop(home)
+        stack.stop(home)
         print("local stack timings (s):", {k: round(v, 1) for k, v in timings.items()})

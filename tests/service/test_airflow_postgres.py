@@ -2,7 +2,7 @@
 
 Airflow reads its configuration when it is imported, and this test session has already configured
 (and imported) Airflow on SQLite, so everything Airflow does here runs in subprocesses with their own
-environment: the local-Airflow variables of ``driftloop.localenv`` with the metadata DB switched to
+environment: the local-Airflow variables of ``driftloop.local.env`` with the metadata DB switched to
 Postgres, exactly as the compose stack configures it. The outcome is read from Postgres with
 psycopg2: the dag runs and their states, and the asset events with the partition in their extra.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.localenv import airflow_env
+from driftloop.local.env import airflow_env
 from tests.service.conftest import pg_query
 
 pytestmark = pytest.mark.service
@@ -107,7 +107,7 @@ def test_ingest_dag_runs_on_postgres_metadata(
     outcome = json.loads(proc.stdout.strip().splitlines()[-1])
     # The clean day succeeds; the quarantined day fails its run, with the reason in the task log.
     assert outcome["codes"] == {DAY.isoformat(): 0, BAD_DAY.isoformat(): 1}, output
-    assert "driftloop.ingest.DataQuarantined" in proc.stdout + proc.stderr
+    assert "driftloop.data.ingest.DataQuarantined" in proc.stdout + proc.stderr
 
     data = tmp_path / "data"
     assert (data / f"validated/date={DAY}/part-0.parquet").is_file()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from driftloop import registry
-from driftloop.storage import open_store
-from driftloop.train import train_model
+from driftloop.core.storage import open_store
+from driftloop.model import registry
+from driftloop.model.train import train_model
 from tests.integration.helpers import START, write_days
 from tests.service.conftest import pg_query
 

@@ -18,12 +18,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from driftloop import registry, synth
-from driftloop.daily_check import run_daily_check
-from driftloop.ingest import ingest_partition
-from driftloop.scoring import score_partition
-from driftloop.storage import S3Store, open_store
-from driftloop.train import train_model
+from driftloop.core.storage import S3Store, open_store
+from driftloop.data import synth
+from driftloop.data.ingest import ingest_partition
+from driftloop.model import registry
+from driftloop.model.scoring import score_partition
+from driftloop.model.train import train_model
+from driftloop.monitor.daily_check import run_daily_check
 
 pytestmark = pytest.mark.service
 

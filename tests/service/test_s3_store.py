@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from driftloop.storage import PartitionMissing, S3Store, open_store, parquet_bytes
+from driftloop.core.storage import PartitionMissing, S3Store, open_store, parquet_bytes
 
 pytestmark = pytest.mark.service
 

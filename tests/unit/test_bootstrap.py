@@ -6,16 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from driftloop.daily_check import mark_unscored, run_daily_check
-from driftloop.datasets import window_shortfall
-from driftloop.storage import DRIFT, partition_prefix
+from driftloop.core.storage import DRIFT, partition_prefix
+from driftloop.data.windows import window_shortfall
+from driftloop.monitor.daily_check import mark_unscored, run_daily_check
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.unit
 
 
 def test_no_champion_waits_for_labels_then_asks_for_the_first_model(cfg_factory) -> None:
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     cfg = cfg_factory(DRIFT__BOOTSTRAP_LABELLED_DAYS="5")
     store = open_store(cfg.storage)
@@ -44,7 +44,7 @@ def test_no_champion_waits_for_labels_then_asks_for_the_first_model(cfg_factory)
 
 
 def test_policy_and_trainer_agree_on_the_window(cfg_factory) -> None:
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     cfg = cfg_factory(DRIFT__BOOTSTRAP_LABELLED_DAYS="5", TRAINING__MIN_TRAIN_ROWS="100000")
     store = open_store(cfg.storage)
@@ -58,8 +58,8 @@ def test_policy_and_trainer_agree_on_the_window(cfg_factory) -> None:
 
 
 def test_unscored_days_are_recorded_for_the_check(cfg) -> None:
-    from driftloop.sensors import scored_keys
-    from driftloop.storage import open_store
+    from driftloop.airflow.sensors import scored_keys
+    from driftloop.core.storage import open_store
 
     store = open_store(cfg.storage)
     day = START.isoformat()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from driftloop import locking, registry, train
-from driftloop.storage import open_store
+from driftloop.core import locking
+from driftloop.core.storage import open_store
+from driftloop.model import registry, train
 from tests.integration.helpers import START, write_days
 from tests.unit.test_gate import GATE, _register
 
@@ -26,7 +27,7 @@ FAST = {
 
 
 def _hold(ready: Path, seconds: float) -> None:
-    from driftloop.config import load_config
+    from driftloop.core.config import load_config
 
     with locking.champion_lock(load_config()):
         ready.touch()
@@ -87,8 +88,8 @@ def test_a_promotion_gated_against_an_older_champion_is_refused(cfg) -> None:
 # -- 20 concurrent train/promote/rollback attempts -------------------------------------------------
 def _attempt(job: tuple[int, str, str]) -> dict:
     """One attempt in its own process: returns the alias move it made (before -> after) or why not."""
-    from driftloop import registry
-    from driftloop.config import load_config
+    from driftloop.core.config import load_config
+    from driftloop.model import registry
 
     i, kind, version = job
     cfg = load_config()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from driftloop import cli, errors
-from driftloop.storage import landing_prefix, open_store
+from driftloop.cli import app as cli
+from driftloop.core import errors
+from driftloop.core.storage import landing_prefix, open_store
 
 pytestmark = pytest.mark.unit
 
@@ -21,7 +22,7 @@ DAY = "2026-01-05"
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "driftloop.cli", *args],
+        [sys.executable, "-m", "driftloop.cli.main", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -57,8 +58,8 @@ def test_nothing_landed_exits_3_and_insufficient_data_exits_4(cfg) -> None:
 def test_a_labels_only_delivery_is_ingested_and_exits_3_until_the_features_land(cfg) -> None:
     from datetime import date, timedelta
 
-    from driftloop import synth
-    from driftloop.storage import LABELS
+    from driftloop.core.storage import LABELS
+    from driftloop.data import synth
 
     store = open_store(cfg.storage)
     label_day = date.fromisoformat(DAY) - timedelta(days=cfg.dataset.label_delay_days)
@@ -132,8 +133,7 @@ def test_library_chatter_goes_to_stderr_and_stdout_is_the_json_alone(
         return 0
 
     try:
-        cli._load_commands()
-        assert cli.main(["chatter-test"]) == 0
+        assert cli.run(["chatter-test"]) == 0
     finally:
         cli._COMMANDS.pop("chatter-test")
     out, err = capsys.readouterr()
@@ -142,8 +142,10 @@ def test_library_chatter_goes_to_stderr_and_stdout_is_the_json_alone(
 
 
 def test_every_library_error_maps_to_a_documented_code() -> None:
-    from driftloop import config, datasets, ingest, locking, model_io, registry, scoring, storage
-    from driftloop import train as train_mod
+    from driftloop.core import config, locking, storage
+    from driftloop.data import ingest, windows
+    from driftloop.model import model_io, registry, scoring
+    from driftloop.model import train as train_mod
 
     expected = {
         config.ConfigError: errors.EXIT_USAGE,
@@ -152,7 +154,7 @@ def test_every_library_error_maps_to_a_documented_code() -> None:
         ingest.LandingMissing: errors.EXIT_NOTHING_TO_DO,
         scoring.NoChampion: errors.EXIT_NOTHING_TO_DO,
         storage.PartitionMissing: errors.EXIT_NOTHING_TO_DO,
-        datasets.InsufficientData: errors.EXIT_INSUFFICIENT_DATA,
+        windows.InsufficientData: errors.EXIT_INSUFFICIENT_DATA,
         locking.LockTimeout: errors.EXIT_UNAVAILABLE,
         registry.RegistryError: errors.EXIT_REFUSED,
         registry.StaleDecision: errors.EXIT_REFUSED,

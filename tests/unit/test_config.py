@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftloop.config import ConfigError, load_config, parse_config, project_root
+from driftloop.core.config import ConfigError, load_config, parse_config, project_root
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.demo_report import format_row, header, write_summary
+from driftloop.demo.summary import format_row, header, write_summary
 
 pytestmark = pytest.mark.unit
 

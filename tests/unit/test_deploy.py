@@ -390,7 +390,7 @@ def test_dockerfile_bakes_the_project_with_its_locked_dependencies() -> None:
 
 def test_helm_values_match_the_pod_mode_of_the_dags() -> None:
     """Untested against a cluster: only that the values agree with what the DAGs' pods expect."""
-    from driftloop.config import Execution
+    from driftloop.core.config import Execution
 
     values = yaml.safe_load(HELM_VALUES.read_text())
     assert values["executor"] in ("KubernetesExecutor", "CeleryKubernetesExecutor")

@@ -9,9 +9,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from driftloop import synth
-from driftloop.config import PipelineConfig, load_config, parse_config
-from driftloop.drift import (
+from driftloop.core.config import PipelineConfig, load_config, parse_config
+from driftloop.data import synth
+from driftloop.monitor.drift import (
     MISSING,
     UNSEEN,
     Accumulator,

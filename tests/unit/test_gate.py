@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from driftloop import registry
-from driftloop.config import Gate
+from driftloop.core.config import Gate
+from driftloop.model import registry
 
 pytestmark = pytest.mark.unit
 
@@ -80,7 +80,7 @@ def test_guard_regression_within_tolerance_is_fine() -> None:
 # -- aliases and audit on a real (sqlite) MLflow registry -----------------------------------------
 def _register(cfg, partition_date: str) -> str:
     """A version backed by a run (no model files: alias moves do not read them)."""
-    from driftloop.train import TAG_PARTITION_DATE, ensure_experiment, mlflow_client
+    from driftloop.model.train import TAG_PARTITION_DATE, ensure_experiment, mlflow_client
 
     client = mlflow_client(cfg)
     exp = ensure_experiment(client, cfg)

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from driftloop import synth
-from driftloop.ingest import LABELS_QUARANTINE, LandingMissing, ingest_labels, ingest_partition
-from driftloop.storage import LABELS, QUARANTINE, RAW, VALIDATED
+from driftloop.core.storage import LABELS, QUARANTINE, RAW, VALIDATED
+from driftloop.data import synth
+from driftloop.data.ingest import LABELS_QUARANTINE, LandingMissing, ingest_labels, ingest_partition
 
 pytestmark = pytest.mark.unit
 
@@ -159,7 +159,7 @@ def test_badly_named_label_files_are_quarantined_one_by_one_and_the_others_inges
     import subprocess
     import sys
 
-    from driftloop.ingest import BAD_LABEL_NAMES_QUARANTINE
+    from driftloop.data.ingest import BAD_LABEL_NAMES_QUARANTINE
 
     start = DAY - timedelta(days=cfg.dataset.label_delay_days)
     synth.write_days(
@@ -190,7 +190,7 @@ def test_badly_named_label_files_are_quarantined_one_by_one_and_the_others_inges
 
     # The CLI: a one-line note per refused file, exit 0 (the features were validated), no traceback.
     proc = subprocess.run(
-        [sys.executable, "-m", "driftloop.cli", "ingest", "--date", DAY.isoformat()],
+        [sys.executable, "-m", "driftloop.cli.main", "ingest", "--date", DAY.isoformat()],
         capture_output=True,
         text=True,
         timeout=180,
@@ -220,7 +220,7 @@ def _labelled_days(cfg, store) -> tuple[date, str]:
 def test_labels_with_ids_never_delivered_are_quarantined_and_the_rest_ingested(
     cfg, store, caplog
 ) -> None:
-    from driftloop.ingest import UNKNOWN_IDS_QUARANTINE
+    from driftloop.data.ingest import UNKNOWN_IDS_QUARANTINE
 
     start, key = _labelled_days(cfg, store)
     assert ingest_partition(cfg, start).status == "validated"  # the label day's events
@@ -228,7 +228,7 @@ def test_labels_with_ids_never_delivered_are_quarantined_and_the_rest_ingested(
     ghosts = b"ghost-1,1\nghost-2,0\nghost-3,1\n"
     store.write_bytes(key, good + ghosts)
 
-    with caplog.at_level("WARNING", logger="driftloop.ingest"):
+    with caplog.at_level("WARNING", logger="driftloop.data.ingest"):
         result = ingest_partition(cfg, DAY)
 
     [outcome] = result.labels
@@ -259,7 +259,7 @@ def test_labels_with_ids_never_delivered_are_quarantined_and_the_rest_ingested(
 
 
 def test_labels_with_only_unknown_ids_publish_nothing_and_lose_nothing(cfg, store) -> None:
-    from driftloop.ingest import UNKNOWN_IDS_QUARANTINE
+    from driftloop.data.ingest import UNKNOWN_IDS_QUARANTINE
 
     start, key = _labelled_days(cfg, store)
     ingest_partition(cfg, start)
@@ -290,7 +290,7 @@ def test_labels_of_a_day_without_validated_features_are_ingested_unchecked(cfg, 
 
 
 def test_a_label_only_delivery_is_ingested(cfg, store) -> None:
-    from driftloop.ingest import ingest_labels_only
+    from driftloop.data.ingest import ingest_labels_only
 
     start, _ = _labelled_days(cfg, store)
     store.delete_prefix(FEATURES)

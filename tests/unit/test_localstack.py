@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from driftloop import localstack
-from driftloop.localstack import ProcessRef, Service, StackState
+from driftloop.local import stack
+from driftloop.local.stack import ProcessRef, Service, StackState
 
 pytestmark = pytest.mark.unit
 
@@ -56,16 +56,16 @@ def service(tmp_path: Path):
 
 
 def test_nothing_running_without_state_or_lock(tmp_path: Path) -> None:
-    assert localstack.status(tmp_path) is None
-    assert localstack.stop(tmp_path) == []
+    assert stack.status(tmp_path) is None
+    assert stack.stop(tmp_path) == []
 
 
 def test_a_stale_state_file_after_everything_died_is_ignored_and_removed(tmp_path: Path) -> None:
     state = StackState(str(tmp_path), _dead_ref("supervisor"), {"airflow": _dead_ref("airflow")})
-    (tmp_path / localstack.STATE_FILE).write_text(state.to_json())
-    assert localstack.status(tmp_path) is None
-    assert localstack.stop(tmp_path) == []
-    assert not (tmp_path / localstack.STATE_FILE).exists()
+    (tmp_path / stack.STATE_FILE).write_text(state.to_json())
+    assert stack.status(tmp_path) is None
+    assert stack.stop(tmp_path) == []
+    assert not (tmp_path / stack.STATE_FILE).exists()
 
 
 def test_servers_outliving_a_killed_supervisor_block_a_start_and_stop_ends_them(
@@ -73,28 +73,28 @@ def test_servers_outliving_a_killed_supervisor_block_a_start_and_stop_ends_them(
 ) -> None:
     svc = service()
     state = StackState(str(tmp_path), _dead_ref("supervisor"), {"airflow": svc.ref})
-    (tmp_path / localstack.STATE_FILE).write_text(state.to_json())
+    (tmp_path / stack.STATE_FILE).write_text(state.to_json())
 
-    running = localstack.status(tmp_path)
+    running = stack.status(tmp_path)
     assert running is not None and running.services["airflow"].pid == svc.ref.pid
     assert "gone" in running.describe()[0]
-    with pytest.raises(localstack.AlreadyRunning):
-        localstack.start(tmp_path, port=localstack.free_port(), mlflow_port=localstack.free_port())
+    with pytest.raises(stack.AlreadyRunning):
+        stack.start(tmp_path, port=stack.free_port(), mlflow_port=stack.free_port())
 
-    assert localstack.stop(tmp_path, timeout=5) == [svc.ref]
+    assert stack.stop(tmp_path, timeout=5) == [svc.ref]
     assert not svc.ref.group()
-    assert localstack.status(tmp_path) is None
+    assert stack.status(tmp_path) is None
 
 
 def test_a_held_lock_means_running(tmp_path: Path) -> None:
     state = StackState(str(tmp_path), ProcessRef.of("supervisor", psutil.Process().pid))
-    (tmp_path / localstack.STATE_FILE).write_text(state.to_json())
-    with localstack._exclusive(tmp_path) as locked:
+    (tmp_path / stack.STATE_FILE).write_text(state.to_json())
+    with stack._exclusive(tmp_path) as locked:
         assert locked
-        assert localstack.status(tmp_path) == state
-        with localstack._exclusive(tmp_path) as again:
+        assert stack.status(tmp_path) == state
+        with stack._exclusive(tmp_path) as again:
             assert not again  # a second supervisor would not start
-    assert localstack.status(tmp_path) is None
+    assert stack.status(tmp_path) is None
 
 
 def test_a_recycled_pid_is_never_signalled() -> None:
@@ -102,7 +102,7 @@ def test_a_recycled_pid_is_never_signalled() -> None:
     stranger = ProcessRef("airflow", me.pid, me.create_time() - 1000)
     assert not stranger.alive()
     assert stranger.group() == []
-    assert localstack.stop_group(stranger) is False
+    assert stack.stop_group(stranger) is False
 
 
 def test_stop_ends_the_whole_session_even_a_child_in_its_own_group_that_ignores_term(
@@ -110,7 +110,7 @@ def test_stop_ends_the_whole_session_even_a_child_in_its_own_group_that_ignores_
 ) -> None:
     svc = service(STUBBORN_CHILD)
     child_pid = int(
-        localstack.wait_until(lambda: svc.log_path.read_text().strip(), 20, "the child's pid", 0.1)
+        stack.wait_until(lambda: svc.log_path.read_text().strip(), 20, "the child's pid", 0.1)
     )
     assert child_pid in {p.pid for p in svc.ref.group()}
     assert psutil.Process(child_pid).pid != svc.ref.pid and os.getpgid(child_pid) == child_pid
@@ -130,7 +130,7 @@ def test_port_checks(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         busy = s.getsockname()[1]
-        assert not localstack.port_free(busy)
-        with pytest.raises(localstack.PortInUse, match=str(busy)):
-            localstack.start(tmp_path, port=busy, mlflow_port=localstack.free_port())
-    assert localstack.port_free(localstack.free_port())
+        assert not stack.port_free(busy)
+        with pytest.raises(stack.PortInUse, match=str(busy)):
+            stack.start(tmp_path, port=busy, mlflow_port=stack.free_port())
+    assert stack.port_free(stack.free_port())

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from driftloop import logs
+from driftloop.core import logs
 
 pytestmark = pytest.mark.unit
 
@@ -28,7 +28,7 @@ def test_known_library_warnings_are_filtered_and_nothing_else() -> None:
     skops = "The `airflow.utils.timezone.zetac` attribute is deprecated."
     assert _emit(skops, FutureWarning, "skops.io._utils") == []
     # The same warning from anywhere else, or another warning from skops, still shows.
-    assert len(_emit(skops, FutureWarning, "driftloop.train")) == 1
+    assert len(_emit(skops, FutureWarning, "driftloop.model.train")) == 1
     assert len(_emit("something new", FutureWarning, "skops.io._utils")) == 1
     assert len(_emit("something new", DeprecationWarning, "mlflow.store.db")) == 1
 
@@ -60,7 +60,7 @@ import logging, sys
 order = sys.argv[1]
 if order == "mlflow-first":
     import mlflow
-from driftloop.logs import quiet_libraries
+from driftloop.core.logs import quiet_libraries
 quiet_libraries()
 import mlflow
 logger = logging.getLogger("mlflow")
@@ -85,7 +85,7 @@ def test_mlflow_logs_through_the_normal_tree_whatever_the_import_order(order: st
 
 
 def test_local_airflow_shows_task_info_lines(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    from driftloop.localenv import airflow_env
+    from driftloop.local.env import airflow_env
 
     monkeypatch.delenv("AIRFLOW__LOGGING__LOGGING_LEVEL", raising=False)
     monkeypatch.delenv("AIRFLOW__LOGGING__NAMESPACE_LEVELS", raising=False)

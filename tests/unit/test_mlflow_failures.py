@@ -11,8 +11,9 @@ from datetime import timedelta
 
 import pytest
 
-from driftloop import errors, registry, train
-from driftloop.storage import open_store
+from driftloop.core import errors
+from driftloop.core.storage import open_store
+from driftloop.model import registry, train
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.unit
@@ -55,7 +56,7 @@ def test_an_unreachable_mlflow_server_fails_within_seconds_not_minutes(cfg) -> N
     env["DRIFTLOOP__MLFLOW__TRACKING_URI"] = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "driftloop.cli", "rollback", "--reason", "test"],
+        [sys.executable, "-m", "driftloop.cli.main", "rollback", "--reason", "test"],
         capture_output=True,
         text=True,
         env=env,
@@ -70,7 +71,7 @@ def test_an_unreachable_mlflow_server_fails_within_seconds_not_minutes(cfg) -> N
 
 
 def _first_use(barrier, q) -> None:
-    from driftloop.config import load_config
+    from driftloop.core.config import load_config
 
     barrier.wait()
     try:

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from driftloop import model_io, registry, scoring, synth, train
-from driftloop.config import Algorithm
-from driftloop.storage import open_store
+from driftloop.core.config import Algorithm
+from driftloop.core.storage import open_store
+from driftloop.data import synth
+from driftloop.model import model_io, registry, scoring, train
 from tests.integration.helpers import START, validated_frame, write_days
 
 pytestmark = pytest.mark.unit

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop import synth
-from driftloop.drift import build_profile
-from driftloop.monitoring import check, compute_metrics, evaluate_performance
-from driftloop.policy import decide_for
-from driftloop.report import HTML_NAME, JSON_NAME, write_report
-from driftloop.storage import DRIFT, LABELS, PREDICTIONS, VALIDATED, parquet_bytes
+from driftloop.core.storage import DRIFT, LABELS, PREDICTIONS, VALIDATED, parquet_bytes
+from driftloop.data import synth
+from driftloop.monitor.drift import build_profile
+from driftloop.monitor.monitoring import check, compute_metrics, evaluate_performance
+from driftloop.monitor.policy import decide_for
+from driftloop.monitor.report import HTML_NAME, JSON_NAME, write_report
 
 pytestmark = pytest.mark.unit
 
@@ -163,8 +163,7 @@ def test_write_report_files(cfg, store, populated) -> None:
 
 
 def test_drift_command_is_registered() -> None:
-    from driftloop.cli import _load_commands, build_parser
+    from driftloop.cli.main import build_parser
 
-    _load_commands()
     args = build_parser().parse_args(["drift", "--date", "2026-01-28", "--training-active"])
     assert args.command == "drift" and args.date == date(2026, 1, 28) and args.training_active

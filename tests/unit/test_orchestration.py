@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from driftloop import orchestration as orch
+from driftloop.airflow import orchestration as orch
 
 pytestmark = pytest.mark.unit
 

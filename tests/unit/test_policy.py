@@ -6,10 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from driftloop import synth
-from driftloop.config import load_config
-from driftloop.drift import build_profile, compare
-from driftloop.policy import Signals, decide
+from driftloop.core.config import load_config
+from driftloop.data import synth
+from driftloop.monitor.drift import build_profile, compare
+from driftloop.monitor.policy import Signals, decide
 
 pytestmark = pytest.mark.unit
 
@@ -143,7 +143,7 @@ def test_lock_and_cooldown_apply_before_the_label_wait() -> None:
 
 # -- bootstrap: no champion yet -------------------------------------------------------------------
 def boot(labelled: int, **kw):
-    from driftloop.policy import decide_bootstrap
+    from driftloop.monitor.policy import decide_bootstrap
 
     args = dict(
         labelled_days=labelled,

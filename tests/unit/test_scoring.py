@@ -7,8 +7,8 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from driftloop import registry, scoring, train
-from driftloop.storage import PREDICTIONS, VALIDATED, open_store, partition_prefix
+from driftloop.core.storage import PREDICTIONS, VALIDATED, open_store, partition_prefix
+from driftloop.model import registry, scoring, train
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.unit

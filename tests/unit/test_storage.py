@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from driftloop.storage import LocalStore, PartitionMissing, parquet_bytes
+from driftloop.core.storage import LocalStore, PartitionMissing, parquet_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -67,7 +67,7 @@ def test_leftovers_of_a_killed_write_are_removed_by_the_next_write(local: LocalS
     import os
     import time
 
-    from driftloop.storage import STALE_LEFTOVER_SECONDS
+    from driftloop.core.storage import STALE_LEFTOVER_SECONDS
 
     local.write_partition("raw", "2026-01-02", {"a.bin": b"1"})
     zone = local.path / "raw"

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from driftloop import synth
-from driftloop.config import load_config, project_root
-from driftloop.storage import LocalStore
+from driftloop.core.config import load_config, project_root
+from driftloop.core.storage import LocalStore
+from driftloop.data import synth
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from driftloop import datasets, registry, train
+from driftloop.data import windows
+from driftloop.model import registry, train
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.unit
@@ -20,33 +21,32 @@ FAST = {
 
 def test_window_uses_only_days_with_labels_and_splits_by_time(cfg_factory) -> None:
     cfg = cfg_factory(**FAST)
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     labelled = write_days(open_store(cfg.storage), cfg, 9, rows=200)  # labels for 6 of 9 days
     end = START + timedelta(days=8)
-    frame, parts = datasets.training_frame(cfg, end, window_days=21)
+    frame, parts = windows.training_frame(cfg, end, window_days=21)
     assert parts == labelled == [START + timedelta(days=i) for i in range(6)]
     assert set(frame.columns) >= {cfg.dataset.target, *cfg.dataset.feature_names}
-    split = datasets.time_split(frame, parts, holdout_days=3)
+    split = windows.time_split(frame, parts, holdout_days=3)
     assert split.holdout_partitions == parts[-3:] and split.train_partitions == parts[:3]
     assert (
-        split.train[datasets.PARTITION_COLUMN].max()
-        < split.holdout[datasets.PARTITION_COLUMN].min()
+        split.train[windows.PARTITION_COLUMN].max() < split.holdout[windows.PARTITION_COLUMN].min()
     )
     assert len(split.train) + len(split.holdout) == len(frame)
 
     # A window that ends before the labelled days start has nothing to train on.
-    with pytest.raises(datasets.InsufficientData, match="labelled day"):
-        datasets.training_frame(cfg, START + timedelta(days=1), window_days=2)
+    with pytest.raises(windows.InsufficientData, match="labelled day"):
+        windows.training_frame(cfg, START + timedelta(days=1), window_days=2)
 
 
 def test_too_few_rows_is_a_clear_error(cfg_factory) -> None:
     cfg = cfg_factory(TRAINING__MIN_TRAIN_ROWS="100000")
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     write_days(open_store(cfg.storage), cfg, 8, rows=100)
-    with pytest.raises(datasets.InsufficientData, match=r"min_train_rows is 100000"):
-        datasets.training_frame(cfg, date(2026, 1, 8))
+    with pytest.raises(windows.InsufficientData, match=r"min_train_rows is 100000"):
+        windows.training_frame(cfg, date(2026, 1, 8))
 
 
 @pytest.mark.parametrize("algorithm", ["logistic_regression", "random_forest"])
@@ -61,7 +61,7 @@ def test_train_logs_run_registers_challenger_and_reference_profile(cfg_factory) 
     import mlflow
 
     cfg = cfg_factory(**FAST)
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     store = open_store(cfg.storage)
     write_days(store, cfg, 10, rows=300)
@@ -126,13 +126,13 @@ def test_train_logs_run_registers_challenger_and_reference_profile(cfg_factory) 
 
     # The registered model loads (skops, trusting only its own types) and scores like the run did.
     model = mlflow.sklearn.load_model(result.model_uri)
-    frame, _ = datasets.training_frame(cfg, end)
+    frame, _ = windows.training_frame(cfg, end)
     assert model.predict_proba(frame[cfg.dataset.feature_names].head(3)).shape == (3, 2)
 
 
 def test_gate_rescores_champion_on_challenger_holdout(cfg_factory) -> None:
     cfg = cfg_factory(**FAST)
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     store = open_store(cfg.storage)
     write_days(store, cfg, 10, rows=300)
@@ -158,16 +158,16 @@ def test_gate_rescores_champion_on_challenger_holdout(cfg_factory) -> None:
 
 def test_default_window_end_is_the_newest_day_with_labels(cfg_factory) -> None:
     cfg = cfg_factory(**FAST)
-    from driftloop.storage import open_store
+    from driftloop.core.storage import open_store
 
     store = open_store(cfg.storage)
-    with pytest.raises(datasets.InsufficientData, match="no labelled day"):
-        datasets.latest_labelled_day(cfg)
+    with pytest.raises(windows.InsufficientData, match="no labelled day"):
+        windows.latest_labelled_day(cfg)
     labelled = write_days(store, cfg, 9, rows=50)  # labels for the first 6 days only
-    assert datasets.latest_labelled_day(cfg) == labelled[-1] == START + timedelta(days=5)
+    assert windows.latest_labelled_day(cfg) == labelled[-1] == START + timedelta(days=5)
     # A labels partition whose validated day is missing does not count.
     store.delete_partition("validated", labelled[-1])
-    assert datasets.latest_labelled_day(cfg, store) == labelled[-2]
+    assert windows.latest_labelled_day(cfg, store) == labelled[-2]
 
 
 @pytest.mark.parametrize(

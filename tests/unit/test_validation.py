@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from driftloop import synth, validation
-from driftloop.ingest import parse_features
+from driftloop.data import synth, validation
+from driftloop.data.ingest import parse_features
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +60,7 @@ def test_validation_reports_failures_and_writes_no_file_in_the_gx_project(cfg) -
 
 def test_generated_project_is_stable(cfg, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DRIFTLOOP__VALIDATION__GX_ROOT", str(tmp_path / "gx"))
-    from driftloop.config import load_config
+    from driftloop.core.config import load_config
 
     own = load_config()
     assert len(validation.write_gx_project(own)) == 2

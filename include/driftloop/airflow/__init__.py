@@ -1,0 +1,1 @@
+"""The only code that imports Airflow: assets, params, partition resolution, sensors, pods, pages."""

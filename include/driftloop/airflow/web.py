@@ -1,0 +1,54 @@
+"""Serves drift reports and GX Data Docs inside Airflow's API server (mounted by the plugin).
+
+Links published by tasks point here (``/driftloop/...``) rather than at storage paths, which a
+browser will not open from an http page. Every route requires an authenticated Airflow user (the
+UI's session cookie or a bearer token). Importing this module needs FastAPI (the API server has it).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import date
+
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import Response
+
+from driftloop.core.config import load_config
+from driftloop.core.storage import DRIFT, open_store, partition_prefix
+
+
+def _authenticated() -> list:
+    from airflow.api_fastapi.core_api.security import requires_authenticated
+
+    return [Depends(requires_authenticated())]
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="driftloop files", dependencies=_authenticated())
+
+    @app.get("/reports/{day}/{name}")
+    def drift_report(day: str, name: str) -> Response:
+        """The drift report of a day (report.html or report.json) from storage (local or S3)."""
+        if name not in ("report.html", "report.json"):
+            raise HTTPException(404, "no such report file")
+        try:
+            key = f"{partition_prefix(DRIFT, date.fromisoformat(day))}/{name}"
+        except ValueError:
+            raise HTTPException(404, f"not a date: {day}") from None
+        try:
+            body = open_store(load_config().storage).read_bytes(key)
+        except FileNotFoundError:
+            raise HTTPException(404, f"no drift report for {day}") from None
+        return Response(body, media_type=mimetypes.guess_type(name)[0])
+
+    @app.get("/data-docs/{path:path}")
+    def data_docs(path: str) -> Response:
+        """A page or asset of the GX Data Docs site (confined to the site folder)."""
+        root = load_config().data_docs_dir().resolve()
+        target = (root / (path or "index.html")).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPException(404, "no such Data Docs file")
+        media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return Response(target.read_bytes(), media_type=media)
+
+    return app

@@ -1,0 +1,138 @@
+"""The ``driftloop`` command: every pipeline stage, runnable without Airflow.
+
+The DAG tasks and these subcommands call the same library functions; a Kubernetes pod runs
+``driftloop <stage> ...`` in the project's image.
+
+Output contract: a stage command prints exactly one JSON document on stdout (its result); whatever
+the libraries print while it runs (MLflow's run links, progress) goes to stderr. Errors are one line
+on stderr, and the exit code says which kind (:mod:`driftloop.core.errors`, table in the README);
+``--verbose`` adds the traceback and the library's INFO log lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from driftloop.core.config import PipelineConfig, load_config
+from driftloop.core.errors import (
+    EXIT_CODES,
+    EXIT_INTERNAL,
+    EXIT_UNAVAILABLE,
+    exit_code_for,
+    one_line,
+)
+
+Handler = Callable[[argparse.Namespace, PipelineConfig], int]
+_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Handler, str, bool]] = {}
+
+
+def command(name: str, help: str, *, human: bool = False):
+    """Register a subcommand: the decorated function adds its arguments, ``handler`` runs it.
+
+    ``human``: the command talks to a person on stdout (the local stack commands) instead of
+    printing one JSON result; its stdout is left alone.
+    """
+
+    def wrap(add_args: Callable[[argparse.ArgumentParser], None]):
+        def with_handler(handler: Handler) -> Handler:
+            _COMMANDS[name] = (add_args, handler, help, human)
+            return handler
+
+        return with_handler
+
+    return wrap
+
+
+def iso_date(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {s!r}") from None
+
+
+_RESULT_FILE: list[str] = []  # set by --result-file (a pod's XCom file)
+_STDOUT: list[Any] = []  # the real stdout while a command runs with sys.stdout sent to stderr
+
+
+def emit(obj: Any) -> None:
+    """Machine-readable result on stdout (one JSON document), and in --result-file if given."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+    print(text, file=_STDOUT[-1] if _STDOUT else sys.stdout, flush=True)
+    for path in _RESULT_FILE:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="driftloop", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--config", help="pipeline config YAML (default: $DRIFTLOOP_CONFIG or configs/churn.yaml)"
+    )
+    parser.add_argument(
+        "--result-file", help="also write the JSON result here (e.g. /airflow/xcom/return.json)"
+    )
+    verbose_help = "log INFO lines and print the traceback of an error (on stderr)"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    verbose = argparse.ArgumentParser(add_help=False)  # also accepted after the command name
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (add_args, _handler, help_text, _human) in _COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text, parents=[verbose]))
+    parser.epilog = "exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items())
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the registered command it names; returns the exit code."""
+    from driftloop.core.logs import quiet_libraries
+
+    quiet_libraries()  # e.g. no flood of library warnings on a pod's stderr
+    args = build_parser().parse_args(argv)  # a usage error exits 2 here (argparse)
+    _RESULT_FILE[:] = [args.result_file] if args.result_file else []
+    # Library warnings (a quarantined labels file, a wait for the champion lock) on stderr; INFO too
+    # with --verbose.
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    _add_args, handler, _help, human = _COMMANDS[args.command]
+    try:
+        cfg = load_config(args.config)
+        if human:
+            return handler(args, cfg)
+        _STDOUT.append(sys.stdout)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                return handler(args, cfg)
+        finally:
+            _STDOUT.pop()
+    except (Exception, KeyboardInterrupt) as err:
+        return _report(args.command, err, verbose=args.verbose)
+
+
+def _report(command_name: str, err: BaseException, *, verbose: bool) -> int:
+    """One line on stderr (the traceback too with --verbose); returns the exit code."""
+    code = exit_code_for(err)
+    if verbose:
+        traceback.print_exception(err, file=sys.stderr)
+    kind = {
+        EXIT_UNAVAILABLE: "unavailable: ",
+        EXIT_INTERNAL: f"internal error: {type(err).__name__}: ",
+    }.get(code, "")
+    hint = (
+        " (run with --verbose for the traceback)" if code == EXIT_INTERNAL and not verbose else ""
+    )
+    print(f"driftloop {command_name}: {kind}{one_line(err)}{hint}", file=sys.stderr)
+    return code

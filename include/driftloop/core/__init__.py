@@ -1,0 +1,1 @@
+"""Core: configuration, errors and exit codes, storage zones and partitions, logging, locks."""

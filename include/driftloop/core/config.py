@@ -1,0 +1,382 @@
+"""Pipeline configuration: one YAML file per pipeline, validated with pydantic.
+
+A user brings their own dataset by writing one of these files (plus a GX expectation suite), not by
+editing code. Any key can be overridden from the environment with ``DRIFTLOOP__`` and ``__`` between
+nested keys, e.g. ``DRIFTLOOP__STORAGE__ROOT=s3://bucket/prefix``; the value is parsed as YAML, so
+numbers and booleans come through typed.
+
+``${VAR}`` and ``${VAR:-default}`` inside string values are expanded from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from driftloop.core.errors import EXIT_USAGE, DriftloopError
+
+ENV_PREFIX = "DRIFTLOOP__"
+CONFIG_ENV = "DRIFTLOOP_CONFIG"
+HOME_ENV = "DRIFTLOOP_HOME"
+
+
+class ConfigError(DriftloopError, ValueError):
+    """A configuration file is missing, unreadable or invalid; the message names key and problem."""
+
+    exit_code = EXIT_USAGE
+
+
+def project_root() -> Path:
+    """The repository root (where dags/, great_expectations/ and configs/ live)."""
+    return Path(__file__).resolve().parents[3]
+
+
+def driftloop_home() -> Path:
+    """The local state folder: storage root, MLflow store and Airflow home for local runs."""
+    return Path(os.environ.get(HOME_ENV) or project_root() / ".driftloop").resolve()
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or project_root() / "configs" / "churn.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureType(StrEnum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+class Feature(_Strict):
+    """One model input column."""
+
+    name: str
+    type: FeatureType
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    nullable: bool = True
+    critical: bool = Field(False, description="drift on this feature alone triggers a retrain")
+
+    @model_validator(mode="after")
+    def _check(self) -> Feature:
+        if self.type is FeatureType.CATEGORICAL and self.min is not None:
+            raise ValueError(f"feature {self.name!r}: min/max apply only to numeric features")
+        if self.type is FeatureType.NUMERIC and self.categories:
+            raise ValueError(
+                f"feature {self.name!r}: categories apply only to categorical features"
+            )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"feature {self.name!r}: min {self.min} > max {self.max}")
+        return self
+
+
+class Dataset(_Strict):
+    """Column roles of the tabular dataset."""
+
+    id_column: str
+    timestamp_column: str
+    target: str
+    positive_label: int = 1
+    features: list[Feature] = Field(min_length=1)
+    label_delay_days: int = Field(3, ge=0, description="days between an event and its label")
+
+    @model_validator(mode="after")
+    def _unique(self) -> Dataset:
+        names = [self.id_column, self.timestamp_column, self.target, *self.feature_names]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"column names used twice: {dupes}")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def numeric(self) -> list[str]:
+        return [f.name for f in self.features if f.type is FeatureType.NUMERIC]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features if f.type is FeatureType.CATEGORICAL]
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+class Storage(_Strict):
+    """Where partitions live: a local folder or ``s3://bucket/prefix``."""
+
+    root: str
+    s3_endpoint_url: str | None = Field(None, description="e.g. MinIO or a local S3 stand-in")
+
+    @field_validator("root")
+    @classmethod
+    def _root(cls, v: str) -> str:
+        if not v:
+            raise ValueError("must not be empty")
+        if v.startswith("s3://") and len(v) <= len("s3://"):
+            raise ValueError("s3:// URI needs a bucket")
+        if "://" in v and not v.startswith(("s3://", "file://")):
+            raise ValueError(f"unsupported scheme in {v!r}: use a local path or s3://")
+        return v
+
+
+class Validation(_Strict):
+    """Great Expectations settings and the row-count/null bounds of the demo suite."""
+
+    suite: str
+    gx_root: str | None = Field(
+        None, description="GX project folder; default: repo great_expectations/"
+    )
+    data_docs_dir: str | None = Field(None, description="default: $DRIFTLOOP_HOME/data_docs")
+    min_rows: int = Field(100, ge=1)
+    max_rows: int = Field(1_000_000, ge=1)
+    max_null_fraction: float = Field(0.05, ge=0, le=1)
+
+
+class Algorithm(StrEnum):
+    LOGISTIC_REGRESSION = "logistic_regression"
+    GRADIENT_BOOSTING = "gradient_boosting"
+    RANDOM_FOREST = "random_forest"
+
+
+class Training(_Strict):
+    window_days: int = Field(21, ge=2)
+    holdout_days: int = Field(3, ge=1)
+    algorithm: Algorithm = Algorithm.GRADIENT_BOOSTING
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    min_train_rows: int = Field(500, ge=1)
+    random_state: int = 0
+
+    @model_validator(mode="after")
+    def _window(self) -> Training:
+        if self.holdout_days >= self.window_days:
+            raise ValueError("holdout_days must be smaller than window_days")
+        return self
+
+
+# The metrics every training run logs and the gate can compare (binary classification).
+METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier")
+
+
+class Gate(_Strict):
+    """Champion/challenger promotion rule."""
+
+    primary_metric: Literal["roc_auc", "pr_auc", "f1"] = "roc_auc"
+    min_improvement: float = Field(0.005, ge=0)
+    floor: float = Field(0.6, ge=0, le=1)
+    # metric -> allowed regression; log_loss is "lower is better", the others "higher is better".
+    guards: dict[str, float] = Field(default_factory=lambda: {"log_loss": 0.05, "pr_auc": 0.03})
+    auto_promote: bool = True
+
+    @field_validator("guards")
+    @classmethod
+    def _guards(cls, guards: dict[str, float]) -> dict[str, float]:
+        # Checked here, not after a full training finds the gate cannot evaluate them.
+        unknown = sorted(set(guards) - set(METRICS))
+        if unknown:
+            raise ValueError(
+                f"unknown guard metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}"
+            )
+        negative = sorted(k for k, v in guards.items() if v < 0)
+        if negative:
+            raise ValueError(f"guard tolerances must be >= 0: {', '.join(negative)}")
+        return guards
+
+
+class Drift(_Strict):
+    """Drift thresholds; defaults are effect sizes, safe at any sample size."""
+
+    window_days: int = Field(3, ge=1)
+    bins: int = Field(10, ge=2)
+    min_samples: int = Field(500, ge=1)
+    psi_threshold: float = Field(0.2, gt=0)
+    js_threshold: float = Field(0.1, gt=0, le=1)
+    wasserstein_threshold: float = Field(0.15, gt=0)
+    drift_share: float = Field(0.3, gt=0, le=1, description="share of drifted features to alarm")
+    prediction_psi_threshold: float = Field(0.2, gt=0)
+    performance_window_days: int = Field(7, ge=1)
+    performance_tolerance: float = Field(
+        0.05, ge=0, description="allowed drop of the primary metric"
+    )
+    min_labelled_samples: int = Field(500, ge=1)
+    cooldown_days: int = Field(7, ge=0)
+    min_labelled_days_after_drift: int = Field(
+        7, ge=0, description="labelled days since the drift onset before retraining (0: don't wait)"
+    )
+    bootstrap_labelled_days: int = Field(
+        7, ge=1, description="labelled days before the first model is trained (no champion yet)"
+    )
+
+
+class Mlflow(_Strict):
+    tracking_uri: str | None = Field(None, description="default: sqlite store in DRIFTLOOP_HOME")
+    experiment: str | None = None
+    registered_model: str | None = None
+    artifact_location: str | None = Field(
+        None,
+        description="experiment artifact root; default: beside a sqlite store, else <storage root>/mlflow-artifacts",
+    )
+    max_retries: int = Field(
+        3, ge=0, description="retries of an MLflow server request (MLflow's own default: 7, ~4 min)"
+    )
+    retry_backoff: int = Field(1, ge=0, description="backoff factor between those retries, seconds")
+    request_timeout: int = Field(30, ge=1, description="seconds per MLflow server request")
+    lock_uri: str | None = Field(
+        None,
+        description="where champion decisions take their lock: a postgresql:// URL (advisory lock) "
+        "or a folder (file lock); default: the tracking store if sqlite or postgresql, else "
+        "$DRIFTLOOP_HOME/locks",
+    )
+
+
+class Execution(_Strict):
+    """Where heavy steps (train, score) run: in the Airflow worker, or as Kubernetes pods."""
+
+    mode: Literal["local", "kubernetes"] = "local"
+    image: str = "driftloop:latest"
+    namespace: str = "default"
+    config_map: str = Field("driftloop-env", description="ConfigMap with DRIFTLOOP__* settings")
+    secret: str = Field("driftloop-secrets", description="Secret with credentials (optional)")
+    cpu: str = "1"
+    memory: str = "2Gi"
+
+
+class PipelineConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    dataset: Dataset
+    storage: Storage
+    validation: Validation
+    training: Training = Training()
+    gate: Gate = Gate()
+    drift: Drift = Drift()
+    mlflow: Mlflow = Mlflow()
+    execution: Execution = Execution()
+    source: str | None = Field(None, description="file the config was loaded from")
+
+    @property
+    def experiment_name(self) -> str:
+        return self.mlflow.experiment or self.name
+
+    @property
+    def model_name(self) -> str:
+        return self.mlflow.registered_model or f"{self.name}-model"
+
+    def tracking_uri(self) -> str:
+        return self.mlflow.tracking_uri or f"sqlite:///{driftloop_home() / 'mlflow' / 'mlflow.db'}"
+
+    def artifact_location(self) -> str:
+        if self.mlflow.artifact_location:
+            return self.mlflow.artifact_location
+        uri = self.tracking_uri()
+        if uri.startswith("sqlite:///"):
+            return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+        return f"{self.storage.root.rstrip('/')}/mlflow-artifacts"
+
+    def gx_root(self) -> Path:
+        return (
+            Path(self.validation.gx_root)
+            if self.validation.gx_root
+            else project_root() / "great_expectations"
+        )
+
+    def data_docs_dir(self) -> Path:
+        return Path(self.validation.data_docs_dir or driftloop_home() / "data_docs")
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, str):
+
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name == HOME_ENV:
+                return os.environ.get(name) or str(driftloop_home())
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"environment variable {name} is not set (used as ${{{name}}})")
+
+        return _VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    return value
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    for key, raw in sorted(environ.items()):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = yaml.safe_load(raw) if raw != "" else ""
+    return data
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"invalid config {source}:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(
+    data: dict[str, Any], source: str = "<dict>", environ: dict[str, str] | None = None
+) -> PipelineConfig:
+    """Validate a config mapping (after env overrides and ${VAR} expansion)."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"invalid config {source}: top level must be a mapping, got {type(data).__name__}"
+        )
+    data = _apply_env(dict(data), dict(os.environ if environ is None else environ))
+    data = _expand(data)
+    data.setdefault("source", source)
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> PipelineConfig:
+    """Load, override from the environment and validate a pipeline config file."""
+    p = Path(path) if path else default_config_path()
+    try:
+        text = p.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read config {p}: {err.strerror or err}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config {p} is not valid YAML: {err}") from None
+    return parse_config(data or {}, source=str(p), environ=environ)

@@ -1,0 +1,1 @@
+"""Data: demo source (synth), ingestion, GX validation, labelled training windows."""

@@ -1,0 +1,180 @@
+"""Labelled training data: validated partitions joined with their (late) labels over a window.
+
+Labels arrive ``dataset.label_delay_days`` after the events, so the newest validated days have none
+yet; a window therefore uses only the days that have both partitions. The split is by time: the most
+recent ``training.holdout_days`` labelled days are the holdout, never a random sample, because the
+model will be used on days after the ones it was fitted on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from driftloop.core.errors import EXIT_INSUFFICIENT_DATA, DriftloopError
+from driftloop.core.storage import LABELS, VALIDATED, Store, as_date, open_store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftloop.core.config import PipelineConfig
+
+# Added to the joined frame so the split (and the audit trail) can tell the days apart.
+PARTITION_COLUMN = "_partition"
+
+
+class InsufficientData(DriftloopError, ValueError):
+    """The window has too few labelled rows or days to train and evaluate a model."""
+
+    exit_code = EXIT_INSUFFICIENT_DATA
+
+
+@dataclass(frozen=True)
+class Split:
+    """The time-based split of a labelled window."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    train_partitions: list[date]
+    holdout_partitions: list[date]
+
+
+def labelled_days(store: Store, start: date, end: date) -> list[date]:
+    """Days in ``[start, end]`` that have both a validated and a labels partition."""
+    validated = {d for d in store.partitions(VALIDATED) if start <= d <= end}
+    return sorted(validated.intersection(store.partitions(LABELS)))
+
+
+def latest_labelled_day(cfg: PipelineConfig, store: Store | None = None) -> date:
+    """The newest day with both a validated and a labels partition: where a default window ends.
+
+    Labels arrive ``dataset.label_delay_days`` late, so this is usually that many days before the
+    newest validated day; the wall-clock date would give a window without its newest labels.
+
+    Raises:
+        InsufficientData: no day has labels yet.
+    """
+    store = store or open_store(cfg.storage)
+    days = sorted(set(store.partitions(VALIDATED)).intersection(store.partitions(LABELS)))
+    if not days:
+        raise InsufficientData(
+            f"no labelled day in {store.uri()} yet (a day needs validated/ and labels/ partitions); "
+            "ingest data first or give the window end explicitly"
+        )
+    return days[-1]
+
+
+def load_days(cfg: PipelineConfig, days: list[date], store: Store | None = None) -> pd.DataFrame:
+    """Validated rows of ``days`` inner-joined with their labels (rows without a label are left out)."""
+    import pandas as pd
+
+    store = store or open_store(cfg.storage)
+    ds = cfg.dataset
+    frames = []
+    for day in days:
+        features = store.read_table(VALIDATED, day)
+        labels = store.read_table(LABELS, day)[[ds.id_column, ds.target]]
+        joined = features.merge(labels, on=ds.id_column, how="inner", validate="one_to_one")
+        joined[PARTITION_COLUMN] = day.isoformat()
+        frames.append(joined)
+    if not frames:
+        columns = [
+            ds.id_column,
+            ds.timestamp_column,
+            *ds.feature_names,
+            ds.target,
+            PARTITION_COLUMN,
+        ]
+        return pd.DataFrame(columns=columns)
+    frame = pd.concat(frames, ignore_index=True)
+    frame[ds.target] = frame[ds.target].astype("int64")
+    # A stable row order makes fits and digests reproducible whatever order the files were read in.
+    return frame.sort_values([PARTITION_COLUMN, ds.id_column], kind="stable", ignore_index=True)
+
+
+def training_frame(
+    cfg: PipelineConfig, end: date | str, window_days: int | None = None
+) -> tuple[pd.DataFrame, list[date]]:
+    """The labelled rows of the ``window_days`` days ending at ``end`` (inclusive), and those days.
+
+    Raises:
+        InsufficientData: fewer than ``training.min_train_rows`` labelled rows, or not enough
+            labelled days for a training part and a holdout of ``training.holdout_days`` days.
+    """
+    end = as_date(end)
+    window = window_days or cfg.training.window_days
+    store = open_store(cfg.storage)
+    days = labelled_days(store, end - timedelta(days=window - 1), end)
+    need_days = cfg.training.holdout_days + 1
+    if len(days) < need_days:
+        raise InsufficientData(
+            f"the {window}-day window ending {end} has {len(days)} labelled day(s) "
+            f"({', '.join(d.isoformat() for d in days) or 'none'}); training needs at least "
+            f"{need_days} ({cfg.training.holdout_days} holdout + 1). Labels arrive "
+            f"{cfg.dataset.label_delay_days} days late: choose a later date or a wider window."
+        )
+    frame = load_days(cfg, days, store)
+    if len(frame) < cfg.training.min_train_rows:
+        raise InsufficientData(
+            f"the {window}-day window ending {end} has {len(frame)} labelled rows over "
+            f"{len(days)} day(s); training.min_train_rows is {cfg.training.min_train_rows}"
+        )
+    return frame, days
+
+
+def training_window(end: date, window_days: int, since: date | str | None = None) -> int:
+    """Days of a training window ending ``end``: ``since`` (e.g. a drift onset) wins over the size."""
+    if since is None:
+        return window_days
+    window = (end - as_date(since)).days + 1
+    if window < 1:
+        raise ValueError(f"since {since} is after the window end {end}")
+    return window
+
+
+def window_shortfall(
+    cfg: PipelineConfig,
+    end: date | str,
+    window_days: int | None = None,
+    since: date | str | None = None,
+) -> str | None:
+    """Why the trainer would refuse the window ending ``end`` (None: it has enough labelled data).
+
+    The retrain policy asks this before triggering, so it never asks for a training that the
+    trainer then refuses with :class:`InsufficientData`.
+    """
+    end = as_date(end)
+    window = training_window(end, window_days or cfg.training.window_days, since)
+    try:
+        frame, days = training_frame(cfg, end, window)
+    except InsufficientData as err:
+        return str(err)
+    split = time_split(frame, days, cfg.training.holdout_days)
+    for part, name in ((split.train, "training"), (split.holdout, "holdout")):
+        if part[cfg.dataset.target].nunique() < 2:
+            return f"the {name} part of the window ending {end} has one class only"
+    return None
+
+
+def time_split(frame: pd.DataFrame, partitions: list[date], holdout_days: int) -> Split:
+    """Hold out the most recent ``holdout_days`` partitions; both parts must hold both classes."""
+    holdout_parts = sorted(partitions)[-holdout_days:]
+    train_parts = sorted(partitions)[:-holdout_days]
+    is_holdout = frame[PARTITION_COLUMN].isin({d.isoformat() for d in holdout_parts})
+    split = Split(
+        train=frame.loc[~is_holdout].reset_index(drop=True),
+        holdout=frame.loc[is_holdout].reset_index(drop=True),
+        train_partitions=train_parts,
+        holdout_partitions=holdout_parts,
+    )
+    return split
+
+
+def frame_digest(frame: pd.DataFrame, columns: list[str]) -> str:
+    """A short content hash of ``columns`` (row order included): identical data, identical digest."""
+    import pandas as pd
+
+    hashed = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""The local stack: Airflow + MLflow started on this machine, and the environment they share."""

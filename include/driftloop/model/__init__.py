@@ -1,0 +1,1 @@
+"""Model: estimators from config, training, the gate, the registry (aliases, lock), scoring."""

@@ -1,0 +1,189 @@
+"""Registered models on disk: written in one format, checksummed, and loaded only if untouched.
+
+A model artifact lives in the artifact store (a folder, MinIO/S3), which is not necessarily as
+trusted as the code. MLflow's own loader honours whatever ``serialization_format`` the artifact's
+``MLmodel`` file names (pickle included) and reads the skops trusted-type list from that same file,
+so whoever can write the artifact can run code in the scoring process. This module never asks the
+artifact how to load it:
+
+* The only format is skops (``model.skops``), loaded with :data:`PROJECT_TRUSTED_TYPES`, a list the
+  project holds. Pickle and cloudpickle are refused, whatever the ``MLmodel`` file says.
+* At registration the sha256 of ``model.skops`` is recorded as a model-version tag
+  (:data:`TAG_SHA256`, in the registry database, not beside the artifact). At load the file must
+  have that checksum, and be a skops archive, before a single byte of it is deserialized.
+
+Every refusal raises :class:`UntrustedModel` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from driftloop.core.errors import EXIT_REFUSED, DriftloopError
+
+MODEL_FILE = "model.skops"
+SKOPS = "skops"
+TAG_SHA256 = "driftloop.model_sha256"
+
+# The types skops does not trust by default that the project's own estimators contain: the
+# preprocessing pipeline (imputers, scaler, one-hot encoder, column transformer) needs only numpy's
+# dtype; the tree ensembles add their tree objects. Kept by the project, never read from an
+# artifact; a unit test checks that every configurable algorithm round-trips with exactly this list,
+# and registration refuses a model that would need more.
+PROJECT_TRUSTED_TYPES: tuple[str, ...] = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+)
+
+_CHUNK = 1 << 20
+
+
+class UntrustedModel(DriftloopError, RuntimeError):
+    """A model artifact is refused: wrong format, unknown types, or not the bytes registered."""
+
+    exit_code = EXIT_REFUSED
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def untrusted_types(model: Any) -> list[str]:
+    """Types in ``model`` that :data:`PROJECT_TRUSTED_TYPES` does not cover (empty = loadable)."""
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    return sorted(set(found) - set(PROJECT_TRUSTED_TYPES))
+
+
+def check_registrable(model: Any) -> None:
+    """Refuse to register a model the project could not load again.
+
+    Raises:
+        UntrustedModel: the model contains types outside :data:`PROJECT_TRUSTED_TYPES`.
+    """
+    extra = untrusted_types(model)
+    if extra:
+        raise UntrustedModel(
+            f"the model contains types the project does not trust: {', '.join(extra)}; "
+            "add them to driftloop.model.model_io.PROJECT_TRUSTED_TYPES after review"
+        )
+
+
+def load_verified(directory: str | Path, expected_sha256: str | None, what: str) -> Any:
+    """Load ``<directory>/model.skops`` after checking format, checksum and archive.
+
+    Args:
+        directory: a downloaded model artifact (``MLmodel`` + ``model.skops``).
+        expected_sha256: the checksum recorded at registration (None: none was recorded).
+        what: how to name the model in errors (``"churn v3"``).
+
+    Raises:
+        UntrustedModel: on any mismatch; nothing from the artifact has been deserialized then.
+    """
+    import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    directory = Path(directory)
+    _check_mlmodel(directory / "MLmodel", what)
+    path = directory / MODEL_FILE
+    if not path.is_file():
+        raise UntrustedModel(f"{what}: the artifact has no {MODEL_FILE}; refusing to load it")
+    if not expected_sha256:
+        raise UntrustedModel(
+            f"{what}: no checksum was recorded at registration (tag {TAG_SHA256}); "
+            "retrain to register a verifiable version"
+        )
+    actual = sha256_file(path)
+    if actual != expected_sha256:
+        raise UntrustedModel(
+            f"{what}: {MODEL_FILE} has sha256 {actual[:12]}…, registered {expected_sha256[:12]}…: "
+            "the artifact was modified after registration; refusing to load it"
+        )
+    if not zipfile.is_zipfile(path):
+        raise UntrustedModel(f"{what}: {MODEL_FILE} is not a skops archive; refusing to load it")
+    try:
+        return skops.io.load(path, trusted=list(PROJECT_TRUSTED_TYPES))
+    except UntrustedTypesFoundException as err:
+        raise UntrustedModel(f"{what}: {err}".splitlines()[0]) from None
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as err:
+        raise UntrustedModel(f"{what}: {MODEL_FILE} is not a valid skops model: {err}") from None
+
+
+def _check_mlmodel(mlmodel: Path, what: str) -> None:
+    """The artifact must declare the sklearn flavor in skops format under the project's file name.
+
+    The loader does not act on this file (it always loads ``model.skops`` with the project's types);
+    a different declaration means the artifact was not written by the project, so it is refused.
+    """
+    import yaml
+
+    if not mlmodel.is_file():
+        raise UntrustedModel(f"{what}: the artifact has no MLmodel file; refusing to load it")
+    try:
+        flavor = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors", {}).get("sklearn", {})
+    except (yaml.YAMLError, AttributeError, UnicodeDecodeError) as err:
+        raise UntrustedModel(f"{what}: unreadable MLmodel file: {err}".splitlines()[0]) from None
+    fmt = flavor.get("serialization_format")
+    if fmt != SKOPS:
+        raise UntrustedModel(
+            f"{what}: MLmodel declares serialization_format {fmt!r}; only {SKOPS!r} is ever "
+            "loaded (pickle is never deserialized); refusing to load it"
+        )
+    if flavor.get("pickled_model") != MODEL_FILE:
+        raise UntrustedModel(
+            f"{what}: MLmodel names model file {flavor.get('pickled_model')!r}, "
+            f"not {MODEL_FILE!r}; refusing to load it"
+        )
+
+
+def load_registered(tracking_uri: str, name: str, version: str) -> Any:
+    """Download a registered version and load it through :func:`load_verified`.
+
+    Raises:
+        UntrustedModel: the artifact is refused (see :func:`load_verified`).
+    """
+    import tempfile
+
+    client = _client(tracking_uri)
+    expected = (client.get_model_version(name, str(version)).tags or {}).get(TAG_SHA256)
+    with tempfile.TemporaryDirectory(prefix="driftloop-model-") as tmp:
+        local = _download(tracking_uri, f"models:/{name}/{version}", tmp)
+        return load_verified(local, expected, f"{name} v{version}")
+
+
+def record_checksum(tracking_uri: str, name: str, version: str) -> str:
+    """Hash the registered version's ``model.skops`` as stored and record it (:data:`TAG_SHA256`).
+
+    The file is read back from the artifact store, so the checksum covers the bytes that a later
+    load will download. Returns the hex digest.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="driftloop-model-") as tmp:
+        digest = sha256_file(_download(tracking_uri, f"models:/{name}/{version}/{MODEL_FILE}", tmp))
+    _client(tracking_uri).set_model_version_tag(name, str(version), TAG_SHA256, digest)
+    return digest
+
+
+def _client(tracking_uri: str) -> Any:
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def _download(tracking_uri: str, uri: str, dst: str) -> str:
+    import mlflow
+
+    return mlflow.artifacts.download_artifacts(
+        artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri, registry_uri=tracking_uri
+    )

@@ -1,0 +1,516 @@
+"""Model registry: aliases, the champion/challenger gate, promotion, rollback and their audit trail.
+
+Only MLflow aliases are used (``champion``, ``challenger``, ``previous_champion``), never the
+deprecated stages. Every decision is written twice: as tags + description on the model version (what
+the MLflow UI shows) and as a JSON record in storage under ``registry/decisions/<model>/`` (an audit
+trail that survives a registry migration).
+
+One champion decision at a time: the gate, promotion, rollback and rejection each run under the
+pipeline's champion lock (:mod:`driftloop.core.locking`, across processes and DAGs), and a promotion that
+carries a gate decision is refused (:class:`StaleDecision`) when the champion moved since that gate,
+so a challenger is always compared with the champion it replaces. :func:`gate_and_promote` holds the
+lock across both steps. Record names are deterministic (``v<version>-<action>``)
+so reruns overwrite instead of piling up; records carry the partition date of the run that trained
+the version, and the wall-clock time only as extra information.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from driftloop.core.errors import EXIT_REFUSED, DriftloopError
+from driftloop.core.locking import champion_lock
+from driftloop.model.train import (
+    HOLDOUT_ARTIFACT,
+    LOWER_IS_BETTER,
+    METRICS,
+    PROFILE_ARTIFACT,
+    TAG_ORPHAN,
+    TAG_PARTITION_DATE,
+    mlflow_client,
+)
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+    from driftloop.core.config import Gate, PipelineConfig
+    from driftloop.monitor.drift import Profile
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS_CHAMPION = "previous_champion"
+DECISIONS_PREFIX = "registry/decisions"
+# Float noise must not turn a tie into an improvement.
+_EPS = 1e-12
+
+
+class RegistryError(DriftloopError, RuntimeError):
+    """A registry operation cannot be done (unknown version, nothing to roll back to...)."""
+
+    exit_code = EXIT_REFUSED
+
+
+class StaleDecision(RegistryError):
+    """The gate compared the challenger with a champion that is no longer the champion."""
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The outcome of the champion/challenger gate, with the rule that decided it."""
+
+    promote: bool
+    rule: str
+    reason: str
+    primary_metric: str
+    challenger_metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+    challenger_version: str | None = None
+    champion_version: str | None = None
+    thresholds: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateDecision:
+        return cls(**data)
+
+
+def evaluate_gate(
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    gate: Gate,
+    *,
+    challenger_version: str | None = None,
+    champion_version: str | None = None,
+) -> GateDecision:
+    """Decide whether the challenger replaces the champion (pure: no I/O).
+
+    Rules, in order: the challenger must reach ``gate.floor`` on the primary metric; with no champion
+    it is promoted; no guard metric may regress by more than its tolerance (``log_loss``/``brier``
+    lower is better, the others higher); finally the primary metric must improve by at least
+    ``gate.min_improvement`` and strictly — a tie keeps the champion.
+    """
+    primary = gate.primary_metric
+    thresholds = {
+        "floor": gate.floor,
+        "min_improvement": gate.min_improvement,
+        "guards": dict(gate.guards),
+    }
+
+    def decide(promote: bool, rule: str, reason: str) -> GateDecision:
+        return GateDecision(
+            promote=promote,
+            rule=rule,
+            reason=reason,
+            primary_metric=primary,
+            challenger_metrics=dict(challenger),
+            champion_metrics=dict(champion) if champion is not None else None,
+            challenger_version=challenger_version,
+            champion_version=champion_version,
+            thresholds=thresholds,
+        )
+
+    value = challenger.get(primary)
+    if value is None or math.isnan(value):
+        return decide(False, "missing_metric", f"challenger has no {primary}")
+    if value < gate.floor:
+        return decide(False, "floor", f"{primary} {value:.4f} is below the floor {gate.floor}")
+    if champion is None:
+        return decide(
+            True, "first_model", f"no champion yet; {primary} {value:.4f} meets the floor"
+        )
+    for metric, tolerance in sorted(gate.guards.items()):
+        new, old = challenger.get(metric), champion.get(metric)
+        if new is None or old is None:
+            return decide(False, f"guard:{metric}", f"guard metric {metric} is missing")
+        regression = (new - old) if metric in LOWER_IS_BETTER else (old - new)
+        if regression > tolerance + _EPS:
+            return decide(
+                False,
+                f"guard:{metric}",
+                f"{metric} regresses by {regression:.4f} ({old:.4f} -> {new:.4f}), "
+                f"more than the allowed {tolerance}",
+            )
+    old = champion[primary]
+    gain = value - old
+    if gain > _EPS and gain >= gate.min_improvement - _EPS:
+        return decide(
+            True,
+            "improvement",
+            f"{primary} {old:.4f} -> {value:.4f} (+{gain:.4f} >= {gate.min_improvement})",
+        )
+    return decide(
+        False,
+        "no_improvement",
+        f"{primary} {old:.4f} -> {value:.4f} ({gain:+.4f}); needs +{gate.min_improvement} "
+        "(a tie keeps the champion)",
+    )
+
+
+# -- aliases ------------------------------------------------------------------------------------
+def aliases(cfg: PipelineConfig) -> dict[str, str]:
+    """Alias -> version of the registered model ({} when it does not exist yet)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    client = mlflow_client(cfg)
+    try:
+        model = client.get_registered_model(cfg.model_name)
+    except MlflowException as err:
+        if err.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return {}
+        raise
+    return {alias: str(v) for alias, v in (model.aliases or {}).items()}
+
+
+def version_by_alias(cfg: PipelineConfig, alias: str) -> ModelVersion | None:
+    """The version behind ``alias``, or None if the alias (or the model) does not exist."""
+    version = aliases(cfg).get(alias)
+    return mlflow_client(cfg).get_model_version(cfg.model_name, version) if version else None
+
+
+def champion(cfg: PipelineConfig) -> ModelVersion | None:
+    """The current champion version (``models:/<name>@champion``), or None before the first one."""
+    return version_by_alias(cfg, CHAMPION)
+
+
+def set_challenger(cfg: PipelineConfig, version: str) -> None:
+    """Point ``challenger`` at a freshly registered version."""
+    mlflow_client(cfg).set_registered_model_alias(cfg.model_name, CHALLENGER, str(version))
+
+
+def load_reference_profile(cfg: PipelineConfig, version: str | None = None) -> Profile:
+    """The drift reference profile logged with a version (default: the champion's).
+
+    Raises:
+        RegistryError: no version given and no champion yet.
+    """
+    from driftloop.monitor.drift import Profile
+
+    client = mlflow_client(cfg)
+    if version is None:
+        current = champion(cfg)
+        if current is None:
+            raise RegistryError(f"{cfg.model_name} has no champion: no reference profile yet")
+        version = str(current.version)
+    mv = client.get_model_version(cfg.model_name, str(version))
+    return Profile.from_json(_read_run_text(cfg, mv.run_id, PROFILE_ARTIFACT))
+
+
+def _read_run_text(cfg: PipelineConfig, run_id: str, artifact_path: str) -> str:
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="driftloop-artifact-") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path=artifact_path,
+            dst_path=tmp,
+            tracking_uri=cfg.tracking_uri(),
+        )
+        return Path(local).read_text()
+
+
+# -- gate ---------------------------------------------------------------------------------------
+def evaluate_challenger(
+    cfg: PipelineConfig, version: str, min_improvement: float | None = None
+) -> GateDecision:
+    """Gate ``version`` against the champion, both scored on the challenger's own holdout.
+
+    The champion's logged metrics came from an older holdout; re-scoring it on the same rows is the
+    only fair comparison. The decision is recorded on the version and in storage (``-gate`` record).
+    Runs under the champion lock; the decision names the champion it was made against.
+    """
+    with champion_lock(cfg):
+        return _evaluate_challenger(cfg, version, min_improvement)
+
+
+def gate_and_promote(
+    cfg: PipelineConfig,
+    version: str,
+    *,
+    reason: str,
+    actor: str,
+    min_improvement: float | None = None,
+    auto_promote: bool = True,
+) -> tuple[GateDecision, dict[str, Any] | None]:
+    """Gate ``version`` and, if it passes and ``auto_promote``, promote it, under one lock.
+
+    Nothing can move the champion between the comparison and the alias move.
+    Returns the decision and the promotion record (None when not promoted).
+    """
+    with champion_lock(cfg):
+        decision = _evaluate_challenger(cfg, version, min_improvement)
+        promoted = None
+        if decision.promote and auto_promote:
+            promoted = _promote(cfg, version, f"{reason}; gate: {decision.reason}", actor, decision)
+    return decision, promoted
+
+
+def _evaluate_challenger(
+    cfg: PipelineConfig, version: str, min_improvement: float | None
+) -> GateDecision:
+    import pandas as pd
+
+    from driftloop.core.storage import as_date
+    from driftloop.data.windows import frame_digest, load_days
+    from driftloop.model.scoring import load_model
+    from driftloop.model.train import binary_target, holdout_metrics, positive_scores
+
+    client = mlflow_client(cfg)
+    version = str(version)
+    mv = client.get_model_version(cfg.model_name, version)
+    run = client.get_run(mv.run_id)
+    challenger_metrics = {k: v for k, v in run.data.metrics.items() if k in METRICS}
+    gate_cfg = cfg.gate
+    if min_improvement is not None:
+        gate_cfg = gate_cfg.model_copy(update={"min_improvement": float(min_improvement)})
+
+    current = champion(cfg)
+    champion_metrics: dict[str, float] | None = None
+    if current is not None and str(current.version) == version:
+        raise RegistryError(f"{cfg.model_name} v{version} is already the champion")
+    if current is not None:
+        spec = json.loads(_read_run_text(cfg, mv.run_id, HOLDOUT_ARTIFACT))
+        holdout = load_days(cfg, [as_date(d) for d in spec["partitions"]])
+        digest = frame_digest(holdout, spec["digest_columns"])
+        if digest != spec["digest"] or len(holdout) != spec["n_rows"]:
+            raise RegistryError(
+                f"the holdout of v{version} ({spec['partitions']}) changed since training "
+                f"(digest {digest} != {spec['digest']}): cannot compare on the same rows"
+            )
+        model = load_model(cfg, str(current.version))
+        scores = positive_scores(model, pd.DataFrame(holdout), cfg)
+        champion_metrics = holdout_metrics(binary_target(holdout, cfg), scores)
+
+    decision = evaluate_gate(
+        challenger_metrics,
+        champion_metrics,
+        gate_cfg,
+        challenger_version=version,
+        champion_version=str(current.version) if current is not None else None,
+    )
+    key = _record_gate(cfg, mv, decision)
+    log.info(
+        "gate %s v%s against champion %s (%s): %s; record: %s",
+        "passes" if decision.promote else "rejects",
+        version,
+        f"v{decision.champion_version}" if decision.champion_version else "none",
+        decision.rule,
+        decision.reason,
+        key,
+    )
+    return decision
+
+
+def _record_gate(cfg: PipelineConfig, mv: ModelVersion, decision: GateDecision) -> str:
+    client = mlflow_client(cfg)
+    verdict = "promote" if decision.promote else "reject"
+    tags = {
+        "driftloop.gate.decision": verdict,
+        "driftloop.gate.rule": decision.rule,
+        "driftloop.gate.reason": decision.reason,
+        "driftloop.gate.primary_metric": decision.primary_metric,
+        "driftloop.gate.champion_version": decision.champion_version or "none",
+        **{
+            f"driftloop.gate.challenger.{k}": f"{v:.6f}"
+            for k, v in decision.challenger_metrics.items()
+        },
+        **{
+            f"driftloop.gate.champion.{k}": f"{v:.6f}"
+            for k, v in (decision.champion_metrics or {}).items()
+        },
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(cfg.model_name, mv.version, key, value)
+    _describe(cfg, mv.version, f"Gate: {verdict} ({decision.rule}): {decision.reason}")
+    return write_record(cfg, mv, "gate", {"decision": decision.to_dict()})
+
+
+# -- promotion / rollback -----------------------------------------------------------------------
+def promote(
+    cfg: PipelineConfig,
+    version: str,
+    reason: str,
+    actor: str,
+    decision: GateDecision | None = None,
+) -> dict[str, Any]:
+    """Make ``version`` the champion; the current champion becomes ``previous_champion``.
+
+    Promoting the current champion again changes nothing (idempotent reruns) but is still recorded.
+    Runs under the champion lock.
+
+    Raises:
+        StaleDecision: ``decision`` was made against another champion than the current one (it
+            moved since the gate): gate the version again.
+        RegistryError: unknown version.
+    """
+    with champion_lock(cfg):
+        return _promote(cfg, version, reason, actor, decision)
+
+
+def _promote(
+    cfg: PipelineConfig,
+    version: str,
+    reason: str,
+    actor: str,
+    decision: GateDecision | None,
+) -> dict[str, Any]:
+    client = mlflow_client(cfg)
+    version = str(version)
+    mv = get_version(cfg, version)
+    if TAG_ORPHAN in (mv.tags or {}):
+        raise RegistryError(
+            f"{cfg.model_name} v{version} is an orphan and cannot be promoted: "
+            f"{mv.tags[TAG_ORPHAN]}"
+        )
+    current = aliases(cfg).get(CHAMPION)
+    changed = current != version
+    if changed and decision is not None and decision.champion_version != current:
+        raise StaleDecision(
+            f"{cfg.model_name} v{version} was gated against champion "
+            f"{_v(decision.champion_version)}, but the champion is now {_v(current)}: "
+            "gate it again before promoting"
+        )
+    if changed:
+        if current is not None:
+            client.set_registered_model_alias(cfg.model_name, PREVIOUS_CHAMPION, current)
+        client.set_registered_model_alias(cfg.model_name, CHAMPION, version)
+    if aliases(cfg).get(CHALLENGER) == version:
+        client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
+    client.set_model_version_tag(cfg.model_name, version, "driftloop.promoted_by", actor)
+    client.set_model_version_tag(cfg.model_name, version, "driftloop.promotion_reason", reason)
+    _describe(cfg, version, f"Promoted to champion by {actor}: {reason}")
+    record = {
+        "previous_champion": current,
+        "champion": version,
+        "changed": changed,
+        "reason": reason,
+        "actor": actor,
+        "decision": decision.to_dict() if decision else None,
+    }
+    key = write_record(cfg, mv, "promote", record)
+    log.info("%s v%s is champion (was %s): %s", cfg.model_name, version, current, reason)
+    return {**record, "record": key}
+
+
+def rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
+    """Give ``champion`` back to ``previous_champion``; the demoted version becomes the previous one.
+
+    Runs under the champion lock.
+
+    Raises:
+        RegistryError: there is no previous champion to roll back to.
+    """
+    with champion_lock(cfg):
+        return _rollback(cfg, reason, actor)
+
+
+def _rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
+    client = mlflow_client(cfg)
+    current = aliases(cfg)
+    restored, demoted = current.get(PREVIOUS_CHAMPION), current.get(CHAMPION)
+    if restored is None:
+        raise RegistryError(
+            f"{cfg.model_name} has no {PREVIOUS_CHAMPION}: nothing to roll back to "
+            f"(champion: {demoted or 'none'})"
+        )
+    client.set_registered_model_alias(cfg.model_name, CHAMPION, restored)
+    if demoted is not None:
+        client.set_registered_model_alias(cfg.model_name, PREVIOUS_CHAMPION, demoted)
+        client.set_model_version_tag(cfg.model_name, demoted, "driftloop.rolled_back_by", actor)
+        _describe(cfg, demoted, f"Rolled back by {actor}: {reason}")
+    client.set_model_version_tag(cfg.model_name, restored, "driftloop.restored_by", actor)
+    _describe(cfg, restored, f"Restored to champion by {actor}: {reason}")
+    record = {
+        "champion": restored,
+        "previous_champion": demoted,
+        "reason": reason,
+        "actor": actor,
+    }
+    key = write_record(cfg, get_version(cfg, restored), f"rollback-from-v{demoted}", record)
+    log.info("%s rolled back: v%s -> v%s: %s", cfg.model_name, demoted, restored, reason)
+    return {**record, "record": key}
+
+
+def reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
+    """Record that a person turned down the promotion of ``version`` (aliases stay as they are)."""
+    with champion_lock(cfg):
+        return _reject(cfg, version, reason, actor)
+
+
+def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
+    client = mlflow_client(cfg)
+    mv = get_version(cfg, str(version))
+    client.set_model_version_tag(cfg.model_name, mv.version, "driftloop.approval", "rejected")
+    client.set_model_version_tag(cfg.model_name, mv.version, "driftloop.rejected_by", actor)
+    _describe(cfg, mv.version, f"Promotion rejected by {actor}: {reason}")
+    record = {"champion": aliases(cfg).get(CHAMPION), "reason": reason, "actor": actor}
+    key = write_record(cfg, mv, "rejected", record)
+    return {**record, "record": key}
+
+
+# -- audit --------------------------------------------------------------------------------------
+def record_key(cfg: PipelineConfig, version: str, action: str) -> str:
+    """Storage key of the audit record of ``action`` on ``version``."""
+    return f"{DECISIONS_PREFIX}/{cfg.model_name}/v{version}-{action}.json"
+
+
+def write_record(cfg: PipelineConfig, mv: ModelVersion, action: str, body: dict[str, Any]) -> str:
+    """Write an audit record; returns its URI."""
+    from driftloop.core.storage import open_store
+
+    run_tags = mlflow_client(cfg).get_run(mv.run_id).data.tags
+    record = {
+        "model_name": cfg.model_name,
+        "version": str(mv.version),
+        "run_id": mv.run_id,
+        "action": action,
+        "partition_date": run_tags.get(TAG_PARTITION_DATE),
+        **body,
+        # Wall-clock time is extra information only; the partition date identifies the decision.
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    store = open_store(cfg.storage)
+    key = record_key(cfg, str(mv.version), action)
+    store.write_bytes(key, json.dumps(record, indent=2, sort_keys=True, default=str).encode())
+    return store.uri(key)
+
+
+def read_records(cfg: PipelineConfig) -> list[dict[str, Any]]:
+    """All audit records of the pipeline's model, ordered by key."""
+    from driftloop.core.storage import open_store
+
+    store = open_store(cfg.storage)
+    return [store.read_json(k) for k in store.list(f"{DECISIONS_PREFIX}/{cfg.model_name}/")]
+
+
+def get_version(cfg: PipelineConfig, version: str) -> ModelVersion:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow_client(cfg).get_model_version(cfg.model_name, str(version))
+    except MlflowException as err:
+        raise RegistryError(f"{cfg.model_name} has no version {version!r}: {err.message}") from err
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "none"
+
+
+def _describe(cfg: PipelineConfig, version: str, line: str) -> None:
+    """Append ``line`` to the version's description (the registry UI's human-readable history)."""
+    client = mlflow_client(cfg)
+    current = client.get_model_version(cfg.model_name, str(version)).description or ""
+    text = f"{current}\n{line}".strip() if line not in current else current
+    client.update_model_version(cfg.model_name, str(version), description=text)

@@ -1,0 +1,182 @@
+"""Batch scoring of one validated partition with a concrete model version.
+
+The champion alias is resolved to a version once (:func:`resolve_model`) and the version is what
+travels on (XCom, CLI argument): a retry or rerun then scores with the same model even if the alias
+moved in between, and rerunning gives byte-identical predictions.
+
+Memory stays bounded by the chunk size on the input side: the validated file is read batch by batch
+(``pyarrow.parquet.ParquetFile.iter_batches``) and each batch's predictions are appended to a parquet
+writer as a row group. Only the (compressed) output — ids, scores and labels — is held in memory
+until it is written atomically as ``predictions/date=<day>/part-0.parquet``.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from driftloop.core.errors import EXIT_NOTHING_TO_DO, DriftloopError
+from driftloop.core.storage import PREDICTIONS, VALIDATED, as_date, open_store
+
+if TYPE_CHECKING:
+    from driftloop.core.config import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_ROWS = 50_000
+PREDICTIONS_FILE = "part-0.parquet"
+
+
+class NoChampion(DriftloopError, LookupError):
+    """No model has been promoted yet, so there is nothing to score with."""
+
+    exit_code = EXIT_NOTHING_TO_DO
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A concrete registered version (never an alias) and what scoring needs to know about it."""
+
+    name: str
+    version: str
+    run_id: str
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    partition: str
+    uri: str
+    rows: int
+    model_name: str
+    model_version: str
+    run_id: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_model(cfg: PipelineConfig, model_version: str | None = None) -> ResolvedModel:
+    """The given version, or the current champion's.
+
+    Raises:
+        NoChampion: no version given and nothing has been promoted yet.
+    """
+    from driftloop.model import registry
+    from driftloop.model.train import DECISION_THRESHOLD, mlflow_client
+
+    client = mlflow_client(cfg)
+    if model_version is None:
+        mv = registry.champion(cfg)
+        if mv is None:
+            raise NoChampion(
+                f"{cfg.model_name} has no champion yet: train and promote a model first "
+                "(the train DAG or `driftloop train`); nothing was scored"
+            )
+    else:
+        mv = registry.get_version(cfg, str(model_version))
+    params = client.get_run(mv.run_id).data.params
+    threshold = float(params.get("decision_threshold", DECISION_THRESHOLD))
+    return ResolvedModel(cfg.model_name, str(mv.version), mv.run_id, threshold)
+
+
+def load_model(cfg: PipelineConfig, version: str) -> Any:
+    """The fitted scikit-learn pipeline of a registered version (cached: versions are immutable)."""
+    from driftloop.model.train import mlflow_client
+
+    mlflow_client(cfg)  # points the loader at the pipeline's store
+    return _load(cfg.tracking_uri(), cfg.model_name, str(version))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(tracking_uri: str, name: str, version: str) -> Any:
+    # Never mlflow.sklearn.load_model: it deserializes whatever format the artifact names.
+    from driftloop.model.model_io import load_registered
+
+    return load_registered(tracking_uri, name, version)
+
+
+def score_partition(
+    cfg: PipelineConfig,
+    day: date | str,
+    model_version: str | None = None,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> ScoreResult:
+    """Score ``validated/date=<day>`` and write ``predictions/date=<day>/`` (replacing it).
+
+    Raises:
+        NoChampion: no version given and no champion; nothing is written.
+        PartitionMissing: the validated partition does not exist.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from driftloop.model.train import positive_scores
+
+    t0 = time.perf_counter()
+    day = as_date(day)
+    resolved = resolve_model(cfg, model_version)
+    model = load_model(cfg, resolved.version)
+    store = open_store(cfg.storage)
+    ds = cfg.dataset
+    key = f"{store.require_partition(VALIDATED, day)}/part-0.parquet"
+    schema = pa.schema(
+        [
+            (ds.id_column, pa.string()),
+            ("score", pa.float64()),
+            ("predicted_label", pa.int8()),
+            ("model_name", pa.string()),
+            ("model_version", pa.string()),
+            ("run_id", pa.string()),
+        ]
+    )
+    sink = io.BytesIO()
+    rows = 0
+    with store.local_file(key) as path, pq.ParquetWriter(sink, schema, compression="zstd") as out:
+        source = pq.ParquetFile(path)
+        for batch in source.iter_batches(
+            batch_size=chunk_rows, columns=[ds.id_column, *ds.feature_names]
+        ):
+            frame = batch.to_pandas()
+            scores = positive_scores(model, frame, cfg)
+            n = len(frame)
+            rows += n
+            out.write_table(
+                pa.table(
+                    {
+                        ds.id_column: pa.array(frame[ds.id_column].astype(str), pa.string()),
+                        "score": pa.array(scores, pa.float64()),
+                        "predicted_label": pa.array(
+                            (scores >= resolved.threshold).astype("int8"), pa.int8()
+                        ),
+                        "model_name": pa.array([resolved.name] * n, pa.string()),
+                        "model_version": pa.array([resolved.version] * n, pa.string()),
+                        "run_id": pa.array([resolved.run_id] * n, pa.string()),
+                    },
+                    schema=schema,
+                )
+            )
+    uri = store.write_partition(PREDICTIONS, day, {PREDICTIONS_FILE: sink.getvalue()})
+    seconds = round(time.perf_counter() - t0, 3)
+    log.info(
+        "scored %d rows of %s with %s v%s -> %s", rows, day, resolved.name, resolved.version, uri
+    )
+    return ScoreResult(
+        partition=day.isoformat(),
+        uri=uri,
+        rows=rows,
+        model_name=resolved.name,
+        model_version=resolved.version,
+        run_id=resolved.run_id,
+        seconds=seconds,
+    )

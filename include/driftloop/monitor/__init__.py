@@ -1,0 +1,1 @@
+"""Monitoring: drift profiles and statistics, performance, the daily check, retrain policy, report."""

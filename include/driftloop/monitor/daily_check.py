@@ -1,0 +1,386 @@
+"""The daily check of the champion, end to end: what the ``drift_check`` DAG and ``driftloop drift`` run.
+
+Loads the champion's reference profile and holdout metrics, measures drift and live performance
+(:mod:`driftloop.monitor.monitoring`), finds when the current drift began, applies the retrain policy
+(:mod:`driftloop.monitor.policy`) and writes the day's report (:mod:`driftloop.monitor.report`). The outcome carries
+the conf for the ``train`` DAG when the policy says to retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftloop.core.storage import (
+    DRIFT,
+    LABELS,
+    SCORING,
+    VALIDATED,
+    Store,
+    as_date,
+    open_store,
+    partition_prefix,
+)
+from driftloop.data.windows import window_shortfall
+
+if TYPE_CHECKING:
+    from driftloop.core.config import PipelineConfig
+    from driftloop.monitor.drift import Profile
+
+log = logging.getLogger(__name__)
+
+ONSET_LOOKBACK_DAYS = 90
+
+
+@dataclass
+class ChampionContext:
+    """What the check needs to know about the production model."""
+
+    version: str | None
+    profile: Profile | None
+    holdout_metrics: dict[str, float] = field(default_factory=dict)
+    training_end: date | None = None
+
+
+@dataclass
+class CheckOutcome:
+    """Result of one day's check; ``summary()`` is what the DAG task returns (small, JSON-able)."""
+
+    day: date
+    report_uri: str
+    status: str
+    decision: dict[str, Any]
+    champion_version: str | None
+    drift_share: float | None = None
+    drifted: list[str] = field(default_factory=list)
+    performance: str | None = None
+    trigger_conf: dict[str, Any] | None = None
+    mlflow_run_id: str | None = None
+
+    @property
+    def retrain(self) -> bool:
+        return bool(self.decision.get("retrain"))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "date": self.day.isoformat(),
+            "report": self.report_uri,
+            "status": self.status,
+            "champion_version": self.champion_version,
+            "drift_share": self.drift_share,
+            "drifted": self.drifted,
+            "performance": self.performance,
+            "retrain": self.retrain,
+            "reason": self.decision.get("reason"),
+            "trigger_conf": self.trigger_conf,
+            "mlflow_run_id": self.mlflow_run_id,
+        }
+
+
+def _holdout_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The monitored metrics among a training run's metrics (logged under their plain names)."""
+    from driftloop.monitor.monitoring import METRICS
+
+    return {m: float(metrics[m]) for m in METRICS if m in metrics}
+
+
+def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> ChampionContext:
+    """The champion's version, reference profile, holdout metrics and training end date.
+
+    With ``profile_path`` the given profile replaces the champion's (to check data without a model).
+    """
+    from mlflow.tracking import MlflowClient
+
+    from driftloop.model import registry
+    from driftloop.monitor.drift import Profile
+    from driftloop.monitor.policy import PARTITION_TAG
+
+    champ = registry.champion(cfg)
+    profile = Profile.from_json(profile_path.read_text()) if profile_path else None
+    if champ is None:
+        return ChampionContext(None, profile)
+    version = str(champ.version)
+    if profile is None:
+        profile = registry.load_reference_profile(cfg, version)
+    run = MlflowClient(tracking_uri=cfg.tracking_uri()).get_run(champ.run_id)
+    tag = run.data.tags.get(PARTITION_TAG)
+    return ChampionContext(
+        version=version,
+        profile=profile,
+        holdout_metrics=_holdout_metrics(run.data.metrics),
+        training_end=date.fromisoformat(tag[:10]) if tag else None,
+    )
+
+
+def _drift_signal(body: dict[str, Any]) -> bool:
+    sig = body.get("signals") or {}
+    return bool(sig.get("feature_drift") or sig.get("prediction_drift"))
+
+
+def drift_onset(
+    store: Store, day: date, champion_version: str | None, drifting_today: bool
+) -> date | None:
+    """First day of the current, unbroken run of drift alarms for this champion (None: no drift).
+
+    Read from the earlier days' reports: the run ends at a day without an alarm, a day without a
+    report, or a report about another champion.
+    """
+    if not drifting_today:
+        return None
+    onset = day
+    for back in range(1, ONSET_LOOKBACK_DAYS + 1):
+        d = day - timedelta(days=back)
+        key = f"{DRIFT}/date={d.isoformat()}/report.json"
+        if not store.partition_exists(DRIFT, d):
+            break
+        body = json.loads(store.read_bytes(key))
+        if str(body.get("champion_version")) != str(champion_version) or not _drift_signal(body):
+            break
+        onset = d
+    return onset
+
+
+def decay_onset(
+    store: Store,
+    cfg: PipelineConfig,
+    day: date,
+    champion_version: str | None,
+    holdout_metrics: dict[str, float],
+) -> date | None:
+    """First day of the newest unbroken run of labelled days whose own metric has decayed.
+
+    The performance window says *that* the champion decayed; per-day metrics say *since when*
+    (labels arrive late, so the data changed days before the alarm). The run may reach back past
+    the window. None when the newest labelled day alone has not decayed (a slow slide: no clear
+    onset to train from).
+    """
+    from driftloop.monitor.monitoring import daily_metrics
+
+    metric = cfg.gate.primary_metric
+    if metric not in holdout_metrics:
+        return None
+    floor = holdout_metrics[metric] - cfg.drift.performance_tolerance
+    earliest = day - timedelta(days=ONSET_LOOKBACK_DAYS)
+    labelled = [d for d in store.partitions(LABELS) if earliest <= d <= day]
+    onset = None
+    for d in sorted(labelled, reverse=True):
+        found = daily_metrics(store, cfg, d, champion_version)
+        value = None if found is None else found.get(metric)
+        if value is None or value >= floor:
+            break
+        onset = d
+    return onset
+
+
+def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) -> str:
+    """Log one day's check as a run of the ``<experiment>-monitoring`` experiment; returns its id.
+
+    Metrics: drift share, per-feature PSI / JS / Wasserstein, prediction PSI, live metrics and
+    decay; artifacts: report.json and report.html. The run is tagged with the champion version it
+    checked, and that model version gets a tag pointing at its newest check (the link both ways).
+    A separate experiment keeps training-run queries (cooldown, lineage) free of monitoring runs.
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    from driftloop.monitor.report import render_html
+
+    client = MlflowClient(tracking_uri=cfg.tracking_uri(), registry_uri=cfg.tracking_uri())
+    name = f"{cfg.experiment_name}-monitoring"
+    exp = client.get_experiment_by_name(name)
+    exp_id = (
+        exp.experiment_id
+        if exp is not None
+        else client.create_experiment(
+            name, artifact_location=f"{cfg.artifact_location()}/monitoring"
+        )
+    )
+    version = body.get("champion_version")
+    drift = body.get("drift") or {}
+    decision = body.get("decision") or {}
+    run = client.create_run(
+        exp_id,
+        run_name=f"drift-check-{day.isoformat()}",
+        tags={
+            "driftloop.check_date": day.isoformat(),
+            "driftloop.model_name": cfg.model_name,
+            "driftloop.model_version": str(version),
+            "driftloop.status": str(drift.get("status")),
+            "driftloop.retrain": str(bool(decision.get("retrain"))).lower(),
+            "mlflow.note.content": str(decision.get("reason") or ""),
+        },
+    )
+    stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    values: dict[str, float | None] = {"drift_share": drift.get("drift_share")}
+    for f in drift.get("features") or []:
+        for stat in ("psi", "js", "wasserstein"):
+            values[f"{stat}.{f['name']}"] = f.get(stat)
+    values["prediction_psi"] = (drift.get("prediction") or {}).get("psi")
+    perf = body.get("performance") or {}
+    values["performance_decay"] = perf.get("decay")
+    values.update({f"live_{k}": v for k, v in (perf.get("live") or {}).items()})
+    metrics = [
+        Metric(k, float(v), stamp, 0) for k, v in values.items() if isinstance(v, int | float)
+    ]
+    params = [Param("drift_days_used", ",".join(body.get("drift_days_used") or []) or "-")]
+    client.log_batch(run.info.run_id, metrics=metrics, params=params)
+    client.log_text(run.info.run_id, json.dumps(body, indent=2, sort_keys=True), "report.json")
+    client.log_text(run.info.run_id, render_html(body), "report.html")
+    client.set_terminated(run.info.run_id)
+    if version is not None:
+        client.set_model_version_tag(
+            cfg.model_name, str(version), "driftloop.last_drift_check", f"{day}: {run.info.run_id}"
+        )
+    return run.info.run_id
+
+
+def labelled_days_since(store: Store, start: date, end: date) -> int:
+    """Validated days in [start, end] whose labels have arrived."""
+    labelled = set(store.partitions(LABELS))
+    return sum(1 for d in store.partitions(VALIDATED) if start <= d <= end and d in labelled)
+
+
+def run_daily_check(
+    cfg: PipelineConfig,
+    day: str | date,
+    *,
+    training_active: bool = False,
+    profile_path: Path | None = None,
+    store: Store | None = None,
+) -> CheckOutcome:
+    """Check ``day``, write its report, and decide about retraining."""
+    from driftloop.monitor import monitoring, policy
+    from driftloop.monitor.report import report_dict, write_report_body
+
+    day = as_date(day)
+    store = store or open_store(cfg.storage)
+    champ = champion_context(cfg, profile_path)
+    if champ.profile is None:
+        return _bootstrap(cfg, store, day, training_active=training_active)
+
+    report = monitoring.check(
+        cfg,
+        day,
+        champ.profile,
+        champ.holdout_metrics,
+        champ.version,
+        store=store,
+        training_end=champ.training_end,
+    )
+    signals = report.signals()
+    if signals.performance_decay:
+        onset = decay_onset(store, cfg, day, champ.version, champ.holdout_metrics)
+    else:
+        onset = drift_onset(
+            store, day, champ.version, signals.feature_drift or signals.prediction_drift
+        )
+    decision = policy.decide_for(
+        cfg,
+        signals,
+        day,
+        training_active=training_active,
+        last_training_date=policy.last_training_date(cfg, before=day),
+        drift_onset=onset,
+        labelled_days_since_onset=labelled_days_since(store, onset, day) if onset else 0,
+    )
+    if decision.retrain:
+        shortfall = window_shortfall(cfg, day, since=decision.since)
+        if shortfall:
+            decision = replace(
+                decision,
+                retrain=False,
+                pending=True,
+                reason=f"retrain pending: {decision.reason}; but {shortfall}",
+            )
+    uri = store.uri(partition_prefix(DRIFT, day))
+    trigger_conf = _trigger_conf(day, decision, uri)
+    body = {**report_dict(report, decision), "trigger_conf": trigger_conf}
+    write_report_body(store, day, body)
+    mlflow_run = log_check_to_mlflow(cfg, day, body)
+    log.info(
+        "%s vs champion v%s: %s (drift share %s; drifted: %s); performance: %s; report: %s",
+        day,
+        champ.version,
+        report.drift.status,
+        report.drift.drift_share,
+        ", ".join(report.drift.drifted) or "none",
+        report.performance.status,
+        uri,
+    )
+    log.info("%s: decision: %s", day, decision.reason)
+    return CheckOutcome(
+        day=day,
+        report_uri=uri,
+        status=report.drift.status,
+        decision=decision.to_dict(),
+        champion_version=champ.version,
+        drift_share=report.drift.drift_share,
+        drifted=list(report.drift.drifted),
+        performance=report.performance.status,
+        trigger_conf=trigger_conf,
+        mlflow_run_id=mlflow_run,
+    )
+
+
+def _trigger_conf(day: date, decision: Any, report_uri: str) -> dict[str, Any] | None:
+    """The conf of the ``train`` run a retrain decision asks for (None: no retrain)."""
+    if not decision.retrain:
+        return None
+    conf = {
+        "date": day.isoformat(),
+        "reason": f"drift_check {day.isoformat()}: {decision.reason}",
+        "report_uri": report_uri,
+    }
+    if decision.since:
+        conf["since"] = decision.since.isoformat()
+    return conf
+
+
+def _bootstrap(
+    cfg: PipelineConfig, store: Store, day: date, *, training_active: bool
+) -> CheckOutcome:
+    """No champion yet: nothing to compare against, but train the first model once data allows."""
+    from driftloop.data.windows import labelled_days
+    from driftloop.monitor import policy
+    from driftloop.monitor.report import write_report_body
+
+    window = cfg.training.window_days
+    have = len(labelled_days(store, day - timedelta(days=window - 1), day))
+    need = cfg.drift.bootstrap_labelled_days
+    decision = policy.decide_bootstrap(
+        day,
+        labelled_days=have,
+        min_labelled_days=need,
+        shortfall=window_shortfall(cfg, day) if have >= need else None,
+        training_active=training_active,
+        last_training_date=policy.last_training_date(cfg, before=day),
+        cooldown_days=cfg.drift.cooldown_days,
+    )
+    uri = store.uri(partition_prefix(DRIFT, day))
+    trigger_conf = _trigger_conf(day, decision, uri)
+    body = {
+        "day": day.isoformat(),
+        "champion_version": None,
+        "status": "no_champion",
+        "decision": decision.to_dict(),
+        "trigger_conf": trigger_conf,
+    }
+    write_report_body(store, day, body)
+    log.info("%s: no champion yet; decision: %s", day, decision.reason)
+    return CheckOutcome(
+        day, uri, "no_champion", decision.to_dict(), None, trigger_conf=trigger_conf
+    )
+
+
+def mark_unscored(cfg: PipelineConfig, days: list[str], reason: str) -> list[str]:
+    """Record that ``days`` went through scoring with nothing to score them with (no champion).
+
+    The drift check of a day waits for its predictions, its quarantine, or this record.
+    """
+    store = open_store(cfg.storage)
+    body = json.dumps({"status": "no_champion", "reason": reason}, sort_keys=True).encode()
+    return [store.write_partition(SCORING, d, {"status.json": body}) for d in days]

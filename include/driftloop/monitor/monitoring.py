@@ -1,0 +1,341 @@
+"""Daily monitoring of the champion: feature and prediction drift, and live performance.
+
+:func:`check` reads a window of partitions from storage and combines
+
+* **feature drift**: the last ``drift.window_days`` validated partitions up to the day, streamed
+  batch by batch into a :class:`driftloop.monitor.drift.Accumulator` against the champion's reference profile;
+* **prediction drift**: the champion's scores over the same days against its reference scores;
+* **performance**: predictions joined with the labels that have arrived, over the last
+  ``drift.performance_window_days`` days (plus the label delay, since the newest days have no labels
+  yet), compared with the champion's holdout metrics.
+
+Choices that keep one change from triggering twice:
+
+* Performance and prediction drift use only rows scored by the *current* champion version: after a
+  promotion, the previous model's predictions say nothing about the new one.
+* Days on or before the champion's training end (``training_end``, its partition date) are left out
+  of the drift window: they are part of its training data, so by construction they do not drift.
+  Right after a promotion the window is therefore empty or short, and the check reports
+  ``insufficient_data`` instead of re-raising the drift that caused the retrain.
+
+Only partitions that exist are used (a quarantined day has no validated partition); the report
+names the days used and the days missing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from driftloop.core.storage import LABELS, PREDICTIONS, VALIDATED, Store, as_date
+from driftloop.monitor.drift import Accumulator, DriftResult, Profile, detect
+from driftloop.monitor.policy import Signals
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from driftloop.core.config import PipelineConfig
+
+PART = "part-0.parquet"
+BATCH_ROWS = 65_536
+METRICS = ("roc_auc", "pr_auc", "f1", "log_loss")
+LOWER_IS_BETTER = frozenset({"log_loss"})
+
+PerformanceStatus = Literal["ok", "decay", "insufficient_labels"]
+
+
+# -- performance -----------------------------------------------------------------------------------
+def compute_metrics(
+    y_true: Any, scores: Any, predicted: Any | None = None, threshold: float = 0.5
+) -> dict[str, float | None]:
+    """roc_auc, pr_auc, f1 and log_loss of binary labels (1 = positive) and scores.
+
+    Ranking metrics are None when the labels hold a single class (they are undefined then).
+    """
+    import numpy as np
+    from sklearn.metrics import average_precision_score, f1_score, log_loss, roc_auc_score
+
+    y = np.asarray(y_true, dtype=int)
+    s = np.clip(np.asarray(scores, dtype=float), 1e-7, 1 - 1e-7)
+    pred = (s >= threshold).astype(int) if predicted is None else np.asarray(predicted, dtype=int)
+    both = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y, s)) if both else None,
+        "pr_auc": float(average_precision_score(y, s)) if both else None,
+        "f1": float(f1_score(y, pred, zero_division=0.0)),
+        "log_loss": float(log_loss(y, s, labels=[0, 1])),
+    }
+
+
+@dataclass
+class PerformanceResult:
+    """Live metrics of the champion on labelled rows, against its holdout metrics."""
+
+    status: PerformanceStatus
+    model_version: str | None
+    n_labelled: int
+    min_labelled: int
+    primary_metric: str
+    live: dict[str, float | None]
+    holdout: dict[str, float]
+    decay: float | None
+    tolerance: float
+    days_used: list[str] = field(default_factory=list)
+    days_missing: list[str] = field(default_factory=list)
+
+    @property
+    def decayed(self) -> bool:
+        return self.status == "decay"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "decayed": self.decayed}
+
+
+def evaluate_performance(
+    cfg: PipelineConfig,
+    joined: pd.DataFrame,
+    holdout_metrics: Mapping[str, float],
+    model_version: str | None = None,
+) -> PerformanceResult:
+    """Decide decay from predictions joined with labels (columns: score, predicted_label, target).
+
+    decay = holdout primary metric - live primary metric (for ``gate.primary_metric``, all of which
+    are "higher is better"); decay above ``drift.performance_tolerance`` is a signal. Fewer labelled
+    rows than ``drift.min_labelled_samples`` gives ``insufficient_labels``.
+    """
+    d, metric = cfg.drift, cfg.gate.primary_metric
+    holdout = {k: float(v) for k, v in holdout_metrics.items() if v is not None}
+    n = len(joined)
+    live: dict[str, float | None] = dict.fromkeys(METRICS)
+    decay = None
+    status: PerformanceStatus = "insufficient_labels"
+    if n >= d.min_labelled_samples:
+        y = (joined[cfg.dataset.target].to_numpy() == cfg.dataset.positive_label).astype(int)
+        predicted = joined.get("predicted_label", None)
+        if predicted is not None:
+            predicted = (predicted.to_numpy() == cfg.dataset.positive_label).astype(int)
+        live = compute_metrics(y, joined["score"].to_numpy(), predicted)
+        if live.get(metric) is not None and metric in holdout:
+            decay = holdout[metric] - float(live[metric])  # type: ignore[arg-type]
+            status = "decay" if decay > d.performance_tolerance else "ok"
+        else:
+            status = "ok"
+    return PerformanceResult(
+        status=status,
+        model_version=model_version,
+        n_labelled=n,
+        min_labelled=d.min_labelled_samples,
+        primary_metric=metric,
+        live=live,
+        holdout=holdout,
+        decay=decay,
+        tolerance=d.performance_tolerance,
+    )
+
+
+# -- loading windows from storage --------------------------------------------------------------------
+def window(day: date, days: int) -> list[date]:
+    """The ``days`` partition dates ending at ``day`` (inclusive), ascending."""
+    return [day - timedelta(days=i) for i in range(days - 1, -1, -1)]
+
+
+def _split(store: Store, zone: str, days: list[date]) -> tuple[list[date], list[date]]:
+    present = set(store.partitions(zone))
+    return [d for d in days if d in present], [d for d in days if d not in present]
+
+
+def iter_batches(
+    store: Store, zone: str, days: list[date], columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Stream the ``part-0.parquet`` of each day's partition in record batches (bounded memory)."""
+    import pyarrow.parquet as pq
+
+    for day in days:
+        key = f"{store.require_partition(zone, day)}/{PART}"
+        with store.local_file(key) as path:
+            pf = pq.ParquetFile(path, pre_buffer=False)
+            yield from pf.iter_batches(BATCH_ROWS, columns=columns)
+
+
+def _champion_predictions(
+    store: Store, days: list[date], champion_version: str | None, columns: list[str]
+) -> Iterator[pd.DataFrame]:
+    """Prediction rows of the champion version, day by day (as pandas, they are narrow)."""
+    for batch in iter_batches(store, PREDICTIONS, days, columns=[*columns, "model_version"]):
+        df = batch.to_pandas()
+        if champion_version is not None:
+            df = df[df["model_version"].astype(str) == str(champion_version)]
+        yield df
+
+
+def load_performance_window(
+    store: Store, cfg: PipelineConfig, day: date, champion_version: str | None
+) -> tuple[pd.DataFrame, list[date], list[date]]:
+    """Champion predictions joined with their labels over the performance window.
+
+    The window is ``performance_window_days + label_delay_days`` days ending at ``day``: the labels
+    of the newest days have not arrived yet, so the last days with labels are what is measured.
+    Returns (joined frame, days used, days missing a predictions or labels partition).
+    """
+    import pandas as pd
+
+    ds = cfg.dataset
+    days = window(day, cfg.drift.performance_window_days + ds.label_delay_days)
+    with_pred, _ = _split(store, PREDICTIONS, days)
+    with_labels, _ = _split(store, LABELS, days)
+    used = [d for d in days if d in set(with_pred) & set(with_labels)]
+    missing = [d for d in days if d not in set(used)]
+    frames = [f for d in used if (f := _joined_day(store, cfg, d, champion_version)) is not None]
+    cols = [ds.id_column, "score", "predicted_label", "model_version", ds.target]
+    joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    return joined, used, missing
+
+
+def _joined_day(
+    store: Store, cfg: PipelineConfig, day: date, model_version: str | None
+) -> pd.DataFrame | None:
+    """One day's predictions (of ``model_version``, or all) joined with its labels.
+
+    None when the predictions file has no record batches (an empty partition).
+    """
+    import pandas as pd
+
+    ds = cfg.dataset
+    cols = [ds.id_column, "score", "predicted_label"]
+    parts = list(_champion_predictions(store, [day], model_version, cols))
+    if not parts:
+        return None
+    labels = store.read_table(LABELS, day)[[ds.id_column, ds.target]]
+    return pd.concat(parts, ignore_index=True).merge(labels, on=ds.id_column, how="inner")
+
+
+def daily_metrics(
+    store: Store, cfg: PipelineConfig, day: date, model_version: str | None = None
+) -> dict[str, float | None] | None:
+    """Live metrics of one day's predictions (of ``model_version``, or all) against its labels.
+
+    None when the day has no predictions, no labels, or no rows of that model.
+    """
+    ds = cfg.dataset
+    if not (store.partition_exists(PREDICTIONS, day) and store.partition_exists(LABELS, day)):
+        return None
+    joined = _joined_day(store, cfg, day, model_version)
+    if joined is None or joined.empty:
+        return None
+    y = (joined[ds.target].to_numpy() == ds.positive_label).astype(int)
+    predicted = (joined["predicted_label"].to_numpy() == ds.positive_label).astype(int)
+    return compute_metrics(y, joined["score"].to_numpy(), predicted)
+
+
+def drift_days(
+    store: Store, cfg: PipelineConfig, day: date, training_end: date | None = None
+) -> tuple[list[date], list[date]]:
+    """Validated days of the drift window (used, missing), skipping days the champion trained on."""
+    days = [
+        d for d in window(day, cfg.drift.window_days) if training_end is None or d > training_end
+    ]
+    return _split(store, VALIDATED, days)
+
+
+# -- the daily check -----------------------------------------------------------------------------------
+@dataclass
+class MonitoringReport:
+    """Everything the daily check found; ``to_dict()`` is the body of report.json."""
+
+    day: str
+    champion_version: str | None
+    training_end: str | None
+    drift: DriftResult
+    performance: PerformanceResult
+    drift_days_used: list[str]
+    drift_days_missing: list[str]
+
+    def signals(self) -> Signals:
+        """The inputs of the retrain policy."""
+        pred = self.drift.prediction
+        perf = self.performance
+        return Signals(
+            feature_drift=self.drift.dataset_drift,
+            drifted_features=list(self.drift.drifted),
+            critical_drifted=list(self.drift.critical_drifted),
+            drift_share=self.drift.drift_share,
+            prediction_drift=bool(pred and pred.drifted),
+            prediction_psi=pred.psi if pred else None,
+            performance_decay=perf.decayed,
+            primary_metric=perf.primary_metric,
+            holdout_value=perf.holdout.get(perf.primary_metric),
+            live_value=perf.live.get(perf.primary_metric),
+            insufficient_data=self.drift.status == "insufficient_data",
+            insufficient_labels=perf.status == "insufficient_labels",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "day": self.day,
+                "champion_version": self.champion_version,
+                "training_end": self.training_end,
+                "drift_days_used": self.drift_days_used,
+                "drift_days_missing": self.drift_days_missing,
+                "drift": self.drift.to_dict(),
+                "performance": self.performance.to_dict(),
+                "signals": self.signals().to_dict(),
+            }
+        )
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN/inf become null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def check(
+    cfg: PipelineConfig,
+    day: str | date,
+    profile: Profile,
+    holdout_metrics: Mapping[str, float],
+    champion_version: str | None,
+    *,
+    store: Store | None = None,
+    training_end: str | date | None = None,
+) -> MonitoringReport:
+    """Run the daily monitoring of ``day`` against the champion's reference profile."""
+    from driftloop.core.storage import open_store
+
+    store = store or open_store(cfg.storage)
+    day = as_date(day)
+    end = as_date(training_end) if training_end else None
+    used, missing = drift_days(store, cfg, day, end)
+
+    acc = Accumulator(profile)
+    for batch in iter_batches(store, VALIDATED, used, columns=profile.feature_names):
+        acc.update(batch)
+    if profile.score is not None:
+        pred_days, _ = _split(store, PREDICTIONS, used)
+        for df in _champion_predictions(store, pred_days, champion_version, ["score"]):
+            acc.update_scores(df["score"])
+    drift = detect(profile, acc, cfg)
+
+    joined, perf_used, perf_missing = load_performance_window(store, cfg, day, champion_version)
+    perf = evaluate_performance(cfg, joined, holdout_metrics, champion_version)
+    perf.days_used = [d.isoformat() for d in perf_used]
+    perf.days_missing = [d.isoformat() for d in perf_missing]
+    return MonitoringReport(
+        day=day.isoformat(),
+        champion_version=None if champion_version is None else str(champion_version),
+        training_end=end.isoformat() if end else None,
+        drift=drift,
+        performance=perf,
+        drift_days_used=[d.isoformat() for d in used],
+        drift_days_missing=[d.isoformat() for d in missing],
+    )

@@ -1,0 +1,256 @@
+"""Retrain policy: turn the monitoring signals into one decision, with a reason a human can read.
+
+Pure and deterministic (no clock, no I/O) except :func:`last_training_date`, which asks MLflow.
+
+Order of the rules:
+
+1. No signal -> no retrain ("insufficient data" when the drift window was too small and no
+   performance verdict exists either, so "no drift" is never claimed without evidence).
+2. A signal, but a training run is already queued or running -> suppressed (no trigger loops).
+3. A signal within ``drift.cooldown_days`` of the last training's partition date -> suppressed.
+   Cooldown counts partition dates (simulated days), never the wall clock.
+4. A change with a known onset (the first day of drift alarms, or the first day whose own live
+   metric decayed) -> wait for labels: retraining on data from before the change would teach the
+   model nothing new, so training starts once ``drift.min_labelled_days_after_drift`` labelled
+   days exist since the onset, and then trains on data since the onset ("the new regime").
+5. Otherwise retrain, naming every signal that fired.
+
+With no champion at all (a fresh deployment) there is nothing to compare against: the *bootstrap*
+rule trains the first model once ``drift.bootstrap_labelled_days`` labelled days exist and the
+trainer would accept the window, with the same lock and cooldown as any other training.
+
+Signals: dataset-level feature drift (share of drifted features >= ``drift.drift_share`` or a
+critical feature drifted), prediction drift (score PSI over ``drift.prediction_psi_threshold``) and
+performance decay (primary metric down by more than ``drift.performance_tolerance``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from driftloop.core.config import PipelineConfig
+
+PARTITION_TAG = "driftloop.partition_date"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the daily check found, reduced to what the policy needs."""
+
+    feature_drift: bool = False
+    drifted_features: list[str] = field(default_factory=list)
+    critical_drifted: list[str] = field(default_factory=list)
+    drift_share: float = 0.0
+    prediction_drift: bool = False
+    prediction_psi: float | None = None
+    performance_decay: bool = False
+    primary_metric: str = "roc_auc"
+    holdout_value: float | None = None
+    live_value: float | None = None
+    insufficient_data: bool = False
+    insufficient_labels: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    retrain: bool
+    reason: str
+    signals: dict[str, Any]
+    # When set, train on partitions from this day on (the drift onset), not the whole window.
+    since: date | None = None
+    pending: bool = False
+    bootstrap: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["since"] = self.since.isoformat() if self.since else None
+        return out
+
+
+def _reasons(s: Signals) -> list[str]:
+    out = []
+    if s.feature_drift:
+        crit = f"; critical: {', '.join(s.critical_drifted)}" if s.critical_drifted else ""
+        out.append(
+            f"feature drift in {', '.join(s.drifted_features)} (share {s.drift_share:.2f}{crit})"
+        )
+    if s.prediction_drift:
+        psi = f" (PSI {s.prediction_psi:.2f})" if s.prediction_psi is not None else ""
+        out.append(f"prediction drift{psi}")
+    if s.performance_decay:
+        out.append(
+            f"performance decay: {s.primary_metric} {_fmt(s.holdout_value)} -> {_fmt(s.live_value)}"
+        )
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def decide(
+    signals: Signals,
+    day: date,
+    *,
+    training_active: bool,
+    last_training_date: date | None,
+    cooldown_days: int,
+    drift_onset: date | None = None,
+    labelled_days_since_onset: int = 0,
+    min_labelled_days: int = 0,
+) -> RetrainDecision:
+    """Whether to trigger training on partition ``day`` (see the module docstring for the rules).
+
+    ``drift_onset`` is when the change began (None: unknown, retrain on the usual window) and
+    ``labelled_days_since_onset`` the validated days since then whose labels have arrived.
+    """
+    sig = signals.to_dict()
+    reasons = _reasons(signals)
+    if not reasons:
+        if signals.insufficient_data and signals.insufficient_labels:
+            return RetrainDecision(False, "insufficient data", sig)
+        if signals.insufficient_data:
+            return RetrainDecision(False, "no performance decay (too little data for drift)", sig)
+        if signals.drifted_features:  # drifted, but fewer than the dataset share asks for
+            return RetrainDecision(
+                False,
+                f"no retrain signal: drift in {', '.join(signals.drifted_features)} is below the "
+                f"dataset share (share {signals.drift_share:.2f})",
+                sig,
+            )
+        return RetrainDecision(False, "no drift", sig)
+    because = "; ".join(reasons)
+    if training_active:
+        return RetrainDecision(False, f"suppressed: training already running ({because})", sig)
+    if last_training_date is not None:
+        until = last_training_date + timedelta(days=cooldown_days)
+        if day < until:
+            return RetrainDecision(
+                False, f"suppressed: cooldown until {until.isoformat()} ({because})", sig
+            )
+    if drift_onset is not None and min_labelled_days > 0:
+        if labelled_days_since_onset < min_labelled_days:
+            return RetrainDecision(
+                False,
+                f"retrain pending: drift since {drift_onset.isoformat()}, waiting for labels of the "
+                f"new data ({labelled_days_since_onset}/{min_labelled_days} labelled days) ({because})",
+                sig,
+                since=drift_onset,
+                pending=True,
+            )
+        return RetrainDecision(
+            True,
+            f"{because}; training on data since {drift_onset.isoformat()}",
+            sig,
+            since=drift_onset,
+        )
+    return RetrainDecision(True, because, sig)
+
+
+def decide_bootstrap(
+    day: date,
+    *,
+    labelled_days: int,
+    min_labelled_days: int,
+    shortfall: str | None,
+    training_active: bool,
+    last_training_date: date | None,
+    cooldown_days: int,
+) -> RetrainDecision:
+    """Whether to train the first model on partition ``day`` (no champion exists yet).
+
+    ``labelled_days`` are the validated days with labels in the training window ending ``day``;
+    ``shortfall`` is the trainer's own objection to that window (None: it would accept it), so the
+    policy never asks for a training the trainer then refuses.
+    """
+    sig = Signals().to_dict()
+    have = f"{labelled_days}/{min_labelled_days} labelled days"
+    if training_active:
+        return RetrainDecision(
+            False, "suppressed: training already running (bootstrap)", sig, bootstrap=True
+        )
+    if last_training_date is not None:
+        until = last_training_date + timedelta(days=cooldown_days)
+        if day < until:
+            return RetrainDecision(
+                False,
+                f"no champion: the model trained on {last_training_date.isoformat()} was not "
+                f"promoted; next bootstrap attempt after the cooldown ({until.isoformat()})",
+                sig,
+                bootstrap=True,
+            )
+    if labelled_days < min_labelled_days:
+        return RetrainDecision(
+            False,
+            f"bootstrap pending: no champion yet, waiting for labelled data ({have})",
+            sig,
+            pending=True,
+            bootstrap=True,
+        )
+    if shortfall:
+        return RetrainDecision(
+            False,
+            f"bootstrap pending: no champion yet ({have}), but {shortfall}",
+            sig,
+            pending=True,
+            bootstrap=True,
+        )
+    return RetrainDecision(
+        True, f"bootstrap: no champion yet, training the first model ({have})", sig, bootstrap=True
+    )
+
+
+def decide_for(
+    cfg: PipelineConfig,
+    signals: Signals,
+    day: date,
+    *,
+    training_active: bool,
+    last_training_date: date | None,
+    drift_onset: date | None = None,
+    labelled_days_since_onset: int = 0,
+) -> RetrainDecision:
+    """:func:`decide` with the cooldown and label wait of the config."""
+    return decide(
+        signals,
+        day,
+        training_active=training_active,
+        last_training_date=last_training_date,
+        cooldown_days=cfg.drift.cooldown_days,
+        drift_onset=drift_onset,
+        labelled_days_since_onset=labelled_days_since_onset,
+        min_labelled_days=cfg.drift.min_labelled_days_after_drift,
+    )
+
+
+def last_training_date(cfg: PipelineConfig, before: date | None = None) -> date | None:
+    """Partition date of the newest training run (MLflow tag ``driftloop.partition_date``).
+
+    Looks at the most recent runs of the pipeline's experiment and returns the latest tagged
+    partition date; None when the experiment or the tag does not exist yet. With ``before``, only
+    trainings of earlier partitions count: the check of a day decides as of that day, so a rerun
+    makes the same decision even after the training it triggered has run.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=cfg.tracking_uri())
+    exp = client.get_experiment_by_name(cfg.experiment_name)
+    if exp is None:
+        return None
+    runs = client.search_runs(
+        [exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=50
+    )
+    tagged = [
+        date.fromisoformat(r.data.tags[PARTITION_TAG][:10])
+        for r in runs
+        if r.data.tags.get(PARTITION_TAG)
+    ]
+    if before is not None:
+        tagged = [d for d in tagged if d < before]
+    return max(tagged) if tagged else None
