@@ -162,7 +162,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     _demo_args
 )
 def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
-    from driftloop.demo.run import run as demo
+    from driftloop.demo import run as demo
     from driftloop.local import stack
 
     live = args.live

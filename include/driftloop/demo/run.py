@@ -275,9 +275,9 @@ UNCHECKED = "the drift check of the day"
 
 
 def _pick_port(preferred: int) -> int:
-    from driftloop.local import stack
+    from driftloop.local import stack as localstack
 
-    return preferred if stack.port_free(preferred) else stack.free_port()
+    return preferred if localstack.port_free(preferred) else localstack.free_port()
 
 
 class LiveDemo:
@@ -291,13 +291,15 @@ class LiveDemo:
 
     def __init__(self, state: Path, stack: Any, cfg: PipelineConfig) -> None:
         from driftloop.core.storage import open_store
-        from driftloop.local import stack
+        from driftloop.local import stack as localstack
 
         self.state = state
         self.stack = stack
         self.cfg = cfg
         self.store = open_store(cfg.storage)
-        self.client = stack.AirflowClient(stack.airflow_url, lambda: stack.admin_password(state))
+        self.client = localstack.AirflowClient(
+            stack.airflow_url, lambda: localstack.admin_password(state)
+        )
         self.seen_runs: set[tuple[str, str]] = set()
 
     # -- Airflow ---------------------------------------------------------------------------------
@@ -365,11 +367,11 @@ class LiveDemo:
         for ``idle_grace`` seconds is taken as settled (its row says "not checked"): nothing would
         ever check it, and waiting on would only stop the history.
         """
-        from driftloop.local import stack
+        from driftloop.local import stack as localstack
 
         def stack_alive() -> None:
             if not self.stack.supervisor.alive():
-                raise stack.StackError(
+                raise localstack.StackError(
                     f"the local stack stopped while waiting for {day}; see {self.state / 'logs'}"
                 )
 
@@ -389,9 +391,9 @@ class LiveDemo:
             return quiet
 
         try:
-            stack.wait_until(settled, timeout, f"day {day}", 3.0, stack_alive)
+            localstack.wait_until(settled, timeout, f"day {day}", 3.0, stack_alive)
         except TimeoutError as err:
-            raise stack.StackError(f"{err}; still waiting for: {last[0]}") from None
+            raise localstack.StackError(f"{err}; still waiting for: {last[0]}") from None
 
     def new_runs(self, since: datetime) -> list[dict[str, Any]]:
         """Runs created since ``since`` (and not reported before), oldest first."""
@@ -481,14 +483,14 @@ def run_live_demo(
     is settled; the scheduler does the rest. Writes the same summary as ``run_demo`` into ``out``.
     """
     from driftloop.data import synth
-    from driftloop.local import stack
+    from driftloop.local import stack as localstack
     from driftloop.model import registry
 
     out = out.resolve()
     state = out / "state"
-    running = stack.status(state)
+    running = localstack.status(state)
     if running is not None:
-        raise stack.AlreadyRunning(running)
+        raise localstack.AlreadyRunning(running)
     if state.exists():
         shutil.rmtree(state)
     state.mkdir(parents=True)
@@ -502,7 +504,7 @@ def run_live_demo(
     scen = _scenario(scenario, start, days, drift_start)
     t_all = time.perf_counter()
     echo(f"Starting Airflow and MLflow from {state} (under a minute) ...")
-    stack, _sup = stack.start(
+    stack, _sup = localstack.start(
         state,
         port=port or _pick_port(8080),
         mlflow_port=mlflow_port or _pick_port(5000),
@@ -510,7 +512,7 @@ def run_live_demo(
         inherit_env=False,
     )
     stop_hint = f"DRIFTLOOP_HOME={state} driftloop stop"
-    echo(stack.banner(stack, stop_hint=stop_hint))
+    echo(localstack.banner(stack, stop_hint=stop_hint))
     # This process reads the registry through the MLflow server, like the UI does.
     cfg = load_config(
         config_path, environ={**isolated, "DRIFTLOOP__MLFLOW__TRACKING_URI": stack.mlflow_url}
@@ -548,5 +550,5 @@ def run_live_demo(
             echo(f"\nThe stack keeps running: {stack.airflow_url}  (stop: {stop_hint})")
         else:
             echo("\nStopping the local stack ...")
-            stack.stop(state)
+            localstack.stop(state)
     return records
