@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.errors import EXIT_NOTHING_TO_DO, DriftloopError
+from driftloop.core.partition import PART_FILE, SUCCESS, Partition, PartitionLike, Zone, key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,15 +43,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LANDING = "landing"
-RAW = "raw"
-VALIDATED = "validated"
-QUARANTINE = "quarantine"
-LABELS = "labels"
-PREDICTIONS = "predictions"
-DRIFT = "monitoring/drift"
-SCORING = "monitoring/scoring"
-SUCCESS = "_SUCCESS"
+# The zones by their short names (``storage.VALIDATED`` is ``Zone.VALIDATED``).
+LANDING = Zone.LANDING
+RAW = Zone.RAW
+VALIDATED = Zone.VALIDATED
+QUARANTINE = Zone.QUARANTINE
+LABELS = Zone.LABELS
+PREDICTIONS = Zone.PREDICTIONS
+DRIFT = Zone.DRIFT
+SCORING = Zone.SCORING
 
 
 class PartitionMissing(DriftloopError, FileNotFoundError):
@@ -59,16 +60,17 @@ class PartitionMissing(DriftloopError, FileNotFoundError):
     exit_code = EXIT_NOTHING_TO_DO
 
 
-def as_date(value: str | date) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+def as_date(value: PartitionLike) -> date:
+    """The day ``value`` names (see :meth:`Partition.of`: no truncation of other strings)."""
+    return Partition.of(value).day
 
 
-def partition_prefix(zone: str, day: str | date) -> str:
-    return f"{zone}/date={as_date(day).isoformat()}"
+def partition_prefix(zone: Zone | str, day: PartitionLike) -> str:
+    return key(zone, day)
 
 
-def landing_prefix(day: str | date) -> str:
-    return f"{LANDING}/{as_date(day).isoformat()}"
+def landing_prefix(day: PartitionLike) -> str:
+    return key(Zone.LANDING, day)
 
 
 class Store(ABC):
@@ -108,8 +110,13 @@ class Store(ABC):
     def uri(self, key: str = "") -> str:
         return f"{self.root.rstrip('/')}/{key}" if key else self.root
 
+    @staticmethod
+    def key(zone: Zone | str, partition: PartitionLike, name: str = "") -> str:
+        """The key of a partition (or of the file ``name`` in it): :func:`partition.key`."""
+        return key(zone, partition, name)
+
     # -- partitions ---------------------------------------------------------------------------
-    def write_partition(self, zone: str, day: str | date, files: dict[str, bytes]) -> str:
+    def write_partition(self, zone: Zone | str, day: PartitionLike, files: dict[str, bytes]) -> str:
         """Replace the partition with ``files`` plus a ``_SUCCESS`` marker; returns its URI."""
         prefix = partition_prefix(zone, day)
         manifest = json.dumps({"files": sorted(files)}, sort_keys=True).encode()
@@ -117,10 +124,10 @@ class Store(ABC):
         log.debug("wrote %s (%d files)", self.uri(prefix), len(files))
         return self.uri(prefix)
 
-    def partition_exists(self, zone: str, day: str | date) -> bool:
+    def partition_exists(self, zone: Zone | str, day: PartitionLike) -> bool:
         return self.exists(f"{partition_prefix(zone, day)}/{SUCCESS}")
 
-    def require_partition(self, zone: str, day: str | date) -> str:
+    def require_partition(self, zone: Zone | str, day: PartitionLike) -> str:
         prefix = partition_prefix(zone, day)
         if not self.exists(f"{prefix}/{SUCCESS}"):
             raise PartitionMissing(f"partition {self.uri(prefix)} does not exist or is incomplete")
@@ -129,18 +136,19 @@ class Store(ABC):
     def partitions(self, zone: str) -> list[date]:
         """Dates of the complete partitions of ``zone``, ascending."""
         out = set()
-        for key in self.list(zone + "/"):
-            rest = key[len(zone) + 1 :]
-            head, _, tail = rest.partition("/")
+        for name in self.list(f"{zone}/"):
+            head, _, tail = name[len(zone) + 1 :].partition("/")
             if tail == SUCCESS and head.startswith("date="):
-                out.add(date.fromisoformat(head[5:]))
+                out.add(Partition.from_key(head).day)
         return sorted(out)
 
-    def delete_partition(self, zone: str, day: str | date) -> None:
+    def delete_partition(self, zone: Zone | str, day: PartitionLike) -> None:
         self.delete_prefix(partition_prefix(zone, day))
 
     # -- tables ---------------------------------------------------------------------------------
-    def read_table(self, zone: str, day: str | date, name: str = "part-0.parquet") -> pd.DataFrame:
+    def read_table(
+        self, zone: Zone | str, day: PartitionLike, name: str = PART_FILE
+    ) -> pd.DataFrame:
         import pandas as pd
 
         prefix = self.require_partition(zone, day)
