@@ -10,7 +10,7 @@ the score distribution — and, once labels have arrived, the champion's live me
 holdout metrics. It writes `monitoring/drift/date=<day>/report.{json,html}` and decides:
 
 - no champion yet (a fresh deployment): train the first model once
-  `drift.bootstrap_labelled_days` labelled days exist (*bootstrap*);
+  `retrain.bootstrap_labelled_days` labelled days exist (*bootstrap*);
 - retrain when drift or decay crosses the thresholds of the config, unless a `train` run is queued
   or running, or one trained within the cooldown;
 - feature drift without a performance verdict waits until labels of the drifted data exist, then

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.integration
 FAST = {
     "TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}",
     "DRIFT__MIN_SAMPLES": "500",
-    "DRIFT__MIN_LABELLED_DAYS_AFTER_DRIFT": "0",
-    "DRIFT__COOLDOWN_DAYS": "2",
+    "RETRAIN__MIN_LABELLED_DAYS_AFTER_DRIFT": "0",
+    "RETRAIN__COOLDOWN_DAYS": "2",
 }
 TRAIN_END = START + timedelta(days=9)
 

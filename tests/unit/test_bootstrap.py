@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 def test_no_champion_waits_for_labels_then_asks_for_the_first_model(cfg_factory) -> None:
     from driftloop.core.storage import open_store
 
-    cfg = cfg_factory(DRIFT__BOOTSTRAP_LABELLED_DAYS="5")
+    cfg = cfg_factory(RETRAIN__BOOTSTRAP_LABELLED_DAYS="5")
     store = open_store(cfg.storage)
     labelled = write_days(store, cfg, 9, rows=400, label_delay=3)
     assert len(labelled) == 6
@@ -46,7 +46,7 @@ def test_no_champion_waits_for_labels_then_asks_for_the_first_model(cfg_factory)
 def test_policy_and_trainer_agree_on_the_window(cfg_factory) -> None:
     from driftloop.core.storage import open_store
 
-    cfg = cfg_factory(DRIFT__BOOTSTRAP_LABELLED_DAYS="5", TRAINING__MIN_TRAIN_ROWS="100000")
+    cfg = cfg_factory(RETRAIN__BOOTSTRAP_LABELLED_DAYS="5", TRAINING__MIN_TRAIN_ROWS="100000")
     store = open_store(cfg.storage)
     write_days(store, cfg, 9, rows=400, label_delay=3)
     day = START + timedelta(days=8)

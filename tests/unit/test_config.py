@@ -96,3 +96,25 @@ def test_variable_expansion(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SURELY_UNSET_VARIABLE", raising=False)
     with pytest.raises(ConfigError, match="SURELY_UNSET_VARIABLE is not set"):
         parse_config(data, environ={})
+
+
+@pytest.mark.parametrize(
+    "moved", ["cooldown_days", "min_labelled_days_after_drift", "bootstrap_labelled_days"]
+)
+def test_retrain_policy_keys_under_drift_are_refused_with_their_new_name(moved: str) -> None:
+    data = _demo()
+    data["drift"][moved] = data["retrain"].pop(moved)
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, source="old.yaml", environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    assert f"drift.{moved} moved to retrain.{moved}" in str(err.value)
+    # The same old key set from the environment gets the same answer.
+    with pytest.raises(ConfigError, match=f"moved to retrain.{moved}"):
+        load_config(DEMO, environ={f"DRIFTLOOP__DRIFT__{moved.upper()}": "3"})
+
+
+def test_retrain_policy_settings_load_from_their_section() -> None:
+    env = {"DRIFTLOOP__RETRAIN__COOLDOWN_DAYS": "2"}
+    cfg = load_config(DEMO, environ=env)
+    assert cfg.retrain.cooldown_days == 2
+    assert cfg.retrain.bootstrap_labelled_days == 7
+    assert cfg.retrain.min_labelled_days_after_drift == 7

@@ -213,7 +213,27 @@ class Drift(_Strict):
         0.05, ge=0, description="allowed drop of the primary metric"
     )
     min_labelled_samples: int = Field(500, ge=1)
-    cooldown_days: int = Field(7, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        # Named here so that an old config gets the new key, not just "extra inputs not permitted".
+        moved = sorted(set(data) & set(Retrain.model_fields)) if isinstance(data, dict) else []
+        if moved:
+            raise ValueError(
+                "; ".join(
+                    f"drift.{k} moved to retrain.{k} (the retrain policy section)" for k in moved
+                )
+            )
+        return data
+
+
+class Retrain(_Strict):
+    """The retrain policy: when a drift or decay signal (or no champion yet) starts a training."""
+
+    cooldown_days: int = Field(
+        7, ge=0, description="days after the last training's window end during which signals wait"
+    )
     min_labelled_days_after_drift: int = Field(
         7, ge=0, description="labelled days since the drift onset before retraining (0: don't wait)"
     )
@@ -263,6 +283,7 @@ class PipelineConfig(_Strict):
     training: Training = Training()
     gate: Gate = Gate()
     drift: Drift = Drift()
+    retrain: Retrain = Retrain()
     mlflow: Mlflow = Mlflow()
     execution: Execution = Execution()
     source: str | None = Field(None, description="file the config was loaded from")

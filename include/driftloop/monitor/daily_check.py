@@ -350,7 +350,7 @@ def _bootstrap(
 
     window = cfg.training.window_days
     have = len(labelled_days(store, day - timedelta(days=window - 1), day))
-    need = cfg.drift.bootstrap_labelled_days
+    need = cfg.retrain.bootstrap_labelled_days
     decision = policy.decide_bootstrap(
         day,
         labelled_days=have,
@@ -358,7 +358,7 @@ def _bootstrap(
         shortfall=window_shortfall(cfg, day) if have >= need else None,
         training_active=training_active,
         last_training_date=policy.last_training_date(cfg, before=day),
-        cooldown_days=cfg.drift.cooldown_days,
+        cooldown_days=cfg.retrain.cooldown_days,
     )
     uri = store.uri(partition_prefix(DRIFT, day))
     trigger_conf = _trigger_conf(day, decision, uri)

@@ -7,16 +7,16 @@ Order of the rules:
 1. No signal -> no retrain ("insufficient data" when the drift window was too small and no
    performance verdict exists either, so "no drift" is never claimed without evidence).
 2. A signal, but a training run is already queued or running -> suppressed (no trigger loops).
-3. A signal within ``drift.cooldown_days`` of the last training's partition date -> suppressed.
+3. A signal within ``retrain.cooldown_days`` of the last training's partition date -> suppressed.
    Cooldown counts partition dates (simulated days), never the wall clock.
 4. A change with a known onset (the first day of drift alarms, or the first day whose own live
    metric decayed) -> wait for labels: retraining on data from before the change would teach the
-   model nothing new, so training starts once ``drift.min_labelled_days_after_drift`` labelled
+   model nothing new, so training starts once ``retrain.min_labelled_days_after_drift`` labelled
    days exist since the onset, and then trains on data since the onset ("the new regime").
 5. Otherwise retrain, naming every signal that fired.
 
 With no champion at all (a fresh deployment) there is nothing to compare against: the *bootstrap*
-rule trains the first model once ``drift.bootstrap_labelled_days`` labelled days exist and the
+rule trains the first model once ``retrain.bootstrap_labelled_days`` labelled days exist and the
 trainer would accept the window, with the same lock and cooldown as any other training.
 
 Signals: dataset-level feature drift (share of drifted features >= ``drift.drift_share`` or a
@@ -222,10 +222,10 @@ def decide_for(
         day,
         training_active=training_active,
         last_training_date=last_training_date,
-        cooldown_days=cfg.drift.cooldown_days,
+        cooldown_days=cfg.retrain.cooldown_days,
         drift_onset=drift_onset,
         labelled_days_since_onset=labelled_days_since_onset,
-        min_labelled_days=cfg.drift.min_labelled_days_after_drift,
+        min_labelled_days=cfg.retrain.min_labelled_days_after_drift,
     )
 
 
