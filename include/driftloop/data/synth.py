@@ -30,7 +30,6 @@ SCENARIOS = ("none", "covariate_shift", "concept_drift", "data_quality")
 DEFAULT_SHIFTED = ("monthly_charges", "days_since_last_login")
 
 _PLANS = ["basic", "standard", "premium"]
-_CONTRACTS = ["month_to_month", "one_year", "two_year"]
 _PAYMENTS = ["card", "bank_transfer", "paypal", "invoice"]
 _REGIONS = ["north", "south", "east", "west"]
 
