@@ -42,8 +42,10 @@ test: install ## Run every tier: dags, unit, integration, service, live, e2e
 test-fast: install ## Only the quick tiers (dags + unit)
 	$(PY) -m pytest tests -m "dags or unit"
 
-lint: install ## ruff check + format check
+lint: install ## ruff (check + format), mypy on the library, the import contracts (lint-imports)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: install ## Apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

@@ -129,7 +129,7 @@ def _warm_imports() -> None:
     import pyarrow.compute
     import pyarrow.parquet  # noqa: F401
 
-    import driftloop.monitor.drift  # noqa: F401
+    import driftloop.drift  # noqa: F401
 
 
 def _batches(path: Path, batch_size: int) -> Any:
@@ -140,7 +140,7 @@ def _batches(path: Path, batch_size: int) -> Any:
 
 
 def _phase_profile(workdir: str, batch_size: int, out: Any) -> None:
-    from driftloop.monitor.drift import build_profile
+    from driftloop.drift import build_profile
 
     _warm_imports()
     cfg = bench_config()
@@ -152,7 +152,7 @@ def _phase_profile(workdir: str, batch_size: int, out: Any) -> None:
 
 
 def _phase_check(workdir: str, batch_size: int, out: Any) -> None:
-    from driftloop.monitor.drift import Accumulator, Profile, detect
+    from driftloop.drift import Accumulator, Profile, detect
 
     _warm_imports()
     cfg = bench_config()

@@ -11,9 +11,9 @@ import pytest
 
 from driftloop.core.config import PipelineConfig, load_config, parse_config
 from driftloop.data import synth
-from driftloop.monitor.drift import Accumulator, Profile, build_profile, compare, detect
-from driftloop.monitor.drift.profile import MISSING, UNSEEN
-from driftloop.monitor.drift.statistics import js_distance, psi
+from driftloop.drift import Accumulator, Profile, build_profile, compare, detect
+from driftloop.drift.profile import MISSING, UNSEEN
+from driftloop.drift.statistics import js_distance, psi
 
 pytestmark = pytest.mark.unit
 

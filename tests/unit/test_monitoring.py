@@ -11,7 +11,7 @@ import pytest
 
 from driftloop.core.storage import DRIFT, LABELS, PREDICTIONS, VALIDATED, parquet_bytes
 from driftloop.data import synth
-from driftloop.monitor.drift import build_profile
+from driftloop.drift import build_profile
 from driftloop.monitor.monitoring import check, compute_metrics, evaluate_performance
 from driftloop.monitor.policy import decide_for
 from driftloop.monitor.report import HTML_NAME, JSON_NAME, write_report

@@ -8,7 +8,7 @@ import pytest
 
 from driftloop.core.config import load_config
 from driftloop.data import synth
-from driftloop.monitor.drift import build_profile, compare
+from driftloop.drift import build_profile, compare
 from driftloop.monitor.policy import Signals, decide
 
 pytestmark = pytest.mark.unit

@@ -17,6 +17,7 @@ and a rewrite replaces the partition whole (reruns and backfills are idempotent)
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import glob
 import io
@@ -133,7 +134,7 @@ class Store(ABC):
             raise PartitionMissing(f"partition {self.uri(prefix)} does not exist or is incomplete")
         return prefix
 
-    def partitions(self, zone: str) -> list[date]:
+    def partitions(self, zone: Zone | str) -> builtins.list[date]:
         """Dates of the complete partitions of ``zone``, ascending."""
         out = set()
         for name in self.list(f"{zone}/"):
@@ -301,7 +302,7 @@ class S3Store(Store):
     def list(self, prefix: str) -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         cut = len(self.prefix) + 1 if self.prefix else 0
-        keys = []
+        keys: list[str] = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self._k(prefix)):
             keys.extend(obj["Key"][cut:] for obj in page.get("Contents", []))
         return sorted(keys)

@@ -183,7 +183,7 @@ def log_tail(path: Path, lines: int = 60) -> str:
 
 
 def wait_until(
-    probe: Callable[[], T],
+    probe: Callable[[], T | None],
     timeout: float,
     what: str,
     every: float = 1.0,
@@ -231,7 +231,7 @@ def airflow_health(base_url: str) -> dict[str, Any] | None:
 def airflow_ready(base_url: str) -> bool:
     """The api-server answers and every component (scheduler, triggerer, ...) reports healthy."""
     health = airflow_health(base_url)
-    return bool(health) and all(
+    return health is not None and all(
         (health.get(c) or {}).get("status") == "healthy" for c in AIRFLOW_COMPONENTS
     )
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
     from driftloop.core.config import Gate, PipelineConfig
-    from driftloop.monitor.drift import Profile
+    from driftloop.drift import Profile
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def load_reference_profile(cfg: PipelineConfig, version: str | None = None) -> P
     Raises:
         RegistryError: no version given and no champion yet.
     """
-    from driftloop.monitor.drift import Profile
+    from driftloop.drift import Profile
 
     client = mlflow_client(cfg)
     if version is None:

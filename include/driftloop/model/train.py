@@ -326,8 +326,8 @@ def train_model(
         InsufficientData: the window has too few labelled rows/days, or a split lacks a class.
     """
 
+    from driftloop import drift
     from driftloop.model import model_io, registry
-    from driftloop.monitor import drift
 
     end = as_date(end)
     timings: dict[str, float] = {}

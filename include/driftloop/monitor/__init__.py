@@ -1,1 +1,1 @@
-"""Monitoring: drift profiles and statistics, performance, the daily check, retrain policy, report."""
+"""Monitoring: performance from late labels, the daily check, drift/decay onsets, retrain policy, report."""

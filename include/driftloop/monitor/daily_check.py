@@ -29,7 +29,7 @@ from driftloop.data.windows import window_shortfall
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
-    from driftloop.monitor.drift import Profile
+    from driftloop.drift import Profile
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,8 @@ def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> C
     """
     from mlflow.tracking import MlflowClient
 
+    from driftloop.drift import Profile
     from driftloop.model import registry
-    from driftloop.monitor.drift import Profile
     from driftloop.monitor.policy import PARTITION_TAG
 
     champ = registry.champion(cfg)

@@ -3,7 +3,7 @@
 :func:`check` reads a window of partitions from storage and combines
 
 * **feature drift**: the last ``drift.window_days`` validated partitions up to the day, streamed
-  batch by batch into a :class:`driftloop.monitor.drift.Accumulator` against the champion's reference profile;
+  batch by batch into a :class:`driftloop.drift.Accumulator` against the champion's reference profile;
 * **prediction drift**: the champion's scores over the same days against its reference scores;
 * **performance**: predictions joined with the labels that have arrived, over the last
   ``drift.performance_window_days`` days (plus the label delay, since the newest days have no labels
@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftloop.core.storage import LABELS, PREDICTIONS, VALIDATED, Store, as_date
-from driftloop.monitor.drift import Accumulator, DriftResult, Profile, detect
+from driftloop.drift import Accumulator, DriftResult, Profile, detect
 from driftloop.monitor.policy import Signals
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ import numpy as np
 if TYPE_CHECKING:
     pass
 
-from driftloop.monitor.drift import columns
-from driftloop.monitor.drift.profile import NumericProfile, Profile
+from driftloop.drift import columns
+from driftloop.drift.profile import NumericProfile, Profile
 
 
 # -- streaming the current data --------------------------------------------------------------------

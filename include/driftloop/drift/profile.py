@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from driftloop.monitor.drift import columns
+from driftloop.drift import columns
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig

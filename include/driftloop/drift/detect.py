@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from driftloop.monitor.drift.accumulate import Accumulator, CategoricalState, NumericState
-from driftloop.monitor.drift.profile import CategoricalProfile, NumericProfile, Profile
-from driftloop.monitor.drift.statistics import js_distance, psi, shares, wasserstein_binned
+from driftloop.drift.accumulate import Accumulator, CategoricalState, NumericState
+from driftloop.drift.profile import CategoricalProfile, NumericProfile, Profile
+from driftloop.drift.statistics import js_distance, psi, shares, wasserstein_binned
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig

@@ -19,20 +19,20 @@ p-values of KS/chi-square tests do):
   ``_W_LEVELS`` levels. The error is at most about one grid-cell width (a percentile of the
   reference) and applies equally to both sides, so identical distributions give ≈ 0.
 
-The drift rule and the dataset verdict: :mod:`driftloop.monitor.drift.detect`.
+The drift rule and the dataset verdict: :mod:`driftloop.drift.detect`.
 
 This package imports no Airflow or MLflow: it runs anywhere numpy, pandas and pyarrow do.
 """
 
-from driftloop.monitor.drift.accumulate import Accumulator
-from driftloop.monitor.drift.detect import (
+from driftloop.drift.accumulate import Accumulator
+from driftloop.drift.detect import (
     DriftResult,
     FeatureDrift,
     PredictionDrift,
     compare,
     detect,
 )
-from driftloop.monitor.drift.profile import Profile, build_profile
+from driftloop.drift.profile import Profile, build_profile
 
 __all__ = [
     "Accumulator",
