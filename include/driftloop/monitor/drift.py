@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from driftloop.core.jsonable import jsonable as _jsonable
+
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
 
@@ -536,16 +538,6 @@ class DriftResult:
             if f.name == name:
                 return f
         raise KeyError(name)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
 
 
 RULE = (
