@@ -31,8 +31,15 @@ from driftloop.tracking.metrics import metric_table
 from driftloop.tracking.mlflow import (
     HOLDOUT_ARTIFACT,
     PROFILE_ARTIFACT,
+    TAG_APPROVAL,
+    TAG_GATE_PREFIX,
     TAG_ORPHAN,
     TAG_PARTITION_DATE,
+    TAG_PROMOTED_BY,
+    TAG_PROMOTION_REASON,
+    TAG_REJECTED_BY,
+    TAG_RESTORED_BY,
+    TAG_ROLLED_BACK_BY,
     mlflow_client,
     read_run_text,
 )
@@ -182,8 +189,7 @@ def _evaluate_challenger(
             )
         model = load_model(cfg, str(current.version))
         scores = positive_scores(model, pd.DataFrame(holdout), cfg)
-        computed = table.compute(binary_target(holdout, cfg), scores)
-        champion_metrics = {k: float(v) for k, v in computed.items() if v is not None}
+        champion_metrics = table.defined(binary_target(holdout, cfg), scores)
 
     decision = evaluate_gate(
         challenger_metrics,
@@ -210,17 +216,17 @@ def _record_gate(cfg: PipelineConfig, mv: ModelVersion, decision: GateDecision) 
     client = mlflow_client(cfg)
     verdict = "promote" if decision.promote else "reject"
     tags = {
-        "driftloop.gate.decision": verdict,
-        "driftloop.gate.rule": decision.rule,
-        "driftloop.gate.reason": decision.reason,
-        "driftloop.gate.primary_metric": decision.primary_metric,
-        "driftloop.gate.champion_version": decision.champion_version or "none",
+        f"{TAG_GATE_PREFIX}decision": verdict,
+        f"{TAG_GATE_PREFIX}rule": decision.rule,
+        f"{TAG_GATE_PREFIX}reason": decision.reason,
+        f"{TAG_GATE_PREFIX}primary_metric": decision.primary_metric,
+        f"{TAG_GATE_PREFIX}champion_version": decision.champion_version or "none",
         **{
-            f"driftloop.gate.challenger.{k}": f"{v:.6f}"
+            f"{TAG_GATE_PREFIX}challenger.{k}": f"{v:.6f}"
             for k, v in decision.challenger_metrics.items()
         },
         **{
-            f"driftloop.gate.champion.{k}": f"{v:.6f}"
+            f"{TAG_GATE_PREFIX}champion.{k}": f"{v:.6f}"
             for k, v in (decision.champion_metrics or {}).items()
         },
     }
@@ -281,8 +287,8 @@ def _promote(
         client.set_registered_model_alias(cfg.model_name, CHAMPION, version)
     if aliases(cfg).get(CHALLENGER) == version:
         client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
-    client.set_model_version_tag(cfg.model_name, version, "driftloop.promoted_by", actor)
-    client.set_model_version_tag(cfg.model_name, version, "driftloop.promotion_reason", reason)
+    client.set_model_version_tag(cfg.model_name, version, TAG_PROMOTED_BY, actor)
+    client.set_model_version_tag(cfg.model_name, version, TAG_PROMOTION_REASON, reason)
     _describe(cfg, version, f"Promoted to champion by {actor}: {reason}")
     record = {
         "previous_champion": current,
@@ -321,9 +327,9 @@ def _rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
     client.set_registered_model_alias(cfg.model_name, CHAMPION, restored)
     if demoted is not None:
         client.set_registered_model_alias(cfg.model_name, PREVIOUS_CHAMPION, demoted)
-        client.set_model_version_tag(cfg.model_name, demoted, "driftloop.rolled_back_by", actor)
+        client.set_model_version_tag(cfg.model_name, demoted, TAG_ROLLED_BACK_BY, actor)
         _describe(cfg, demoted, f"Rolled back by {actor}: {reason}")
-    client.set_model_version_tag(cfg.model_name, restored, "driftloop.restored_by", actor)
+    client.set_model_version_tag(cfg.model_name, restored, TAG_RESTORED_BY, actor)
     _describe(cfg, restored, f"Restored to champion by {actor}: {reason}")
     record = {
         "champion": restored,
@@ -345,8 +351,8 @@ def reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[s
 def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
     client = mlflow_client(cfg)
     mv = get_version(cfg, str(version))
-    client.set_model_version_tag(cfg.model_name, mv.version, "driftloop.approval", "rejected")
-    client.set_model_version_tag(cfg.model_name, mv.version, "driftloop.rejected_by", actor)
+    client.set_model_version_tag(cfg.model_name, mv.version, TAG_APPROVAL, "rejected")
+    client.set_model_version_tag(cfg.model_name, mv.version, TAG_REJECTED_BY, actor)
     _describe(cfg, mv.version, f"Promotion rejected by {actor}: {reason}")
     record = {"champion": aliases(cfg).get(CHAMPION), "reason": reason, "actor": actor}
     key = write_record(cfg, mv, "rejected", record)

@@ -132,9 +132,8 @@ def train_model(
 
     t = time.perf_counter()
     holdout_scores = positive_scores(model, split.holdout, cfg)
-    computed = metric_table().compute(binary_target(split.holdout, cfg), holdout_scores)
     # Both classes are in the holdout (checked above), so every metric is defined.
-    metrics = {k: float(v) for k, v in computed.items() if v is not None}
+    metrics = metric_table().defined(binary_target(split.holdout, cfg), holdout_scores)
     profile = drift.build_profile(split.train[features], cfg, scores=holdout_scores)
     timings["evaluate_seconds"] = time.perf_counter() - t
 

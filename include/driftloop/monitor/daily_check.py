@@ -30,8 +30,14 @@ from driftloop.data.windows import window_shortfall
 from driftloop.monitor.onset import decay_onset, drift_onset
 from driftloop.tracking.metrics import metric_table
 from driftloop.tracking.mlflow import (
+    TAG_CHECK_DATE,
+    TAG_CHECK_STATUS,
     TAG_LAST_DRIFT_CHECK,
+    TAG_MODEL_NAME,
+    TAG_MODEL_VERSION,
+    TAG_NOTE,
     TAG_PARTITION_DATE,
+    TAG_RETRAIN,
     ensure_monitoring_experiment,
     mlflow_client,
 )
@@ -128,7 +134,7 @@ def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) ->
     """
     from mlflow.entities import Metric, Param
 
-    from driftloop.monitor.report import render_html
+    from driftloop.monitor.report import HTML_NAME, JSON_NAME, render_html
 
     client = mlflow_client(cfg)
     exp_id = ensure_monitoring_experiment(client, cfg)
@@ -139,12 +145,12 @@ def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) ->
         exp_id,
         run_name=f"drift-check-{day.isoformat()}",
         tags={
-            "driftloop.check_date": day.isoformat(),
-            "driftloop.model_name": cfg.model_name,
-            "driftloop.model_version": str(version),
-            "driftloop.status": str(drift.get("status")),
-            "driftloop.retrain": str(bool(decision.get("retrain"))).lower(),
-            "mlflow.note.content": str(decision.get("reason") or ""),
+            TAG_CHECK_DATE: day.isoformat(),
+            TAG_MODEL_NAME: cfg.model_name,
+            TAG_MODEL_VERSION: str(version),
+            TAG_CHECK_STATUS: str(drift.get("status")),
+            TAG_RETRAIN: str(bool(decision.get("retrain"))).lower(),
+            TAG_NOTE: str(decision.get("reason") or ""),
         },
     )
     stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
@@ -161,8 +167,8 @@ def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) ->
     ]
     params = [Param("drift_days_used", ",".join(body.get("drift_days_used") or []) or "-")]
     client.log_batch(run.info.run_id, metrics=metrics, params=params)
-    client.log_text(run.info.run_id, json.dumps(body, indent=2, sort_keys=True), "report.json")
-    client.log_text(run.info.run_id, render_html(body), "report.html")
+    client.log_text(run.info.run_id, json.dumps(body, indent=2, sort_keys=True), JSON_NAME)
+    client.log_text(run.info.run_id, render_html(body), HTML_NAME)
     client.set_terminated(run.info.run_id)
     if version is not None:
         client.set_model_version_tag(

@@ -46,6 +46,13 @@ class MetricTable:
     def lower_is_better(self) -> frozenset[str]:
         return frozenset(s.name for s in self.specs if s.lower_is_better)
 
+    def defined(self, *args: Any, **kwargs: Any) -> dict[str, float]:
+        """:attr:`compute`, keeping only the metrics that are defined (not None) on these labels.
+
+        For a holdout, which always holds both classes, that is every metric of the table.
+        """
+        return {k: float(v) for k, v in self.compute(*args, **kwargs).items() if v is not None}
+
     def regression(self, name: str, new: float, old: float) -> float:
         """How much worse ``new`` is than ``old`` for metric ``name`` (negative: it improved)."""
         return (new - old) if name in self.lower_is_better else (old - new)

@@ -46,6 +46,24 @@ TAG_ORPHAN = "driftloop.orphan"
 TAG_SHA256 = "driftloop.model_sha256"
 # The newest daily check of the version: "<date>: <monitoring run id>".
 TAG_LAST_DRIFT_CHECK = "driftloop.last_drift_check"
+# The gate's decision on the version: <prefix>decision, rule, reason, primary_metric,
+# champion_version, challenger.<metric>, champion.<metric>.
+TAG_GATE_PREFIX = "driftloop.gate."
+# Who moved which alias, and why (the registry's audit also keeps a JSON record in storage).
+TAG_PROMOTED_BY = "driftloop.promoted_by"
+TAG_PROMOTION_REASON = "driftloop.promotion_reason"
+TAG_ROLLED_BACK_BY = "driftloop.rolled_back_by"
+TAG_RESTORED_BY = "driftloop.restored_by"
+TAG_APPROVAL = "driftloop.approval"
+TAG_REJECTED_BY = "driftloop.rejected_by"
+
+# -- tags of a monitoring run (the daily check) ----------------------------------------------------
+TAG_CHECK_DATE = "driftloop.check_date"
+TAG_MODEL_NAME = "driftloop.model_name"
+TAG_MODEL_VERSION = "driftloop.model_version"
+TAG_CHECK_STATUS = "driftloop.status"
+TAG_RETRAIN = "driftloop.retrain"
+TAG_NOTE = "mlflow.note.content"
 
 # -- artifacts of a training run -------------------------------------------------------------------
 HOLDOUT_ARTIFACT = "holdout/holdout.json"
@@ -204,15 +222,28 @@ __all__ = [
     "MONITORING_SUFFIX",
     "PROFILE_ARTIFACT",
     "TAG_ALGORITHM",
+    "TAG_APPROVAL",
+    "TAG_CHECK_DATE",
+    "TAG_CHECK_STATUS",
     "TAG_DAG_ID",
     "TAG_DAG_RUN_ID",
+    "TAG_GATE_PREFIX",
     "TAG_GIT_COMMIT",
     "TAG_LAST_DRIFT_CHECK",
+    "TAG_MODEL_NAME",
+    "TAG_MODEL_VERSION",
+    "TAG_NOTE",
     "TAG_ORPHAN",
     "TAG_PARTITIONS",
     "TAG_PARTITION_DATE",
+    "TAG_PROMOTED_BY",
+    "TAG_PROMOTION_REASON",
     "TAG_REASON",
+    "TAG_REJECTED_BY",
     "TAG_REPORT_URI",
+    "TAG_RESTORED_BY",
+    "TAG_RETRAIN",
+    "TAG_ROLLED_BACK_BY",
     "TAG_SHA256",
     "TAG_TASK_ID",
     "download",
