@@ -12,10 +12,10 @@ Importing this module is cheap (no pandas, scikit-learn or MLflow): a DAG file m
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,8 +56,8 @@ class TrainRequest:
     Unset values mean "as configured"; an unset ``date`` means the newest day with labels.
     """
 
-    date: date | str | None = None
-    since: date | str | None = None
+    date: dt.date | str | None = None
+    since: dt.date | str | None = None
     window_days: int | None = None
     algorithm: str | None = None
     hyperparameters: Mapping[str, Any] | None = None
@@ -74,7 +74,7 @@ class TrainRequest:
         """From the ``train`` DAG's params (empty values: unset)."""
         from driftloop.core.partition import Partition
 
-        def day(name: str) -> date | None:
+        def day(name: str) -> dt.date | None:
             return Partition.of(params[name]).day if params.get(name) else None
 
         return cls(
