@@ -14,6 +14,7 @@ import pytest
 from driftloop.core import locking
 from driftloop.core.storage import open_store
 from driftloop.model import registry, train
+from driftloop.model.gate import GateDecision, evaluate_gate
 from tests.integration.helpers import START, write_days
 from tests.unit.test_gate import GATE, _register
 
@@ -69,7 +70,7 @@ def test_lock_targets_follow_the_tracking_store(cfg_factory, tmp_path) -> None:
 def test_a_promotion_gated_against_an_older_champion_is_refused(cfg) -> None:
     v1, v2, v3 = (_register(cfg, f"2026-01-1{i}") for i in range(3))
     registry.promote(cfg, v1, "first", "a")
-    decision = registry.evaluate_gate(
+    decision = evaluate_gate(
         {"roc_auc": 0.9, "log_loss": 0.3, "pr_auc": 0.7},
         {"roc_auc": 0.8, "log_loss": 0.3, "pr_auc": 0.7},
         GATE,
@@ -81,7 +82,7 @@ def test_a_promotion_gated_against_an_older_champion_is_refused(cfg) -> None:
         registry.promote(cfg, v2, "gate passed", "gate", decision)
     assert registry.aliases(cfg) == {"champion": v3, "previous_champion": v1}
     # Against the current champion it goes through.
-    fresh = registry.GateDecision.from_dict({**decision.to_dict(), "champion_version": v3})
+    fresh = GateDecision.from_dict({**decision.to_dict(), "champion_version": v3})
     assert registry.promote(cfg, v2, "gate passed", "gate", fresh)["previous_champion"] == v3
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from driftloop.core.config import Gate
 from driftloop.model import registry
+from driftloop.model.gate import evaluate_gate
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +24,7 @@ def metrics(**changes: float) -> dict[str, float]:
 
 
 def test_better_challenger_is_promoted_and_decision_carries_both_metric_sets() -> None:
-    d = registry.evaluate_gate(
+    d = evaluate_gate(
         metrics(roc_auc=0.82), CHAMP, GATE, challenger_version="2", champion_version="1"
     )
     assert (d.promote, d.rule) == (True, "improvement")
@@ -32,31 +33,31 @@ def test_better_challenger_is_promoted_and_decision_carries_both_metric_sets() -
 
 
 def test_worse_challenger_is_rejected() -> None:
-    d = registry.evaluate_gate(metrics(roc_auc=0.78), CHAMP, GATE)
+    d = evaluate_gate(metrics(roc_auc=0.78), CHAMP, GATE)
     assert (d.promote, d.rule) == (False, "no_improvement")
 
 
 def test_improvement_below_min_improvement_is_rejected() -> None:
-    d = registry.evaluate_gate(metrics(roc_auc=0.805), CHAMP, GATE)
+    d = evaluate_gate(metrics(roc_auc=0.805), CHAMP, GATE)
     assert (d.promote, d.rule) == (False, "no_improvement")
 
 
 def test_tie_keeps_the_champion_even_with_zero_min_improvement() -> None:
     gate = GATE.model_copy(update={"min_improvement": 0.0})
-    d = registry.evaluate_gate(dict(CHAMP), CHAMP, gate)
+    d = evaluate_gate(dict(CHAMP), CHAMP, gate)
     assert (d.promote, d.rule) == (False, "no_improvement")
-    assert registry.evaluate_gate(metrics(roc_auc=0.8001), CHAMP, gate).promote
+    assert evaluate_gate(metrics(roc_auc=0.8001), CHAMP, gate).promote
 
 
 def test_floor_is_enforced_with_and_without_a_champion() -> None:
-    assert registry.evaluate_gate(metrics(roc_auc=0.59), None, GATE).rule == "floor"
+    assert evaluate_gate(metrics(roc_auc=0.59), None, GATE).rule == "floor"
     weak_champ = metrics(roc_auc=0.5)
-    d = registry.evaluate_gate(metrics(roc_auc=0.59), weak_champ, GATE)
+    d = evaluate_gate(metrics(roc_auc=0.59), weak_champ, GATE)
     assert (d.promote, d.rule) == (False, "floor")
 
 
 def test_first_model_is_promoted_when_it_meets_the_floor() -> None:
-    d = registry.evaluate_gate(metrics(roc_auc=0.61), None, GATE)
+    d = evaluate_gate(metrics(roc_auc=0.61), None, GATE)
     assert (d.promote, d.rule, d.champion_metrics) == (True, "first_model", None)
 
 
@@ -68,19 +69,19 @@ def test_first_model_is_promoted_when_it_meets_the_floor() -> None:
     ],
 )
 def test_guard_regression_rejects_a_better_primary_metric(changes: dict, rule: str) -> None:
-    d = registry.evaluate_gate(metrics(roc_auc=0.85, **changes), CHAMP, GATE)
+    d = evaluate_gate(metrics(roc_auc=0.85, **changes), CHAMP, GATE)
     assert (d.promote, d.rule) == (False, rule)
 
 
 def test_guard_regression_within_tolerance_is_fine() -> None:
-    d = registry.evaluate_gate(metrics(roc_auc=0.85, log_loss=0.54, pr_auc=0.58), CHAMP, GATE)
+    d = evaluate_gate(metrics(roc_auc=0.85, log_loss=0.54, pr_auc=0.58), CHAMP, GATE)
     assert d.promote
 
 
 # -- aliases and audit on a real (sqlite) MLflow registry -----------------------------------------
 def _register(cfg, partition_date: str) -> str:
     """A version backed by a run (no model files: alias moves do not read them)."""
-    from driftloop.model.train import TAG_PARTITION_DATE, ensure_experiment, mlflow_client
+    from driftloop.tracking.mlflow import TAG_PARTITION_DATE, ensure_experiment, mlflow_client
 
     client = mlflow_client(cfg)
     exp = ensure_experiment(client, cfg)

@@ -14,6 +14,7 @@ import pytest
 from driftloop.core import errors
 from driftloop.core.storage import open_store
 from driftloop.model import registry, train
+from driftloop.tracking.mlflow import TAG_ORPHAN, mlflow_client
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.unit
@@ -38,9 +39,9 @@ def test_a_failure_after_registration_leaves_an_orphan_that_cannot_be_promoted(
     with pytest.raises(ConnectionError, match="stopped answering"):
         train.train_model(cfg, START + timedelta(days=7))
 
-    client = train.mlflow_client(cfg)
+    client = mlflow_client(cfg)
     (mv,) = client.search_model_versions(f"name='{cfg.model_name}'")
-    assert "ConnectionError: MLflow stopped answering" in mv.tags[train.TAG_ORPHAN]
+    assert "ConnectionError: MLflow stopped answering" in mv.tags[TAG_ORPHAN]
     assert client.get_run(mv.run_id).info.status == "FAILED"
     assert registry.aliases(cfg) == {}
     with pytest.raises(registry.RegistryError, match="orphan"):
@@ -75,7 +76,7 @@ def _first_use(barrier, q) -> None:
 
     barrier.wait()
     try:
-        client = train.mlflow_client(load_config())
+        client = mlflow_client(load_config())
         client.search_registered_models(max_results=1)
         q.put("ok")
     except Exception as err:  # reported to the test

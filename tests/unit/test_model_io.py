@@ -15,7 +15,8 @@ import yaml
 from driftloop.core.config import Algorithm
 from driftloop.core.storage import open_store
 from driftloop.data import synth
-from driftloop.model import model_io, registry, scoring, train
+from driftloop.model import model_io, pipeline, registry, train
+from driftloop.tracking.mlflow import TAG_SHA256, mlflow_client
 from tests.integration.helpers import START, validated_frame, write_days
 
 pytestmark = pytest.mark.unit
@@ -37,11 +38,11 @@ def test_every_configurable_algorithm_round_trips_with_the_project_list(cfg) -> 
 
     batch = synth.generate_day(cfg, START, synth.Scenario(), 0, 400)
     frame = validated_frame(cfg, batch).merge(batch.labels, on=cfg.dataset.id_column)
-    x, y = frame[cfg.dataset.feature_names], train.binary_target(frame, cfg)
+    x, y = frame[cfg.dataset.feature_names], pipeline.binary_target(frame, cfg)
     needed: set[str] = set()
     assert set(SMALL) == set(Algorithm)  # a new algorithm must be added here (and maybe the list)
     for algorithm in Algorithm:
-        model = train.build_pipeline(cfg, algorithm, SMALL[algorithm]).fit(x, y)
+        model = pipeline.build_pipeline(cfg, algorithm, SMALL[algorithm]).fit(x, y)
         data = skops.io.dumps(model)
         needed |= set(skops.io.get_untrusted_types(data=data))
         assert model_io.untrusted_types(model) == []
@@ -87,15 +88,15 @@ def test_registered_checksum_is_verified_and_tampered_artifacts_are_refused_with
     write_days(open_store(cfg.storage), cfg, 9, rows=200)
     result = train.train_model(cfg, START + timedelta(days=8))
     version = result.model_version
-    client = train.mlflow_client(cfg)
+    client = mlflow_client(cfg)
     art = _artifact_dir(cfg)
-    recorded = registry.get_version(cfg, version).tags[model_io.TAG_SHA256]
+    recorded = registry.get_version(cfg, version).tags[TAG_SHA256]
     assert recorded == model_io.sha256_file(art / model_io.MODEL_FILE)
 
     # MLflow's own pickle switch-off does not get in the way of the project's loader.
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
-    scoring._load.cache_clear()
-    assert hasattr(scoring.load_model(cfg, version), "predict_proba")
+    model_io._load.cache_clear()
+    assert hasattr(model_io.load_model(cfg, version), "predict_proba")
     monkeypatch.delenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
 
     pristine = tmp_path / "pristine"
@@ -124,7 +125,7 @@ def test_registered_checksum_is_verified_and_tampered_artifacts_are_refused_with
 
     def pickle_in_model_skops_and_checksum_forged() -> None:
         pickle_in_model_skops()
-        client.set_model_version_tag(cfg.model_name, version, model_io.TAG_SHA256, _sha(art))
+        client.set_model_version_tag(cfg.model_name, version, TAG_SHA256, _sha(art))
 
     def one_byte_appended() -> None:
         with open(art / model_io.MODEL_FILE, "ab") as fh:
@@ -132,10 +133,10 @@ def test_registered_checksum_is_verified_and_tampered_artifacts_are_refused_with
 
     def untrusted_type_in_a_real_skops_file_checksum_forged() -> None:
         skops.io.dump(FunctionTransformer(func=os.system), art / model_io.MODEL_FILE)
-        client.set_model_version_tag(cfg.model_name, version, model_io.TAG_SHA256, _sha(art))
+        client.set_model_version_tag(cfg.model_name, version, TAG_SHA256, _sha(art))
 
     def checksum_tag_removed() -> None:
-        client.delete_model_version_tag(cfg.model_name, version, model_io.TAG_SHA256)
+        client.delete_model_version_tag(cfg.model_name, version, TAG_SHA256)
 
     cases = {
         pickle_format: "serialization_format 'pickle'",
@@ -148,9 +149,9 @@ def test_registered_checksum_is_verified_and_tampered_artifacts_are_refused_with
     }
     for tamper, reason in cases.items():
         tamper()
-        scoring._load.cache_clear()
+        model_io._load.cache_clear()
         with pytest.raises(model_io.UntrustedModel, match=reason):
-            scoring.load_model(cfg, version)
+            model_io.load_model(cfg, version)
         assert not marker.exists(), tamper.__name__
         if tamper is pickle_format:
             # Control: MLflow's loader would have run the payload from this very artifact.
@@ -159,10 +160,10 @@ def test_registered_checksum_is_verified_and_tampered_artifacts_are_refused_with
             marker.unlink()
         shutil.rmtree(art)
         shutil.copytree(pristine, art)
-        client.set_model_version_tag(cfg.model_name, version, model_io.TAG_SHA256, recorded)
+        client.set_model_version_tag(cfg.model_name, version, TAG_SHA256, recorded)
 
-    scoring._load.cache_clear()
-    assert hasattr(scoring.load_model(cfg, version), "predict_proba")  # restored: loads again
+    model_io._load.cache_clear()
+    assert hasattr(model_io.load_model(cfg, version), "predict_proba")  # restored: loads again
 
 
 def _sha(art: Path) -> str:

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftloop.core.metrics import METRICS, binary_metrics
 from driftloop.core.storage import DRIFT, LABELS, PREDICTIONS, VALIDATED, parquet_bytes
 from driftloop.data import synth
 from driftloop.drift import build_profile
-from driftloop.monitor.monitoring import check, compute_metrics, evaluate_performance
+from driftloop.monitor.monitoring import check, evaluate_performance
 from driftloop.monitor.policy import decide_for
 from driftloop.monitor.report import HTML_NAME, JSON_NAME, write_report
 
@@ -34,12 +35,12 @@ def _joined(n: int, seed: int, good: bool) -> pd.DataFrame:
     return pd.DataFrame({"score": s, "predicted_label": (s >= 0.5).astype(int), "churned": y})
 
 
-def test_compute_metrics() -> None:
+def test_binary_metrics() -> None:
     df = _joined(5_000, 0, good=True)
-    m = compute_metrics(df["churned"], df["score"])
-    assert set(m) == {"roc_auc", "pr_auc", "f1", "log_loss"}
+    m = binary_metrics(df["churned"], df["score"])
+    assert set(m) == set(METRICS) >= {"roc_auc", "pr_auc", "f1", "log_loss"}
     assert 0.85 < m["roc_auc"] < 1.0  # type: ignore[operator]
-    single = compute_metrics(np.zeros(10), np.full(10, 0.2))
+    single = binary_metrics(np.zeros(10), np.full(10, 0.2))
     assert single["roc_auc"] is None and single["pr_auc"] is None
 
 

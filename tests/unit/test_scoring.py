@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from driftloop.core.storage import PREDICTIONS, VALIDATED, open_store, partition_prefix
-from driftloop.model import registry, scoring, train
+from driftloop.model import model_io, registry, scoring, train
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.unit
@@ -56,7 +56,7 @@ def test_scores_with_the_champion_idempotently_and_chunk_independent(cfg_factory
     assert out["score"].between(0, 1).all()
     assert (out["predicted_label"] == (out["score"] >= 0.5)).all()
     # Same scores as the model applied to the whole frame at once.
-    model = scoring.load_model(cfg, first.model_version)
+    model = model_io.load_model(cfg, first.model_version)
     expected = model.predict_proba(validated[cfg.dataset.feature_names])[:, 1]
     pd.testing.assert_series_equal(out["score"], pd.Series(expected, name="score"))
 

@@ -7,8 +7,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from driftloop.core.metrics import METRICS
 from driftloop.data import windows
-from driftloop.model import registry, train
+from driftloop.model import pipeline, registry, train
+from driftloop.tracking.mlflow import mlflow_client
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.unit
@@ -51,7 +53,7 @@ def test_too_few_rows_is_a_clear_error(cfg_factory) -> None:
 
 @pytest.mark.parametrize("algorithm", ["logistic_regression", "random_forest"])
 def test_pipeline_builds_each_algorithm(cfg, algorithm: str) -> None:
-    pipe = train.build_pipeline(
+    pipe = pipeline.build_pipeline(
         cfg, algorithm, {"max_depth": 3} if algorithm == "random_forest" else {}
     )
     assert pipe.named_steps["model"].get_params()["random_state"] == cfg.training.random_state
@@ -76,12 +78,12 @@ def test_train_logs_run_registers_challenger_and_reference_profile(cfg_factory) 
     assert result.model_version == "1" and result.algorithm == "gradient_boosting"
     assert result.partitions[-1] == "2026-01-07"  # the 3 newest days have no labels yet
     assert result.holdout_partitions == ["2026-01-05", "2026-01-06", "2026-01-07"]
-    assert 0.6 < result.metrics["roc_auc"] <= 1 and set(result.metrics) == set(train.METRICS)
+    assert 0.6 < result.metrics["roc_auc"] <= 1 and set(result.metrics) == set(METRICS)
 
-    client = train.mlflow_client(cfg)
+    client = mlflow_client(cfg)
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
-    assert {k: run.data.metrics[k] for k in train.METRICS} == result.metrics
+    assert {k: run.data.metrics[k] for k in METRICS} == result.metrics
     assert run.data.params["algorithm"] == "gradient_boosting"
     assert (
         run.data.params["hp.max_iter"] == "20" and run.data.params["window_end"] == end.isoformat()
@@ -183,15 +185,15 @@ def test_parameters_are_checked_with_a_one_line_message(
     cfg_factory, algorithm: str | None, hyper: dict, message: str
 ) -> None:
     cfg = cfg_factory(**FAST)
-    with pytest.raises(train.InvalidParameter, match=message) as err:
-        train.check_parameters(cfg, algorithm, hyper)
+    with pytest.raises(pipeline.InvalidParameter, match=message) as err:
+        pipeline.check_parameters(cfg, algorithm, hyper)
     assert "\n" not in str(err.value)
 
 
 def test_checked_parameters_are_what_training_uses(cfg_factory) -> None:
     cfg = cfg_factory(**FAST)
-    algo, params = train.check_parameters(cfg, None, {"max_iter": 7})
+    algo, params = pipeline.check_parameters(cfg, None, {"max_iter": 7})
     assert algo.value == "gradient_boosting"
     assert params == {"max_iter": 7, "learning_rate": 0.1, "max_depth": 3}
-    algo, params = train.check_parameters(cfg, "random_forest", {"n_estimators": 5})
+    algo, params = pipeline.check_parameters(cfg, "random_forest", {"n_estimators": 5})
     assert params["n_estimators"] == 5 and "max_iter" not in params  # config is for another algo

@@ -13,9 +13,9 @@ import sys
 from typing import Any
 
 from driftloop.cli.app import command, emit, iso_date
-from driftloop.core.config import PipelineConfig
+from driftloop.core.config import Algorithm, PipelineConfig
 
-ALGORITHMS = ("logistic_regression", "gradient_boosting", "random_forest")
+ALGORITHMS = tuple(a.value for a in Algorithm)
 
 
 def _opt(convert: Any) -> Any:
@@ -86,6 +86,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         help="estimator overrides as a JSON object, e.g. '{\"max_iter\": 100}'; null values are ignored",
     )
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--max-depth", type=_opt(int), help="tree depth (wins over the JSON object)")
+    p.add_argument("--learning-rate", type=_opt(float), help="gradient_boosting shrinkage (idem)")
     p.add_argument("--reason", type=_opt(str), default="manual (cli)")
     p.add_argument("--report-uri", type=_opt(str), help="drift report that motivated the training")
     p.add_argument("--min-improvement", type=_opt(float), help="default: gate.min_improvement")
@@ -115,37 +117,36 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     _train_args
 )
 def _train(args: argparse.Namespace, cfg: PipelineConfig) -> int:
-    from driftloop.data.windows import latest_labelled_day
-    from driftloop.model import registry
-    from driftloop.model.train import train_model
+    from driftloop.model import workflow
 
     # InsufficientData (exit 4) and InvalidParameter (exit 2) are reported by driftloop.cli.main.main.
-    hyper = {k: v for k, v in (args.hyperparameters or {}).items() if v is not None}
-    hyper.update(_hyper(args.param))
-    result = train_model(
-        cfg,
-        args.date or latest_labelled_day(cfg),
-        window_days=args.window_days,
+    request = workflow.TrainRequest(
+        date=args.date,
         since=args.since,
+        window_days=args.window_days,
         algorithm=args.algorithm,
-        hyperparameters=hyper,
+        hyperparameters=args.hyperparameters,
+        max_depth=args.max_depth,
+        learning_rate=args.learning_rate,
         reason=args.reason or "manual (cli)",
         report_uri=args.report_uri,
         airflow_context={"dag_id": args.dag_id, "run_id": args.run_id, "task_id": args.task_id},
     )
+    extra = _hyper(args.param)
     if args.train_only:
-        emit(result.to_dict())  # exactly what the train DAG's train_model task returns
+        # Exactly what the train DAG's train_model task returns.
+        emit(workflow.train_step(cfg, request, extra_hyperparameters=extra).to_dict())
         return 0
-    # Gate and promotion under one champion lock: nothing moves the champion in between.
-    decision, promoted = registry.gate_and_promote(
-        cfg,
-        result.model_version,
-        reason=args.reason or "manual (cli)",
-        actor=_actor(args),
-        min_improvement=args.min_improvement,
-        auto_promote=cfg.gate.auto_promote if args.auto_promote is None else args.auto_promote,
+    emit(
+        workflow.train_gate_promote(
+            cfg,
+            request,
+            actor=_actor(args),
+            min_improvement=args.min_improvement,
+            auto_promote=args.auto_promote,
+            extra_hyperparameters=extra,
+        )
     )
-    emit({"train": result.to_dict(), "gate": decision.to_dict(), "promotion": promoted})
     return 0
 
 

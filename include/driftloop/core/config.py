@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from driftloop.core.errors import EXIT_USAGE, DriftloopError
+from driftloop.core.metrics import metric_table
 
 ENV_PREFIX = "DRIFTLOOP__"
 CONFIG_ENV = "DRIFTLOOP_CONFIG"
@@ -168,10 +169,6 @@ class Training(_Strict):
         return self
 
 
-# The metrics every training run logs and the gate can compare (binary classification).
-METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier")
-
-
 class Gate(_Strict):
     """Champion/challenger promotion rule."""
 
@@ -186,10 +183,11 @@ class Gate(_Strict):
     @classmethod
     def _guards(cls, guards: dict[str, float]) -> dict[str, float]:
         # Checked here, not after a full training finds the gate cannot evaluate them.
-        unknown = sorted(set(guards) - set(METRICS))
+        known = metric_table().names
+        unknown = sorted(set(guards) - set(known))
         if unknown:
             raise ValueError(
-                f"unknown guard metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}"
+                f"unknown guard metric(s) {', '.join(unknown)}; known: {', '.join(known)}"
             )
         negative = sorted(k for k, v in guards.items() if v < 0)
         if negative:

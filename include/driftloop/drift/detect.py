@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from driftloop.core.jsonable import jsonable
 from driftloop.drift.accumulate import Accumulator, CategoricalState, NumericState
 from driftloop.drift.profile import CategoricalProfile, NumericProfile, Profile
 from driftloop.drift.statistics import js_distance, psi, shares, wasserstein_binned
@@ -83,23 +84,13 @@ class DriftResult:
     rule: str
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
     def feature(self, name: str) -> FeatureDrift:
         for f in self.features:
             if f.name == name:
                 return f
         raise KeyError(name)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
 
 
 RULE = (

@@ -17,16 +17,20 @@ Every refusal raises :class:`UntrustedModel` with a one-line reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftloop.core.errors import EXIT_REFUSED, DriftloopError
+from driftloop.tracking.mlflow import TAG_SHA256, download, mlflow_client, uri_client
+
+if TYPE_CHECKING:
+    from driftloop.core.config import PipelineConfig
 
 MODEL_FILE = "model.skops"
 SKOPS = "skops"
-TAG_SHA256 = "driftloop.model_sha256"
 
 # The types skops does not trust by default that the project's own estimators contain: the
 # preprocessing pipeline (imputers, scaler, one-hot encoder, column transformer) needs only numpy's
@@ -154,10 +158,10 @@ def load_registered(tracking_uri: str, name: str, version: str) -> Any:
     """
     import tempfile
 
-    client = _client(tracking_uri)
+    client = uri_client(tracking_uri)
     expected = (client.get_model_version(name, str(version)).tags or {}).get(TAG_SHA256)
     with tempfile.TemporaryDirectory(prefix="driftloop-model-") as tmp:
-        local = _download(tracking_uri, f"models:/{name}/{version}", tmp)
+        local = download(tracking_uri, f"models:/{name}/{version}", tmp)
         return load_verified(local, expected, f"{name} v{version}")
 
 
@@ -170,20 +174,33 @@ def record_checksum(tracking_uri: str, name: str, version: str) -> str:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="driftloop-model-") as tmp:
-        digest = sha256_file(_download(tracking_uri, f"models:/{name}/{version}/{MODEL_FILE}", tmp))
-    _client(tracking_uri).set_model_version_tag(name, str(version), TAG_SHA256, digest)
+        digest = sha256_file(download(tracking_uri, f"models:/{name}/{version}/{MODEL_FILE}", tmp))
+    uri_client(tracking_uri).set_model_version_tag(name, str(version), TAG_SHA256, digest)
     return digest
 
 
-def _client(tracking_uri: str) -> Any:
-    import mlflow
+def load_model(cfg: PipelineConfig, version: str) -> Any:
+    """The fitted scikit-learn pipeline of a registered version (cached: versions are immutable)."""
+    mlflow_client(cfg)  # points the loader at the pipeline's store
+    return _load(cfg.tracking_uri(), cfg.model_name, str(version))
 
-    return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+@functools.lru_cache(maxsize=4)
+def _load(tracking_uri: str, name: str, version: str) -> Any:
+    # Never mlflow.sklearn.load_model: it deserializes whatever format the artifact names.
+    return load_registered(tracking_uri, name, version)
 
 
-def _download(tracking_uri: str, uri: str, dst: str) -> str:
-    import mlflow
-
-    return mlflow.artifacts.download_artifacts(
-        artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri, registry_uri=tracking_uri
-    )
+__all__ = [
+    "MODEL_FILE",
+    "PROJECT_TRUSTED_TYPES",
+    "SKOPS",
+    "UntrustedModel",
+    "check_registrable",
+    "load_model",
+    "load_registered",
+    "load_verified",
+    "record_checksum",
+    "sha256_file",
+    "untrusted_types",
+]

@@ -1,4 +1,7 @@
-"""Model registry: aliases, the champion/challenger gate, promotion, rollback and their audit trail.
+"""Model registry: aliases, gating a challenger, promotion, rollback and their audit trail.
+
+The gate's rules are pure (:mod:`driftloop.model.gate`); this module does the I/O around them:
+re-scoring the champion on the challenger's holdout, recording the decision, moving aliases.
 
 Only MLflow aliases are used (``champion``, ``challenger``, ``previous_champion``), never the
 deprecated stages. Every decision is written twice: as tags + description on the model version (what
@@ -18,27 +21,33 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.errors import EXIT_REFUSED, DriftloopError
 from driftloop.core.locking import champion_lock
-from driftloop.model.train import (
+from driftloop.core.metrics import metric_table
+from driftloop.model.gate import GateDecision, evaluate_gate
+from driftloop.tracking.mlflow import (
     HOLDOUT_ARTIFACT,
-    LOWER_IS_BETTER,
-    METRICS,
     PROFILE_ARTIFACT,
+    TAG_APPROVAL,
+    TAG_GATE_PREFIX,
     TAG_ORPHAN,
     TAG_PARTITION_DATE,
+    TAG_PROMOTED_BY,
+    TAG_PROMOTION_REASON,
+    TAG_REJECTED_BY,
+    TAG_RESTORED_BY,
+    TAG_ROLLED_BACK_BY,
     mlflow_client,
+    read_run_text,
 )
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
-    from driftloop.core.config import Gate, PipelineConfig
+    from driftloop.core.config import PipelineConfig
     from driftloop.drift import Profile
 
 log = logging.getLogger(__name__)
@@ -47,8 +56,6 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 DECISIONS_PREFIX = "registry/decisions"
-# Float noise must not turn a tie into an improvement.
-_EPS = 1e-12
 
 
 class RegistryError(DriftloopError, RuntimeError):
@@ -59,100 +66,6 @@ class RegistryError(DriftloopError, RuntimeError):
 
 class StaleDecision(RegistryError):
     """The gate compared the challenger with a champion that is no longer the champion."""
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """The outcome of the champion/challenger gate, with the rule that decided it."""
-
-    promote: bool
-    rule: str
-    reason: str
-    primary_metric: str
-    challenger_metrics: dict[str, float]
-    champion_metrics: dict[str, float] | None
-    challenger_version: str | None = None
-    champion_version: str | None = None
-    thresholds: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GateDecision:
-        return cls(**data)
-
-
-def evaluate_gate(
-    challenger: dict[str, float],
-    champion: dict[str, float] | None,
-    gate: Gate,
-    *,
-    challenger_version: str | None = None,
-    champion_version: str | None = None,
-) -> GateDecision:
-    """Decide whether the challenger replaces the champion (pure: no I/O).
-
-    Rules, in order: the challenger must reach ``gate.floor`` on the primary metric; with no champion
-    it is promoted; no guard metric may regress by more than its tolerance (``log_loss``/``brier``
-    lower is better, the others higher); finally the primary metric must improve by at least
-    ``gate.min_improvement`` and strictly — a tie keeps the champion.
-    """
-    primary = gate.primary_metric
-    thresholds = {
-        "floor": gate.floor,
-        "min_improvement": gate.min_improvement,
-        "guards": dict(gate.guards),
-    }
-
-    def decide(promote: bool, rule: str, reason: str) -> GateDecision:
-        return GateDecision(
-            promote=promote,
-            rule=rule,
-            reason=reason,
-            primary_metric=primary,
-            challenger_metrics=dict(challenger),
-            champion_metrics=dict(champion) if champion is not None else None,
-            challenger_version=challenger_version,
-            champion_version=champion_version,
-            thresholds=thresholds,
-        )
-
-    value = challenger.get(primary)
-    if value is None or math.isnan(value):
-        return decide(False, "missing_metric", f"challenger has no {primary}")
-    if value < gate.floor:
-        return decide(False, "floor", f"{primary} {value:.4f} is below the floor {gate.floor}")
-    if champion is None:
-        return decide(
-            True, "first_model", f"no champion yet; {primary} {value:.4f} meets the floor"
-        )
-    for metric, tolerance in sorted(gate.guards.items()):
-        new, old = challenger.get(metric), champion.get(metric)
-        if new is None or old is None:
-            return decide(False, f"guard:{metric}", f"guard metric {metric} is missing")
-        regression = (new - old) if metric in LOWER_IS_BETTER else (old - new)
-        if regression > tolerance + _EPS:
-            return decide(
-                False,
-                f"guard:{metric}",
-                f"{metric} regresses by {regression:.4f} ({old:.4f} -> {new:.4f}), "
-                f"more than the allowed {tolerance}",
-            )
-    old = champion[primary]
-    gain = value - old
-    if gain > _EPS and gain >= gate.min_improvement - _EPS:
-        return decide(
-            True,
-            "improvement",
-            f"{primary} {old:.4f} -> {value:.4f} (+{gain:.4f} >= {gate.min_improvement})",
-        )
-    return decide(
-        False,
-        "no_improvement",
-        f"{primary} {old:.4f} -> {value:.4f} ({gain:+.4f}); needs +{gate.min_improvement} "
-        "(a tie keeps the champion)",
-    )
 
 
 # -- aliases ------------------------------------------------------------------------------------
@@ -202,23 +115,7 @@ def load_reference_profile(cfg: PipelineConfig, version: str | None = None) -> P
             raise RegistryError(f"{cfg.model_name} has no champion: no reference profile yet")
         version = str(current.version)
     mv = client.get_model_version(cfg.model_name, str(version))
-    return Profile.from_json(_read_run_text(cfg, mv.run_id, PROFILE_ARTIFACT))
-
-
-def _read_run_text(cfg: PipelineConfig, run_id: str, artifact_path: str) -> str:
-    import tempfile
-    from pathlib import Path
-
-    import mlflow
-
-    with tempfile.TemporaryDirectory(prefix="driftloop-artifact-") as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id,
-            artifact_path=artifact_path,
-            dst_path=tmp,
-            tracking_uri=cfg.tracking_uri(),
-        )
-        return Path(local).read_text()
+    return Profile.from_json(read_run_text(cfg, mv.run_id, PROFILE_ARTIFACT))
 
 
 # -- gate ---------------------------------------------------------------------------------------
@@ -264,14 +161,15 @@ def _evaluate_challenger(
 
     from driftloop.core.storage import as_date
     from driftloop.data.windows import frame_digest, load_days
-    from driftloop.model.scoring import load_model
-    from driftloop.model.train import binary_target, holdout_metrics, positive_scores
+    from driftloop.model.model_io import load_model
+    from driftloop.model.pipeline import binary_target, positive_scores
 
     client = mlflow_client(cfg)
     version = str(version)
     mv = client.get_model_version(cfg.model_name, version)
     run = client.get_run(mv.run_id)
-    challenger_metrics = {k: v for k, v in run.data.metrics.items() if k in METRICS}
+    table = metric_table()
+    challenger_metrics = {k: v for k, v in run.data.metrics.items() if k in table.names}
     gate_cfg = cfg.gate
     if min_improvement is not None:
         gate_cfg = gate_cfg.model_copy(update={"min_improvement": float(min_improvement)})
@@ -281,7 +179,7 @@ def _evaluate_challenger(
     if current is not None and str(current.version) == version:
         raise RegistryError(f"{cfg.model_name} v{version} is already the champion")
     if current is not None:
-        spec = json.loads(_read_run_text(cfg, mv.run_id, HOLDOUT_ARTIFACT))
+        spec = json.loads(read_run_text(cfg, mv.run_id, HOLDOUT_ARTIFACT))
         holdout = load_days(cfg, [as_date(d) for d in spec["partitions"]])
         digest = frame_digest(holdout, spec["digest_columns"])
         if digest != spec["digest"] or len(holdout) != spec["n_rows"]:
@@ -291,13 +189,14 @@ def _evaluate_challenger(
             )
         model = load_model(cfg, str(current.version))
         scores = positive_scores(model, pd.DataFrame(holdout), cfg)
-        champion_metrics = holdout_metrics(binary_target(holdout, cfg), scores)
+        champion_metrics = table.defined(binary_target(holdout, cfg), scores)
 
     decision = evaluate_gate(
         challenger_metrics,
         champion_metrics,
         gate_cfg,
         challenger_version=version,
+        metrics=table,
         champion_version=str(current.version) if current is not None else None,
     )
     key = _record_gate(cfg, mv, decision)
@@ -317,17 +216,17 @@ def _record_gate(cfg: PipelineConfig, mv: ModelVersion, decision: GateDecision) 
     client = mlflow_client(cfg)
     verdict = "promote" if decision.promote else "reject"
     tags = {
-        "driftloop.gate.decision": verdict,
-        "driftloop.gate.rule": decision.rule,
-        "driftloop.gate.reason": decision.reason,
-        "driftloop.gate.primary_metric": decision.primary_metric,
-        "driftloop.gate.champion_version": decision.champion_version or "none",
+        f"{TAG_GATE_PREFIX}decision": verdict,
+        f"{TAG_GATE_PREFIX}rule": decision.rule,
+        f"{TAG_GATE_PREFIX}reason": decision.reason,
+        f"{TAG_GATE_PREFIX}primary_metric": decision.primary_metric,
+        f"{TAG_GATE_PREFIX}champion_version": decision.champion_version or "none",
         **{
-            f"driftloop.gate.challenger.{k}": f"{v:.6f}"
+            f"{TAG_GATE_PREFIX}challenger.{k}": f"{v:.6f}"
             for k, v in decision.challenger_metrics.items()
         },
         **{
-            f"driftloop.gate.champion.{k}": f"{v:.6f}"
+            f"{TAG_GATE_PREFIX}champion.{k}": f"{v:.6f}"
             for k, v in (decision.champion_metrics or {}).items()
         },
     }
@@ -388,8 +287,8 @@ def _promote(
         client.set_registered_model_alias(cfg.model_name, CHAMPION, version)
     if aliases(cfg).get(CHALLENGER) == version:
         client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
-    client.set_model_version_tag(cfg.model_name, version, "driftloop.promoted_by", actor)
-    client.set_model_version_tag(cfg.model_name, version, "driftloop.promotion_reason", reason)
+    client.set_model_version_tag(cfg.model_name, version, TAG_PROMOTED_BY, actor)
+    client.set_model_version_tag(cfg.model_name, version, TAG_PROMOTION_REASON, reason)
     _describe(cfg, version, f"Promoted to champion by {actor}: {reason}")
     record = {
         "previous_champion": current,
@@ -428,9 +327,9 @@ def _rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
     client.set_registered_model_alias(cfg.model_name, CHAMPION, restored)
     if demoted is not None:
         client.set_registered_model_alias(cfg.model_name, PREVIOUS_CHAMPION, demoted)
-        client.set_model_version_tag(cfg.model_name, demoted, "driftloop.rolled_back_by", actor)
+        client.set_model_version_tag(cfg.model_name, demoted, TAG_ROLLED_BACK_BY, actor)
         _describe(cfg, demoted, f"Rolled back by {actor}: {reason}")
-    client.set_model_version_tag(cfg.model_name, restored, "driftloop.restored_by", actor)
+    client.set_model_version_tag(cfg.model_name, restored, TAG_RESTORED_BY, actor)
     _describe(cfg, restored, f"Restored to champion by {actor}: {reason}")
     record = {
         "champion": restored,
@@ -452,8 +351,8 @@ def reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[s
 def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
     client = mlflow_client(cfg)
     mv = get_version(cfg, str(version))
-    client.set_model_version_tag(cfg.model_name, mv.version, "driftloop.approval", "rejected")
-    client.set_model_version_tag(cfg.model_name, mv.version, "driftloop.rejected_by", actor)
+    client.set_model_version_tag(cfg.model_name, mv.version, TAG_APPROVAL, "rejected")
+    client.set_model_version_tag(cfg.model_name, mv.version, TAG_REJECTED_BY, actor)
     _describe(cfg, mv.version, f"Promotion rejected by {actor}: {reason}")
     record = {"champion": aliases(cfg).get(CHAMPION), "reason": reason, "actor": actor}
     key = write_record(cfg, mv, "rejected", record)
@@ -514,3 +413,27 @@ def _describe(cfg: PipelineConfig, version: str, line: str) -> None:
     current = client.get_model_version(cfg.model_name, str(version)).description or ""
     text = f"{current}\n{line}".strip() if line not in current else current
     client.update_model_version(cfg.model_name, str(version), description=text)
+
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "DECISIONS_PREFIX",
+    "PREVIOUS_CHAMPION",
+    "RegistryError",
+    "StaleDecision",
+    "aliases",
+    "champion",
+    "evaluate_challenger",
+    "gate_and_promote",
+    "get_version",
+    "load_reference_profile",
+    "promote",
+    "read_records",
+    "record_key",
+    "reject",
+    "rollback",
+    "set_challenger",
+    "version_by_alias",
+    "write_record",
+]

@@ -12,7 +12,6 @@ until it is written atomically as ``predictions/date=<day>/part-0.parquet``.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import time
@@ -21,7 +20,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.errors import EXIT_NOTHING_TO_DO, DriftloopError
+from driftloop.core.metrics import DECISION_THRESHOLD
+from driftloop.core.partition import PART_FILE
 from driftloop.core.storage import PREDICTIONS, VALIDATED, as_date, open_store
+from driftloop.tracking.mlflow import mlflow_client
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_ROWS = 50_000
-PREDICTIONS_FILE = "part-0.parquet"
 
 
 class NoChampion(DriftloopError, LookupError):
@@ -72,7 +73,6 @@ def resolve_model(cfg: PipelineConfig, model_version: str | None = None) -> Reso
         NoChampion: no version given and nothing has been promoted yet.
     """
     from driftloop.model import registry
-    from driftloop.model.train import DECISION_THRESHOLD, mlflow_client
 
     client = mlflow_client(cfg)
     if model_version is None:
@@ -87,22 +87,6 @@ def resolve_model(cfg: PipelineConfig, model_version: str | None = None) -> Reso
     params = client.get_run(mv.run_id).data.params
     threshold = float(params.get("decision_threshold", DECISION_THRESHOLD))
     return ResolvedModel(cfg.model_name, str(mv.version), mv.run_id, threshold)
-
-
-def load_model(cfg: PipelineConfig, version: str) -> Any:
-    """The fitted scikit-learn pipeline of a registered version (cached: versions are immutable)."""
-    from driftloop.model.train import mlflow_client
-
-    mlflow_client(cfg)  # points the loader at the pipeline's store
-    return _load(cfg.tracking_uri(), cfg.model_name, str(version))
-
-
-@functools.lru_cache(maxsize=4)
-def _load(tracking_uri: str, name: str, version: str) -> Any:
-    # Never mlflow.sklearn.load_model: it deserializes whatever format the artifact names.
-    from driftloop.model.model_io import load_registered
-
-    return load_registered(tracking_uri, name, version)
 
 
 def score_partition(
@@ -121,7 +105,8 @@ def score_partition(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from driftloop.model.train import positive_scores
+    from driftloop.model.model_io import load_model
+    from driftloop.model.pipeline import positive_scores
 
     t0 = time.perf_counter()
     day = as_date(day)
@@ -129,7 +114,7 @@ def score_partition(
     model = load_model(cfg, resolved.version)
     store = open_store(cfg.storage)
     ds = cfg.dataset
-    key = f"{store.require_partition(VALIDATED, day)}/part-0.parquet"
+    key = f"{store.require_partition(VALIDATED, day)}/{PART_FILE}"
     schema = pa.schema(
         [
             (ds.id_column, pa.string()),
@@ -166,7 +151,7 @@ def score_partition(
                     schema=schema,
                 )
             )
-    uri = store.write_partition(PREDICTIONS, day, {PREDICTIONS_FILE: sink.getvalue()})
+    uri = store.write_partition(PREDICTIONS, day, {PART_FILE: sink.getvalue()})
     seconds = round(time.perf_counter() - t0, 3)
     log.info(
         "scored %d rows of %s with %s v%s -> %s", rows, day, resolved.name, resolved.version, uri
@@ -180,3 +165,13 @@ def score_partition(
         run_id=resolved.run_id,
         seconds=seconds,
     )
+
+
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "NoChampion",
+    "ResolvedModel",
+    "ScoreResult",
+    "resolve_model",
+    "score_partition",
+]

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from driftloop.core.metrics import metric_table
+from driftloop.core.partition import Partition
 from driftloop.core.storage import (
     DRIFT,
     LABELS,
@@ -26,14 +28,25 @@ from driftloop.core.storage import (
     partition_prefix,
 )
 from driftloop.data.windows import window_shortfall
+from driftloop.monitor.onset import decay_onset, drift_onset
+from driftloop.tracking.mlflow import (
+    TAG_CHECK_DATE,
+    TAG_CHECK_STATUS,
+    TAG_LAST_DRIFT_CHECK,
+    TAG_MODEL_NAME,
+    TAG_MODEL_VERSION,
+    TAG_NOTE,
+    TAG_PARTITION_DATE,
+    TAG_RETRAIN,
+    ensure_monitoring_experiment,
+    mlflow_client,
+)
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
     from driftloop.drift import Profile
 
 log = logging.getLogger(__name__)
-
-ONSET_LOOKBACK_DAYS = 90
 
 
 @dataclass
@@ -83,9 +96,7 @@ class CheckOutcome:
 
 def _holdout_metrics(metrics: dict[str, float]) -> dict[str, float]:
     """The monitored metrics among a training run's metrics (logged under their plain names)."""
-    from driftloop.monitor.monitoring import METRICS
-
-    return {m: float(metrics[m]) for m in METRICS if m in metrics}
+    return {m: float(metrics[m]) for m in metric_table().names if m in metrics}
 
 
 def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> ChampionContext:
@@ -93,11 +104,8 @@ def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> C
 
     With ``profile_path`` the given profile replaces the champion's (to check data without a model).
     """
-    from mlflow.tracking import MlflowClient
-
     from driftloop.drift import Profile
     from driftloop.model import registry
-    from driftloop.monitor.policy import PARTITION_TAG
 
     champ = registry.champion(cfg)
     profile = Profile.from_json(profile_path.read_text()) if profile_path else None
@@ -106,74 +114,14 @@ def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> C
     version = str(champ.version)
     if profile is None:
         profile = registry.load_reference_profile(cfg, version)
-    run = MlflowClient(tracking_uri=cfg.tracking_uri()).get_run(champ.run_id)
-    tag = run.data.tags.get(PARTITION_TAG)
+    run = mlflow_client(cfg).get_run(champ.run_id)
+    tag = run.data.tags.get(TAG_PARTITION_DATE)
     return ChampionContext(
         version=version,
         profile=profile,
         holdout_metrics=_holdout_metrics(run.data.metrics),
-        training_end=date.fromisoformat(tag[:10]) if tag else None,
+        training_end=Partition.of(tag).day if tag else None,
     )
-
-
-def _drift_signal(body: dict[str, Any]) -> bool:
-    sig = body.get("signals") or {}
-    return bool(sig.get("feature_drift") or sig.get("prediction_drift"))
-
-
-def drift_onset(
-    store: Store, day: date, champion_version: str | None, drifting_today: bool
-) -> date | None:
-    """First day of the current, unbroken run of drift alarms for this champion (None: no drift).
-
-    Read from the earlier days' reports: the run ends at a day without an alarm, a day without a
-    report, or a report about another champion.
-    """
-    if not drifting_today:
-        return None
-    onset = day
-    for back in range(1, ONSET_LOOKBACK_DAYS + 1):
-        d = day - timedelta(days=back)
-        key = f"{DRIFT}/date={d.isoformat()}/report.json"
-        if not store.partition_exists(DRIFT, d):
-            break
-        body = json.loads(store.read_bytes(key))
-        if str(body.get("champion_version")) != str(champion_version) or not _drift_signal(body):
-            break
-        onset = d
-    return onset
-
-
-def decay_onset(
-    store: Store,
-    cfg: PipelineConfig,
-    day: date,
-    champion_version: str | None,
-    holdout_metrics: dict[str, float],
-) -> date | None:
-    """First day of the newest unbroken run of labelled days whose own metric has decayed.
-
-    The performance window says *that* the champion decayed; per-day metrics say *since when*
-    (labels arrive late, so the data changed days before the alarm). The run may reach back past
-    the window. None when the newest labelled day alone has not decayed (a slow slide: no clear
-    onset to train from).
-    """
-    from driftloop.monitor.monitoring import daily_metrics
-
-    metric = cfg.gate.primary_metric
-    if metric not in holdout_metrics:
-        return None
-    floor = holdout_metrics[metric] - cfg.drift.performance_tolerance
-    earliest = day - timedelta(days=ONSET_LOOKBACK_DAYS)
-    labelled = [d for d in store.partitions(LABELS) if earliest <= d <= day]
-    onset = None
-    for d in sorted(labelled, reverse=True):
-        found = daily_metrics(store, cfg, d, champion_version)
-        value = None if found is None else found.get(metric)
-        if value is None or value >= floor:
-            break
-        onset = d
-    return onset
 
 
 def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) -> str:
@@ -184,21 +132,12 @@ def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) ->
     checked, and that model version gets a tag pointing at its newest check (the link both ways).
     A separate experiment keeps training-run queries (cooldown, lineage) free of monitoring runs.
     """
-    from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
-    from driftloop.monitor.report import render_html
+    from driftloop.monitor.report import HTML_NAME, JSON_NAME, render_html
 
-    client = MlflowClient(tracking_uri=cfg.tracking_uri(), registry_uri=cfg.tracking_uri())
-    name = f"{cfg.experiment_name}-monitoring"
-    exp = client.get_experiment_by_name(name)
-    exp_id = (
-        exp.experiment_id
-        if exp is not None
-        else client.create_experiment(
-            name, artifact_location=f"{cfg.artifact_location()}/monitoring"
-        )
-    )
+    client = mlflow_client(cfg)
+    exp_id = ensure_monitoring_experiment(client, cfg)
     version = body.get("champion_version")
     drift = body.get("drift") or {}
     decision = body.get("decision") or {}
@@ -206,12 +145,12 @@ def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) ->
         exp_id,
         run_name=f"drift-check-{day.isoformat()}",
         tags={
-            "driftloop.check_date": day.isoformat(),
-            "driftloop.model_name": cfg.model_name,
-            "driftloop.model_version": str(version),
-            "driftloop.status": str(drift.get("status")),
-            "driftloop.retrain": str(bool(decision.get("retrain"))).lower(),
-            "mlflow.note.content": str(decision.get("reason") or ""),
+            TAG_CHECK_DATE: day.isoformat(),
+            TAG_MODEL_NAME: cfg.model_name,
+            TAG_MODEL_VERSION: str(version),
+            TAG_CHECK_STATUS: str(drift.get("status")),
+            TAG_RETRAIN: str(bool(decision.get("retrain"))).lower(),
+            TAG_NOTE: str(decision.get("reason") or ""),
         },
     )
     stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
@@ -228,12 +167,12 @@ def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) ->
     ]
     params = [Param("drift_days_used", ",".join(body.get("drift_days_used") or []) or "-")]
     client.log_batch(run.info.run_id, metrics=metrics, params=params)
-    client.log_text(run.info.run_id, json.dumps(body, indent=2, sort_keys=True), "report.json")
-    client.log_text(run.info.run_id, render_html(body), "report.html")
+    client.log_text(run.info.run_id, json.dumps(body, indent=2, sort_keys=True), JSON_NAME)
+    client.log_text(run.info.run_id, render_html(body), HTML_NAME)
     client.set_terminated(run.info.run_id)
     if version is not None:
         client.set_model_version_tag(
-            cfg.model_name, str(version), "driftloop.last_drift_check", f"{day}: {run.info.run_id}"
+            cfg.model_name, str(version), TAG_LAST_DRIFT_CHECK, f"{day}: {run.info.run_id}"
         )
     return run.info.run_id
 
@@ -384,3 +323,14 @@ def mark_unscored(cfg: PipelineConfig, days: list[str], reason: str) -> list[str
     store = open_store(cfg.storage)
     body = json.dumps({"status": "no_champion", "reason": reason}, sort_keys=True).encode()
     return [store.write_partition(SCORING, d, {"status.json": body}) for d in days]
+
+
+__all__ = [
+    "ChampionContext",
+    "CheckOutcome",
+    "champion_context",
+    "labelled_days_since",
+    "log_check_to_mlflow",
+    "mark_unscored",
+    "run_daily_check",
+]

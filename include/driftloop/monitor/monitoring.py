@@ -24,12 +24,14 @@ names the days used and the days missing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftloop.core.jsonable import jsonable
+from driftloop.core.metrics import metric_table
+from driftloop.core.partition import PART_FILE
 from driftloop.core.storage import LABELS, PREDICTIONS, VALIDATED, Store, as_date
 from driftloop.drift import Accumulator, DriftResult, Profile, detect
 from driftloop.monitor.policy import Signals
@@ -40,37 +42,12 @@ if TYPE_CHECKING:
 
     from driftloop.core.config import PipelineConfig
 
-PART = "part-0.parquet"
 BATCH_ROWS = 65_536
-METRICS = ("roc_auc", "pr_auc", "f1", "log_loss")
-LOWER_IS_BETTER = frozenset({"log_loss"})
 
 PerformanceStatus = Literal["ok", "decay", "insufficient_labels"]
 
 
 # -- performance -----------------------------------------------------------------------------------
-def compute_metrics(
-    y_true: Any, scores: Any, predicted: Any | None = None, threshold: float = 0.5
-) -> dict[str, float | None]:
-    """roc_auc, pr_auc, f1 and log_loss of binary labels (1 = positive) and scores.
-
-    Ranking metrics are None when the labels hold a single class (they are undefined then).
-    """
-    import numpy as np
-    from sklearn.metrics import average_precision_score, f1_score, log_loss, roc_auc_score
-
-    y = np.asarray(y_true, dtype=int)
-    s = np.clip(np.asarray(scores, dtype=float), 1e-7, 1 - 1e-7)
-    pred = (s >= threshold).astype(int) if predicted is None else np.asarray(predicted, dtype=int)
-    both = len(np.unique(y)) == 2
-    return {
-        "roc_auc": float(roc_auc_score(y, s)) if both else None,
-        "pr_auc": float(average_precision_score(y, s)) if both else None,
-        "f1": float(f1_score(y, pred, zero_division=0.0)),
-        "log_loss": float(log_loss(y, s, labels=[0, 1])),
-    }
-
-
 @dataclass
 class PerformanceResult:
     """Live metrics of the champion on labelled rows, against its holdout metrics."""
@@ -110,7 +87,8 @@ def evaluate_performance(
     d, metric = cfg.drift, cfg.gate.primary_metric
     holdout = {k: float(v) for k, v in holdout_metrics.items() if v is not None}
     n = len(joined)
-    live: dict[str, float | None] = dict.fromkeys(METRICS)
+    table = metric_table()
+    live: dict[str, float | None] = dict.fromkeys(table.names)
     decay = None
     status: PerformanceStatus = "insufficient_labels"
     if n >= d.min_labelled_samples:
@@ -118,7 +96,7 @@ def evaluate_performance(
         predicted = joined.get("predicted_label", None)
         if predicted is not None:
             predicted = (predicted.to_numpy() == cfg.dataset.positive_label).astype(int)
-        live = compute_metrics(y, joined["score"].to_numpy(), predicted)
+        live = table.compute(y, joined["score"].to_numpy(), predicted)
         if live.get(metric) is not None and metric in holdout:
             decay = holdout[metric] - float(live[metric])  # type: ignore[arg-type]
             status = "decay" if decay > d.performance_tolerance else "ok"
@@ -155,7 +133,7 @@ def iter_batches(
     import pyarrow.parquet as pq
 
     for day in days:
-        key = f"{store.require_partition(zone, day)}/{PART}"
+        key = f"{store.require_partition(zone, day)}/{PART_FILE}"
         with store.local_file(key) as path:
             pf = pq.ParquetFile(path, pre_buffer=False)
             yield from pf.iter_batches(BATCH_ROWS, columns=columns)
@@ -228,7 +206,7 @@ def daily_metrics(
         return None
     y = (joined[ds.target].to_numpy() == ds.positive_label).astype(int)
     predicted = (joined["predicted_label"].to_numpy() == ds.positive_label).astype(int)
-    return compute_metrics(y, joined["score"].to_numpy(), predicted)
+    return metric_table().compute(y, joined["score"].to_numpy(), predicted)
 
 
 def drift_days(
@@ -274,7 +252,7 @@ class MonitoringReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return jsonable(
             {
                 "day": self.day,
                 "champion_version": self.champion_version,
@@ -286,17 +264,6 @@ class MonitoringReport:
                 "signals": self.signals().to_dict(),
             }
         )
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN/inf become null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def check(
@@ -339,3 +306,17 @@ def check(
         drift_days_used=[d.isoformat() for d in used],
         drift_days_missing=[d.isoformat() for d in missing],
     )
+
+
+__all__ = [
+    "BATCH_ROWS",
+    "MonitoringReport",
+    "PerformanceResult",
+    "check",
+    "daily_metrics",
+    "drift_days",
+    "evaluate_performance",
+    "iter_batches",
+    "load_performance_window",
+    "window",
+]

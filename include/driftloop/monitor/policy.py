@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from driftloop.core.partition import Partition
+
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
-
-PARTITION_TAG = "driftloop.partition_date"
 
 
 @dataclass(frozen=True)
@@ -237,9 +237,9 @@ def last_training_date(cfg: PipelineConfig, before: date | None = None) -> date 
     trainings of earlier partitions count: the check of a day decides as of that day, so a rerun
     makes the same decision even after the training it triggered has run.
     """
-    from mlflow.tracking import MlflowClient
+    from driftloop.tracking.mlflow import TAG_PARTITION_DATE, mlflow_client
 
-    client = MlflowClient(tracking_uri=cfg.tracking_uri())
+    client = mlflow_client(cfg)
     exp = client.get_experiment_by_name(cfg.experiment_name)
     if exp is None:
         return None
@@ -247,10 +247,20 @@ def last_training_date(cfg: PipelineConfig, before: date | None = None) -> date 
         [exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=50
     )
     tagged = [
-        date.fromisoformat(r.data.tags[PARTITION_TAG][:10])
+        Partition.of(r.data.tags[TAG_PARTITION_DATE]).day
         for r in runs
-        if r.data.tags.get(PARTITION_TAG)
+        if r.data.tags.get(TAG_PARTITION_DATE)
     ]
     if before is not None:
         tagged = [d for d in tagged if d < before]
     return max(tagged) if tagged else None
+
+
+__all__ = [
+    "RetrainDecision",
+    "Signals",
+    "decide",
+    "decide_bootstrap",
+    "decide_for",
+    "last_training_date",
+]

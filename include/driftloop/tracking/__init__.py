@@ -1,1 +1,1 @@
-"""Tracking: the one owner of MLflow plumbing (client, experiments, tags, artifacts) and metrics."""
+"""Tracking: the one owner of MLflow plumbing (client, experiments, tags, artifacts, run state)."""
