@@ -42,6 +42,7 @@ from driftloop.tracking.mlflow import (
     TAG_ROLLED_BACK_BY,
     mlflow_client,
     read_run_text,
+    run_id_of,
 )
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def load_reference_profile(cfg: PipelineConfig, version: str | None = None) -> P
             raise RegistryError(f"{cfg.model_name} has no champion: no reference profile yet")
         version = str(current.version)
     mv = client.get_model_version(cfg.model_name, str(version))
-    return Profile.from_json(read_run_text(cfg, mv.run_id, PROFILE_ARTIFACT))
+    return Profile.from_json(read_run_text(cfg, run_id_of(mv), PROFILE_ARTIFACT))
 
 
 # -- gate ---------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def _evaluate_challenger(
     client = mlflow_client(cfg)
     version = str(version)
     mv = client.get_model_version(cfg.model_name, version)
-    run = client.get_run(mv.run_id)
+    run = client.get_run(run_id_of(mv))
     table = metric_table()
     challenger_metrics = {k: v for k, v in run.data.metrics.items() if k in table.names}
     gate_cfg = cfg.gate
@@ -179,7 +180,7 @@ def _evaluate_challenger(
     if current is not None and str(current.version) == version:
         raise RegistryError(f"{cfg.model_name} v{version} is already the champion")
     if current is not None:
-        spec = json.loads(read_run_text(cfg, mv.run_id, HOLDOUT_ARTIFACT))
+        spec = json.loads(read_run_text(cfg, run_id_of(mv), HOLDOUT_ARTIFACT))
         holdout = load_days(cfg, [as_date(d) for d in spec["partitions"]])
         digest = frame_digest(holdout, spec["digest_columns"])
         if digest != spec["digest"] or len(holdout) != spec["n_rows"]:
@@ -369,7 +370,7 @@ def write_record(cfg: PipelineConfig, mv: ModelVersion, action: str, body: dict[
     """Write an audit record; returns its URI."""
     from driftloop.core.storage import open_store
 
-    run_tags = mlflow_client(cfg).get_run(mv.run_id).data.tags
+    run_tags = mlflow_client(cfg).get_run(run_id_of(mv)).data.tags
     record = {
         "model_name": cfg.model_name,
         "version": str(mv.version),

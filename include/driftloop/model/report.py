@@ -46,7 +46,7 @@ def log_training_run(
     profile_json: str,
 ) -> None:
     """Params, metrics, dataset inputs, holdout spec, reference profile and plots of one run."""
-    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import Metric, Param
 
     ds = cfg.dataset
@@ -76,7 +76,7 @@ def log_training_run(
             # integers concerns model inputs, not this dataset record. (The schema is inferred
             # lazily, when the dataset is turned into a run input: that call is inside too.)
             warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-            dataset = mlflow.data.from_pandas(
+            dataset = from_pandas(
                 part[columns],
                 source=partitions_source(
                     [u for u in partition_uris if Partition.from_key(u) in day_set]

@@ -23,7 +23,7 @@ from driftloop.core.errors import EXIT_NOTHING_TO_DO, DriftloopError
 from driftloop.core.metrics import DECISION_THRESHOLD
 from driftloop.core.partition import PART_FILE
 from driftloop.core.storage import PREDICTIONS, VALIDATED, as_date, open_store
-from driftloop.tracking.mlflow import mlflow_client
+from driftloop.tracking.mlflow import mlflow_client, run_id_of
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
@@ -84,9 +84,9 @@ def resolve_model(cfg: PipelineConfig, model_version: str | None = None) -> Reso
             )
     else:
         mv = registry.get_version(cfg, str(model_version))
-    params = client.get_run(mv.run_id).data.params
+    params = client.get_run(run_id_of(mv)).data.params
     threshold = float(params.get("decision_threshold", DECISION_THRESHOLD))
-    return ResolvedModel(cfg.model_name, str(mv.version), mv.run_id, threshold)
+    return ResolvedModel(cfg.model_name, str(mv.version), run_id_of(mv), threshold)
 
 
 def score_partition(

@@ -40,6 +40,7 @@ from driftloop.tracking.mlflow import (
     TAG_RETRAIN,
     ensure_monitoring_experiment,
     mlflow_client,
+    run_id_of,
 )
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> C
     version = str(champ.version)
     if profile is None:
         profile = registry.load_reference_profile(cfg, version)
-    run = mlflow_client(cfg).get_run(champ.run_id)
+    run = mlflow_client(cfg).get_run(run_id_of(champ))
     tag = run.data.tags.get(TAG_PARTITION_DATE)
     return ChampionContext(
         version=version,

@@ -20,6 +20,7 @@ from driftloop.core.config import project_root
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
     from driftloop.core.config import PipelineConfig
 
@@ -199,6 +200,13 @@ def download(tracking_uri: str, artifact_uri: str, dst: str) -> str:
     )
 
 
+def run_id_of(version: ModelVersion) -> str:
+    """The MLflow run that produced a registered version (every driftloop version has one)."""
+    if not version.run_id:
+        raise ValueError(f"model version {version.name} v{version.version} has no source run")
+    return version.run_id
+
+
 def read_run_text(cfg: PipelineConfig, run_id: str, artifact_path: str) -> str:
     """The text of one artifact of a run (e.g. :data:`HOLDOUT_ARTIFACT`)."""
     import tempfile
@@ -253,5 +261,6 @@ __all__ = [
     "mark_failed_run",
     "mlflow_client",
     "read_run_text",
+    "run_id_of",
     "uri_client",
 ]
