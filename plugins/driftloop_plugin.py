@@ -1,6 +1,6 @@
 """Airflow plugin: links from task instances to what they produced (MLflow run, data docs, reports).
 
-Tasks publish their links as one XCom, ``driftloop.airflow.orchestration.LINKS_XCOM_KEY``, a mapping from a
+Tasks publish their links as one XCom, ``driftloop.airflow.links.LINKS_XCOM_KEY``, a mapping from a
 link name below to a URL; a task without such a link shows it disabled. The plugin also adds the
 MLflow UI to Airflow's navigation, and serves drift reports and Data Docs under ``/driftloop`` to
 logged-in users (see ``driftloop.airflow.web``).
@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from airflow.plugins_manager import AirflowPlugin
 from airflow.providers.common.compat.sdk import BaseOperatorLink
 
-from driftloop.airflow.orchestration import FILES_PREFIX, LINK_NAMES, LINKS_XCOM_KEY
+from driftloop.airflow.links import FILES_PREFIX, LINK_NAMES, LINKS_XCOM_KEY
 
 
 def published_links(ti_key: Any) -> dict[str, str]:
