@@ -36,7 +36,7 @@ def drift_check() -> None:
         timeout=timedelta(hours=48).total_seconds(),
         soft_fail=True,  # a day that never landed is skipped here; ingest reports it as failed
     )
-    summary = task(t.check, outlets=[DRIFT_REPORT])(ready.output)
+    summary = task(outlets=[DRIFT_REPORT])(t.check)(ready.output)
     task.short_circuit(t.should_retrain)(summary) >> t.trigger_train()
 
 

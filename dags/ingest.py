@@ -34,11 +34,9 @@ def ingest() -> None:
         poke_interval=poke_interval(),
         timeout=timedelta(hours=36).total_seconds(),
     )
-    task(
-        t.ingest_and_validate,
-        outlets=[VALIDATED, LABELS],
-        retry_policy=t.NO_RETRY_ON_QUARANTINE,
-    )(landed.output)
+    task(outlets=[VALIDATED, LABELS], retry_policy=t.NO_RETRY_ON_QUARANTINE)(t.ingest_and_validate)(
+        landed.output
+    )
 
 
 ingest()

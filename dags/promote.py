@@ -26,7 +26,7 @@ from driftloop.airflow.tasks import promote as t
     params=promote_params(),
 )
 def promote() -> None:
-    task(t.apply, outlets=[MODEL], multiple_outputs=False)()
+    task(outlets=[MODEL], multiple_outputs=False)(t.apply)()
 
 
 promote()

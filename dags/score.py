@@ -35,11 +35,10 @@ def score() -> None:
         )
     else:
         task(
-            t.score_partition,
             outlets=[PREDICTIONS],
             multiple_outputs=False,
             map_index_template="{{ target['partition'] }}",
-        ).expand(target=targets)
+        )(t.score_partition).expand(target=targets)
 
 
 score()

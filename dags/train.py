@@ -33,19 +33,16 @@ def train() -> None:
         arguments = RunArguments(train_arguments)
         trained = pod_task("train_model", arguments, on_result=t.link_mlflow_run, retries=1).output
     else:
-        trained = task(t.train_model, multiple_outputs=False, retries=1)()
-    decision = task(t.gate, multiple_outputs=False)(trained)
+        trained = task(multiple_outputs=False, retries=1)(t.train_model)()
+    decision = task(multiple_outputs=False)(t.gate)(trained)
     branch = task.branch(t.route)(decision)
     approve_promotion = promotion_approval()
     promoted = task(
-        t.promote_model,
-        trigger_rule="none_failed_min_one_success",
-        outlets=[MODEL],
-        multiple_outputs=False,
-    )(decision)
+        trigger_rule="none_failed_min_one_success", outlets=[MODEL], multiple_outputs=False
+    )(t.promote_model)(decision)
     branch >> [approve_promotion, promoted]
     approve_promotion >> promoted
-    promoted >> task(t.record_outcome, trigger_rule="none_failed")(decision)
+    promoted >> task(trigger_rule="none_failed")(t.record_outcome)(decision)
 
 
 train()

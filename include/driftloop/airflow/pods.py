@@ -144,5 +144,6 @@ def pod_task(
             arguments=arguments.map(with_result_file)
         )
     if isinstance(arguments, RunArguments):
-        return KubernetesPodOperator(arguments=arguments, **common)
+        # Typed list[str], but any template-field value with resolve(context) is rendered by it.
+        return KubernetesPodOperator(arguments=arguments, **common)  # type: ignore[arg-type]
     return KubernetesPodOperator(arguments=with_result_file(list(arguments)), **common)
