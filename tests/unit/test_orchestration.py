@@ -104,3 +104,61 @@ def test_served_links_for_reports_and_data_docs(tmp_path) -> None:
     )
     assert links.data_docs_link((tmp_path / "elsewhere.html").as_uri(), tmp_path / "docs") is None
     assert links.data_docs_link(None, tmp_path) is None
+
+
+@dataclass
+class Named:
+    dag_id: str = "train"
+    task_id: str = "train_model"
+
+
+def test_train_pod_arguments_come_from_the_run_params() -> None:
+    from driftloop.airflow.pods import POD_RESULT_FILE, RunArguments, train_arguments
+
+    params = {
+        "date": "2026-01-10",
+        "reason": None,
+        "window_days": 14,
+        "hyperparameters": {"max_iter": 20},
+        "learning_rate": 0.2,
+        "max_depth": None,
+    }
+    ctx = {"params": params, "dag": Named(), "task": Named(), "run_id": "manual__1"}
+    args = RunArguments(train_arguments).resolve(ctx)
+    assert args[:4] == ["--result-file", POD_RESULT_FILE, "train", "--train-only"]
+    options = dict(zip(args[4::2], args[5::2], strict=True))
+    assert options == {
+        "--date": "2026-01-10",
+        "--reason": "manual",
+        "--report-uri": "",
+        "--since": "",
+        "--window-days": "14",
+        "--algorithm": "",
+        "--hyperparameters": '{"learning_rate": 0.2, "max_iter": 20}',
+        "--dag-id": "train",
+        "--run-id": "manual__1",
+        "--task-id": "train_model",
+    }
+    assert "train_arguments" in str(RunArguments(train_arguments))  # what the serialized DAG shows
+
+
+def test_run_dag_runs_the_logical_day_at_midnight_utc() -> None:
+    from datetime import date
+
+    from driftloop.airflow.driver import run_dag
+
+    calls: list[dict[str, Any]] = []
+
+    class FakeDag:
+        def test(self, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            return Run()  # no state attribute: reported as unknown
+
+    assert run_dag(FakeDag(), date(2026, 1, 5), None, "trigger_train") == "unknown"
+    assert calls == [
+        {
+            "logical_date": datetime(2026, 1, 5, tzinfo=UTC),
+            "run_conf": {},
+            "mark_success_pattern": "trigger_train",
+        }
+    ]
