@@ -1,93 +1,20 @@
 """Airflow plugin: links from task instances to what they produced (MLflow run, data docs, reports).
 
-Tasks publish their links as one XCom, ``driftloop.airflow.orchestration.LINKS_XCOM_KEY``, a mapping from a
-link name below to a URL; a task without such a link shows it disabled. The plugin also adds the
-MLflow UI to Airflow's navigation, and serves drift reports and Data Docs under ``/driftloop`` to
-logged-in users (see ``driftloop.airflow.web``).
+Thin registration only; the links, the file server and the views are in ``driftloop.airflow.plugin``
+(served pages: ``driftloop.airflow.web``).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
-from airflow.providers.common.compat.sdk import BaseOperatorLink
 
-from driftloop.airflow.orchestration import FILES_PREFIX, LINK_NAMES, LINKS_XCOM_KEY
-
-
-def published_links(ti_key: Any) -> dict[str, str]:
-    """The links a task instance published (``{name: url}``), read from the metadata DB.
-
-    Links are resolved by the API server, where the Task SDK's ``XCom`` (which asks a task
-    supervisor) is not available: read the XCom row directly, as Airflow's own ``XComOperatorLink``
-    does, and decode it as plain JSON (never instantiate classes from XCom data).
-    """
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.execute(
-            XComModel.get_many(
-                key=LINKS_XCOM_KEY,
-                run_id=ti_key.run_id,
-                dag_ids=ti_key.dag_id,
-                task_ids=ti_key.task_id,
-                map_indexes=ti_key.map_index,
-            ).with_only_columns(XComModel.value)
-        ).first()
-    value = row.value if row is not None else None
-    if isinstance(value, str | bytes):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): str(v) for k, v in value.items() if isinstance(v, str) and v}
-
-
-class _XComLink(BaseOperatorLink):
-    """A link whose URL a task published under ``LINKS_XCOM_KEY``; empty (disabled) if none."""
-
-    name = ""
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        return published_links(ti_key).get(self.name, "")
-
-
-def _link_class(link_name: str) -> type[_XComLink]:
-    cls_name = "".join(part.capitalize() for part in link_name.split()) + "Link"
-    return type(cls_name, (_XComLink,), {"name": link_name, "__module__": __name__})
-
-
-LINK_CLASSES = [_link_class(n) for n in LINK_NAMES]
-globals().update(
-    {cls.__name__: cls for cls in LINK_CLASSES}
-)  # importable by name when deserialising
-
-
-def _fastapi_apps() -> list[dict[str, Any]]:
-    """The report/Data Docs server, where FastAPI is importable (the API server)."""
-    try:
-        from driftloop.airflow.web import create_app
-    except ImportError:  # a worker without the API server's web stack needs no file server
-        return []
-    return [{"app": create_app(), "url_prefix": FILES_PREFIX, "name": "driftloop files"}]
+from driftloop.airflow import plugin
 
 
 class DriftloopPlugin(AirflowPlugin):
     name = "driftloop"
-    global_operator_extra_links: ClassVar[list[Any]] = [cls() for cls in LINK_CLASSES]
-    fastapi_apps: ClassVar[list[dict[str, Any]]] = _fastapi_apps()
-    external_views: ClassVar[list[dict[str, str]]] = [
-        {
-            "name": "MLflow",
-            "href": os.environ.get("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
-            "destination": "nav",
-            "category": "browse",
-            "url_route": "mlflow",
-        }
-    ]
+    global_operator_extra_links: ClassVar[list[Any]] = [cls() for cls in plugin.LINK_CLASSES]
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = plugin.fastapi_apps()
+    external_views: ClassVar[list[dict[str, str]]] = plugin.external_views()

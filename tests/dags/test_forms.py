@@ -119,15 +119,24 @@ def test_promote_refuses_bad_values_before_the_run(dags, conf: dict[str, Any]) -
 
 
 def test_auto_promote_choices_map_to_the_gate_setting() -> None:
-    import importlib.util
+    from driftloop.airflow.tasks.train import auto_promote
 
-    path = Path(__file__).resolve().parents[2] / "dags" / "train.py"
-    spec = importlib.util.spec_from_file_location("train_dag_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
     for configured in (True, False):
-        assert module._auto_promote("as_configured", configured) is configured
-        assert module._auto_promote(None, configured) is configured
-        assert module._auto_promote("on", configured) is True
-        assert module._auto_promote("off", configured) is False
+        assert auto_promote("as_configured", configured) is configured
+        assert auto_promote(None, configured) is configured
+        assert auto_promote("on", configured) is True
+        assert auto_promote("off", configured) is False
+
+
+def test_hyperparameter_overrides_take_the_form_values_that_are_set() -> None:
+    from driftloop.airflow.params import hyperparameter_overrides
+
+    params = {"hyperparameters": {"max_iter": 20, "max_depth": 5}, "max_depth": 3}
+    assert hyperparameter_overrides({**params, "learning_rate": None}) == {
+        "max_iter": 20,
+        "max_depth": 3,
+    }
+    assert hyperparameter_overrides({"hyperparameters": None, "learning_rate": 0.2}) == {
+        "learning_rate": 0.2
+    }
+    assert hyperparameter_overrides({}) == {}

@@ -256,7 +256,7 @@ def test_train_model_is_a_pod_with_the_run_params_as_arguments(kubernetes_tasks)
         "--algorithm",
         "gradient_boosting",
         "--hyperparameters",
-        '{"learning_rate": null, "max_depth": 3, "max_iter": 20}',
+        '{"max_depth": 3, "max_iter": 20}',  # unset form values are left out
         "--dag-id",
         "train",
         "--run-id",
@@ -269,10 +269,7 @@ def test_train_model_is_a_pod_with_the_run_params_as_arguments(kubernetes_tasks)
     assert args[args.index("--reason") + 1] == "manual"
     assert args[args.index("--since") + 1] == ""
     assert args[args.index("--algorithm") + 1] == ""
-    assert json.loads(args[args.index("--hyperparameters") + 1]) == {
-        "learning_rate": None,
-        "max_depth": None,
-    }
+    assert json.loads(args[args.index("--hyperparameters") + 1]) == {}
 
 
 @pytest.mark.dags
@@ -298,7 +295,7 @@ def test_the_rendered_arguments_parse_with_the_real_cli(kubernetes_tasks) -> Non
     assert args.command == "train" and args.train_only
     assert str(args.date) == "2026-01-10" and str(args.since) == "2026-01-04"
     assert args.window_days is None and args.algorithm == "gradient_boosting"
-    assert args.hyperparameters == {"learning_rate": None, "max_depth": 3, "max_iter": 20}
+    assert args.hyperparameters == {"max_depth": 3, "max_iter": 20}
     assert (args.dag_id, args.run_id, args.task_id) == ("train", TRAIN_RUN_ID, "train_model")
     args = parser.parse_args(_container(empty)["args"])
     assert (args.date, args.since, args.window_days, args.algorithm, args.report_uri) == (None,) * 5
@@ -327,7 +324,7 @@ def test_an_unknown_mode_fails_the_parse(tmp_path: Path) -> None:
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "DRIFTLOOP__EXECUTION__MODE": "kubernetees",
     }
-    code = "from driftloop.airflow.orchestration import execution_mode; execution_mode()"
+    code = "from driftloop.airflow.pods import execution_mode; execution_mode()"
     proc = subprocess.run(
         [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=False
     )

@@ -48,7 +48,7 @@ def _validated_events(after_id: int) -> list[dict]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from driftloop.airflow.orchestration import VALIDATED as VALIDATED_ASSET
+    from driftloop.airflow.assets import VALIDATED as VALIDATED_ASSET
 
     with create_session() as session:
         rows = session.scalars(

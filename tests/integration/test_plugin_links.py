@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from driftloop.airflow.orchestration import LINK_NAMES, mlflow_run_url
+from driftloop.airflow.links import LINK_NAMES, mlflow_run_url
 from tests.integration.helpers import START, write_days
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""Partition resolution and link publishing used by every DAG."""
+"""Partition resolution (driftloop.airflow.partition) and links (driftloop.airflow.links)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from driftloop.airflow import orchestration as orch
+from driftloop.airflow import links
+from driftloop.airflow.partition import resolve_partition, retrain_run_id, triggered_partitions
+from driftloop.core.partition import InvalidPartition, Partition
 
 pytestmark = pytest.mark.unit
 
@@ -37,60 +39,126 @@ def test_conf_date_wins_over_events_and_logical_date() -> None:
         "triggering_asset_events": {"a": [Event({"partition": "2026-01-01"})]},
         "logical_date": datetime(2026, 5, 5, tzinfo=UTC),
     }
-    assert orch.resolve_partition(ctx) == "2026-03-04"
+    assert resolve_partition(ctx) == Partition.of("2026-03-04")
 
 
 def test_newest_asset_event_partition_then_logical_date() -> None:
     events = {
         "a": [Event({"partition": "2026-01-02"}), Event({"partition": "2026-01-03"}), Event({})]
     }
-    assert (
-        orch.resolve_partition({"dag_run": Run(), "triggering_asset_events": events})
-        == "2026-01-03"
+    assert resolve_partition({"dag_run": Run(), "triggering_asset_events": events}) == Partition.of(
+        "2026-01-03"
     )
-    assert orch.triggered_partitions({"triggering_asset_events": events}) == [
+    assert [str(p) for p in triggered_partitions({"triggering_asset_events": events})] == [
         "2026-01-02",
         "2026-01-03",
     ]
     ctx = {"dag_run": Run(), "logical_date": datetime(2026, 2, 9, 23, 59, tzinfo=UTC)}
-    assert orch.resolve_partition(ctx) == "2026-02-09"
+    assert resolve_partition(ctx) == Partition.of("2026-02-09")
 
 
 def test_no_partition_anywhere_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="cannot tell which partition"):
-        orch.resolve_partition({"dag_run": Run(), "logical_date": None})
+        resolve_partition({"dag_run": Run(), "logical_date": None})
 
 
 def test_bad_conf_date_is_rejected() -> None:
-    with pytest.raises(ValueError):
-        orch.resolve_partition({"dag_run": Run({"date": "yesterday"})})
+    with pytest.raises(InvalidPartition, match="yesterday"):
+        resolve_partition({"dag_run": Run({"date": "yesterday"})})
+
+
+def test_a_conf_date_time_names_its_day_and_a_retrain_run_id_is_per_day() -> None:
+    ctx = {"dag_run": Run({"date": "2026-03-04T18:30:00+00:00"})}
+    assert str(resolve_partition(ctx)) == "2026-03-04"
+    assert retrain_run_id("2026-03-04") == retrain_run_id(Partition.of("2026-03-04"))
+    assert retrain_run_id("2026-03-04") == "retrain__2026-03-04"
+    with pytest.raises(InvalidPartition):
+        retrain_run_id("2026-03-04junk")
 
 
 def test_publish_links_validates_names_and_skips_empty() -> None:
     ti = TI()
-    orch.publish_links({"ti": ti}, mlflow_run="http://m/#/experiments/1/runs/abc", data_docs=None)
-    assert ti.pushed == {orch.LINKS_XCOM_KEY: {"MLflow run": "http://m/#/experiments/1/runs/abc"}}
+    links.publish_links({"ti": ti}, mlflow_run="http://m/#/experiments/1/runs/abc", data_docs=None)
+    assert ti.pushed == {links.LINKS_XCOM_KEY: {"MLflow run": "http://m/#/experiments/1/runs/abc"}}
     with pytest.raises(ValueError, match="unknown link names"):
-        orch.publish_links({"ti": ti}, grafana="http://x")
+        links.publish_links({"ti": ti}, grafana="http://x")
 
 
 def test_mlflow_run_url_uses_server_or_ui_address(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (
-        orch.mlflow_run_url("http://mlflow:5000/", "3", "r1")
+        links.mlflow_run_url("http://mlflow:5000/", "3", "r1")
         == "http://mlflow:5000/#/experiments/3/runs/r1"
     )
     monkeypatch.setenv("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5001")
-    assert orch.mlflow_run_url("sqlite:////x/mlflow.db", "3", "r1").startswith(
+    assert links.mlflow_run_url("sqlite:////x/mlflow.db", "3", "r1").startswith(
         "http://127.0.0.1:5001/#/"
     )
 
 
 def test_served_links_for_reports_and_data_docs(tmp_path) -> None:
-    assert orch.report_link("2026-02-03") == "/driftloop/reports/2026-02-03/report.html"
+    assert links.report_link("2026-02-03") == "/driftloop/reports/2026-02-03/report.html"
     page = tmp_path / "docs" / "validations" / "s" / "p.html"
     assert (
-        orch.data_docs_link(page.as_uri(), tmp_path / "docs")
+        links.data_docs_link(page.as_uri(), tmp_path / "docs")
         == "/driftloop/data-docs/validations/s/p.html"
     )
-    assert orch.data_docs_link((tmp_path / "elsewhere.html").as_uri(), tmp_path / "docs") is None
-    assert orch.data_docs_link(None, tmp_path) is None
+    assert links.data_docs_link((tmp_path / "elsewhere.html").as_uri(), tmp_path / "docs") is None
+    assert links.data_docs_link(None, tmp_path) is None
+
+
+@dataclass
+class Named:
+    dag_id: str = "train"
+    task_id: str = "train_model"
+
+
+def test_train_pod_arguments_come_from_the_run_params() -> None:
+    from driftloop.airflow.pods import POD_RESULT_FILE, RunArguments, train_arguments
+
+    params = {
+        "date": "2026-01-10",
+        "reason": None,
+        "window_days": 14,
+        "hyperparameters": {"max_iter": 20},
+        "learning_rate": 0.2,
+        "max_depth": None,
+    }
+    ctx = {"params": params, "dag": Named(), "task": Named(), "run_id": "manual__1"}
+    args = RunArguments(train_arguments).resolve(ctx)
+    assert args[:4] == ["--result-file", POD_RESULT_FILE, "train", "--train-only"]
+    options = dict(zip(args[4::2], args[5::2], strict=True))
+    assert options == {
+        "--date": "2026-01-10",
+        "--reason": "manual",
+        "--report-uri": "",
+        "--since": "",
+        "--window-days": "14",
+        "--algorithm": "",
+        "--hyperparameters": '{"learning_rate": 0.2, "max_iter": 20}',
+        "--dag-id": "train",
+        "--run-id": "manual__1",
+        "--task-id": "train_model",
+    }
+    assert "train_arguments" in str(RunArguments(train_arguments))  # what the serialized DAG shows
+
+
+def test_run_dag_runs_the_logical_day_at_midnight_utc() -> None:
+    from datetime import date
+
+    from driftloop.airflow.driver import run_dag
+
+    calls: list[dict[str, Any]] = []
+
+    class FakeDag:
+        def test(self, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            return Run()  # no state attribute: reported as unknown
+
+    assert run_dag(FakeDag(), date(2026, 1, 5), None, "trigger_train") == "unknown"
+    assert calls == [
+        {
+            "logical_date": datetime(2026, 1, 5, tzinfo=UTC),
+            "run_conf": {},
+            "mark_success_pattern": "trigger_train",
+        }
+    ]

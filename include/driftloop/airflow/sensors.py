@@ -23,19 +23,29 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from driftloop.airflow.orchestration import resolve_partition
+from driftloop.airflow.partition import resolve_partition
+from driftloop.core.partition import Partition, PartitionLike
+
+__all__ = [
+    "FEATURES_FILE",
+    "LandingSensor",
+    "ScoredSensor",
+    "StoreKeysTrigger",
+    "landing_key",
+    "scored_keys",
+]
 
 FEATURES_FILE = "features.csv"
 
 
-def landing_key(partition: str) -> str:
+def landing_key(partition: PartitionLike) -> str:
     """The key whose arrival signals that ``partition`` has landed."""
     from driftloop.core.storage import landing_prefix
 
     return f"{landing_prefix(partition)}/{FEATURES_FILE}"
 
 
-def scored_keys(partition: str) -> list[str]:
+def scored_keys(partition: PartitionLike) -> list[str]:
     """Keys of which any one says ``partition`` is through ingest and scoring."""
     from driftloop.core.storage import (
         PREDICTIONS,
@@ -127,11 +137,11 @@ class _PartitionKeysSensor(BaseSensorOperator):
         self.partition = partition
         self.deferrable = deferrable
 
-    def keys_for(self, partition: str) -> list[str]:
+    def keys_for(self, partition: Partition) -> list[str]:
         raise NotImplementedError
 
-    def _partition(self, context: Any) -> str:
-        return self.partition or resolve_partition(context)
+    def _partition(self, context: Any) -> Partition:
+        return Partition.of(self.partition) if self.partition else resolve_partition(context)
 
     def _storage(self) -> tuple[str, str | None]:
         from driftloop.core.config import load_config
@@ -147,7 +157,7 @@ class _PartitionKeysSensor(BaseSensorOperator):
             self.log.info("%s %s: %s", self.waiting_for, partition, store.uri(found))
         else:
             self.log.info("%s %s: not yet", self.waiting_for, partition)
-        return PokeReturnValue(is_done=found is not None, xcom_value=partition)
+        return PokeReturnValue(is_done=found is not None, xcom_value=str(partition))
 
     def execute(self, context: Any) -> str | None:
         if not self.deferrable:
@@ -156,11 +166,11 @@ class _PartitionKeysSensor(BaseSensorOperator):
         if first.is_done:
             return first.xcom_value
         root, endpoint_url = self._storage()
-        partition = str(first.xcom_value)
+        partition = Partition.of(str(first.xcom_value))
         self.defer(
             trigger=StoreKeysTrigger(
                 root=root,
-                partition=partition,
+                partition=str(partition),
                 keys=self.keys_for(partition),
                 poke_interval=self.poke_interval,
                 endpoint_url=endpoint_url,
@@ -180,7 +190,7 @@ class LandingSensor(_PartitionKeysSensor):
 
     waiting_for = "landed"
 
-    def keys_for(self, partition: str) -> list[str]:
+    def keys_for(self, partition: Partition) -> list[str]:
         return [landing_key(partition)]
 
 
@@ -189,5 +199,5 @@ class ScoredSensor(_PartitionKeysSensor):
 
     waiting_for = "ready to check"
 
-    def keys_for(self, partition: str) -> list[str]:
+    def keys_for(self, partition: Partition) -> list[str]:
         return scored_keys(partition)

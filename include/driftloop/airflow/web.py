@@ -16,6 +16,8 @@ from fastapi.responses import Response
 from driftloop.core.config import load_config
 from driftloop.core.storage import DRIFT, open_store, partition_prefix
 
+__all__ = ["create_app"]
+
 
 def _authenticated() -> list:
     from airflow.api_fastapi.core_api.security import requires_authenticated
@@ -24,6 +26,7 @@ def _authenticated() -> list:
 
 
 def create_app() -> FastAPI:
+    """The file server, every route behind Airflow's authenticated-user check."""
     app = FastAPI(title="driftloop files", dependencies=_authenticated())
 
     @app.get("/reports/{day}/{name}")

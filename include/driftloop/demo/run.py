@@ -77,15 +77,10 @@ class DemoRunner:
         )  # library deprecation chatter; task output goes to the log
         self.cfg: PipelineConfig = load_config(config_path)
 
-        from airflow.dag_processing.dagbag import DagBag
-        from airflow.utils import db
+        from driftloop.airflow.driver import load_dags
 
         with self._task_output_to_log():
-            db.initdb()
-            bag = DagBag()
-        if bag.import_errors:
-            raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-        self.dags = bag.dags
+            self.dags = load_dags()
         self.timings: dict[str, float] = {}
 
     def run(
@@ -96,14 +91,13 @@ class DemoRunner:
         mark_success: str | None = None,
     ) -> str:
         """Run one DAG for ``day`` and return the run's final state (its wall time goes to ``timings``)."""
+        from driftloop.airflow.driver import run_dag
+
         t0 = time.perf_counter()
-        logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
         with self._task_output_to_log():
-            dr = self.dags[dag_id].test(
-                logical_date=logical, run_conf=conf or {}, mark_success_pattern=mark_success
-            )
+            state = run_dag(self.dags[dag_id], day, conf, mark_success)
         self.timings[dag_id] = round(time.perf_counter() - t0, 2)
-        return str(getattr(dr, "state", "unknown"))
+        return state
 
     @contextlib.contextmanager
     def _task_output_to_log(self) -> Iterator[None]:

@@ -1,0 +1,66 @@
+"""Links tasks publish for the plugin: MLflow runs, Data Docs pages and drift reports.
+
+Tasks publish their links as one XCom (``LINKS_XCOM_KEY``): a mapping from a name in ``LINK_NAMES``
+to a URL. The plugin shows them on the task instance page; reports and Data Docs are served under
+``FILES_PREFIX`` by :mod:`driftloop.airflow.web`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from driftloop.core.partition import Partition, PartitionLike
+
+__all__ = [
+    "FILES_PREFIX",
+    "LINKS_XCOM_KEY",
+    "LINK_NAMES",
+    "data_docs_link",
+    "mlflow_run_url",
+    "publish_links",
+    "report_link",
+]
+
+LINKS_XCOM_KEY = "driftloop_links"
+# URL prefix under which the plugin serves drift reports and Data Docs in the API server.
+FILES_PREFIX = "/driftloop"
+LINK_NAMES = ("MLflow run", "Data docs", "Drift report", "Registry decision")
+
+
+def publish_links(context: Any, **links: str | None) -> None:
+    """Publish links for the plugin, e.g. ``publish_links(ctx, mlflow_run=url)``; None is skipped."""
+    names = {n.lower().replace(" ", "_"): n for n in LINK_NAMES}
+    unknown = set(links) - set(names)
+    if unknown:
+        raise ValueError(f"unknown link names {sorted(unknown)}; known: {sorted(names)}")
+    payload = {names[k]: v for k, v in links.items() if v}
+    if payload:
+        context["ti"].xcom_push(key=LINKS_XCOM_KEY, value=payload)
+
+
+def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """URL of a run in the MLflow UI (the UI address for sqlite/file stores is configurable)."""
+    base = (
+        tracking_uri
+        if tracking_uri.startswith("http")
+        else os.environ.get("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5000")
+    )
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def report_link(day: PartitionLike) -> str:
+    """Where the plugin serves a day's drift report."""
+    return f"{FILES_PREFIX}/reports/{Partition.of(day)}/report.html"
+
+
+def data_docs_link(docs_url: str | None, docs_dir: Path) -> str | None:
+    """Where the plugin serves a Data Docs page, given GX's own (file://) URL of it."""
+    if not docs_url:
+        return None
+    page = Path(docs_url.removeprefix("file://")).resolve()
+    root = docs_dir.resolve()
+    if not page.is_relative_to(root):
+        return None
+    return f"{FILES_PREFIX}/data-docs/{page.relative_to(root).as_posix()}"

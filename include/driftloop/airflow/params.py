@@ -1,0 +1,200 @@
+"""What every DAG shares at parse time: default arguments, the start date, trigger-form params.
+
+Importing this module is cheap (no pandas, sklearn, mlflow or GX) and reads no connection or DB.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param
+
+__all__ = [
+    "ALGORITHMS",
+    "AS_CONFIGURED",
+    "AUTO_PROMOTE",
+    "DEFAULT_ARGS",
+    "ISO_DATE",
+    "OWNER",
+    "POKE_SECONDS_ENV",
+    "START_DATE_ENV",
+    "choice_param",
+    "date_param",
+    "hyperparameter_overrides",
+    "optional_param",
+    "poke_interval",
+    "promote_params",
+    "start_date",
+    "train_params",
+]
+
+OWNER = "ml-platform"
+START_DATE_ENV = "DRIFTLOOP_START_DATE"
+POKE_SECONDS_ENV = "DRIFTLOOP_POKE_SECONDS"
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+
+# Trigger-form values that mean "as configured in the pipeline config". Optional params are nullable
+# with a None default: Airflow 3.3's form marks a non-nullable string param as required, and an empty
+# value keeps its Trigger button disabled.
+AS_CONFIGURED = "as configured"
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+ALGORITHMS = ["gradient_boosting", "logistic_regression", "random_forest"]
+# auto_promote choices -> the gate's setting (None: gate.auto_promote of the pipeline config).
+AUTO_PROMOTE: dict[str, bool | None] = {"as_configured": None, "on": True, "off": False}
+
+
+def start_date() -> pendulum.DateTime:
+    """Start of the daily schedules; ``DRIFTLOOP_START_DATE`` moves it (e.g. for a fresh deployment)."""
+    return pendulum.parse(os.environ.get(START_DATE_ENV, "2026-01-01"), tz="UTC")  # type: ignore[return-value]
+
+
+def poke_interval() -> float:
+    """Seconds between a waiting sensor's looks at the store (``DRIFTLOOP_POKE_SECONDS``, default 30)."""
+    return float(os.environ.get(POKE_SECONDS_ENV, "30"))
+
+
+def optional_param(kind: str, title: str, description: str, **schema: Any) -> Param:
+    """An optional ``kind`` param (e.g. ``"integer"``); None, the default, means "as configured"."""
+    return Param(None, type=["null", kind], title=title, description=description, **schema)
+
+
+def date_param(title: str, description: str) -> Param:
+    """An optional ``YYYY-MM-DD`` param: a date picker in the form, checked before the run starts."""
+    return optional_param("string", title, description, format="date", pattern=ISO_DATE)
+
+
+def choice_param(choices: list[str], title: str, description: str) -> Param:
+    """An optional choice among ``choices``; None (shown as "as configured") is a valid value."""
+    return optional_param(
+        "string",
+        title,
+        description,
+        enum=[None, *choices],
+        # The form looks labels up by the value's string form: "null" for None.
+        values_display={"null": AS_CONFIGURED, **{c: c.replace("_", " ") for c in choices}},
+    )
+
+
+def train_params() -> dict[str, Param]:
+    """The trigger form of ``train`` (all optional; unset means "as configured")."""
+    return {
+        "date": date_param(
+            "Window end",
+            "Last day of the training window. Empty: the newest day that has labels.",
+        ),
+        "since": date_param(
+            "Window start",
+            "First day of the window, e.g. a drift onset; wins over the window length. "
+            "Empty: window end minus the window length.",
+        ),
+        "window_days": optional_param(
+            "integer",
+            "Window length (days)",
+            "Days in the training window. Empty: training.window_days of the config.",
+            minimum=2,
+        ),
+        "reason": Param(
+            "manual",
+            type="string",
+            minLength=1,
+            title="Reason",
+            description="Why this model is trained; kept on the MLflow run and in the audit.",
+        ),
+        "report_uri": optional_param(
+            "string",
+            "Drift report",
+            "The drift report that triggered this training, if any (kept as a tag).",
+        ),
+        "algorithm": choice_param(
+            ALGORITHMS, "Algorithm", "Estimator to fit. As configured: training.algorithm."
+        ),
+        "hyperparameters": Param(
+            {},
+            type="object",
+            title="Hyperparameters",
+            description='Estimator overrides as a JSON object, e.g. {"max_iter": 100}; names and '
+            "values are checked by train_model before training.",
+        ),
+        "max_depth": optional_param(
+            "integer",
+            "Max depth",
+            "Tree depth (gradient_boosting, random_forest). Empty: as configured.",
+            minimum=1,
+        ),
+        "learning_rate": optional_param(
+            "number",
+            "Learning rate",
+            "Shrinkage of gradient_boosting. Empty: as configured.",
+            exclusiveMinimum=0,
+        ),
+        "min_improvement": optional_param(
+            "number",
+            "Minimum improvement",
+            "Gain of the primary metric the challenger needs over the champion. "
+            "Empty: gate.min_improvement of the config.",
+            minimum=0,
+        ),
+        "auto_promote": Param(
+            "as_configured",
+            type="string",
+            enum=list(AUTO_PROMOTE),
+            values_display={
+                "as_configured": "as configured (gate.auto_promote)",
+                "on": "on: promote when the gate passes",
+                "off": "off: ask for approval in Airflow",
+            },
+            title="Auto-promote",
+            description="Promote without a person's approval when the gate passes.",
+        ),
+    }
+
+
+def promote_params() -> dict[str, Param]:
+    """The trigger form of ``promote`` (a manual promotion or a rollback)."""
+    return {
+        "action": Param(
+            "promote",
+            type="string",
+            enum=["promote", "rollback"],
+            values_display={
+                "promote": "promote: make the version below the champion",
+                "rollback": "rollback: give the champion back to the previous champion",
+            },
+            title="Action",
+            description="Promote a version, or roll back to the previous champion.",
+        ),
+        "version": optional_param(
+            "string",
+            "Version",
+            "Registered model version to promote (a number). Needed by promote; rollback "
+            "ignores it.",
+            pattern=r"^[0-9]+$",
+        ),
+        "reason": Param(
+            "manual override from the Airflow UI",
+            type="string",
+            minLength=1,
+            title="Reason",
+            description="Why; kept on the model versions and in the audit record.",
+        ),
+    }
+
+
+def hyperparameter_overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """The estimator overrides a ``train`` run asks for: ``hyperparameters`` plus the form's
+    ``max_depth`` and ``learning_rate`` when they are set (unset: as configured)."""
+    merged = dict(params.get("hyperparameters") or {})
+    merged.update(
+        {k: params[k] for k in ("max_depth", "learning_rate") if params.get(k) is not None}
+    )
+    return merged

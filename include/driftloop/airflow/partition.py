@@ -1,0 +1,49 @@
+"""Which partition (logical day) an Airflow task instance works on; never "now"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftloop.core.partition import Partition, PartitionLike
+
+__all__ = ["resolve_partition", "retrain_run_id", "triggered_partitions"]
+
+
+def triggered_partitions(context: Any) -> list[Partition]:
+    """All partitions named by the triggering asset events (a run may batch several), in order."""
+    events = context.get("triggering_asset_events") or {}
+    return sorted(
+        {
+            Partition.of(str(ev.extra["partition"]))
+            for evs in events.values()
+            for ev in evs
+            if (getattr(ev, "extra", None) or {}).get("partition")
+        }
+    )
+
+
+def resolve_partition(context: Any) -> Partition:
+    """The partition a task instance works on.
+
+    In order: ``conf["date"]`` of a manual/CLI trigger, the ``partition`` carried in the extra of the
+    triggering asset event (the newest one if several were queued), then the run's logical date.
+    """
+    dag_run = context.get("dag_run")
+    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+    if conf.get("date"):
+        return Partition.of(conf["date"])
+    partitions = triggered_partitions(context)
+    if partitions:
+        return partitions[-1]
+    logical = context.get("logical_date")
+    if logical is None:
+        raise ValueError(
+            "cannot tell which partition to work on: no conf['date'], no asset event with a "
+            "'partition' extra and no logical date"
+        )
+    return Partition.of(logical)
+
+
+def retrain_run_id(day: PartitionLike) -> str:
+    """Run id of the ``train`` run a day's drift check triggers: one per day, so never two."""
+    return f"retrain__{Partition.of(day)}"

@@ -1,0 +1,64 @@
+"""Task bodies of the ``drift_check`` DAG: the daily check and the retrain decision."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from driftloop.airflow.assets import DRIFT_REPORT
+from driftloop.airflow.links import publish_links, report_link
+from driftloop.airflow.partition import retrain_run_id
+
+__all__ = ["check", "should_retrain", "trigger_train"]
+
+log = logging.getLogger(__name__)
+
+
+def check(day: str, **context: Any) -> dict[str, Any]:
+    """Run the day's drift check, emit the ``drift_report`` event and link the report."""
+    from driftloop.core.config import load_config
+    from driftloop.core.logs import quiet_libraries
+    from driftloop.monitor.daily_check import run_daily_check
+
+    quiet_libraries()
+    ti = context["ti"]
+    active = ["queued", "running"]
+    # A train run this very day started (then rerun the check) is not "someone else's".
+    others = ti.get_dr_count(dag_id="train", states=active) - ti.get_dr_count(
+        dag_id="train", run_ids=[retrain_run_id(day)], states=active
+    )
+    outcome = run_daily_check(load_config(), day, training_active=others > 0)
+    context["outlet_events"][DRIFT_REPORT].extra = {
+        "partition": day,
+        "status": outcome.status,
+        "retrain": outcome.retrain,
+    }
+    publish_links(context, drift_report=report_link(day))
+    return outcome.summary()
+
+
+def should_retrain(summary: dict[str, Any]) -> bool:
+    """Whether the policy asked for a training (logged either way, with its reason)."""
+    if summary["retrain"]:
+        log.info("%s: starting train: %s", summary["date"], summary["reason"])
+    else:
+        log.info("%s: no training: %s", summary["date"], summary["reason"])
+    return bool(summary["retrain"])
+
+
+def trigger_train() -> Any:
+    """The ``trigger_train`` task: starts ``train`` with the check's conf, once per day.
+
+    The run id ``retrain__<day>`` makes a rerun of the day's check never start a second training;
+    the conf is rendered as a native object (the DAG sets ``render_template_as_native_obj``).
+    """
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    return TriggerDagRunOperator(
+        task_id="trigger_train",
+        trigger_dag_id="train",
+        trigger_run_id="retrain__{{ ti.xcom_pull(task_ids='check')['date'] }}",
+        conf="{{ ti.xcom_pull(task_ids='check')['trigger_conf'] }}",
+        skip_when_already_exists=True,
+        wait_for_completion=False,
+    )

@@ -1,0 +1,87 @@
+"""The report/Data Docs server the plugin mounts: serves what is stored, and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from driftloop.core.storage import DRIFT, open_store, partition_prefix
+
+pytestmark = pytest.mark.unit
+
+DAY = "2026-01-05"
+
+
+@pytest.fixture
+def client(cfg_factory) -> Any:
+    from fastapi.testclient import TestClient
+
+    from driftloop.airflow.web import create_app
+
+    cfg = cfg_factory()
+    store = open_store(cfg.storage)
+    store.write_bytes(f"{partition_prefix(DRIFT, DAY)}/report.html", b"<h1>drift</h1>")
+    store.write_bytes(f"{partition_prefix(DRIFT, DAY)}/report.json", b'{"status": "ok"}')
+    docs = cfg.data_docs_dir()
+    (docs / "validations").mkdir(parents=True)
+    (docs / "index.html").write_text("<h1>docs</h1>")
+    (docs / "validations" / "run.html").write_text("<p>run</p>")
+    # A file next to the site, which no URL may reach.
+    (docs.parent / "secret.txt").write_text("secret")
+    app = create_app()
+    for dependency in app.router.dependencies:  # the authenticated-user check of every route
+        app.dependency_overrides[dependency.dependency] = lambda: None
+    return TestClient(app)
+
+
+def test_routes_require_an_authenticated_user(cfg_factory) -> None:
+    from fastapi.testclient import TestClient
+
+    from driftloop.airflow.web import create_app
+
+    cfg_factory()
+    response = TestClient(create_app()).get(f"/reports/{DAY}/report.html")
+    assert response.status_code in (401, 403)
+
+
+def test_serves_a_stored_drift_report(client) -> None:
+    html = client.get(f"/reports/{DAY}/report.html")
+    assert html.status_code == 200
+    assert html.text == "<h1>drift</h1>"
+    assert html.headers["content-type"].startswith("text/html")
+    assert client.get(f"/reports/{DAY}/report.json").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/reports/2026-01-06/report.html",  # no report that day
+        f"/reports/{DAY}/reason.json",  # not a report file
+        "/reports/not-a-day/report.html",
+        "/reports/..%2F..%2Fsecret/report.html",
+    ],
+)
+def test_missing_or_foreign_reports_are_404(client, url: str) -> None:
+    assert client.get(url).status_code == 404
+
+
+def test_serves_data_docs_pages(client) -> None:
+    assert client.get("/data-docs/validations/run.html").text == "<p>run</p>"
+    assert client.get("/data-docs/index.html").text == "<h1>docs</h1>"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "..%2Fsecret.txt",
+        "%2e%2e/secret.txt",
+        "validations/..%2F..%2Fsecret.txt",
+        "missing.html",
+        "validations",  # a folder, not a file
+    ],
+)
+def test_data_docs_refuse_path_traversal_and_missing_files(client, path: str) -> None:
+    response = client.get(f"/data-docs/{path}")
+    assert response.status_code == 404
+    assert "secret" not in response.text
