@@ -118,9 +118,15 @@ def test_promote_refuses_bad_values_before_the_run(dags, conf: dict[str, Any]) -
         _with(dags["promote"], conf)
 
 
-def test_auto_promote_choices_map_to_the_gate_setting() -> None:
-    from driftloop.airflow.tasks.train import auto_promote
+def test_auto_promote_choices_map_to_the_gate_setting(dags) -> None:
+    from driftloop.model.workflow import resolve_auto_promote as auto_promote
 
+    # The form offers exactly the choices the workflow resolves.
+    assert dags["train"].params.get_param("auto_promote").schema["enum"] == [
+        "as_configured",
+        "on",
+        "off",
+    ]
     for configured in (True, False):
         assert auto_promote("as_configured", configured) is configured
         assert auto_promote(None, configured) is configured
@@ -129,7 +135,10 @@ def test_auto_promote_choices_map_to_the_gate_setting() -> None:
 
 
 def test_hyperparameter_overrides_take_the_form_values_that_are_set() -> None:
-    from driftloop.airflow.params import hyperparameter_overrides
+    from driftloop.model.workflow import TrainRequest
+
+    def hyperparameter_overrides(params: dict[str, Any]) -> dict[str, Any]:
+        return TrainRequest.from_params(params).merged_hyperparameters()
 
     params = {"hyperparameters": {"max_iter": 20, "max_depth": 5}, "max_depth": 3}
     assert hyperparameter_overrides({**params, "learning_rate": None}) == {

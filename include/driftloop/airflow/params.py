@@ -12,10 +12,12 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param
 
+from driftloop.core.config import Algorithm
+from driftloop.model.workflow import AUTO_PROMOTE_CHOICES
+
 __all__ = [
     "ALGORITHMS",
     "AS_CONFIGURED",
-    "AUTO_PROMOTE",
     "DEFAULT_ARGS",
     "ISO_DATE",
     "OWNER",
@@ -23,7 +25,6 @@ __all__ = [
     "START_DATE_ENV",
     "choice_param",
     "date_param",
-    "hyperparameter_overrides",
     "optional_param",
     "poke_interval",
     "promote_params",
@@ -48,9 +49,7 @@ DEFAULT_ARGS: dict[str, Any] = {
 AS_CONFIGURED = "as configured"
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
-ALGORITHMS = ["gradient_boosting", "logistic_regression", "random_forest"]
-# auto_promote choices -> the gate's setting (None: gate.auto_promote of the pipeline config).
-AUTO_PROMOTE: dict[str, bool | None] = {"as_configured": None, "on": True, "off": False}
+ALGORITHMS = sorted(a.value for a in Algorithm)
 
 
 def start_date() -> pendulum.DateTime:
@@ -147,7 +146,7 @@ def train_params() -> dict[str, Param]:
         "auto_promote": Param(
             "as_configured",
             type="string",
-            enum=list(AUTO_PROMOTE),
+            enum=list(AUTO_PROMOTE_CHOICES),
             values_display={
                 "as_configured": "as configured (gate.auto_promote)",
                 "on": "on: promote when the gate passes",
@@ -188,13 +187,3 @@ def promote_params() -> dict[str, Param]:
             description="Why; kept on the model versions and in the audit record.",
         ),
     }
-
-
-def hyperparameter_overrides(params: dict[str, Any]) -> dict[str, Any]:
-    """The estimator overrides a ``train`` run asks for: ``hyperparameters`` plus the form's
-    ``max_depth`` and ``learning_rate`` when they are set (unset: as configured)."""
-    merged = dict(params.get("hyperparameters") or {})
-    merged.update(
-        {k: params[k] for k in ("max_depth", "learning_rate") if params.get(k) is not None}
-    )
-    return merged

@@ -12,8 +12,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from driftloop.airflow.params import hyperparameter_overrides
-
 __all__ = [
     "POD_RESULT_FILE",
     "RunArguments",
@@ -72,6 +70,8 @@ def train_arguments(context: Any) -> list[str]:
     Empty values mean "as configured" (an empty ``--date``: the newest labelled day, the same rule
     as the in-process task). The gate and the promotion are the next tasks of the DAG.
     """
+    from driftloop.model.workflow import TrainRequest
+
     p = context["params"]
     options = {
         "--date": p.get("date") or "",
@@ -80,7 +80,9 @@ def train_arguments(context: Any) -> list[str]:
         "--since": p.get("since") or "",
         "--window-days": p.get("window_days") or "",
         "--algorithm": p.get("algorithm") or "",
-        "--hyperparameters": json.dumps(hyperparameter_overrides(p), sort_keys=True),
+        "--hyperparameters": json.dumps(
+            TrainRequest.from_params(p).merged_hyperparameters(), sort_keys=True
+        ),
         "--dag-id": context["dag"].dag_id,
         "--run-id": context["run_id"],
         "--task-id": context["task"].task_id,

@@ -11,11 +11,8 @@ from typing import Any
 from driftloop.airflow.approval import ANSWER_KEY
 from driftloop.airflow.assets import MODEL
 from driftloop.airflow.links import mlflow_run_url, publish_links
-from driftloop.airflow.params import AUTO_PROMOTE, hyperparameter_overrides
-from driftloop.core.partition import Partition
 
 __all__ = [
-    "auto_promote",
     "gate",
     "link_mlflow_run",
     "promote_model",
@@ -44,12 +41,6 @@ def link_mlflow_run(context: Any, trained: dict[str, Any]) -> None:
     publish_links(context, mlflow_run=url)
 
 
-def auto_promote(value: str | None, configured: bool) -> bool:
-    """The auto_promote choice as a boolean (``as_configured``/unset: the pipeline config's)."""
-    choice = AUTO_PROMOTE.get(value or "as_configured")
-    return configured if choice is None else choice
-
-
 def train_model(**context: Any) -> dict[str, Any]:
     """Fit a challenger on the run's window; a new MLflow run and registered version."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -58,36 +49,22 @@ def train_model(**context: Any) -> dict[str, Any]:
 
     quiet_libraries()
     from driftloop.core.config import load_config
-    from driftloop.data.windows import InsufficientData, latest_labelled_day
-    from driftloop.model import train as training
+    from driftloop.data.windows import InsufficientData
+    from driftloop.model.pipeline import InvalidParameter
+    from driftloop.model.workflow import TrainRequest, train_step
 
-    cfg, p = load_config(), context["params"]
-    hyper = hyperparameter_overrides(p)
     ti = context["ti"]
+    request = TrainRequest.from_params(
+        context["params"], {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id}
+    )
     try:
-        # Checked before any data is read; neither a bad param nor missing labels is helped by a
-        # retry, so both fail the task at once with their one-line message.
-        training.check_parameters(cfg, p.get("algorithm"), hyper)
-        if p.get("date"):
-            end = str(Partition.of(p["date"]))
-        else:
-            end = latest_labelled_day(cfg).isoformat()
-            log.info("window end: %s, the newest day with labels (date not given)", end)
-        result = training.train_model(
-            cfg,
-            end,
-            window_days=p.get("window_days"),
-            since=p.get("since") or None,
-            algorithm=p.get("algorithm") or None,
-            hyperparameters=hyper,
-            reason=p.get("reason") or "manual",
-            report_uri=p.get("report_uri") or None,
-            airflow_context={"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id},
-        )
-    except (training.InvalidParameter, InsufficientData) as err:
+        # The parameters are checked before any data is read; neither a bad param nor missing
+        # labels is helped by a retry, so both fail the task at once with their one-line message.
+        result = train_step(load_config(), request).to_dict()
+    except (InvalidParameter, InsufficientData) as err:
         raise AirflowFailException(str(err)) from err
-    link_mlflow_run(context, result.to_dict())
-    return result.to_dict()
+    link_mlflow_run(context, result)
+    return result
 
 
 def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
@@ -96,19 +73,16 @@ def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
 
     quiet_libraries()
     from driftloop.core.config import load_config
-    from driftloop.model import registry
+    from driftloop.model.workflow import gate_step
 
-    cfg, p = load_config(), context["params"]
-    decision = registry.evaluate_challenger(
-        cfg, trained["model_version"], min_improvement=p.get("min_improvement")
+    p = context["params"]
+    return gate_step(
+        load_config(),
+        trained,
+        min_improvement=p.get("min_improvement"),
+        auto_promote=p.get("auto_promote"),
+        trigger_reason=p.get("reason") or "manual",
     )
-    return {
-        **decision.to_dict(),
-        "auto_promote": auto_promote(p.get("auto_promote"), cfg.gate.auto_promote),
-        "reason": decision.reason,
-        "trigger_reason": p.get("reason") or "manual",
-        "partition": trained["partition_date"],
-    }
 
 
 def route(decision: dict[str, Any]) -> str | None:
@@ -132,22 +106,15 @@ def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
 
     quiet_libraries()
     from driftloop.core.config import load_config
-    from driftloop.model import registry
+    from driftloop.model.registry import StaleDecision
+    from driftloop.model.workflow import promote_step
 
     cfg = load_config()
     answer = context["ti"].xcom_pull(task_ids="approve_promotion", key=ANSWER_KEY)
     actor = f"{answer['user']} (approved in Airflow)" if answer else "gate (auto-promote)"
     try:
-        record = registry.promote(
-            cfg,
-            decision["challenger_version"],
-            reason=f"{decision['trigger_reason']}; gate: {decision['reason']}",
-            actor=actor,
-            decision=registry.GateDecision.from_dict(
-                {k: decision[k] for k in registry.GateDecision.__dataclass_fields__}
-            ),
-        )
-    except registry.StaleDecision as err:
+        record = promote_step(cfg, decision, actor)
+    except StaleDecision as err:
         # The champion moved since the gate (a manual promote, another pipeline run): the
         # comparison no longer holds, and a retry would not change that.
         raise AirflowFailException(str(err)) from err
