@@ -599,9 +599,19 @@ def _publish_labels(
 
 def _label_date(name: str) -> tuple[date | None, str | None]:
     """(label date, None) for ``labels_<date>.csv``; (None, why) for a labels file with a bad name;
-    (None, None) for any other file."""
-    if not name.lower().startswith("labels"):
+    (None, None) for any other file.
+
+    ``name`` is relative to the delivery folder; an object store can deliver one with separators or
+    ``..`` in it (``labels_../../x.csv``), which is a bad name, never a path to follow.
+    """
+    base = re.split(r"[/\\]", name)[-1]
+    if not (name.lower().startswith("labels") or base.lower().startswith("labels")):
         return None, None
+    if base != name:
+        return (
+            None,
+            f"the name {name!r} has a path in it (labels files lie directly in the delivery)",
+        )
     m = _LABELS_FILE.match(name)
     if not m:
         return None, f"the name {name!r} is not labels_<YYYY-MM-DD>.csv"
@@ -614,13 +624,25 @@ def _label_date(name: str) -> tuple[date | None, str | None]:
 def _quarantine_bad_names(
     store: Store, day: date, prefix: str, bad_names: dict[str, str]
 ) -> list[LabelsResult]:
-    """Keep every badly named labels file of the delivery, with the reasons, in one partition."""
-    files = {name: store.read_bytes(prefix + name) for name in sorted(bad_names)}
+    """Keep every badly named labels file of the delivery, with the reasons, in one partition.
+
+    Each is stored under a name without path separators or a leading dot (``stored_as`` in the
+    reason maps the delivered name to it), so no name can write outside the partition or hide.
+    """
+    stored_as: dict[str, str] = {}
+    for name in sorted(bad_names):
+        safe = re.sub(r"[/\\]", "_", name)
+        safe = "_" + safe if safe.startswith(".") else safe
+        while safe in stored_as.values() or safe in (REASON, "_SUCCESS"):
+            safe = "_" + safe
+        stored_as[name] = safe
+    files = {stored_as[name]: store.read_bytes(prefix + name) for name in sorted(bad_names)}
     reason = {
         "partition": day.isoformat(),
         "stage": "labels",
         "summary": f"{len(files)} labels file(s) delivered {day} with a name that has no label date",
         "files": dict(sorted(bad_names.items())),
+        "stored_as": stored_as,
     }
     files[REASON] = (json.dumps(reason, indent=2, sort_keys=True) + "\n").encode()
     uri = store.write_partition(BAD_LABEL_NAMES_QUARANTINE, day, files)
