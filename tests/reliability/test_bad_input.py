@@ -23,7 +23,15 @@ import pandas as pd
 import pytest
 
 from driftloop.core import errors
-from driftloop.core.storage import LABELS, QUARANTINE, RAW, VALIDATED, Store, open_store
+from driftloop.core.storage import (
+    LABELS,
+    QUARANTINE,
+    RAW,
+    VALIDATED,
+    Store,
+    open_store,
+    parquet_bytes,
+)
 from driftloop.data import synth
 
 pytestmark = pytest.mark.reliability
@@ -113,6 +121,12 @@ def _validated_equals_clean(ran: Ran) -> None:
 
     got = ran.store.read_table(VALIDATED, DAY)
     pd.testing.assert_frame_equal(got, parse_features(ran.cfg, _csv(ran.batch.features)))
+
+
+def _null_count(ran: Ran) -> None:
+    reason = json.loads(ran.store.read_bytes(f"{Q_FEATURES}/reason.json"))
+    failed = {f["column"]: f for f in reason["failed_expectations"]}
+    assert failed["data_usage_gb"]["unexpected_count"] == len(ran.batch.features) // 5
 
 
 def _counted_out_of_partition(ran: Ran) -> None:
@@ -232,6 +246,7 @@ KINDS: dict[str, Kind] = {
         **QUARANTINED,
         stage="validation",
         needles=("data_usage_gb: expect_column_values_to_not_be_null", "mostly=0.95"),
+        check=_null_count,
     ),
     "empty file": Kind(
         lambda b: b"", **QUARANTINED, stage="ingest", needles=("the file is empty",)
@@ -292,6 +307,7 @@ KINDS: dict[str, Kind] = {
             "event_time: expect_timestamps_within_partition_day",
             "3 unexpected rows",
             "e.g. ['2024-01-",
+            "min_value=2026-01-09T23:00:00+00:00, max_value=2026-01-11T01:00:00+00:00",
             "tolerance_hours=1.0",
         ),
     ),
@@ -462,6 +478,13 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
         store.write_bytes(f"landing/{LABEL_DAY}/{FEATURES}", _csv(day_before.features))
         assert ingest_partition(cfg, LABEL_DAY).status == "validated"
 
+    stale = kind.status == "quarantined"
+    if stale:  # partitions of an earlier, clean delivery of the day must not survive a quarantine
+        from driftloop.data.ingest import parse_features
+
+        table = {"part-0.parquet": parquet_bytes(parse_features(cfg, _clean(batch)))}
+        store.write_partition(RAW, DAY, table)
+        store.write_partition(VALIDATED, DAY, table)
     delivered = {n: make(batch) for n, make in kind.others.items()}
     if kind.features is not None:
         delivered[FEATURES] = kind.features(batch)
@@ -497,6 +520,12 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
             assert needle in reason["summary"], reason["summary"]
     if kind.status == "quarantined":
         assert not store.partition_exists(VALIDATED, DAY)
+        # A file that is no table of the schema leaves no raw partition; a table that fails
+        # validation stays in raw/ for inspection, with GX's result beside the quarantined bytes.
+        assert store.partition_exists(RAW, DAY) is (kind.stage == "validation")
+        if kind.stage == "validation":
+            gx = json.loads(store.read_bytes(f"{Q_FEATURES}/validation_result.json"))
+            assert gx["success"] is False
     if kind.status == "validated":
         assert store.partitions(QUARANTINE) == []
         assert len(store.read_table(VALIDATED, DAY)) == len(

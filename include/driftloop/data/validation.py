@@ -18,10 +18,11 @@ against a suite generated with 200, which would otherwise be ignored silently. V
 with ``SuiteOutOfDate`` (exit 2) naming the keys, until ``driftloop gx-suite`` regenerates the suite.
 Hand edits of the expectations themselves stay possible: only the recorded inputs are compared.
 
-One check is not in the committed suite because its bounds depend on the partition: event
-timestamps must lie within the partition's UTC day, give or take
-``validation.partition_tolerance_hours``; ``validation.out_of_partition`` says whether a violation
-fails the batch (``quarantine``) or is counted as a warning (``warn``).
+One expectation is added at run time, not committed, because its bounds depend on the partition:
+event timestamps must lie within the partition's UTC day, give or take
+``validation.partition_tolerance_hours`` (``expect_column_values_to_be_between`` on the timestamp
+column). ``validation.out_of_partition`` says whether a violation fails the batch (``quarantine``)
+or, as a warning-severity expectation, is reported and counted but accepted (``warn``).
 
 GX takes seconds to import, so it is imported inside functions only.
 """
@@ -31,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -265,49 +266,29 @@ def partition_window(cfg: PipelineConfig, day: date) -> tuple[datetime, datetime
     return start - tolerance, start + timedelta(days=1) + tolerance
 
 
-def check_partition_window(cfg: PipelineConfig, df: pd.DataFrame, day: date) -> Failure | None:
-    """The events of ``df`` timestamped outside ``day`` (beyond the tolerance), or None.
+def _window_expectation(cfg: PipelineConfig, day: date) -> Any:
+    """The partition-window check as a GX expectation (bounds of ``day``; not in the committed
+    suite, since they change with every partition). ``warn`` makes it a warning-severity one."""
+    from great_expectations.expectations.metadata_types import FailureSeverity
 
-    A missing or untyped timestamp column is left to the suite's own expectations.
-    """
-    import pandas as pd
+    import great_expectations as gx
 
-    col = cfg.dataset.timestamp_column
-    if col not in df.columns or not isinstance(df[col].dtype, pd.DatetimeTZDtype):
-        return None
     lo, hi = partition_window(cfg, day)
-    ts = df[col]
-    bad = ts.notna() & ((ts < lo) | (ts >= hi))
-    count = int(bad.sum())
-    if not count:
-        return None
-    return Failure(
-        expectation=WINDOW_CHECK,
-        column=col,
-        unexpected_count=count,
-        unexpected_percent=100.0 * count / len(df),
-        sample=[t.isoformat() for t in ts[bad].drop_duplicates().head(SAMPLE_SIZE)],
-        kwargs={
-            "min_value": lo.isoformat(),
-            "max_value": hi.isoformat(),
-            "tolerance_hours": cfg.validation.partition_tolerance_hours,
-            "handling": cfg.validation.out_of_partition,
+    v = cfg.validation
+    return gx.expectations.ExpectColumnValuesToBeBetween(
+        column=cfg.dataset.timestamp_column,
+        min_value=lo,
+        max_value=hi,
+        strict_max=True,
+        severity=FailureSeverity.WARNING
+        if v.out_of_partition == "warn"
+        else FailureSeverity.CRITICAL,
+        meta={
+            "driftloop_check": WINDOW_CHECK,
+            "tolerance_hours": v.partition_tolerance_hours,
+            "handling": v.out_of_partition,
         },
     )
-
-
-def _with_window_check(
-    cfg: PipelineConfig, outcome: ValidationOutcome, df: pd.DataFrame, day: date
-) -> ValidationOutcome:
-    """Add the partition-window check to the verdict: a failure, or a warning when configured so."""
-    found = check_partition_window(cfg, df, day)
-    evaluated = outcome.evaluated + 1
-    if found is None:
-        return replace(outcome, evaluated=evaluated)
-    if cfg.validation.out_of_partition == "warn":
-        log.warning("partition %s: %s (accepted: out_of_partition=warn)", day, found.describe())
-        return replace(outcome, evaluated=evaluated, warnings=[*outcome.warnings, found])
-    return replace(outcome, evaluated=evaluated, success=False, failures=[*outcome.failures, found])
 
 
 def _exp(kind: str, **kwargs: Any) -> dict[str, Any]:
@@ -439,6 +420,7 @@ def validate_frame(
     ctx = _context(docs_dir)
     suite_json = {k: v for k, v in suite_json.items() if k != "id"}
     suite = ctx.suites.add(gx.ExpectationSuite(**suite_json))
+    suite.add_expectation(_window_expectation(cfg, day))
     batch_def = (
         ctx.data_sources.add_pandas(DATASOURCE)
         .add_dataframe_asset(ASSET)
@@ -463,7 +445,8 @@ def validate_frame(
     (identifier, suite_result), *_ = result.run_results.items()
     urls = ctx.get_docs_sites_urls(resource_identifier=identifier, site_names=[DOCS_SITE])
     outcome = _outcome(suite.name, len(df), suite_result.to_json_dict(), urls)
-    outcome = _with_window_check(cfg, outcome, df, day)
+    for w in outcome.warnings:
+        log.warning("partition %s accepted with a warning: %s", day, w.describe())
     log.info(
         "validated %s: %d rows, %d expectations of %s, %s%s",
         day,
@@ -479,17 +462,23 @@ def validate_frame(
 def _outcome(
     suite: str, rows: int, result: dict[str, Any], urls: list[dict[str, Any]]
 ) -> ValidationOutcome:
-    failures = []
+    failures: list[Failure] = []
+    warnings: list[Failure] = []
     for r in result["results"]:
         if r["success"]:
             continue
         conf, res = r["expectation_config"], r.get("result") or {}
         kwargs = {k: v for k, v in conf["kwargs"].items() if k != "batch_id"}
+        meta = conf.get("meta") or {}
+        if "tolerance_hours" in meta:
+            kwargs["tolerance_hours"] = meta["tolerance_hours"]
         if r.get("exception_info", {}).get("raised_exception"):
             res = {"observed_value": r["exception_info"].get("exception_message")}
-        failures.append(
+        # A warning-severity expectation that fails is reported, not failed on.
+        found = warnings if conf.get("severity") == "warning" else failures
+        found.append(
             Failure(
-                expectation=conf["type"],
+                expectation=meta.get("driftloop_check") or conf["type"],
                 column=kwargs.get("column"),
                 unexpected_count=res.get("unexpected_count"),
                 unexpected_percent=res.get("unexpected_percent"),
@@ -501,11 +490,12 @@ def _outcome(
             )
         )
     return ValidationOutcome(
-        success=bool(result["success"]),
+        success=bool(result["success"]) or not failures,
         suite=suite,
         rows=rows,
         evaluated=int(result["statistics"]["evaluated_expectations"]),
         failures=failures,
         result=result,
         docs_url=next((u.get("site_url") for u in urls if u.get("site_url")), None),
+        warnings=warnings,
     )
