@@ -557,3 +557,15 @@ def test_a_validation_override_is_refused_by_the_real_command(cfg, batch: Batch)
     assert "validation.max_null_fraction: suite 0.05, config 0.5" in proc.stderr
     assert "driftloop gx-suite" in proc.stderr and "Traceback" not in proc.stderr
     assert store.partitions(RAW) == store.partitions(QUARANTINE) == []
+
+
+def test_the_readme_table_lists_exactly_these_kinds() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n## Bad input\n", 1)[1].split("\n## ", 1)[0]
+    cells = [
+        [c.strip() for c in ln.split("|")[1:-1]] for ln in section.splitlines() if ln[:2] == "| "
+    ]
+    header, _rule, *rows = cells
+    assert header == ["kind", "outcome", "kept in", "exit"]
+    assert [r[0] for r in rows] == list(KINDS)
+    assert [r[-1] for r in rows] == [str(k.exit) for k in KINDS.values()]
