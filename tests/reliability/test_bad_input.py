@@ -113,6 +113,7 @@ class Ran:
     batch: Batch
     result: dict[str, Any] | None
     stderr: str
+    warnings: list[str]  # WARNING log lines of the run
 
 
 def _validated_equals_clean(ran: Ran) -> None:
@@ -134,6 +135,7 @@ def _counted_out_of_partition(ran: Ran) -> None:
     assert ran.result["out_of_partition_rows"] == 3
     [warning] = ran.result["warnings"]
     assert "3 unexpected rows" in warning and "2024-01-" in warning
+    assert any("accepted with a warning" in w and "3 unexpected rows" in w for w in ran.warnings)
     assert len(ran.store.read_table(VALIDATED, DAY)) == len(ran.batch.features)
 
 
@@ -154,6 +156,7 @@ def _unknown_ids_kept(ran: Ran) -> None:
     [outcome] = ran.result["labels"]
     assert outcome["unknown_ids"] == 3 and outcome["unknown_ids_kept"] is True
     assert "kept" in outcome["message"]
+    assert any("unknown_label_ids=warn" in w for w in ran.warnings)
 
 
 def _nothing_written(ran: Ran) -> None:
@@ -456,6 +459,7 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
     request: pytest.FixtureRequest,
 ) -> None:
     from driftloop.cli.main import main
@@ -495,7 +499,8 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
         args = ["--config", str(_bad_config(tmp_path)), *args]
     capsys.readouterr()
 
-    code = main(args)
+    with caplog.at_level("WARNING"):
+        code = main(args)
 
     out, err = capsys.readouterr()
     assert code == kind.exit, err
@@ -534,7 +539,8 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
     if kind.labels_ingested:  # the valid labels file of the same delivery still reaches labels/
         assert len(store.read_table(LABELS, LABEL_DAY)) == len(batch.labels)
     if kind.check:
-        kind.check(Ran(cfg, store, batch, result, err))
+        logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        kind.check(Ran(cfg, store, batch, result, err, logged))
 
 
 def test_a_validation_override_is_refused_by_the_real_command(cfg, batch: Batch) -> None:

@@ -319,8 +319,6 @@ def ingest_partition(
     result = IngestResult(**{**asdict(result), "labels": labels})
     if result.status == "validated":
         log.info("%s -> %s (%d rows)", result.message, result.uri, result.rows)
-        for warning in result.warnings:
-            log.warning("partition %s accepted with a warning: %s", day, warning)
     else:
         log.warning("%s (quarantine: %s)", result.message, result.uri)
     return result
