@@ -123,3 +123,24 @@ def test_the_partition_window_is_the_utc_day_plus_the_tolerance_on_both_sides(cf
     assert failure.expectation == validation.WINDOW_CHECK and failure.column == "event_time"
     assert sorted(failure.sample) == sorted(t for t, ok in edges.items() if not ok)
     assert failure.kwargs["min_value"] == "2026-01-09T22:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"DRIFTLOOP__VALIDATION__MIN_ROWS": "500", "DRIFTLOOP__VALIDATION__MAX_ROWS": "400"},
+            "min_rows 500 > max_rows 400",
+        ),
+        ({"DRIFTLOOP__VALIDATION__UNKNOWN_LABEL_IDS": "drop"}, "validation.unknown_label_ids"),
+        (
+            {"DRIFTLOOP__VALIDATION__PARTITION_TOLERANCE_HOURS": "-1"},
+            "validation.partition_tolerance_hours",
+        ),
+    ],
+)
+def test_validation_settings_are_checked_when_the_config_loads(override, message) -> None:
+    from driftloop.core.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(environ=override)
