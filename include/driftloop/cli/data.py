@@ -19,8 +19,9 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
 @command(
     "ingest",
     "parse, validate (GX) and publish landing/<date>/ to validated/, or quarantine it "
-    "(exit 1: quarantined, 3: nothing landed, or labels only: they are ingested, the features are "
-    "still to come)",
+    "(exit 1: quarantined, 2: bad config, or a committed GX suite that does not match it (run "
+    "gx-suite), 3: nothing landed, or labels only: they are ingested, the features are still to "
+    "come)",
 )(_ingest_args)
 def _ingest(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.data.ingest import ingest_partition

@@ -146,6 +146,25 @@ class Validation(_Strict):
     min_rows: int = Field(100, ge=1)
     max_rows: int = Field(1_000_000, ge=1)
     max_null_fraction: float = Field(0.05, ge=0, le=1)
+    # Events whose timestamp lies outside their partition's UTC day by more than the tolerance:
+    # "quarantine" the whole day (the safe default: a file of the wrong day, or a clock years off,
+    # must not train a model), or "warn" (kept, counted in the result, logged as a warning).
+    out_of_partition: Literal["quarantine", "warn"] = "quarantine"
+    partition_tolerance_hours: float = Field(
+        1.0,
+        ge=0,
+        le=24 * 366,
+        description="how far (hours) an event may lie before or after its partition's UTC day",
+    )
+    # Label rows whose id was never delivered as an event: "quarantine" them (kept in
+    # quarantine/labels_unknown_ids/, the rest of the file ingested), or "warn" (kept, counted).
+    unknown_label_ids: Literal["quarantine", "warn"] = "quarantine"
+
+    @model_validator(mode="after")
+    def _rows(self) -> Validation:
+        if self.min_rows > self.max_rows:
+            raise ValueError(f"min_rows {self.min_rows} > max_rows {self.max_rows}")
+        return self
 
 
 class Algorithm(StrEnum):

@@ -115,8 +115,14 @@ def exit_code_for(exc: BaseException) -> int:
 
 
 def one_line(exc: BaseException) -> str:
-    """The first non-empty line of the exception's message (tracebacks stay for --verbose)."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(exc).__name__
+    """The first non-empty line of the exception's message (tracebacks stay for --verbose).
+
+    A first line ending in ':' introduces a list (e.g. the problems of an invalid config): its
+    items follow on the same line, separated by '; ', so the one line still says what is wrong.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if lines[0].endswith(":") and len(lines) > 1:
+        return f"{lines[0]} {'; '.join(lines[1:])}"
+    return lines[0]

@@ -11,8 +11,13 @@ delivered in the same landing folder (``labels_<L>.csv``) go to ``labels/date=<L
 file are ingested, and the count is reported (result and a WARNING line). When the label day has no
 validated features (not landed, or quarantined), the ids cannot be checked and the file is ingested
 whole, as before; the result says ``ids_checked: false``. A delivery holding labels but no
-``features.csv`` is ingested by ``ingest_labels_only``. Nothing is dropped silently, and every step
-replaces its partition whole, so reruns and backfills are idempotent.
+``features.csv`` is ingested by ``ingest_labels_only``. With ``validation.unknown_label_ids: warn``
+the unknown-id rows are kept in ``labels/`` instead, counted in the result and logged as a warning.
+
+Events timestamped outside their partition's UTC day (beyond ``validation.partition_tolerance_hours``)
+quarantine the day, or with ``validation.out_of_partition: warn`` are accepted and counted
+(``out_of_partition_rows``, ``warnings``). Nothing is dropped silently, and every step replaces its
+partition whole, so reruns and backfills are idempotent.
 
 Bad data is a result, not an exception: ``ingest_partition`` returns a quarantined
 ``IngestResult``. Callers that must fail loudly (the Airflow task, the CLI) raise
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from driftloop.core.config import FeatureType, PipelineConfig
 from driftloop.core.errors import EXIT_NOTHING_TO_DO, EXIT_QUARANTINED, DriftloopError
+from driftloop.core.partition import Zone
 from driftloop.core.storage import (
     LABELS,
     QUARANTINE,
@@ -52,15 +58,15 @@ FEATURES_FILE = "features.csv"
 PART = "part-0.parquet"
 REASON = "reason.json"
 GX_RESULT = "validation_result.json"
-LABELS_QUARANTINE = f"{QUARANTINE}/{LABELS}"
+LABELS_QUARANTINE = Zone.LABELS_QUARANTINE
 # Rows of an otherwise valid labels file whose id is not in the validated features of the label day.
-UNKNOWN_IDS_QUARANTINE = f"{QUARANTINE}/labels_unknown_ids"
+UNKNOWN_IDS_QUARANTINE = Zone.LABELS_UNKNOWN_IDS
 UNKNOWN_IDS_FILE = "unknown_ids.csv"
 SAMPLE_SIZE = 5
 _LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.csv$")
 # Files of a delivery whose name is not labels_<valid date>.csv but that look like labels land here,
 # per delivery day (the label date is unknown), each with its original name.
-BAD_LABEL_NAMES_QUARANTINE = f"{QUARANTINE}/labels_bad_name"
+BAD_LABEL_NAMES_QUARANTINE = Zone.LABELS_BAD_NAME
 
 
 class LandingMissing(DriftloopError, FileNotFoundError):
@@ -91,6 +97,8 @@ class LabelsResult:
     unknown_ids: int = 0  # rows refused because their id was never delivered as an event
     unknown_ids_uri: str | None = None  # where those rows are kept
     ids_checked: bool = False  # False: the label day had no validated features to check against
+    # True: unknown-id rows were kept in labels/ (validation.unknown_label_ids: warn)
+    unknown_ids_kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,9 @@ class IngestResult:
     quarantine_uri: str | None = None
     docs_url: str | None = None
     labels: list[LabelsResult] = field(default_factory=list)
+    # Events timestamped outside the partition day (quarantined, or accepted with a warning).
+    out_of_partition_rows: int = 0
+    warnings: list[str] = field(default_factory=list)  # accepted with a warning, one line each
 
     @property
     def labels_ingested(self) -> list[str]:
@@ -116,7 +127,7 @@ class IngestResult:
 
     @property
     def labels_unknown_ids(self) -> int:
-        """Label rows refused (kept in quarantine) because their id was never delivered."""
+        """Label rows whose id was never delivered (quarantined, or kept with a warning)."""
         return sum(lr.unknown_ids for lr in self.labels)
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,7 +259,7 @@ def check_labels(ids: pd.Series, target: pd.Series) -> list[str]:
 # -- quarantine ------------------------------------------------------------------------------------
 def _quarantine(
     store: Store,
-    zone: str,
+    zone: Zone,
     day: date,
     *,
     original_name: str,
@@ -290,6 +301,8 @@ def ingest_partition(
     ``labels_only``, a delivery holding labels files but no ``features.csv`` is ingested instead
     (see ``ingest_labels_only``); ``LandingMissing`` then means nothing landed at all.
     """
+    from driftloop.data import validation
+
     day = as_date(day)
     store = store or open_store(cfg.storage)
     key = f"{landing_prefix(day)}/{FEATURES_FILE}"
@@ -297,6 +310,9 @@ def ingest_partition(
         if labels_only:
             return ingest_labels_only(cfg, day, store)
         raise LandingMissing(f"{store.uri(key)} has not arrived")
+    # A suite that does not match the effective config is a usage error (exit 2), refused before
+    # anything is written: validating with it would ignore those settings silently.
+    validation.committed_suite(cfg)
     original = store.read_bytes(key)
     result = _ingest_features(cfg, store, day, original)
     labels = ingest_labels(cfg, day, store)
@@ -337,7 +353,8 @@ def ingest_labels_only(
     )
     unknown = sum(lr.unknown_ids for lr in labels)
     if unknown:
-        message += f", {unknown} label rows with unknown ids quarantined"
+        verdict = "kept" if cfg.validation.unknown_label_ids == "warn" else "quarantined"
+        message += f", {unknown} label rows with unknown ids {verdict}"
     log.warning("%s", message)
     return IngestResult(
         "labels_only", day.isoformat(), store.uri(prefix), 0, message, "ingest", labels=labels
@@ -382,6 +399,8 @@ def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: byt
             raw_uri,
             None,
             outcome.docs_url,
+            out_of_partition_rows=outcome.out_of_partition_rows,
+            warnings=[w.describe() for w in outcome.warnings],
         )
     store.delete_partition(VALIDATED, day)
     message = f"validation of {day} failed: {outcome.summary}"
@@ -397,6 +416,8 @@ def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: byt
             "rows": outcome.rows,
             "suite": outcome.suite,
             "failed_expectations": [asdict(f) for f in outcome.failures],
+            "warnings": [asdict(w) for w in outcome.warnings],
+            "out_of_partition_rows": outcome.out_of_partition_rows,
             "data_docs": outcome.docs_url,
         },
         gx_result=outcome.result,
@@ -411,6 +432,8 @@ def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: byt
         raw_uri,
         uri,
         outcome.docs_url,
+        out_of_partition_rows=outcome.out_of_partition_rows,
+        warnings=[w.describe() for w in outcome.warnings],
     )
 
 
@@ -497,9 +520,22 @@ def _publish_labels(
     else:
         is_known = df[id_col].isin(known)
         unknown = df[~is_known]
-        df = df[is_known].reset_index(drop=True)
         unknown_count = len(unknown)
-        if unknown_count:
+        keep = cfg.validation.unknown_label_ids == "warn"
+        if not keep:
+            df = df[is_known].reset_index(drop=True)
+        if unknown_count and keep:
+            store.delete_partition(UNKNOWN_IDS_QUARANTINE, label_day)
+            log.warning(
+                "labels of %s (delivered %s): %d of %d rows have an id never delivered as an "
+                "event, e.g. %s (kept: unknown_label_ids=warn)",
+                label_day,
+                day,
+                unknown_count,
+                len(df),
+                unknown[id_col].head(SAMPLE_SIZE).tolist(),
+            )
+        elif unknown_count:
             message = (
                 f"labels of {label_day} (delivered {day}): {unknown_count} of "
                 f"{unknown_count + len(df)} rows have an id never delivered as an event"
@@ -543,8 +579,9 @@ def _publish_labels(
     uri = store.write_partition(LABELS, label_day, {PART: parquet_bytes(df)})
     log.info("labels of %s (delivered %s): %d rows -> %s", label_day, day, len(df), uri)
     message = f"{len(df)} labels of {label_day}"
+    kept = unknown_count > 0 and cfg.validation.unknown_label_ids == "warn"
     if unknown_count:
-        message += f" ({unknown_count} with unknown ids quarantined)"
+        message += f" ({unknown_count} with unknown ids {'kept' if kept else 'quarantined'})"
     return LabelsResult(
         label_day.isoformat(),
         "ingested",
@@ -554,14 +591,25 @@ def _publish_labels(
         unknown_count,
         unknown_uri,
         checked,
+        kept,
     )
 
 
 def _label_date(name: str) -> tuple[date | None, str | None]:
     """(label date, None) for ``labels_<date>.csv``; (None, why) for a labels file with a bad name;
-    (None, None) for any other file."""
-    if not name.lower().startswith("labels"):
+    (None, None) for any other file.
+
+    ``name`` is relative to the delivery folder; an object store can deliver one with separators or
+    ``..`` in it (``labels_../../x.csv``), which is a bad name, never a path to follow.
+    """
+    base = re.split(r"[/\\]", name)[-1]
+    if not (name.lower().startswith("labels") or base.lower().startswith("labels")):
         return None, None
+    if base != name:
+        return (
+            None,
+            f"the name {name!r} has a path in it (labels files lie directly in the delivery)",
+        )
     m = _LABELS_FILE.match(name)
     if not m:
         return None, f"the name {name!r} is not labels_<YYYY-MM-DD>.csv"
@@ -574,13 +622,25 @@ def _label_date(name: str) -> tuple[date | None, str | None]:
 def _quarantine_bad_names(
     store: Store, day: date, prefix: str, bad_names: dict[str, str]
 ) -> list[LabelsResult]:
-    """Keep every badly named labels file of the delivery, with the reasons, in one partition."""
-    files = {name: store.read_bytes(prefix + name) for name in sorted(bad_names)}
+    """Keep every badly named labels file of the delivery, with the reasons, in one partition.
+
+    Each is stored under a name without path separators or a leading dot (``stored_as`` in the
+    reason maps the delivered name to it), so no name can write outside the partition or hide.
+    """
+    stored_as: dict[str, str] = {}
+    for name in sorted(bad_names):
+        safe = re.sub(r"[/\\]", "_", name)
+        safe = "_" + safe if safe.startswith(".") else safe
+        while safe in stored_as.values() or safe in (REASON, "_SUCCESS"):
+            safe = "_" + safe
+        stored_as[name] = safe
+    files = {stored_as[name]: store.read_bytes(prefix + name) for name in sorted(bad_names)}
     reason = {
         "partition": day.isoformat(),
         "stage": "labels",
         "summary": f"{len(files)} labels file(s) delivered {day} with a name that has no label date",
         "files": dict(sorted(bad_names.items())),
+        "stored_as": stored_as,
     }
     files[REASON] = (json.dumps(reason, indent=2, sort_keys=True) + "\n").encode()
     uri = store.write_partition(BAD_LABEL_NAMES_QUARANTINE, day, files)

@@ -11,6 +11,19 @@ writes into its own folder (validation results, data docs, and asset ids when a 
 added), which would churn git, race between parallel workers, and fail on a read-only image. The
 committed files are only ever read here; ``write_gx_project`` regenerates them from the config.
 
+The suite records the config values it was generated from (``meta.config_inputs``). Before a batch
+is validated, those are compared with the effective config (file plus ``DRIFTLOOP__*`` overrides):
+a difference means a setting the suite does not reflect, e.g. ``DRIFTLOOP__VALIDATION__MIN_ROWS=10``
+against a suite generated with 200, which would otherwise be ignored silently. Validation refuses
+with ``SuiteOutOfDate`` (exit 2) naming the keys, until ``driftloop gx-suite`` regenerates the suite.
+Hand edits of the expectations themselves stay possible: only the recorded inputs are compared.
+
+One expectation is added at run time, not committed, because its bounds depend on the partition:
+event timestamps must lie within the partition's UTC day, give or take
+``validation.partition_tolerance_hours`` (``expect_column_values_to_be_between`` on the timestamp
+column). ``validation.out_of_partition`` says whether a violation fails the batch (``quarantine``)
+or, as a warning-severity expectation, is reported and counted but accepted (``warn``).
+
 GX takes seconds to import, so it is imported inside functions only.
 """
 
@@ -18,12 +31,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.core.config import FeatureType, PipelineConfig
+from driftloop.core.config import ENV_PREFIX, FeatureType, PipelineConfig
 from driftloop.core.errors import EXIT_USAGE, DriftloopError
 from driftloop.core.storage import as_date
 
@@ -41,10 +55,18 @@ SAMPLE_SIZE = 5
 # Column types as GX's expect_column_values_to_be_of_type observes them on the typed raw frame
 # (pandas 3: strings are ``str``; a tz-aware timestamp column is observed element-wise).
 GX_TYPES = {"string": "str", "timestamp": "Timestamp", "numeric": "float64"}
+# The partition-window check, reported like an expectation (it runs beside the GX suite).
+WINDOW_CHECK = "expect_timestamps_within_partition_day"
 
 
 class SuiteNotFound(DriftloopError, FileNotFoundError):
     """The committed expectation suite (or checkpoint) JSON is missing from the GX project."""
+
+    exit_code = EXIT_USAGE
+
+
+class SuiteOutOfDate(DriftloopError, ValueError):
+    """The committed suite was generated from other config values than the effective config's."""
 
     exit_code = EXIT_USAGE
 
@@ -92,18 +114,35 @@ class ValidationOutcome:
     failures: list[Failure]
     result: dict[str, Any]
     docs_url: str | None = None
+    # Checks that failed but do not fail the batch (``validation.out_of_partition: warn``).
+    warnings: list[Failure] = field(default_factory=list)
+
+    @property
+    def out_of_partition_rows(self) -> int:
+        """Rows whose timestamp lies outside the partition day (failed or only warned about)."""
+        return sum(
+            f.unexpected_count or 0
+            for f in [*self.failures, *self.warnings]
+            if f.expectation == WINDOW_CHECK
+        )
 
     @property
     def summary(self) -> str:
         if self.success:
-            return (
+            head = (
                 f"{self.evaluated} expectations of suite {self.suite!r} passed on {self.rows} rows"
             )
+            if self.warnings:
+                head += f" with {len(self.warnings)} warning(s)"
+            return "; ".join([head, *(f"warning: {w.describe()}" for w in self.warnings)])
         head = (
             f"{len(self.failures)} of {self.evaluated} expectations of suite {self.suite!r} "
             f"failed on {self.rows} rows"
         )
-        return "; ".join([head, *(f.describe() for f in self.failures)])
+        return "; ".join(
+            [head, *(f.describe() for f in self.failures)]
+            + [f"warning: {w.describe()}" for w in self.warnings]
+        )
 
 
 # -- the suite, derived from the config ----------------------------------------------------------
@@ -154,9 +193,102 @@ def suite_definition(cfg: PipelineConfig) -> dict[str, Any]:
     return {
         "name": v.suite,
         "expectations": exps,
-        "meta": {"generated_from": f"pipeline config {cfg.name!r} (driftloop gx-suite)"},
+        "meta": {
+            "generated_from": f"pipeline config {cfg.name!r} (driftloop gx-suite)",
+            "config_inputs": suite_inputs(cfg),
+        },
         "notes": "Generated from the pipeline config; edit the config and run `driftloop gx-suite`.",
     }
+
+
+def suite_inputs(cfg: PipelineConfig) -> dict[str, Any]:
+    """The config values ``suite_definition`` reads, by dotted key (recorded in the suite's meta).
+
+    Only these are compared at run time, so hand edits of the expectations remain possible while a
+    changed config value (in the file or from the environment) cannot be ignored silently.
+    """
+    ds, v = cfg.dataset, cfg.validation
+    inputs: dict[str, Any] = {
+        "validation.min_rows": v.min_rows,
+        "validation.max_rows": v.max_rows,
+        "validation.max_null_fraction": v.max_null_fraction,
+        "dataset.id_column": ds.id_column,
+        "dataset.timestamp_column": ds.timestamp_column,
+    }
+    for f in ds.features:
+        inputs[f"dataset.features.{f.name}"] = f.model_dump(mode="json", exclude={"critical"})
+    # Normalised through JSON so that it compares equal to what was read back from the file.
+    return json.loads(json.dumps(inputs, sort_keys=True))
+
+
+def check_suite_matches_config(cfg: PipelineConfig, suite_json: dict[str, Any]) -> None:
+    """Refuse (``SuiteOutOfDate``) a committed suite generated from other config values.
+
+    A suite without recorded inputs (written by hand) is used as it is, with a warning that the
+    config's validation keys are not checked against it.
+    """
+    recorded = (suite_json.get("meta") or {}).get("config_inputs")
+    path = suite_path(cfg)
+    if recorded is None:
+        log.warning(
+            "suite %s records no config_inputs (written by hand?): the config's validation keys "
+            "are not checked against it; `driftloop gx-suite` generates one that is",
+            path,
+        )
+        return
+    current = suite_inputs(cfg)
+    differing = sorted(
+        k for k in recorded.keys() | current.keys() if recorded.get(k) != current.get(k)
+    )
+    if not differing:
+        return
+    parts = []
+    for key in differing:
+        env = ENV_PREFIX + key.replace(".", "__").upper()
+        source = f" (set by {env})" if env in os.environ else ""
+        if key.startswith("dataset.features.") and f"{ENV_PREFIX}DATASET__FEATURES" in os.environ:
+            source = f" (set by {ENV_PREFIX}DATASET__FEATURES)"
+        parts.append(
+            f"{key}: suite {recorded.get(key, '(absent)')!r}, "
+            f"config {current.get(key, '(absent)')!r}{source}"
+        )
+    raise SuiteOutOfDate(
+        f"the committed expectation suite {path} does not match the effective config "
+        f"({'; '.join(parts)}), so these settings would be ignored: run `driftloop gx-suite` to "
+        "regenerate the suite from the config (and commit it), or drop the override"
+    )
+
+
+def partition_window(cfg: PipelineConfig, day: date) -> tuple[datetime, datetime]:
+    """[start, end) of the timestamps accepted in ``day``'s partition: its UTC day +- tolerance."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    tolerance = timedelta(hours=cfg.validation.partition_tolerance_hours)
+    return start - tolerance, start + timedelta(days=1) + tolerance
+
+
+def _window_expectation(cfg: PipelineConfig, day: date) -> Any:
+    """The partition-window check as a GX expectation (bounds of ``day``; not in the committed
+    suite, since they change with every partition). ``warn`` makes it a warning-severity one."""
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    import great_expectations as gx
+
+    lo, hi = partition_window(cfg, day)
+    v = cfg.validation
+    return gx.expectations.ExpectColumnValuesToBeBetween(
+        column=cfg.dataset.timestamp_column,
+        min_value=lo,
+        max_value=hi,
+        strict_max=True,
+        severity=FailureSeverity.WARNING
+        if v.out_of_partition == "warn"
+        else FailureSeverity.CRITICAL,
+        meta={
+            "driftloop_check": WINDOW_CHECK,
+            "tolerance_hours": v.partition_tolerance_hours,
+            "handling": v.out_of_partition,
+        },
+    )
 
 
 def _exp(kind: str, **kwargs: Any) -> dict[str, Any]:
@@ -208,6 +340,13 @@ def write_gx_project(cfg: PipelineConfig) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_generated(cfg)[path])
     return changed
+
+
+def committed_suite(cfg: PipelineConfig) -> dict[str, Any]:
+    """The committed suite JSON, checked against the effective config (see the module docstring)."""
+    suite_json = _read_committed(suite_path(cfg), "expectation suite")
+    check_suite_matches_config(cfg, suite_json)
+    return suite_json
 
 
 def _read_committed(path: Path, what: str) -> dict[str, Any]:
@@ -264,13 +403,15 @@ def validate_frame(
     """Validate ``df`` (the typed batch of ``partition``) with the committed suite and checkpoint.
 
     The run is named after the partition, so a rerun replaces its Data Docs page instead of adding
-    one. Returns the verdict; never raises for bad data.
+    one. Returns the verdict; never raises for bad data. Raises ``SuiteNotFound`` or
+    ``SuiteOutOfDate`` (both exit 2) when the committed suite is missing or does not match the
+    effective config.
     """
     from great_expectations.core.run_identifier import RunIdentifier
 
     import great_expectations as gx
 
-    suite_json = _read_committed(suite_path(cfg), "expectation suite")
+    suite_json = committed_suite(cfg)
     checkpoint_json = _read_committed(checkpoint_path(cfg), "checkpoint")
     day = as_date(partition)
     docs_dir = cfg.data_docs_dir()
@@ -279,6 +420,7 @@ def validate_frame(
     ctx = _context(docs_dir)
     suite_json = {k: v for k, v in suite_json.items() if k != "id"}
     suite = ctx.suites.add(gx.ExpectationSuite(**suite_json))
+    suite.add_expectation(_window_expectation(cfg, day))
     batch_def = (
         ctx.data_sources.add_pandas(DATASOURCE)
         .add_dataframe_asset(ASSET)
@@ -303,6 +445,8 @@ def validate_frame(
     (identifier, suite_result), *_ = result.run_results.items()
     urls = ctx.get_docs_sites_urls(resource_identifier=identifier, site_names=[DOCS_SITE])
     outcome = _outcome(suite.name, len(df), suite_result.to_json_dict(), urls)
+    for w in outcome.warnings:
+        log.warning("partition %s accepted with a warning: %s", day, w.describe())
     log.info(
         "validated %s: %d rows, %d expectations of %s, %s%s",
         day,
@@ -318,17 +462,23 @@ def validate_frame(
 def _outcome(
     suite: str, rows: int, result: dict[str, Any], urls: list[dict[str, Any]]
 ) -> ValidationOutcome:
-    failures = []
+    failures: list[Failure] = []
+    warnings: list[Failure] = []
     for r in result["results"]:
         if r["success"]:
             continue
         conf, res = r["expectation_config"], r.get("result") or {}
         kwargs = {k: v for k, v in conf["kwargs"].items() if k != "batch_id"}
+        meta = conf.get("meta") or {}
+        if "tolerance_hours" in meta:
+            kwargs["tolerance_hours"] = meta["tolerance_hours"]
         if r.get("exception_info", {}).get("raised_exception"):
             res = {"observed_value": r["exception_info"].get("exception_message")}
-        failures.append(
+        # A warning-severity expectation that fails is reported, not failed on.
+        found = warnings if conf.get("severity") == "warning" else failures
+        found.append(
             Failure(
-                expectation=conf["type"],
+                expectation=meta.get("driftloop_check") or conf["type"],
                 column=kwargs.get("column"),
                 unexpected_count=res.get("unexpected_count"),
                 unexpected_percent=res.get("unexpected_percent"),
@@ -340,11 +490,12 @@ def _outcome(
             )
         )
     return ValidationOutcome(
-        success=bool(result["success"]),
+        success=bool(result["success"]) or not failures,
         suite=suite,
         rows=rows,
         evaluated=int(result["statistics"]["evaluated_expectations"]),
         failures=failures,
         result=result,
         docs_url=next((u.get("site_url") for u in urls if u.get("site_url")), None),
+        warnings=warnings,
     )
