@@ -231,9 +231,8 @@ def _live_auc(store: Any, cfg: PipelineConfig, day: date) -> float | None:
     from driftloop.monitor import monitoring
 
     found = monitoring.daily_metrics(store, cfg, day - timedelta(days=cfg.dataset.label_delay_days))
-    if found and found.get("roc_auc") is not None:
-        return round(found["roc_auc"], 4)
-    return None
+    auc = found.get("roc_auc") if found else None
+    return None if auc is None else round(auc, 4)
 
 
 def _write_outcome(
@@ -375,8 +374,8 @@ class LiveDemo:
         def settled() -> bool:
             now = self.pending(day)
             if now == UNCHECKED:
-                idle_since[0] = idle_since[0] or time.monotonic()
-                if time.monotonic() - idle_since[0] > idle_grace:
+                since = idle_since[0] = idle_since[0] or time.monotonic()
+                if time.monotonic() - since > idle_grace:
                     now = None
             else:
                 idle_since[0] = None
@@ -508,6 +507,8 @@ def run_live_demo(
     stop_hint = f"DRIFTLOOP_HOME={state} driftloop stop"
     echo(localstack.banner(stack, stop_hint=stop_hint))
     # This process reads the registry through the MLflow server, like the UI does.
+    if stack.mlflow_url is None:
+        raise localstack.StackError("the local stack started without an MLflow server")
     cfg = load_config(
         config_path, environ={**isolated, "DRIFTLOOP__MLFLOW__TRACKING_URI": stack.mlflow_url}
     )

@@ -58,7 +58,8 @@ def trigger_train() -> Any:
         task_id="trigger_train",
         trigger_dag_id="train",
         trigger_run_id="retrain__{{ ti.xcom_pull(task_ids='check')['date'] }}",
-        conf="{{ ti.xcom_pull(task_ids='check')['trigger_conf'] }}",
+        # A template rendered to the dict (the DAG renders templates as native objects).
+        conf="{{ ti.xcom_pull(task_ids='check')['trigger_conf'] }}",  # type: ignore[arg-type]
         skip_when_already_exists=True,
         wait_for_completion=False,
     )
