@@ -373,7 +373,7 @@ def test_pod_results_equal_what_the_in_process_tasks_return(
 
     from driftloop.core.storage import PREDICTIONS, open_store, partition_prefix
     from driftloop.model import registry
-    from tests.integration.helpers import START, write_days
+    from tests.support.data import START, write_days
 
     cfg = cfg_factory(TRAINING__HYPERPARAMETERS="{max_iter: 20, max_depth: 3}")
     store = open_store(cfg.storage)

@@ -14,7 +14,7 @@ from driftloop.data import synth
 from driftloop.model import registry
 from driftloop.model.train import train_model
 from driftloop.monitor.daily_check import mark_unscored
-from tests.integration.helpers import START, logical, write_days
+from tests.support.data import START, logical, write_days
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from driftloop.model import registry
-from tests.integration.helpers import START, write_days
+from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.integration
 

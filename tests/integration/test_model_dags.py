@@ -12,7 +12,7 @@ import pytest
 
 from driftloop.core.storage import PREDICTIONS, partition_prefix
 from driftloop.model import registry
-from tests.integration.helpers import START, logical, write_days
+from tests.support.data import START, logical, write_days
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from driftloop.airflow.links import LINK_NAMES, mlflow_run_url
-from tests.integration.helpers import START, write_days
+from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.integration
 

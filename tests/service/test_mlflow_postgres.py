@@ -17,8 +17,8 @@ import pytest
 from driftloop.core.storage import open_store
 from driftloop.model import registry
 from driftloop.model.train import train_model
-from tests.integration.helpers import START, write_days
 from tests.service.conftest import pg_query
+from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.service
 

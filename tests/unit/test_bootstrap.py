@@ -9,7 +9,7 @@ import pytest
 from driftloop.core.storage import DRIFT, partition_prefix
 from driftloop.data.windows import window_shortfall
 from driftloop.monitor.daily_check import mark_unscored, run_daily_check
-from tests.integration.helpers import START, write_days
+from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.unit
 

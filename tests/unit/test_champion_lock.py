@@ -15,8 +15,8 @@ from driftloop.core import locking
 from driftloop.core.storage import open_store
 from driftloop.model import registry, train
 from driftloop.model.gate import GateDecision, evaluate_gate
-from tests.integration.helpers import START, write_days
-from tests.unit.test_gate import GATE, _register
+from tests.support.data import START, write_days
+from tests.support.registry import GATE, register_version
 
 pytestmark = pytest.mark.unit
 
@@ -68,7 +68,7 @@ def test_lock_targets_follow_the_tracking_store(cfg_factory, tmp_path) -> None:
 
 
 def test_a_promotion_gated_against_an_older_champion_is_refused(cfg) -> None:
-    v1, v2, v3 = (_register(cfg, f"2026-01-1{i}") for i in range(3))
+    v1, v2, v3 = (register_version(cfg, f"2026-01-1{i}") for i in range(3))
     registry.promote(cfg, v1, "first", "a")
     decision = evaluate_gate(
         {"roc_auc": 0.9, "log_loss": 0.3, "pr_auc": 0.7},

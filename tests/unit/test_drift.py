@@ -11,9 +11,10 @@ import pytest
 
 from driftloop.core.config import PipelineConfig, load_config, parse_config
 from driftloop.data import synth
-from driftloop.drift import Accumulator, Profile, build_profile, compare, detect
+from driftloop.drift import Accumulator, Profile, build_profile, detect
 from driftloop.drift.profile import MISSING, UNSEEN
 from driftloop.drift.statistics import js_distance, psi
+from tests.support.drift import compare
 
 pytestmark = pytest.mark.unit
 

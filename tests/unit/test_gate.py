@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from driftloop.core.config import Gate
 from driftloop.model import registry
 from driftloop.model.gate import evaluate_gate
+from tests.support.registry import GATE, register_version
 
 pytestmark = pytest.mark.unit
 
-GATE = Gate(
-    primary_metric="roc_auc",
-    min_improvement=0.01,
-    floor=0.6,
-    guards={"log_loss": 0.05, "pr_auc": 0.03},
-)
 CHAMP = {"roc_auc": 0.80, "pr_auc": 0.60, "log_loss": 0.50, "f1": 0.5}
 
 
@@ -79,24 +73,11 @@ def test_guard_regression_within_tolerance_is_fine() -> None:
 
 
 # -- aliases and audit on a real (sqlite) MLflow registry -----------------------------------------
-def _register(cfg, partition_date: str) -> str:
-    """A version backed by a run (no model files: alias moves do not read them)."""
-    from driftloop.tracking.mlflow import TAG_PARTITION_DATE, ensure_experiment, mlflow_client
-
-    client = mlflow_client(cfg)
-    exp = ensure_experiment(client, cfg)
-    run = client.create_run(exp, tags={TAG_PARTITION_DATE: partition_date})
-    if not registry.aliases(cfg) and not client.search_model_versions(f"name='{cfg.model_name}'"):
-        client.create_registered_model(cfg.model_name)
-    mv = client.create_model_version(
-        cfg.model_name, f"runs:/{run.info.run_id}/model", run.info.run_id
-    )
-    return str(mv.version)
 
 
 def test_promote_moves_champion_to_previous_and_records(cfg, store) -> None:
     assert registry.champion(cfg) is None
-    v1, v2 = _register(cfg, "2026-01-10"), _register(cfg, "2026-01-20")
+    v1, v2 = register_version(cfg, "2026-01-10"), register_version(cfg, "2026-01-20")
     registry.set_challenger(cfg, v2)
     registry.promote(cfg, v1, "first", "alice")
     assert registry.aliases(cfg) == {"champion": v1, "challenger": v2}
@@ -115,7 +96,7 @@ def test_promote_moves_champion_to_previous_and_records(cfg, store) -> None:
 
 
 def test_promoting_the_champion_again_changes_nothing(cfg) -> None:
-    v1, v2 = _register(cfg, "2026-01-10"), _register(cfg, "2026-01-20")
+    v1, v2 = register_version(cfg, "2026-01-10"), register_version(cfg, "2026-01-20")
     registry.promote(cfg, v1, "first", "a")
     registry.promote(cfg, v2, "second", "a")
     out = registry.promote(cfg, v2, "rerun", "a")
@@ -124,7 +105,7 @@ def test_promoting_the_champion_again_changes_nothing(cfg) -> None:
 
 
 def test_rollback_restores_previous_champion_and_is_reversible(cfg, store) -> None:
-    v1, v2 = _register(cfg, "2026-01-10"), _register(cfg, "2026-01-20")
+    v1, v2 = register_version(cfg, "2026-01-10"), register_version(cfg, "2026-01-20")
     registry.promote(cfg, v1, "first", "a")
     registry.promote(cfg, v2, "second", "a")
 
@@ -140,7 +121,7 @@ def test_rollback_restores_previous_champion_and_is_reversible(cfg, store) -> No
 
 
 def test_rollback_without_previous_champion_fails_clearly(cfg) -> None:
-    v1 = _register(cfg, "2026-01-10")
+    v1 = register_version(cfg, "2026-01-10")
     registry.promote(cfg, v1, "first", "a")
     with pytest.raises(registry.RegistryError, match="nothing to roll back to"):
         registry.rollback(cfg, "oops", "a")
@@ -148,6 +129,6 @@ def test_rollback_without_previous_champion_fails_clearly(cfg) -> None:
 
 
 def test_promote_unknown_version_fails_clearly(cfg) -> None:
-    _register(cfg, "2026-01-10")
+    register_version(cfg, "2026-01-10")
     with pytest.raises(registry.RegistryError, match="no version '42'"):
         registry.promote(cfg, "42", "typo", "a")

@@ -15,7 +15,7 @@ from driftloop.core import errors
 from driftloop.core.storage import open_store
 from driftloop.model import registry, train
 from driftloop.tracking.mlflow import TAG_ORPHAN, mlflow_client
-from tests.integration.helpers import START, write_days
+from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.unit
 

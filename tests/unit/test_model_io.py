@@ -17,7 +17,7 @@ from driftloop.core.storage import open_store
 from driftloop.data import synth
 from driftloop.model import model_io, pipeline, registry, train
 from driftloop.tracking.mlflow import TAG_SHA256, mlflow_client
-from tests.integration.helpers import START, validated_frame, write_days
+from tests.support.data import START, validated_frame, write_days
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,9 @@ import pytest
 
 from driftloop.core.config import load_config
 from driftloop.data import synth
-from driftloop.drift import build_profile, compare
+from driftloop.drift import build_profile
 from driftloop.monitor.policy import Signals, decide
+from tests.support.drift import compare
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ import pytest
 
 from driftloop.core.storage import PREDICTIONS, VALIDATED, open_store, partition_prefix
 from driftloop.model import model_io, registry, scoring, train
-from tests.integration.helpers import START, write_days
+from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.unit
 

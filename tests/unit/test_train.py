@@ -11,7 +11,7 @@ from driftloop.core.metrics import METRICS
 from driftloop.data import windows
 from driftloop.model import pipeline, registry, train
 from driftloop.tracking.mlflow import mlflow_client
-from tests.integration.helpers import START, write_days
+from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.unit
 

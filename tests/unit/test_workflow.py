@@ -19,7 +19,7 @@ from driftloop.model.workflow import (
     train_gate_promote,
     train_step,
 )
-from tests.integration.helpers import START, write_days
+from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.unit
 

@@ -29,7 +29,6 @@ from driftloop.drift.detect import (
     DriftResult,
     FeatureDrift,
     PredictionDrift,
-    compare,
     detect,
 )
 from driftloop.drift.profile import Profile, build_profile
@@ -41,6 +40,5 @@ __all__ = [
     "PredictionDrift",
     "Profile",
     "build_profile",
-    "compare",
     "detect",
 ]

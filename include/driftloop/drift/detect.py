@@ -219,13 +219,3 @@ def _prediction_drift(
         reference=shares(ref_vec).round(6).tolist(),
         current=shares(cur_vec).round(6).tolist(),
     )
-
-
-def compare(
-    profile: Profile, data: Any, cfg: PipelineConfig, scores: Any | None = None
-) -> DriftResult:
-    """Convenience: stream ``data`` (and optional ``scores``) and :func:`detect` drift."""
-    acc = Accumulator(profile).update_all(data)
-    if scores is not None and profile.score is not None:
-        acc.update_scores(scores)
-    return detect(profile, acc, cfg)
