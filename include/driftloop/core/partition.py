@@ -40,6 +40,11 @@ class Zone(StrEnum):
     RAW = "raw"
     VALIDATED = "validated"
     QUARANTINE = "quarantine"
+    # Quarantine of labels files (per label day), of label rows with ids never delivered (per label
+    # day) and of labels files whose name has no valid date (per delivery day).
+    LABELS_QUARANTINE = "quarantine/labels"
+    LABELS_UNKNOWN_IDS = "quarantine/labels_unknown_ids"
+    LABELS_BAD_NAME = "quarantine/labels_bad_name"
     LABELS = "labels"
     PREDICTIONS = "predictions"
     DRIFT = "monitoring/drift"
