@@ -143,7 +143,8 @@ class CeleryStack:
             REDIS_PORT=str(REDIS_PORT),
             REDIS_DB=str(self.redis_db),
             AIRFLOW_API_URL=self.base_url,
-            AIRFLOW_JWT_SECRET=secrets.token_urlsafe(32),
+            # 64 bytes or more: Airflow signs with HS512 and warns about shorter keys.
+            AIRFLOW_JWT_SECRET=secrets.token_urlsafe(64),
             AIRFLOW_FERNET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
             AIRFLOW_ADMIN_PASSWORD=self.password,
             # Ports compose has to itself in each container, free ones here (other stacks may run).
