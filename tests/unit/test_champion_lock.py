@@ -67,6 +67,16 @@ def test_lock_targets_follow_the_tracking_store(cfg_factory, tmp_path) -> None:
     assert locking.lock_target(folder) == str(tmp_path / f"{folder.model_name}.champion.lock")
 
 
+def test_a_bare_postgresql_lock_uri_gets_the_installed_driver() -> None:
+    """Compose's lock_uri is a plain postgresql:// URL; SQLAlchemy alone would pick psycopg 3."""
+    import sqlalchemy as sa
+
+    url = locking.engine_url("postgresql://airflow:pw@postgres:5432/mlflow")
+    assert url == "postgresql+psycopg2://airflow:pw@postgres:5432/mlflow"
+    assert sa.create_engine(url).dialect.driver == "psycopg2"  # no connection made
+    assert locking.engine_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg2://u@h/d"
+
+
 def test_a_promotion_gated_against_an_older_champion_is_refused(cfg) -> None:
     v1, v2, v3 = (register_version(cfg, f"2026-01-1{i}") for i in range(3))
     registry.promote(cfg, v1, "first", "a")

@@ -104,6 +104,14 @@ def _try_flock(fd: int) -> bool:
     return True
 
 
+def engine_url(url: str) -> str:
+    """``url`` with an explicit driver: SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3,
+    which is not installed; psycopg2 is (the driver deploy/airflow.cfg names too)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
+
+
 @contextlib.contextmanager
 def _advisory_lock(url: str, name: str, timeout: float, what: str) -> Iterator[None]:
     import sqlalchemy as sa
@@ -111,7 +119,7 @@ def _advisory_lock(url: str, name: str, timeout: float, what: str) -> Iterator[N
 
     # A signed 64-bit key derived from the name: the same for every process, stable across versions.
     key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    engine = sa.create_engine(url, poolclass=NullPool)
+    engine = sa.create_engine(engine_url(url), poolclass=NullPool)
     try:
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -1,0 +1,132 @@
+"""The loop run by a real scheduler, as the tiers that start one see it: feed, wait, check.
+
+Shared by the live tier (``airflow standalone`` on SQLite) and the Celery service tier (the compose
+stack run natively). ``server`` is either harness: anything with ``api(method, path, **kw)``
+(Airflow's REST API v2) and ``wait_for(probe, timeout, what, every)``.
+
+A fresh deployment receives simulated days one after another, time compressed (the next day lands
+as soon as the previous one is validated); nobody triggers anything. The checks then read the
+REST API, the storage and the MLflow registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Protocol
+
+LOOP_DAGS = ("ingest", "score", "drift_check", "train", "promote")
+# Small models and short waits: the loop's shape is what is under test, not the model's quality.
+FAST = {
+    "DRIFTLOOP__DATASET__LABEL_DELAY_DAYS": "1",
+    "DRIFTLOOP__TRAINING__HOLDOUT_DAYS": "2",
+    "DRIFTLOOP__TRAINING__HYPERPARAMETERS": "{max_iter: 40, max_depth: 4}",
+    "DRIFTLOOP__RETRAIN__BOOTSTRAP_LABELLED_DAYS": "4",
+    "DRIFTLOOP__RETRAIN__MIN_LABELLED_DAYS_AFTER_DRIFT": "4",
+    "DRIFTLOOP__RETRAIN__COOLDOWN_DAYS": "3",
+    "DRIFTLOOP__DRIFT__MIN_SAMPLES": "1000",
+    "DRIFTLOOP__DRIFT__MIN_LABELLED_SAMPLES": "1000",
+    "DRIFTLOOP_POKE_SECONDS": "2",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",  # the task logs are part of what is checked
+}
+
+
+class Server(Protocol):
+    def api(self, method: str, path: str, **kwargs: Any) -> Any: ...
+
+    def wait_for(
+        self, probe: Callable[[], Any], timeout: float, what: str, every: float = 1.0
+    ) -> Any: ...
+
+
+def runs(server: Server, dag_id: str, last: date) -> list[dict[str, Any]]:
+    """Runs of ``dag_id`` up to ``last`` (a run past midnight UTC would wait for tomorrow's data)."""
+    found = server.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+    return [r for r in found if (r["logical_date"] or r["run_after"])[:10] <= last.isoformat()]
+
+
+def feed(server: Server, store: Any, cfg: Any, days: list[date], shift: date, rows: int) -> None:
+    """Deliver ``days`` to landing (a covariate shift from ``shift``), each once the last is validated."""
+    from driftloop.core.storage import VALIDATED
+    from driftloop.data import synth
+
+    scenario = synth.Scenario("covariate_shift", shift)
+    for day in days:
+        synth.write_day(store, cfg, day, scenario, seed=3, rows=rows, first_day=days[0])
+        server.wait_for(
+            lambda d=day: store.partition_exists(VALIDATED, d), 180, f"{day} to be ingested"
+        )
+
+
+def wait_settled(server: Server, store: Any, last: date) -> None:
+    """Until ``last`` is checked and no run of the loop up to it is queued or running."""
+    from driftloop.core.storage import DRIFT
+
+    server.wait_for(
+        lambda: store.partition_exists(DRIFT, last), 300, f"{last} to be checked", every=2
+    )
+
+    def settled() -> bool:
+        busy = ("queued", "running")
+        return not any(r["state"] in busy for d in LOOP_DAGS for r in runs(server, d, last))
+
+    server.wait_for(settled, 300, "every run to finish", every=3)
+
+
+def check_every_day_went_through(server: Server, store: Any, days: list[date]) -> None:
+    """Every landed day ingested, scored (or recorded as unscorable) and checked, once."""
+    from driftloop.core.storage import DRIFT, PREDICTIONS, SCORING
+
+    last = days[-1]
+    ingest_runs = runs(server, "ingest", last)
+    assert sorted(r["logical_date"][:10] for r in ingest_runs) == [d.isoformat() for d in days]
+    assert {r["state"] for r in ingest_runs} == {"success"}
+    checks = runs(server, "drift_check", last)
+    assert sorted(r["logical_date"][:10] for r in checks) == [d.isoformat() for d in days]
+    assert {r["state"] for r in checks} == {"success"}, checks
+    assert {r["run_type"] for r in ingest_runs + checks} == {"scheduled"}
+    score_runs = runs(server, "score", last)
+    assert {r["run_type"] for r in score_runs} == {"asset_triggered"}
+    assert {r["state"] for r in score_runs} == {"success"}
+    for day in days:
+        assert store.partition_exists(DRIFT, day), day
+        assert store.partition_exists(PREDICTIONS, day) or store.partition_exists(SCORING, day), day
+
+
+def check_bootstrap_alarm_retrain(
+    server: Server, store: Any, days: list[date], shift: date
+) -> tuple[dict[date, Any], date, date]:
+    """The first model trained (bootstrap) before the shift, a drift alarm after it, one retrain;
+    both trainings ran once and succeeded. Returns the drift reports and the two training days."""
+    from driftloop.core.storage import DRIFT
+
+    reports = {d: store.read_json(f"{DRIFT}/date={d.isoformat()}/report.json") for d in days}
+    retrains = [d for d in days if reports[d]["decision"]["retrain"]]
+    bootstrap_day, retrain_day = retrains  # exactly two decisions to train: no duplicates
+    assert reports[bootstrap_day]["decision"]["bootstrap"] is True
+    assert reports[retrain_day]["drift"]["status"] == "drift"
+    alarms = [d for d in days if (reports[d].get("drift") or {}).get("status") == "drift"]
+    assert alarms and alarms[0] >= shift, alarms
+    assert all(d < shift for d in days if d <= bootstrap_day)
+
+    trains = sorted(runs(server, "train", days[-1]), key=lambda r: r["dag_run_id"])
+    assert [r["dag_run_id"] for r in trains] == [
+        f"retrain__{bootstrap_day.isoformat()}",
+        f"retrain__{retrain_day.isoformat()}",
+    ]
+    assert {r["state"] for r in trains} == {"success"}
+    assert trains[0]["conf"]["reason"].startswith(f"drift_check {bootstrap_day}: bootstrap")
+    assert "feature drift" in trains[1]["conf"]["reason"]
+    assert trains[1]["conf"]["since"] >= shift.isoformat()
+    return reports, bootstrap_day, retrain_day
+
+
+def check_second_model_is_champion(cfg: Any) -> Any:
+    """Both trainings promoted: v2 is the champion, v1 its predecessor. Returns the champion."""
+    from driftloop.model import registry
+
+    champion = registry.champion(cfg)
+    previous = registry.version_by_alias(cfg, registry.PREVIOUS_CHAMPION)
+    assert champion is not None and previous is not None
+    assert (str(previous.version), str(champion.version)) == ("1", "2")
+    return champion
