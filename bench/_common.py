@@ -156,3 +156,80 @@ def emit(
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"{name}.json").write_text(text + "\n")
     return doc
+
+
+def isolated_driftloop(state: Path, **overrides: Any) -> Any:
+    """Point driftloop at ``state`` (storage, MLflow sqlite store, Data Docs, GX project) and load
+    the demo config (configs/churn.yaml) with ``overrides`` (``validation__max_rows=...``).
+
+    The overrides are exported as ``DRIFTLOOP__*`` variables, so code that reloads the config (DAG
+    tasks, the CLI) sees the same. The GX suite is regenerated into ``state/gx`` from the effective
+    config, because a changed ``max_rows`` no longer matches the committed suite. Returns the config.
+    """
+    from driftloop.core.config import load_config
+    from driftloop.data.validation import write_gx_project
+
+    state.mkdir(parents=True, exist_ok=True)
+    env = {
+        "DRIFTLOOP_HOME": str(state),
+        "DRIFTLOOP__STORAGE__ROOT": str(state / "data"),
+        "DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
+        "DRIFTLOOP__VALIDATION__DATA_DOCS_DIR": str(state / "data_docs"),
+        "DRIFTLOOP__VALIDATION__GX_ROOT": str(state / "gx"),
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        **{f"DRIFTLOOP__{k.upper()}": str(v) for k, v in overrides.items()},
+    }
+    os.environ.update(env)
+    cfg = load_config()
+    write_gx_project(cfg)
+    return cfg
+
+
+def train_champion(cfg: Any, days: int = 10, rows: int = 600) -> str:
+    """Write ``days`` small labelled partitions (the tests' helper) and train, gate and promote a
+    first model with the configured (default) estimator; returns the champion's version."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from driftloop.core.storage import open_store
+    from driftloop.model.workflow import TrainRequest, train_gate_promote
+    from tests.support.data import write_days
+
+    write_days(open_store(cfg.storage), cfg, days, rows=rows)
+    done = train_gate_promote(cfg, TrainRequest(reason="bench"), actor="bench", auto_promote="on")
+    return str(done["train"]["model_version"])
+
+
+def write_validated(cfg: Any, day: Any, rows: int, chunk: int = 250_000) -> int:
+    """Write a validated partition of about ``rows`` synthetic rows for ``day``, chunk by chunk
+    (never the whole day in memory); returns the row count."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from driftloop.core.partition import PART_FILE
+    from driftloop.core.storage import VALIDATED, open_store
+    from driftloop.data import synth
+    from tests.support.data import validated_frame
+
+    store = open_store(cfg.storage)
+    store.write_partition(VALIDATED, day, {PART_FILE: b""})  # the marker; the file follows
+    path = Path(cfg.storage.root) / store.key(VALIDATED, day, PART_FILE)
+    written = 0
+    writer = None
+    try:
+        for k, start in enumerate(range(0, rows, chunk)):
+            batch = synth.generate_day(
+                cfg, day, synth.Scenario(), seed=k, rows=min(chunk, rows - start)
+            )
+            df = validated_frame(cfg, batch)
+            df[cfg.dataset.id_column] = df[cfg.dataset.id_column] + f"-{k}"
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer.write_table(table)
+            written += len(df)
+    finally:
+        if writer is not None:
+            writer.close()
+    return written
