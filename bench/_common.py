@@ -47,6 +47,10 @@ def timed(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> tuple[flo
 
 
 def _child(target: Callable[..., dict[str, Any]], args: tuple[Any, ...], q: Any) -> None:
+    # The parent's stdout carries only its JSON object: what the phase prints (library logs,
+    # Airflow's console output) goes to stderr, at the file-descriptor level.
+    sys.stdout.flush()
+    os.dup2(2, 1)
     try:
         out = target(*args)
         q.put({"ok": True, **out})
