@@ -65,8 +65,8 @@ stop: install ## Stop what `make airflow` started (from DRIFTLOOP_HOME)
 status: install ## Is the local stack running? URLs, login and logs
 	@$(VENV)/bin/driftloop status
 
-bench: install ## Benchmarks (JSON figures on stdout)
-	$(PY) bench/drift.py
+bench: install ## Benchmarks of issue 12, one after another (JSON on stdout, copies in bench/results/); BENCH_ARGS=--quick for small sizes
+	@set -e; for f in bench/[!_]*.py; do echo "== $$f" >&2; $(PY) $$f $(BENCH_ARGS); done
 
 clean: ## Remove local state (DRIFTLOOP_HOME) and demo output (stops a running stack first)
 	@if [ -x $(VENV)/bin/driftloop ]; then $(VENV)/bin/driftloop stop; fi

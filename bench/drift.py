@@ -1,30 +1,28 @@
-"""Benchmark of the drift check: 1,000,000 reference and 1,000,000 current rows x 20 features.
+"""Benchmark of the drift check: 1M reference and 1M current rows x 20 features, plus a 10M point.
 
-Prints one JSON document::
-
-    {"profile_build_s", "profile_peak_rss_mb", "check_s", "check_peak_rss_mb",
-     "flagged": [...], "expected": [...], "rows": ..., ...}
+Prints one JSON object (see ``_common.emit``): profile build and check times, the check's peak RSS
+at 1M and at 10M current rows (goal: the 10M figure <= 1.1x the 1M one) and the check's time as a
+multiple of a plain pyarrow scan of the same columns with the same batches (goal: <= 3x).
 
 Each phase runs in its own freshly spawned process, which reports its own peak resident set size
-(``ru_maxrss`` of RUSAGE_SELF); the figure includes the interpreter and numpy/pandas/pyarrow, with
-nothing subtracted. The data is written to parquet in a temp dir first (by another process), and
-both phases stream it with ``ParquetFile.iter_batches``, so the check's memory stays flat in the
-number of rows. Times cover the phase's work (reading, counting, statistics), not interpreter start and imports.
+(``ru_maxrss`` of RUSAGE_SELF) after its first run; the figure includes the interpreter and
+numpy/pandas/pyarrow, with nothing subtracted. The data is written to parquet in a temp dir first
+(by another process), and the phases stream it with ``ParquetFile.iter_batches``. Times are medians
+of ``--repeats`` runs after a warm-up and cover the work (reading, counting, statistics), not
+interpreter start and imports.
 
-Usage: ``python bench/drift.py [--rows N] [--batch-size N]``
+Usage: ``python bench/drift.py [--quick] [--rows N] [--large-rows N] [--batch-size N]``
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import multiprocessing as mp
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import emit, goal, in_child, parser, peak_rss_mb, timed
 
 N_NUMERIC = 15
 N_CATEGORICAL = 5
@@ -112,15 +110,12 @@ def _write(path: Path, rows: int, seed: int, shifted: bool, row_group: int) -> N
             writer.close()
 
 
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, KiB elsewhere
-
-
-def _phase_data(workdir: str, rows: int, row_group: int, out: Any) -> None:
+def _phase_data(workdir: str, rows: int, large_rows: int, row_group: int) -> dict[str, Any]:
     _write(Path(workdir) / "reference.parquet", rows, 1, False, row_group)
     _write(Path(workdir) / "current.parquet", rows, 2, True, row_group)
-    out.put({"data_peak_rss_mb": _peak_rss_mb()})
+    if large_rows:
+        _write(Path(workdir) / "current_large.parquet", large_rows, 3, True, row_group)
+    return {"data_peak_rss_mb": peak_rss_mb()}
 
 
 def _warm_imports() -> None:
@@ -139,7 +134,7 @@ def _batches(path: Path, batch_size: int) -> Any:
     return pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size)
 
 
-def _phase_profile(workdir: str, batch_size: int, out: Any) -> None:
+def _phase_profile(workdir: str, batch_size: int) -> dict[str, Any]:
     from driftloop.drift import build_profile
 
     _warm_imports()
@@ -148,67 +143,83 @@ def _phase_profile(workdir: str, batch_size: int, out: Any) -> None:
     batches = _batches(Path(workdir) / "reference.parquet", batch_size)
     profile = build_profile(batches, cfg)
     (Path(workdir) / "profile.json").write_text(profile.to_json())
-    out.put({"profile_build_s": time.perf_counter() - t0, "profile_peak_rss_mb": _peak_rss_mb()})
+    return {"profile_build_s": time.perf_counter() - t0, "profile_peak_rss_mb": peak_rss_mb()}
 
 
-def _phase_check(workdir: str, batch_size: int, out: Any) -> None:
+def _check(workdir: str, current: str, batch_size: int) -> Any:
     from driftloop.drift import Accumulator, Profile, detect
 
-    _warm_imports()
-    cfg = bench_config()
-    t0 = time.perf_counter()
     profile = Profile.from_json((Path(workdir) / "profile.json").read_text())
     acc = Accumulator(profile)
-    for batch in _batches(Path(workdir) / "current.parquet", batch_size):
+    for batch in _batches(Path(workdir) / current, batch_size):
         acc.update(batch)
-    result = detect(profile, acc, cfg)
-    elapsed = time.perf_counter() - t0
-    out.put(
-        {
-            "check_s": elapsed,
-            "check_peak_rss_mb": _peak_rss_mb(),
-            "flagged": result.drifted,
-            "status": result.status,
-            "n_current": result.n_current,
-            "max_psi_unshifted": max(f.psi for f in result.features if f.name not in _expected()),
-        }
+    return detect(profile, acc, bench_config())
+
+
+def _phase_check(workdir: str, current: str, batch_size: int, repeats: int) -> dict[str, Any]:
+    """Peak RSS after the first (warm-up) check of this fresh process; median of ``repeats`` more."""
+    _warm_imports()
+    t0 = time.perf_counter()
+    result = _check(workdir, current, batch_size)
+    first = time.perf_counter() - t0
+    rss = peak_rss_mb()
+    median = (
+        timed(lambda: _check(workdir, current, batch_size), repeats, warmup=0)[0]
+        if repeats
+        else first
     )
+    return {
+        "check_s": median,
+        "check_peak_rss_mb": rss,
+        "flagged": sorted(result.drifted),
+        "status": result.status,
+        "n_current": result.n_current,
+        "max_psi_unshifted": max(f.psi for f in result.features if f.name not in _expected()),
+    }
+
+
+def _scan(path: Path, batch_size: int) -> int:
+    """The I/O floor: read the same 20 columns with the same batches, and touch every batch."""
+    return sum(batch.num_rows for batch in _batches(path, batch_size))
+
+
+def _phase_scan(workdir: str, batch_size: int, repeats: int) -> dict[str, Any]:
+    _warm_imports()
+    path = Path(workdir) / "current.parquet"
+    median = timed(lambda: _scan(path, batch_size), repeats)[0]
+    return {"scan_s": median}
 
 
 def _expected() -> list[str]:
     return sorted([*SHIFTED_NUMERIC, *SHIFTED_CATEGORICAL])
 
 
-def _run(target: Any, *args: Any) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")  # a fresh process: no memory inherited from the parent
-    q = ctx.Queue()
-    p = ctx.Process(target=target, args=(*args, q))
-    p.start()
-    result = q.get()
-    p.join()
-    if p.exitcode != 0:
-        raise RuntimeError(f"{target.__name__} exited with {p.exitcode}")
-    return result
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap = parser(__doc__)
+    ap.add_argument("--rows", type=int, default=None, help="rows of reference and current (1M)")
+    ap.add_argument("--large-rows", type=int, default=None, help="the memory point (10M; 0: skip)")
     ap.add_argument("--batch-size", type=int, default=65_536)
     args = ap.parse_args(argv)
+    rows = args.rows or (20_000 if args.quick else 1_000_000)
+    large = args.large_rows if args.large_rows is not None else (10 * rows)
+    repeats = 1 if args.quick else args.repeats
+    out: dict[str, Any] = {"rows": rows, "large_rows": large, "batch_size": args.batch_size}
+    out["features"] = N_NUMERIC + N_CATEGORICAL
     with tempfile.TemporaryDirectory(prefix="driftloop-bench-") as workdir:
-        out: dict[str, Any] = {"rows": args.rows, "features": N_NUMERIC + N_CATEGORICAL}
-        out |= _run(_phase_data, workdir, args.rows, ROW_GROUP)
-        out |= _run(_phase_profile, workdir, args.batch_size)
-        out |= _run(_phase_check, workdir, args.batch_size)
+        out |= in_child(_phase_data, workdir, rows, large, ROW_GROUP)
+        out |= in_child(_phase_profile, workdir, args.batch_size)
+        out |= in_child(_phase_check, workdir, "current.parquet", args.batch_size, repeats)
+        out |= in_child(_phase_scan, workdir, args.batch_size, repeats)
+        if large:
+            big = in_child(_phase_check, workdir, "current_large.parquet", args.batch_size, 0)
+            out["large_check_s"] = big["check_s"]
+            out["large_check_peak_rss_mb"] = big["check_peak_rss_mb"]
+            out["large_exact"] = big["flagged"] == _expected()
+            out["large_rss_ratio"] = goal(big["check_peak_rss_mb"] / out["check_peak_rss_mb"], 1.1)
     out["expected"] = _expected()
-    out["flagged"] = sorted(out["flagged"])
     out["exact"] = out["flagged"] == out["expected"]
-    out["batch_size"] = args.batch_size
-    for k, v in list(out.items()):
-        if isinstance(v, float):
-            out[k] = round(v, 3)
-    print(json.dumps(out, indent=2, sort_keys=True))
+    out["check_vs_scan"] = goal(out["check_s"] / out["scan_s"], 3.0)
+    emit("drift", out, save=not args.no_save)
     return 0 if out["exact"] else 1
 
 
