@@ -4,7 +4,7 @@ Each measurement is a new Python process (median of ``--repeats`` after a warm-u
 bytecode cache) which imports Airflow, then fills a ``DagBag`` of dags/ and reports how long that
 took (goal <= 1 s: what the dag-processor pays for the folder), beside the time of importing
 Airflow itself and the whole process wall time. The library supports one pipeline per deployment
-(one config, one set of DAGs), so the issue's "10 pipelines configured" cannot be measured yet:
+(one config, one set of DAGs), so a "10 pipelines configured" point cannot be measured yet:
 the JSON says ``"pipelines": 1``.
 
 Usage: ``python bench/dag_parsing.py [--quick] [--repeats N]``

@@ -4,7 +4,7 @@ For each size, a fresh process ingests the day (CSV -> raw Parquet -> GX validat
 Parquet) and reports its peak RSS after the first run (goal: <= 600 MB at the largest size, and flat
 in rows: largest / smallest <= 1.1x) and the median wall time of ``--repeats`` more runs. Another
 fresh process reads the same file with ``pyarrow.csv.read_csv`` (median after a warm-up): ingest's
-rows/s as a share of pyarrow's is reported as a ratio (informational, no goal in issue 12).
+rows/s as a share of pyarrow's is reported as a ratio (informational, no goal).
 
 The CSV is the synthetic churn feed (``driftloop.data.synth``, the columns of configs/churn.yaml)
 generated in chunks with distinct ids; ``validation.max_rows`` is raised through
