@@ -101,7 +101,10 @@ def test_trigger_from_the_form_and_approve_from_required_actions(
         page.wait_for_url("**/tasks/approve_promotion/required_actions")
         page.get_by_role("button", name="Approve").wait_for()
         evidence = page.locator("body").inner_text()
-        assert "The gate passed (first_model)" in evidence and "roc_auc" in evidence, evidence
+        # Rendered Markdown: the verdict in bold, a table of the holdout metrics with each rule.
+        assert "The gate passed (first_model)" in evidence and "**" not in evidence, evidence
+        assert page.get_by_role("table").get_by_text("primary; floor 0.65: pass").count() == 1
+        assert "Why this training:" in evidence and "Trained on:" in evidence, evidence
         shot(page, "approval")
         page.get_by_role("button", name="Approve").click()
 
