@@ -14,6 +14,14 @@ whole, as before; the result says ``ids_checked: false``. A delivery holding lab
 ``features.csv`` is ingested by ``ingest_labels_only``. With ``validation.unknown_label_ids: warn``
 the unknown-id rows are kept in ``labels/`` instead, counted in the result and logged as a warning.
 
+With ``validation.bad_rows: quarantine_rows``, a day whose only failures are per-row expectations
+(ranges, categories, not-null) is split: the failing rows go to ``quarantine/rows/date=<D>/``
+(``rows.csv`` with a ``_failed_expectations`` column, and ``reason.json``), the rest is validated
+again and published; the split is counted (``quarantined_rows``) and logged. Schema, row count,
+uniqueness or null-share failures, or more bad rows than ``validation.max_bad_row_fraction``,
+still quarantine the whole day. Rows within a ``mostly`` tolerance are kept and counted
+(``tolerated_rows``).
+
 Events timestamped outside their partition's UTC day (beyond ``validation.partition_tolerance_hours``)
 quarantine the day, or with ``validation.out_of_partition: warn`` are accepted and counted
 (``out_of_partition_rows``, ``warnings``). Nothing is dropped silently, and every step replaces its
@@ -52,6 +60,8 @@ from driftloop.core.storage import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from driftloop.data import validation
+
 log = logging.getLogger(__name__)
 
 FEATURES_FILE = "features.csv"
@@ -67,6 +77,9 @@ _LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.csv$")
 # Files of a delivery whose name is not labels_<valid date>.csv but that look like labels land here,
 # per delivery day (the label date is unknown), each with its original name.
 BAD_LABEL_NAMES_QUARANTINE = Zone.LABELS_BAD_NAME
+# Rows set apart by row-level quarantine (validation.bad_rows: quarantine_rows), per day.
+ROWS_QUARANTINE = Zone.QUARANTINE_ROWS
+ROWS_FILE = "rows.csv"
 
 
 class LandingMissing(DriftloopError, FileNotFoundError):
@@ -119,6 +132,11 @@ class IngestResult:
     # Events timestamped outside the partition day (quarantined, or accepted with a warning).
     out_of_partition_rows: int = 0
     warnings: list[str] = field(default_factory=list)  # accepted with a warning, one line each
+    # Row-level quarantine: rows set apart (validated partition holds the rest), and where.
+    quarantined_rows: int = 0
+    rows_quarantine_uri: str | None = None
+    # Rows kept although they miss an expectation, within its ``mostly`` tolerance.
+    tolerated_rows: int = 0
 
     @property
     def labels_ingested(self) -> list[str]:
@@ -386,23 +404,34 @@ def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: byt
     raw_uri = store.write_partition(RAW, day, {PART: parquet_bytes(df)})
     raw = store.read_table(RAW, day)  # validate exactly what downstream will read
     outcome = validation.validate_frame(cfg, raw, day)
+    split = _quarantine_rows(cfg, store, day, raw, outcome)
+    if split is not None:
+        raw, outcome, rows_uri, bad = split
+    else:
+        store.delete_partition(ROWS_QUARANTINE, day)  # a rerun replaces an earlier split
+        rows_uri, bad = None, 0
     if outcome.success:
         uri = store.write_partition(VALIDATED, day, {PART: parquet_bytes(raw)})
         store.delete_partition(QUARANTINE, day)
+        split_note = f"; {bad} row(s) quarantined ({rows_uri})" if bad else ""
         return IngestResult(
             "validated",
             day.isoformat(),
             uri,
             len(raw),
-            f"partition {day} validated: {outcome.summary}",
+            f"partition {day} validated: {outcome.summary}{split_note}",
             "validation",
             raw_uri,
             None,
             outcome.docs_url,
             out_of_partition_rows=outcome.out_of_partition_rows,
             warnings=[w.describe() for w in outcome.warnings],
+            quarantined_rows=bad,
+            rows_quarantine_uri=rows_uri,
+            tolerated_rows=outcome.tolerated_rows,
         )
     store.delete_partition(VALIDATED, day)
+    store.delete_partition(ROWS_QUARANTINE, day)
     message = f"validation of {day} failed: {outcome.summary}"
     uri = _quarantine(
         store,
@@ -435,6 +464,78 @@ def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: byt
         out_of_partition_rows=outcome.out_of_partition_rows,
         warnings=[w.describe() for w in outcome.warnings],
     )
+
+
+def _quarantine_rows(
+    cfg: PipelineConfig,
+    store: Store,
+    day: date,
+    raw: pd.DataFrame,
+    outcome: validation.ValidationOutcome,
+) -> tuple[pd.DataFrame, validation.ValidationOutcome, str, int] | None:
+    """Row-level quarantine (``validation.bad_rows: quarantine_rows``) of a failed ``outcome``.
+
+    Returns (kept rows, their GX outcome, rows-quarantine URI, bad row count) once the bad rows are
+    written to ``quarantine/rows/``, or None when the whole partition's verdict stands: not
+    enabled, passed, a partition-level failure, or more bad rows than ``max_bad_row_fraction``.
+    The kept rows are validated again by GX, so the published partition passed the whole suite.
+    """
+    from driftloop.data import validation
+
+    v = cfg.validation
+    if v.bad_rows != "quarantine_rows" or outcome.success:
+        return None
+    split = validation.split_bad_rows(raw, outcome)
+    if split is None:
+        return None
+    good, bad = split
+    if len(bad) > v.max_bad_row_fraction * len(raw):
+        log.warning(
+            "partition %s: %d of %d rows fail per-row expectations, more than "
+            "validation.max_bad_row_fraction=%s: the whole partition is quarantined",
+            day,
+            len(bad),
+            len(raw),
+            v.max_bad_row_fraction,
+        )
+        return None
+    kept = validation.validate_frame(cfg, good, day)
+    if not kept.success:
+        return None  # e.g. too few rows left: the first verdict (the whole day) stands
+    counts = bad[validation.REASON_COLUMN].str.split("; ").explode().value_counts()
+    message = (
+        f"{len(bad)} of {len(raw)} rows of {day} fail per-row expectations and are quarantined; "
+        f"the other {len(good)} are validated"
+    )
+    uri = store.write_partition(
+        ROWS_QUARANTINE,
+        day,
+        {
+            ROWS_FILE: bad.to_csv(index=False, lineterminator="\n").encode(),
+            REASON: (
+                json.dumps(
+                    {
+                        "partition": day.isoformat(),
+                        "stage": "validation",
+                        "summary": message,
+                        "rows": len(raw),
+                        "quarantined_rows": len(bad),
+                        "validated_rows": len(good),
+                        "by_expectation": {str(k): int(n) for k, n in counts.items()},
+                        "failed_expectations": [asdict(f) for f in outcome.failures],
+                        "rows_file": ROWS_FILE,
+                        "reason_column": validation.REASON_COLUMN,
+                    },
+                    indent=2,
+                    sort_keys=True,
+                    default=str,
+                )
+                + "\n"
+            ).encode(),
+        },
+    )
+    log.warning("%s (quarantine: %s)", message, uri)
+    return good, kept, uri, len(bad)
 
 
 def ingest_labels(
