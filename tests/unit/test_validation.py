@@ -261,3 +261,67 @@ def test_validation_settings_are_checked_when_the_config_loads(override, message
 
     with pytest.raises(ConfigError, match=message):
         load_config(environ=override)
+
+
+def test_batch_by_batch_validation_of_a_parquet_file_gives_the_whole_frame_verdict(
+    cfg, tmp_path
+) -> None:
+    """Counts summed over batches, mostly on the totals, row count and duplicates across batches."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    day = date(2026, 1, 8)
+
+    def damage(df) -> None:
+        df.loc[df.index[[3, 150, 350]], "age"] = 7  # in three different batches
+        df.loc[df.index[-1], "customer_id"] = df.loc[df.index[0], "customer_id"]  # across batches
+        df.loc[df.index[100:110], "data_usage_gb"] = None  # nullable: within max_null_fraction
+
+    typed = _typed_day(cfg, day, rows=420, edit=damage)
+    path = tmp_path / "day.parquet"
+    pq.write_table(pa.Table.from_pandas(typed, preserve_index=False), path)
+
+    whole = validation.validate_frame(cfg, typed, day)
+    batched = validation.validate_parquet(cfg, path, day, batch_rows=100)
+
+    def verdict(o):
+        return (
+            o.success,
+            o.rows,
+            o.evaluated,
+            sorted((f.column, f.expectation, f.unexpected_count) for f in o.failures),
+            sorted((t.column, t.expectation, t.unexpected_count) for t in o.tolerated),
+        )
+
+    assert verdict(batched) == verdict(whole)
+    assert ("customer_id", "expect_column_values_to_be_unique", 2) in verdict(batched)[3]
+    dupe = next(f for f in batched.failures if f.expectation.endswith("unique"))
+    assert dupe.sample == [typed.loc[0, "customer_id"]] * 2
+    assert batched.rows == len(typed) and batched.docs_url
+
+    small = cfg.validation.min_rows - 1
+    pq.write_table(pa.Table.from_pandas(typed.head(small), preserve_index=False), path)
+    failures = validation.validate_parquet(cfg, path, day, batch_rows=50).failures
+    [count] = [f for f in failures if f.expectation == "expect_table_row_count_to_be_between"]
+    assert count.observed == small  # the whole file's rows, not a batch's
+
+
+def test_streamed_ingest_writes_the_same_raw_table_as_parse_features(cfg, tmp_path) -> None:
+    import pandas as pd
+
+    from driftloop.data.ingest import StructuralError, write_raw_parquet
+
+    df = synth.generate_day(cfg, date(2026, 1, 9), synth.Scenario(), seed=4, rows=2000).features
+    src = tmp_path / "features.csv"
+    src.write_bytes(df.to_csv(index=False).encode())
+    out = tmp_path / "raw.parquet"
+
+    rows = write_raw_parquet(cfg, src, out, block_size=16 << 10)  # many small blocks
+
+    assert rows == len(df)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), parse_features(cfg, src.read_bytes()))
+    df["tenure_months"] = df["tenure_months"].astype(object)
+    df.loc[df.index[[5, len(df) - 5]], "tenure_months"] = "twelve"  # first and last block
+    src.write_bytes(df.to_csv(index=False).encode())
+    with pytest.raises(StructuralError, match=rf"'tenure_months': 2 of {len(df)} values"):
+        write_raw_parquet(cfg, src, out, block_size=16 << 10)

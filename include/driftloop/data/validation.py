@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -65,6 +66,8 @@ ASSET = "batch"
 BATCH_DEFINITION = "whole_batch"
 DOCS_SITE = "driftloop"
 SAMPLE_SIZE = 5
+# Rows GX validates at a time (``validate_parquet``): bounds the memory of a large partition.
+BATCH_ROWS = 100_000
 
 # Column types as GX's expect_column_values_to_be_of_type observes them on the typed raw frame
 # (pandas 3: strings are ``str``; a tz-aware timestamp column is observed element-wise).
@@ -544,13 +547,52 @@ def _context(docs_dir: Path) -> Any:
 def validate_frame(
     cfg: PipelineConfig, df: pd.DataFrame, partition: str | date
 ) -> ValidationOutcome:
-    """Validate ``df`` (the typed batch of ``partition``) with the committed suite and checkpoint.
+    """Validate ``df`` (the typed batch of ``partition``) with the suite derived from the config.
 
     The run is named after the partition, so a rerun replaces its Data Docs page instead of adding
     one. Returns the verdict; never raises for bad data. Raises ``SuiteNotFound`` or
-    ``SuiteOutOfDate`` (both exit 2) when the committed suite is missing or does not match the
-    effective config.
+    ``SuiteOutOfDate`` (both exit 2) when the committed suite is missing or disagrees with the
+    config.
     """
+    return _validate_batches(cfg, lambda: iter([df]), partition)
+
+
+def validate_parquet(
+    cfg: PipelineConfig, path: Path, partition: str | date, batch_rows: int | None = None
+) -> ValidationOutcome:
+    """Validate the typed Parquet file of ``partition`` batch by batch, in bounded memory.
+
+    GX validates every batch of ``batch_rows`` rows (default ``BATCH_ROWS``) with the whole suite;
+    the per-row expectations' counts are summed over the batches and their ``mostly`` judged on
+    the totals, so the verdict on them is exact. The two expectations that concern the partition
+    as a whole are evaluated on it, streaming: the row count, and uniqueness (64-bit hashes of the
+    values, 8 bytes a row; the duplicates named are re-read from the file). Any other aggregate
+    expectation (e.g. a mean from the extra expectations) must hold in every batch. Data Docs show
+    the merged result of the partition.
+    """
+    import pyarrow.parquet as pq
+
+    size = batch_rows or BATCH_ROWS
+
+    def frames() -> Iterator[pd.DataFrame]:
+        pf = pq.ParquetFile(path)
+        empty = True
+        for rb in pf.iter_batches(batch_size=size):
+            empty = False
+            yield rb.to_pandas()
+        if empty:
+            yield pf.schema_arrow.empty_table().to_pandas()
+
+    return _validate_batches(cfg, frames, partition, pq.ParquetFile(path).metadata.num_rows)
+
+
+def _validate_batches(
+    cfg: PipelineConfig,
+    frames: Callable[[], Iterator[pd.DataFrame]],
+    partition: str | date,
+    rows_hint: int = 0,
+) -> ValidationOutcome:
+    from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.core.run_identifier import RunIdentifier
 
     import great_expectations as gx
@@ -584,22 +626,205 @@ def validate_frame(
         run_name=f"partition={day.isoformat()}",
         run_time=datetime(day.year, day.month, day.day, tzinfo=UTC),
     )
-    result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
-    (identifier, suite_result), *_ = result.run_results.items()
-    urls = ctx.get_docs_sites_urls(resource_identifier=identifier, site_names=[DOCS_SITE])
-    outcome = _outcome(suite.name, len(df), suite_result.to_json_dict(), urls)
+    unique_columns = [
+        e["kwargs"]["column"]
+        for e in suite_json["expectations"]
+        if e["type"] == "expect_column_values_to_be_unique"
+    ]
+    whole = _WholePartition(unique_columns, rows_hint)
+    merged: _Merged | None = None
+    for df in frames():
+        result = vdef.run(
+            batch_parameters={"dataframe": df},
+            result_format=checkpoint.result_format,
+            run_id=run_id,
+        )
+        whole.add(df)
+        merged = _Merged(result) if merged is None else merged.add(result)
+    assert merged is not None  # frames() yields at least one (maybe empty) frame
+    suite_result = merged.finish(whole, frames)
+    key = checkpoint._build_result_key(
+        validation_definition=vdef, run_id=run_id, batch_identifier=suite_result.batch_id
+    )
+    suite_result.meta["checkpoint_id"] = checkpoint.id
+    if merged.batches > 1:  # each batch's run stored its own result under this key: replace it
+        ctx.validation_results_store.set(key, suite_result)
+    # The checkpoint's actions (Data Docs) on the result of the whole partition, as checkpoint.run
+    # would after a single batch.
+    checkpoint._run_actions(
+        CheckpointResult(
+            run_id=run_id, run_results={key: suite_result}, checkpoint_config=checkpoint
+        )
+    )
+    urls = ctx.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE])
+    outcome = _outcome(suite.name, whole.rows, suite_result.to_json_dict(), urls)
     for w in outcome.warnings:
         log.warning("partition %s accepted with a warning: %s", day, w.describe())
     log.info(
-        "validated %s: %d rows, %d expectations of %s, %s%s",
+        "validated %s: %d rows in %d batch(es), %d expectations of %s, %s%s",
         day,
         outcome.rows,
+        merged.batches,
         outcome.evaluated,
         suite.name,
         "passed" if outcome.success else f"{len(outcome.failures)} failed",
         "".join(f"; {f.expectation}({f.column or ''})" for f in outcome.failures[:5]),
     )
     return outcome
+
+
+class _WholePartition:
+    """What only the whole partition can tell: its row count, and duplicates across batches.
+
+    Uniqueness keeps one 64-bit hash per non-null value (8 bytes a row, in one array sized from
+    ``rows_hint``, sorted in place at the end): the only memory that grows with the partition.
+    """
+
+    def __init__(self, unique_columns: list[str], rows_hint: int = 0) -> None:
+        import numpy as np
+
+        self.rows = 0
+        self.batches = 0
+        self._hashes = {c: np.empty(rows_hint, dtype=np.uint64) for c in unique_columns}
+        self._filled = dict.fromkeys(unique_columns, 0)
+
+    def add(self, df: pd.DataFrame) -> None:
+        import numpy as np
+        import pandas as pd
+
+        self.rows += len(df)
+        self.batches += 1
+        for column, arr in self._hashes.items():
+            if column not in df.columns:
+                continue
+            values = df[column].dropna().astype("str").to_numpy(dtype=object)
+            hashed = pd.util.hash_array(values)
+            start = self._filled[column]
+            if start + len(hashed) > len(arr):  # more rows than the hint: grow
+                arr = self._hashes[column] = np.concatenate([arr[:start], hashed])
+            else:
+                arr[start : start + len(hashed)] = hashed
+            self._filled[column] = start + len(hashed)
+
+    def duplicates(self, column: str) -> tuple[int, set[int]]:
+        """(rows whose value occurs more than once, the set of their hashes)."""
+        import numpy as np
+
+        if column not in self._hashes:
+            return 0, set()
+        hashes = self._hashes[column][: self._filled[column]]
+        hashes.sort()
+        same = hashes[1:] == hashes[:-1]
+        dup = np.zeros(len(hashes), dtype=bool)
+        dup[1:] |= same
+        dup[:-1] |= same
+        return int(dup.sum()), set(np.unique(hashes[dup]).tolist())
+
+
+_MAP_KEYS = ("element_count", "unexpected_count", "missing_count")
+
+
+class _Merged:
+    """The GX results of a partition's batches, merged into one suite result."""
+
+    def __init__(self, first: Any) -> None:
+        self.result = first
+        self.batches = 1
+        self._acc: list[dict[str, Any]] = [self._start(r) for r in first.results]
+
+    @staticmethod
+    def _start(r: Any) -> dict[str, Any]:
+        res = dict(r.result or {})
+        return {
+            "counts": {k: res.get(k, 0) for k in _MAP_KEYS},
+            "sample": list(res.get("partial_unexpected_list") or []),
+            "map": "unexpected_count" in res and "element_count" in res,
+            "failed": None if r.success else r,
+        }
+
+    def add(self, other: Any) -> _Merged:
+        self.batches += 1
+        for acc, r in zip(self._acc, other.results, strict=True):
+            res = r.result or {}
+            for k in _MAP_KEYS:
+                acc["counts"][k] += res.get(k, 0) or 0
+            acc["sample"].extend(res.get("partial_unexpected_list") or [])
+            if acc["failed"] is None and not r.success:
+                acc["failed"] = r
+        return self
+
+    def finish(self, whole: _WholePartition, frames: Callable[[], Iterator[pd.DataFrame]]) -> Any:
+        """The merged suite result; single-batch results are GX's own, except the whole-partition
+        expectations (which GX already judged on the whole partition then)."""
+        if self.batches == 1:
+            return self.result
+        for i, (acc, r) in enumerate(zip(self._acc, self.result.results, strict=True)):
+            conf = r.expectation_config
+            kind, kwargs = conf.type, conf.kwargs
+            if kind == "expect_table_row_count_to_be_between":
+                lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+                r.result = {"observed_value": whole.rows}
+                r.success = (lo is None or whole.rows >= lo) and (hi is None or whole.rows <= hi)
+            elif kind == "expect_column_values_to_be_unique":
+                count, hashes = whole.duplicates(kwargs["column"])
+                c = acc["counts"]
+                nonmissing = c["element_count"] - c["missing_count"]
+                r.result = self._map_result(c | {"unexpected_count": count}, nonmissing, [])
+                if count:
+                    r.result["partial_unexpected_list"] = _sample_of(
+                        frames, kwargs["column"], hashes
+                    )
+                r.success = count == 0
+            elif acc["map"]:
+                c = acc["counts"]
+                not_null = kind == "expect_column_values_to_not_be_null"
+                domain = c["element_count"] - (0 if not_null else c["missing_count"])
+                r.result = self._map_result(c, domain, acc["sample"])
+                mostly = kwargs.get("mostly") or 1.0
+                r.success = domain == 0 or (domain - c["unexpected_count"]) / domain >= mostly
+            elif acc["failed"] is not None:  # judged per batch: must hold in every batch
+                self.result.results[i] = acc["failed"]
+        results = self.result.results
+        passed = sum(bool(r.success) for r in results)
+        self.result.statistics.update(
+            {
+                "evaluated_expectations": len(results),
+                "successful_expectations": passed,
+                "unsuccessful_expectations": len(results) - passed,
+                "success_percent": 100.0 * passed / len(results) if results else 100.0,
+            }
+        )
+        self.result.success = passed == len(results)
+        return self.result
+
+    @staticmethod
+    def _map_result(counts: dict[str, int], domain: int, sample: list[Any]) -> dict[str, Any]:
+        u, n, missing = counts["unexpected_count"], counts["element_count"], counts["missing_count"]
+        return {
+            "element_count": n,
+            "unexpected_count": u,
+            "unexpected_percent": 100.0 * u / domain if domain else 0.0,
+            "missing_count": missing,
+            "missing_percent": 100.0 * missing / n if n else 0.0,
+            "unexpected_percent_total": 100.0 * u / n if n else 0.0,
+            "partial_unexpected_list": sample[:SAMPLE_SIZE],
+        }
+
+
+def _sample_of(
+    frames: Callable[[], Iterator[pd.DataFrame]], column: str, hashes: set[int]
+) -> list[Any]:
+    """Up to ``SAMPLE_SIZE`` values of ``column`` whose hash is among ``hashes`` (second read)."""
+    import pandas as pd
+
+    out: list[Any] = []
+    for df in frames():
+        values = df[column].dropna().astype("str")
+        hit = pd.Series(pd.util.hash_array(values.to_numpy(dtype=object))).isin(hashes).to_numpy()
+        out.extend(values[hit].tolist())
+        if len(out) >= SAMPLE_SIZE:
+            break
+    return out[:SAMPLE_SIZE]
 
 
 def _outcome(
@@ -653,11 +878,26 @@ def _outcome(
 
 
 # -- row-level quarantine --------------------------------------------------------------------------
+def is_row_level(failure: Failure) -> bool:
+    """Whether a failed expectation is judged row by row (its failing rows can be set apart)."""
+    return failure.expectation in ROW_LEVEL and failure.column is not None
+
+
 def split_bad_rows(
     df: pd.DataFrame, outcome: ValidationOutcome
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(good rows, bad rows with ``REASON_COLUMN``) for a failed outcome whose failures are all
     per-row expectations (``ROW_LEVEL``); None if any failure concerns the partition as a whole.
+    """
+    if outcome.success or not outcome.failures:
+        return None
+    if not all(is_row_level(f) and f.column in df.columns for f in outcome.failures):
+        return None
+    return split_rows(df, outcome)
+
+
+def split_rows(df: pd.DataFrame, outcome: ValidationOutcome) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``df`` on ``outcome``'s failed per-row expectations (one batch of a partition).
 
     The rows are those GX counted as unexpected for each failed expectation, recomputed here with
     the same kwargs (GX's SUMMARY result holds only a sample of them). A row's reason names each
@@ -665,12 +905,10 @@ def split_bad_rows(
     """
     import pandas as pd
 
-    if outcome.success or not outcome.failures:
-        return None
-    if any(f.expectation not in ROW_LEVEL or f.column not in df.columns for f in outcome.failures):
-        return None
     reasons = pd.Series("", index=df.index, dtype="str")
     for f in outcome.failures:
+        if not is_row_level(f):
+            continue
         bad = _unexpected(df[f.column], f.expectation, f.kwargs)
         label = f"{f.column}: {f.expectation}"
         reasons = reasons.mask(bad, reasons.where(reasons == "", reasons + "; ") + label)
