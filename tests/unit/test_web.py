@@ -41,25 +41,25 @@ def test_routes_require_an_authenticated_user(cfg_factory) -> None:
     from driftloop.airflow.web import create_app
 
     cfg_factory()
-    response = TestClient(create_app()).get(f"/reports/{DAY}/report.html")
+    response = TestClient(create_app()).get(f"/churn/reports/{DAY}/report.html")
     assert response.status_code in (401, 403)
 
 
 def test_serves_a_stored_drift_report(client) -> None:
-    html = client.get(f"/reports/{DAY}/report.html")
+    html = client.get(f"/churn/reports/{DAY}/report.html")
     assert html.status_code == 200
     assert html.text == "<h1>drift</h1>"
     assert html.headers["content-type"].startswith("text/html")
-    assert client.get(f"/reports/{DAY}/report.json").json() == {"status": "ok"}
+    assert client.get(f"/churn/reports/{DAY}/report.json").json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        "/reports/2026-01-06/report.html",  # no report that day
-        f"/reports/{DAY}/reason.json",  # not a report file
-        "/reports/not-a-day/report.html",
-        "/reports/..%2F..%2Fsecret/report.html",
+        "/churn/reports/2026-01-06/report.html",  # no report that day
+        f"/churn/reports/{DAY}/reason.json",  # not a report file
+        "/churn/reports/not-a-day/report.html",
+        "/churn/reports/..%2F..%2Fsecret/report.html",
     ],
 )
 def test_missing_or_foreign_reports_are_404(client, url: str) -> None:
@@ -67,8 +67,8 @@ def test_missing_or_foreign_reports_are_404(client, url: str) -> None:
 
 
 def test_serves_data_docs_pages(client) -> None:
-    assert client.get("/data-docs/validations/run.html").text == "<p>run</p>"
-    assert client.get("/data-docs/index.html").text == "<h1>docs</h1>"
+    assert client.get("/churn/data-docs/validations/run.html").text == "<p>run</p>"
+    assert client.get("/churn/data-docs/index.html").text == "<h1>docs</h1>"
 
 
 @pytest.mark.parametrize(
@@ -82,6 +82,6 @@ def test_serves_data_docs_pages(client) -> None:
     ],
 )
 def test_data_docs_refuse_path_traversal_and_missing_files(client, path: str) -> None:
-    response = client.get(f"/data-docs/{path}")
+    response = client.get(f"/churn/data-docs/{path}")
     assert response.status_code == 404
     assert "secret" not in response.text
