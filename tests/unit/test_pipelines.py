@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -101,3 +102,20 @@ def test_schedule_section_defaults_and_overrides(tmp_path) -> None:
     assert cfg.schedule.start_date == date(2026, 5, 2)
     with pytest.raises(ConfigError, match=r"schedule\.start_date"):
         load_config(_write(tmp_path, "q", schedule={"start_date": "yesterday"}), environ={})
+
+
+def test_cli_lists_pipelines_and_exits_2_on_a_broken_config(tmp_path, capsys) -> None:
+    from driftloop.cli.main import main
+
+    _write(tmp_path, "churn", storage={"root": str(tmp_path / "churn")})
+    assert main(["pipelines", "--configs", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["errors"] == {}
+    (churn,) = out["pipelines"]
+    assert churn["dags"] == [f"churn__{s}" for s in STAGES]
+    assert (churn["registered_model"], churn["start_date"]) == ("churn-model", "2026-01-01")
+    _write(tmp_path, "broken", name="broken", gate={"floor": 2})
+    assert main(["pipelines", "--configs", str(tmp_path)]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert [p["name"] for p in out["pipelines"]] == ["churn"]
+    assert "gate.floor" in out["errors"][str(tmp_path / "broken.yaml")]
