@@ -123,3 +123,52 @@ def test_second_pipeline_ingests_and_trains_in_its_own_storage_and_registry(two_
     model_events = _asset_events(eu_assets.model.uri, before)
     assert [e["model_version"] for e in model_events] == ["1"]
     assert _asset_events(pipeline_assets("churn").model.uri, before) == []
+
+
+def test_a_broken_config_is_recorded_without_making_other_dags_stale(
+    airflow_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the dag-processor writes: the good pipeline's DAGs active, one import error elsewhere.
+
+    Airflow marks every DAG of a file that has an import error stale, so this goes through the
+    same DB update as the dag-processor (``sync_bag_to_db``), not only a DagBag.
+    """
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.errors import ParseImportError
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    _write_config(folder, "churn", tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    broken = folder / "churn_eu.yaml"
+    broken.write_text((folder / "churn.yaml").read_text().replace("name: churn", "name: churn_eu"))
+    monkeypatch.setenv("DRIFTLOOP_CONFIGS", str(folder))
+    dags = project_root() / "dags"
+    with create_session() as session:  # the bundle the dag-processor registers first
+        if session.get(DagBundleModel, "dags-folder") is None:
+            session.add(DagBundleModel(name="dags-folder"))
+    bag = DagBag(dag_folder=str(dags), bundle_path=dags, bundle_name="dags-folder")
+    sync_bag_to_db(bag, "dags-folder", None)
+
+    with create_session() as session:
+        stale = dict(
+            session.execute(
+                select(DagModel.dag_id, DagModel.is_stale).where(DagModel.dag_id.like("churn%"))
+            ).all()
+        )
+        errors = dict(
+            session.execute(
+                select(ParseImportError.filename, ParseImportError.stacktrace).where(
+                    ParseImportError.bundle_name == "dags-folder"
+                )
+            ).all()
+        )
+    assert {d: stale[d] for d in (dag_id("churn", s) for s in STAGES)} == dict.fromkeys(
+        (dag_id("churn", s) for s in STAGES), False
+    )
+    assert list(errors) == ["pipeline_configs.py"]
+    assert f"invalid config {broken}" in errors["pipeline_configs.py"]
+    assert f"storage.root: same as {folder / 'churn.yaml'}" in errors["pipeline_configs.py"]

@@ -7,11 +7,12 @@ Each file in dags/ is one stage's template and loops over :func:`pipelines`::
         def ingest(): ...
         ingest()
 
-A broken config (invalid key, clashing storage root...) must not hide the other pipelines' DAGs,
-and Airflow 3 drops every DAG of a file whose import raises. So the broken configs of a file are
-reported through one placeholder DAG whose ``validate()`` raises: Airflow's DagBag records that as
-the file's import error (the message names the config file and the key) and still bags the other
-DAGs of the file (``DagBag.process_file`` validates each DAG on its own).
+A broken config (invalid key, clashing storage root...) must not hide the other pipelines' DAGs.
+Airflow 3 keys import errors by DAG file, and when it records an import error for a file it marks
+*every* DAG of that file stale (``airflow/dag_processing/collection.py``, ``_update_import_errors``),
+even those that parsed. So the stage files skip broken configs, and ``dags/pipeline_configs.py``, a
+file with no DAGs, raises :func:`check_configs`' error: one import error naming each broken config
+file and its key, and nothing else hidden.
 
 At run time a task finds its pipeline from its DAG id (:func:`pipeline_config`).
 """
@@ -24,14 +25,13 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG
 
 from driftloop.airflow.assets import PipelineAssets, pipeline_assets
 from driftloop.core.config import ConfigError, PipelineConfig
 from driftloop.core.pipelines import STAGES, Pipelines, config_files, dag_id, load_pipelines
 from driftloop.core.pipelines import split_dag_id as _split
 
-__all__ = ["BrokenConfigs", "PipelineDag", "pipeline_config", "pipeline_of", "pipelines"]
+__all__ = ["PipelineDag", "check_configs", "pipeline_config", "pipeline_of", "pipelines"]
 
 
 @dataclass(frozen=True)
@@ -79,13 +79,6 @@ class PipelineDag:
         return f"**Pipeline `{self.cfg.name}`** (config `{self.cfg.source}`)\n{doc_md}"
 
 
-class BrokenConfigs(DAG):
-    """Placeholder that reports broken configs as an import error of the DAG file parsing them."""
-
-    def validate(self) -> None:
-        raise ConfigError(self.description or "broken pipeline config")
-
-
 def _cache_key() -> tuple[Any, ...]:
     files = tuple((str(p), p.stat().st_mtime_ns if p.exists() else 0) for p in config_files())
     # ${VAR} and DRIFTLOOP__* overrides come from the environment: a change reloads.
@@ -105,20 +98,22 @@ def _loaded() -> Pipelines:
 def pipelines(stage: str) -> list[PipelineDag]:
     """One :class:`PipelineDag` of ``stage`` per valid pipeline config, in file order.
 
-    Broken configs are registered as one :class:`BrokenConfigs` placeholder of the calling DAG file.
+    Broken configs are left out here; :func:`check_configs` reports them.
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+    return [PipelineDag(cfg, stage) for cfg in _loaded().configs]
+
+
+def check_configs() -> None:
+    """Raise a :class:`ConfigError` naming every broken config (file and key), if there is one."""
     loaded = _loaded()
     if loaded.errors:
-        message = "\n".join(loaded.errors.values())
-        with BrokenConfigs(
-            dag_id=f"driftloop_broken_configs__{stage}",
-            description=message,
-            schedule=None,
-        ):
-            pass
-    return [PipelineDag(cfg, stage) for cfg in loaded.configs]
+        files = ", ".join(loaded.errors)
+        raise ConfigError(
+            f"{len(loaded.errors)} pipeline config(s) not loaded ({files}); the DAGs of the "
+            f"{len(loaded.configs)} other(s) are unaffected:\n" + "\n".join(loaded.errors.values())
+        )
 
 
 def pipeline_of(context: Any) -> str:
