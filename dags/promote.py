@@ -1,7 +1,8 @@
-"""promote: manual promotion or rollback of the registered model, with an audit record.
+"""<pipeline>__promote: manual promotion or rollback of the registered model, with an audit record.
 
-Wiring only: the task body is in ``driftloop.airflow.tasks.promote``, the form in
-``driftloop.airflow.params`` and the documentation shown in the UI in ``driftloop.airflow.docs``.
+Wiring only: the pipelines come from ``driftloop.airflow.factory``, the task body from
+``driftloop.airflow.tasks.promote``, the form from ``driftloop.airflow.params`` and the
+documentation shown in the UI from ``driftloop.airflow.docs``.
 """
 
 from __future__ import annotations
@@ -9,24 +10,24 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from driftloop.airflow import docs
-from driftloop.airflow.assets import MODEL
-from driftloop.airflow.params import DEFAULT_ARGS, promote_params, start_date
+from driftloop.airflow.factory import pipelines
+from driftloop.airflow.params import DEFAULT_ARGS, promote_params
 from driftloop.airflow.tasks import promote as t
 
+for p in pipelines("promote"):
 
-@dag(
-    dag_id="promote",
-    schedule=None,
-    start_date=start_date(),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["driftloop", "model"],
-    doc_md=docs.PROMOTE,
-    params=promote_params(),
-)
-def promote() -> None:
-    task(outlets=[MODEL], multiple_outputs=False)(t.apply)()
+    @dag(
+        dag_id=p.dag_id,
+        schedule=None,
+        start_date=p.start_date,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=p.tags("model"),
+        doc_md=p.doc(docs.PROMOTE),
+        params=promote_params(),
+    )
+    def promote() -> None:
+        task(outlets=[p.assets.model], multiple_outputs=False)(t.apply)()
 
-
-promote()
+    promote()

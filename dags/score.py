@@ -1,7 +1,7 @@
-"""score: batch predictions of the champion for each newly validated partition.
+"""<pipeline>__score: batch predictions of the champion for each newly validated partition.
 
-Wiring only: the task bodies are in ``driftloop.airflow.tasks.score``, the documentation shown in
-the UI in ``driftloop.airflow.docs``.
+Wiring only: the pipelines come from ``driftloop.airflow.factory``, the task bodies from
+``driftloop.airflow.tasks.score``, the documentation shown in the UI from ``driftloop.airflow.docs``.
 """
 
 from __future__ import annotations
@@ -9,36 +9,37 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from driftloop.airflow import docs
-from driftloop.airflow.assets import PREDICTIONS, VALIDATED
-from driftloop.airflow.params import DEFAULT_ARGS, start_date
+from driftloop.airflow.factory import pipelines
+from driftloop.airflow.params import DEFAULT_ARGS
 from driftloop.airflow.pods import execution_mode, pod_task, score_arguments
 from driftloop.airflow.tasks import score as t
 
+for p in pipelines("score"):
 
-@dag(
-    dag_id="score",
-    schedule=[VALIDATED],
-    start_date=start_date(),
-    catchup=False,
-    default_args=DEFAULT_ARGS,
-    tags=["driftloop", "model"],
-    doc_md=docs.SCORE,
-)
-def score() -> None:
-    targets = task(t.resolve_champion)()
-    if execution_mode() == "kubernetes":
-        pod_task(
-            "score_partition",
-            targets.map(score_arguments),
-            on_result=t.announce_predictions,
-            outlets=[PREDICTIONS],
-        )
-    else:
-        task(
-            outlets=[PREDICTIONS],
-            multiple_outputs=False,
-            map_index_template="{{ target['partition'] }}",
-        )(t.score_partition).expand(target=targets)
+    @dag(
+        dag_id=p.dag_id,
+        schedule=[p.assets.validated],
+        start_date=p.start_date,
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        tags=p.tags("model"),
+        doc_md=p.doc(docs.SCORE),
+    )
+    def score() -> None:
+        targets = task(t.resolve_champion)()
+        if execution_mode(p.cfg) == "kubernetes":
+            pod_task(
+                "score_partition",
+                targets.map(score_arguments),
+                cfg=p.cfg,
+                on_result=t.announce_predictions,
+                outlets=[p.assets.predictions],
+            )
+        else:
+            task(
+                outlets=[p.assets.predictions],
+                multiple_outputs=False,
+                map_index_template="{{ target['partition'] }}",
+            )(t.score_partition).expand(target=targets)
 
-
-score()
+    score()

@@ -24,7 +24,10 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-os.environ.pop("DRIFTLOOP_CONFIG", None)
+# One pipeline (churn) unless a test says otherwise: DRIFTLOOP_CONFIGS (a folder) would load every
+# config of configs/, whose storage roots the DRIFTLOOP__STORAGE__ROOT of cfg_factory would merge.
+os.environ.pop("DRIFTLOOP_CONFIGS", None)
+os.environ["DRIFTLOOP_CONFIG"] = str(REPO / "configs" / "churn.yaml")
 for _k in [k for k in os.environ if k.startswith("DRIFTLOOP__")]:
     del os.environ[_k]
 (_SESSION_HOME / "airflow").mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
-LOOP_DAGS = ("ingest", "score", "drift_check", "train", "promote")
+from driftloop.core.pipelines import STAGES, dag_id
+
+# The churn pipeline's DAGs (``churn__ingest``...), the one the loop tests deploy.
+LOOP_DAGS = tuple(dag_id("churn", stage) for stage in STAGES)
 # Small models and short waits: the loop's shape is what is under test, not the model's quality.
 FAST = {
     "DRIFTLOOP__DATASET__LABEL_DELAY_DAYS": "1",
@@ -78,14 +81,14 @@ def check_every_day_went_through(server: Server, store: Any, days: list[date]) -
     from driftloop.core.storage import DRIFT, PREDICTIONS, SCORING
 
     last = days[-1]
-    ingest_runs = runs(server, "ingest", last)
+    ingest_runs = runs(server, dag_id("churn", "ingest"), last)
     assert sorted(r["logical_date"][:10] for r in ingest_runs) == [d.isoformat() for d in days]
     assert {r["state"] for r in ingest_runs} == {"success"}
-    checks = runs(server, "drift_check", last)
+    checks = runs(server, dag_id("churn", "drift_check"), last)
     assert sorted(r["logical_date"][:10] for r in checks) == [d.isoformat() for d in days]
     assert {r["state"] for r in checks} == {"success"}, checks
     assert {r["run_type"] for r in ingest_runs + checks} == {"scheduled"}
-    score_runs = runs(server, "score", last)
+    score_runs = runs(server, dag_id("churn", "score"), last)
     assert {r["run_type"] for r in score_runs} == {"asset_triggered"}
     assert {r["state"] for r in score_runs} == {"success"}
     for day in days:
@@ -109,7 +112,7 @@ def check_bootstrap_alarm_retrain(
     assert alarms and alarms[0] >= shift, alarms
     assert all(d < shift for d in days if d <= bootstrap_day)
 
-    trains = sorted(runs(server, "train", days[-1]), key=lambda r: r["dag_run_id"])
+    trains = sorted(runs(server, dag_id("churn", "train"), days[-1]), key=lambda r: r["dag_run_id"])
     assert [r["dag_run_id"] for r in trains] == [
         f"retrain__{bootstrap_day.isoformat()}",
         f"retrain__{retrain_day.isoformat()}",

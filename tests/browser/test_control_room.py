@@ -36,7 +36,7 @@ class Screens:
 
 
 def _task_state(server: AirflowServer, run_id: str, task_id: str) -> str | None:
-    return server.api("GET", f"dags/train/dagRuns/{run_id}/taskInstances/{task_id}")["state"]
+    return server.api("GET", f"dags/churn__train/dagRuns/{run_id}/taskInstances/{task_id}")["state"]
 
 
 def test_trigger_from_the_form_and_approve_from_required_actions(
@@ -56,7 +56,7 @@ def test_trigger_from_the_form_and_approve_from_required_actions(
     shot = Screens(tmp_path / "screenshots")
     seed_days(cfg)
     with server:
-        server.unpause("train")
+        server.unpause("churn__train")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         base = server.base_url
 
@@ -70,7 +70,7 @@ def test_trigger_from_the_form_and_approve_from_required_actions(
         page.wait_for_url(f"{base}/")
 
         # The train DAG's trigger form: every field titled and explained; trigger with defaults.
-        page.goto(f"{base}/dags/train")
+        page.goto(f"{base}/dags/churn__train")
         page.get_by_role("button", name="Trigger Dag").click()
         dialog = page.get_by_role("dialog")
         form = dialog.inner_text()
@@ -79,7 +79,7 @@ def test_trigger_from_the_form_and_approve_from_required_actions(
         assert "Empty: the newest day that has labels." in form
         shot(page, "trigger-form")
         dialog.get_by_role("button", name="Trigger").click()
-        page.wait_for_url("**/dags/train/runs/**")
+        page.wait_for_url("**/dags/churn__train/runs/**")
         run_id = page.url.rsplit("/runs/", 1)[1].split("/")[0]
         shot(page, "run")
 
@@ -109,7 +109,7 @@ def test_trigger_from_the_form_and_approve_from_required_actions(
         page.get_by_role("button", name="Approve").click()
 
         def finished() -> str | None:
-            state = server.api("GET", f"dags/train/dagRuns/{run_id}")["state"]
+            state = server.api("GET", f"dags/churn__train/dagRuns/{run_id}")["state"]
             return state if state in ("success", "failed") else None
 
         assert server.wait_for(finished, 120, "the run to finish", every=2) == "success"

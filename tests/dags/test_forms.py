@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.dags
 
-FORM_DAGS = ("train", "promote")
+FORM_DAGS = ("churn__train", "churn__promote")
 # What the drift check and the demo send to `train` (they must keep working).
 DRIFT_CHECK_CONF = {
     "date": "2026-01-10",
@@ -65,7 +65,7 @@ def test_no_param_is_a_required_empty_string(dags, dag_id: str) -> None:
 
 
 def test_train_as_configured_choices_are_valid_and_visible(dags) -> None:
-    params = dags["train"].params
+    params = dags["churn__train"].params
     algorithm = params.get_param("algorithm").schema
     assert None in algorithm["enum"] and algorithm["values_display"]["null"] == "as configured"
     auto = params.get_param("auto_promote").schema
@@ -76,11 +76,11 @@ def test_train_as_configured_choices_are_valid_and_visible(dags) -> None:
 
 
 def test_train_accepts_what_the_drift_check_and_the_demo_send(dags) -> None:
-    resolved = _with(dags["train"], DRIFT_CHECK_CONF)
+    resolved = _with(dags["churn__train"], DRIFT_CHECK_CONF)
     assert {k: resolved[k] for k in DRIFT_CHECK_CONF} == DRIFT_CHECK_CONF
-    assert _with(dags["train"], {"date": "2026-01-10", "reason": "bootstrap: first model"})
+    assert _with(dags["churn__train"], {"date": "2026-01-10", "reason": "bootstrap: first model"})
     choices = {"algorithm": "random_forest", "auto_promote": "off", "max_depth": 3}
-    assert _with(dags["train"], choices)["auto_promote"] == "off"
+    assert _with(dags["churn__train"], choices)["auto_promote"] == "off"
 
 
 @pytest.mark.parametrize(
@@ -102,11 +102,11 @@ def test_train_refuses_bad_values_before_the_run(dags, conf: dict[str, Any]) -> 
     from airflow.sdk.definitions.param import ParamValidationError
 
     with pytest.raises(ParamValidationError, match=next(iter(conf))):
-        _with(dags["train"], conf)
+        _with(dags["churn__train"], conf)
 
 
 def test_promote_rollback_needs_no_version(dags) -> None:
-    resolved = _with(dags["promote"], {"action": "rollback"})
+    resolved = _with(dags["churn__promote"], {"action": "rollback"})
     assert resolved["version"] is None and resolved["reason"]
 
 
@@ -115,14 +115,14 @@ def test_promote_refuses_bad_values_before_the_run(dags, conf: dict[str, Any]) -
     from airflow.sdk.definitions.param import ParamValidationError
 
     with pytest.raises(ParamValidationError, match=next(iter(conf))):
-        _with(dags["promote"], conf)
+        _with(dags["churn__promote"], conf)
 
 
 def test_auto_promote_choices_map_to_the_gate_setting(dags) -> None:
     from driftloop.model.workflow import resolve_auto_promote as auto_promote
 
     # The form offers exactly the choices the workflow resolves.
-    assert dags["train"].params.get_param("auto_promote").schema["enum"] == [
+    assert dags["churn__train"].params.get_param("auto_promote").schema["enum"] == [
         "as_configured",
         "on",
         "off",

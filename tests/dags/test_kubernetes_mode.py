@@ -100,7 +100,7 @@ def describe(task):
     }
 
 
-for dag_id in ("train", "score"):
+for dag_id in ("churn__train", "churn__score"):
     DagSerialization.to_dict(bag.dags[dag_id])  # what the dag-processor stores must serialize
 
 def fresh(dag_id, task_id):
@@ -112,20 +112,20 @@ def fresh(dag_id, task_id):
     return task
 
 
-train = bag.dags["train"].get_task("train_model")
+train = bag.dags["churn__train"].get_task("train_model")
 info = describe(train)
 if info["class"].endswith("KubernetesPodOperator"):
     info["pods"] = []
     for run in spec["train_runs"]:
-        op = fresh("train", "train_model")
+        op = fresh("churn__train", "train_model")
         ctx = context_of(op, run["run_id"], run["conf"], run["logical_date"], run["run_after"])
         info["pods"].append(pod_of(op, ctx))
     # gate consumes the pod's return value (its XCom)
-    gate = bag.dags["train"].get_task("gate")
+    gate = bag.dags["churn__train"].get_task("gate")
     info["gate_reads"] = [[a.operator.task_id, a.key] for a in gate.op_args]
 out["tasks"]["train_model"] = info
 
-score = bag.dags["score"].get_task("score_partition")
+score = bag.dags["churn__score"].get_task("score_partition")
 info = describe(score)
 if info["mapped"] and info["class"].endswith("KubernetesPodOperator"):
     # One pod per element of resolve_champion's list: apply the expansion's map callables to a
@@ -137,7 +137,7 @@ if info["mapped"] and info["class"].endswith("KubernetesPodOperator"):
         value = target
         for fn in mapped_args.callables:
             value = fn(value)
-        op = fresh("score", "score_partition").unmap({"arguments": value})
+        op = fresh("churn__score", "score_partition").unmap({"arguments": value})
         ctx = context_of(op, "asset_triggered__x", {}, None, "2026-01-12T01:00:00")
         info["pods"].append(pod_of(op, ctx))
         info["post_execute"] = op._post_execute_hook is not None
@@ -217,6 +217,10 @@ def _check_pod(pod: dict[str, Any]) -> dict[str, Any]:
     base = _container(pod)
     assert base["image"] == "registry.example.com/driftloop:1.4.2"
     assert base["command"] == ["driftloop"]
+    # The pipeline's own config file: the image holds the same configs/ as the workers.
+    assert {"name": "DRIFTLOOP_CONFIG", "value": str(REPO / "configs" / "churn.yaml")} in base[
+        "env"
+    ]
     assert base["args"][:2] == ["--result-file", "/airflow/xcom/return.json"]
     assert base["envFrom"] == [
         {"configMapRef": {"name": "driftloop-churn-env"}},
@@ -258,7 +262,7 @@ def test_train_model_is_a_pod_with_the_run_params_as_arguments(kubernetes_tasks)
         "--hyperparameters",
         '{"max_depth": 3, "max_iter": 20}',  # unset form values are left out
         "--dag-id",
-        "train",
+        "churn__train",
         "--run-id",
         TRAIN_RUN_ID,
         "--task-id",
@@ -296,7 +300,7 @@ def test_the_rendered_arguments_parse_with_the_real_cli(kubernetes_tasks) -> Non
     assert str(args.date) == "2026-01-10" and str(args.since) == "2026-01-04"
     assert args.window_days is None and args.algorithm == "gradient_boosting"
     assert args.hyperparameters == {"max_depth": 3, "max_iter": 20}
-    assert (args.dag_id, args.run_id, args.task_id) == ("train", TRAIN_RUN_ID, "train_model")
+    assert (args.dag_id, args.run_id, args.task_id) == ("churn__train", TRAIN_RUN_ID, "train_model")
     args = parser.parse_args(_container(empty)["args"])
     assert (args.date, args.since, args.window_days, args.algorithm, args.report_uri) == (None,) * 5
     for pod in kubernetes_tasks["score_partition"]["pods"]:
@@ -324,7 +328,11 @@ def test_an_unknown_mode_fails_the_parse(tmp_path: Path) -> None:
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "DRIFTLOOP__EXECUTION__MODE": "kubernetees",
     }
-    code = "from driftloop.airflow.pods import execution_mode; execution_mode()"
+    code = (
+        "from driftloop.airflow.pods import execution_mode\n"
+        "from driftloop.core.config import load_config\n"
+        "execution_mode(load_config(environ={}))"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=False
     )
@@ -384,12 +392,12 @@ def test_pod_results_equal_what_the_in_process_tasks_return(
     # In-process (local mode): what train_model and score_partition return.
     bag = DagBag(dag_folder=str(DAGS))
     logical = datetime(end.year, end.month, end.day, tzinfo=UTC)
-    dr = bag.dags["train"].test(logical_date=logical, run_conf=conf)
+    dr = bag.dags["churn__train"].test(logical_date=logical, run_conf=conf)
     assert str(dr.state) == "success"
-    local_train = _xcom("train", dr.run_id, "train_model")
-    sr = bag.dags["score"].test(logical_date=logical, run_conf={"date": end.isoformat()})
+    local_train = _xcom("churn__train", dr.run_id, "train_model")
+    sr = bag.dags["churn__score"].test(logical_date=logical, run_conf={"date": end.isoformat()})
     assert str(sr.state) == "success"
-    local_score = _xcom("score", sr.run_id, "score_partition", map_index=0)
+    local_score = _xcom("churn__score", sr.run_id, "score_partition", map_index=0)
     predictions = f"{partition_prefix(PREDICTIONS, end)}/part-0.parquet"
     local_bytes = store.read_bytes(predictions)
 
@@ -426,7 +434,7 @@ def test_pod_results_equal_what_the_in_process_tasks_return(
     import mlflow
 
     run = mlflow.MlflowClient(cfg.tracking_uri()).get_run(tags.run_id)
-    assert run.data.tags["airflow.dag_id"] == "train"
+    assert run.data.tags["airflow.dag_id"] == "churn__train"
     assert run.data.tags["airflow.run_id"] == dr.run_id
     assert run.data.tags["driftloop.trigger_reason"] == "parity"
 

@@ -73,3 +73,39 @@ def test_flight_delays_binary(tmp_path: Path) -> None:
     assert any(d["live_auc"] is not None and d["live_auc"] > 0.7 for d in after)
     (run,) = registered_runs(state, "flights_delay-model")
     assert {"roc_auc", "pr_auc", "log_loss"} <= set(run.data.metrics)
+
+
+def test_flight_arrival_delay_regression(tmp_path: Path) -> None:
+    """The same nine days with the published arrival delay (minutes) as a regression target."""
+    source = real_data.flights(until="2013-01-10").drop(columns=["delayed"])
+    summary, state = replay(tmp_path, EXAMPLES / "flights_arrival_delay.yaml", source)
+    days = summary["days"]
+    assert [d["validation"] for d in days] == ["validated"] * 9
+    trained = [d for d in days if d["retrain_triggered"]]
+    assert [d["action"] for d in trained] == ["bootstrap training, promoted"]
+    after = days[days.index(trained[0]) + 1 :]
+    assert after and all(d["drift_status"] in ("drift", "no_drift") for d in after)
+    (run,) = registered_runs(state, "flights_arrival_delay-model")
+    assert {"rmse", "mae", "r2"} <= set(run.data.metrics)
+    assert "roc_auc" not in run.data.metrics
+    # The departure delay explains most of the arrival delay: far better than the mean.
+    assert run.data.metrics["r2"] > 0.7
+
+
+def test_seattle_weather_multiclass_by_month(tmp_path: Path) -> None:
+    """Two years of daily weather as monthly partitions: five classes, a model from the ninth."""
+    source = real_data.seattle_weather()
+    source = source[source["date"] < "2014-01-01"]
+    summary, state = replay(
+        tmp_path, EXAMPLES / "seattle_weather.yaml", source, "--period", "month"
+    )
+    days = summary["days"]
+    assert summary["meta"]["partitions"] == 24 and summary["meta"]["period"] == "month"
+    assert [d["validation"] for d in days] == ["validated"] * 24
+    assert sum(d["rows"] for d in days) == len(source)
+    trained = [d for d in days if d["retrain_triggered"]]
+    assert trained and trained[0]["action"] == "bootstrap training, promoted"
+    runs = registered_runs(state, "seattle_weather-model")
+    metrics = runs[-1].data.metrics
+    assert {"macro_f1", "weighted_f1", "accuracy", "log_loss"} <= set(metrics)
+    assert "roc_auc" not in metrics

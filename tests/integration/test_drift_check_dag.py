@@ -50,7 +50,7 @@ def _train_runs() -> list[Any]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        runs = session.query(DagRun).filter(DagRun.dag_id == "train").all()
+        runs = session.query(DagRun).filter(DagRun.dag_id == "churn__train").all()
         session.expunge_all()
         return runs
 
@@ -60,7 +60,7 @@ def _clear_train_runs() -> None:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        session.query(DagRun).filter(DagRun.dag_id == "train").delete()
+        session.query(DagRun).filter(DagRun.dag_id == "churn__train").delete()
 
 
 def _report(store, day: date) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def test_drift_triggers_train_with_reason_and_report(dags, champion_env) -> None
     store = champion_env
     _clear_train_runs()
     day = START + timedelta(days=15)
-    dr = dags["drift_check"].test(logical_date=logical(day))
+    dr = dags["churn__drift_check"].test(logical_date=logical(day))
     assert str(dr.state) == "success"
 
     report = _report(store, day)
@@ -115,12 +115,12 @@ def test_a_rerun_of_the_day_decides_the_same_and_triggers_nothing_twice(dags, ch
     store = champion_env
     _clear_train_runs()
     day = START + timedelta(days=15)
-    assert str(dags["drift_check"].test(logical_date=logical(day)).state) == "success"
+    assert str(dags["churn__drift_check"].test(logical_date=logical(day)).state) == "success"
     first = _report(store, day)["decision"]
     (run,) = _train_runs()
     assert run.run_id == f"retrain__{day.isoformat()}"
 
-    rerun = dags["drift_check"].test(logical_date=logical(day))
+    rerun = dags["churn__drift_check"].test(logical_date=logical(day))
     assert str(rerun.state) == "success"
     assert _report(store, day)["decision"] == first  # its own train run is not "someone else's"
     assert [r.run_id for r in _train_runs()] == [run.run_id]
@@ -141,7 +141,7 @@ def test_running_training_suppresses_the_trigger(dags, champion_env) -> None:
     with create_session() as session:  # a queued run of `train`, as the scheduler would hold it
         session.add(
             DagRun(
-                dag_id="train",
+                dag_id="churn__train",
                 run_id="manual__already_running",
                 run_type=DagRunType.MANUAL,
                 state=DagRunState.QUEUED,
@@ -149,7 +149,7 @@ def test_running_training_suppresses_the_trigger(dags, champion_env) -> None:
                 triggered_by=DagRunTriggeredByType.TEST,
             )
         )
-    dr = dags["drift_check"].test(logical_date=logical(day))
+    dr = dags["churn__drift_check"].test(logical_date=logical(day))
     assert str(dr.state) == "success"
     report = _report(store, day)
     assert report["drift"]["status"] == "drift"
@@ -162,7 +162,7 @@ def test_no_drift_skips_the_trigger(dags, champion_env) -> None:
     store = champion_env
     _clear_train_runs()
     day = START + timedelta(days=12)  # the window holds stationary days only
-    dr = dags["drift_check"].test(logical_date=logical(day))
+    dr = dags["churn__drift_check"].test(logical_date=logical(day))
     assert str(dr.state) == "success"
     assert _report(store, day)["decision"]["retrain"] is False
     assert _train_runs() == []

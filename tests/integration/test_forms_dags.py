@@ -45,7 +45,7 @@ def test_train_with_the_form_defaults_ends_the_window_on_the_newest_labelled_day
 ) -> None:
     cfg, store, labelled = env
     with caplog.at_level(logging.INFO, logger="driftloop"):
-        dr = dags["train"].test(run_conf=_defaults(dags["train"]))
+        dr = dags["churn__train"].test(run_conf=_defaults(dags["churn__train"]))
     states = _states(dr)
     assert str(dr.state) == "success", states
     assert states["promote_model"] == "success"
@@ -88,7 +88,7 @@ def test_bad_train_params_fail_the_first_task_without_a_model(
     dags, env, conf: dict, failed_task: str
 ) -> None:
     cfg, _store, _labelled = env
-    dr = dags["train"].test(run_conf={**_defaults(dags["train"]), **conf})
+    dr = dags["churn__train"].test(run_conf={**_defaults(dags["churn__train"]), **conf})
     states = _states(dr)
     assert str(dr.state) == "failed"
     assert states[failed_task] == "failed"
@@ -98,23 +98,25 @@ def test_bad_train_params_fail_the_first_task_without_a_model(
 
 def test_promote_form_defaults_and_checks(dags, env) -> None:
     cfg, _store, _labelled = env
-    defaults = _defaults(dags["promote"])
-    dr = dags["train"].test(run_conf=_defaults(dags["train"]))
+    defaults = _defaults(dags["churn__promote"])
+    dr = dags["churn__train"].test(run_conf=_defaults(dags["churn__train"]))
     assert str(dr.state) == "success"
 
     # promote without a version, with an unknown one, and a rollback with nothing to roll back to:
     # the run fails in its one task and nothing changes.
     for conf in ({}, {"version": "99"}, {"action": "rollback"}):
-        dr = dags["promote"].test(run_conf={**defaults, **conf})
+        dr = dags["churn__promote"].test(run_conf={**defaults, **conf})
         assert str(dr.state) == "failed", conf
         assert registry.aliases(cfg) == {"champion": "1"}
 
-    dr = dags["train"].test(run_conf={**_defaults(dags["train"]), "min_improvement": 0.0})
+    dr = dags["churn__train"].test(
+        run_conf={**_defaults(dags["churn__train"]), "min_improvement": 0.0}
+    )
     assert str(dr.state) == "success"
     assert registry.aliases(cfg) == {"champion": "1", "challenger": "2"}  # a tie keeps v1
-    dr = dags["promote"].test(run_conf={**defaults, "version": "2"})
+    dr = dags["churn__promote"].test(run_conf={**defaults, "version": "2"})
     assert str(dr.state) == "success"
-    dr = dags["promote"].test(run_conf={**defaults, "action": "rollback"})
+    dr = dags["churn__promote"].test(run_conf={**defaults, "action": "rollback"})
     assert str(dr.state) == "success"
     assert registry.aliases(cfg) == {"champion": "1", "previous_champion": "2"}
     rollback = registry.read_records(cfg)

@@ -1,4 +1,4 @@
-"""The `ingest` DAG end to end with dag.test(): real sensor, real GX, asset events in the Airflow DB."""
+"""The `churn__ingest` DAG end to end with dag.test(): real sensor, real GX, asset events in the Airflow DB."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def ingest_dag(airflow_db):
 
     bag = DagBag(dag_folder=str(project_root() / "dags" / "ingest.py"))
     assert bag.import_errors == {}
-    return bag.dags["ingest"]
+    return bag.dags["churn__ingest"]
 
 
 def _run(dag, day: date):
@@ -48,13 +48,15 @@ def _validated_events(after_id: int) -> list[dict]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from driftloop.airflow.assets import VALIDATED as VALIDATED_ASSET
+    from driftloop.airflow.assets import pipeline_assets
+
+    validated_asset = pipeline_assets("churn").validated
 
     with create_session() as session:
         rows = session.scalars(
             select(AssetEvent)
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.uri == VALIDATED_ASSET.uri, AssetEvent.id > after_id)
+            .where(AssetModel.uri == validated_asset.uri, AssetEvent.id > after_id)
             .order_by(AssetEvent.id)
         ).all()
         return [dict(r.extra) for r in rows]

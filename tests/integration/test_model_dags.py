@@ -42,7 +42,7 @@ def test_train_auto_promotes_first_model_then_score_writes_predictions(dags, env
     import mlflow
 
     cfg, store = env
-    dr = dags["train"].test(
+    dr = dags["churn__train"].test(
         logical_date=logical(END),
         run_conf={
             "date": END.isoformat(),
@@ -58,7 +58,7 @@ def test_train_auto_promotes_first_model_then_score_writes_predictions(dags, env
     client = mlflow.MlflowClient(cfg.tracking_uri())
     mv = client.get_model_version(cfg.model_name, "1")
     run = client.get_run(mv.run_id)
-    assert run.data.tags["airflow.dag_id"] == "train"
+    assert run.data.tags["airflow.dag_id"] == "churn__train"
     assert run.data.tags["airflow.run_id"] == dr.run_id
     assert run.data.tags["driftloop.trigger_reason"] == "bootstrap: first model"
     assert run.data.tags["driftloop.report_uri"] == "r.json"
@@ -75,21 +75,21 @@ def test_train_auto_promotes_first_model_then_score_writes_predictions(dags, env
     assert store.read_json(f"{decisions}/v1-promote.json")["partition_date"] == END.isoformat()
 
     day = END  # validated, labels not yet arrived: exactly what scoring sees in production
-    sr = dags["score"].test(logical_date=logical(day), run_conf={"date": day.isoformat()})
+    sr = dags["churn__score"].test(logical_date=logical(day), run_conf={"date": day.isoformat()})
     assert str(sr.state) == "success", _states(sr)
     preds = store.read_table(PREDICTIONS, day)
     assert set(preds["model_version"]) == {"1"} and set(preds["run_id"]) == {mv.run_id}
     assert len(preds) == len(store.read_table("validated", day))
     key = f"{partition_prefix(PREDICTIONS, day)}/part-0.parquet"
     before = store.read_bytes(key)
-    rerun = dags["score"].test(logical_date=logical(day), run_conf={"date": day.isoformat()})
+    rerun = dags["churn__score"].test(logical_date=logical(day), run_conf={"date": day.isoformat()})
     assert str(rerun.state) == "success"
     assert store.read_bytes(key) == before
 
 
 def test_score_without_champion_skips_and_writes_nothing(dags, env) -> None:
     _cfg, store = env
-    sr = dags["score"].test(logical_date=logical(END), run_conf={"date": END.isoformat()})
+    sr = dags["churn__score"].test(logical_date=logical(END), run_conf={"date": END.isoformat()})
     assert _states(sr)["resolve_champion"] == "skipped"
     assert store.partitions(PREDICTIONS) == []
 
@@ -138,11 +138,11 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
     # answers it the way the Required Actions page does, then the run resumes.
     reviewer = threading.Thread(
         target=_respond_when_awaiting,
-        args=("train", "approve_promotion", option, done),
+        args=("churn__train", "approve_promotion", option, done),
         daemon=True,
     )
     reviewer.start()
-    dr = dags["train"].test(
+    dr = dags["churn__train"].test(
         logical_date=logical(END),
         run_conf={"date": END.isoformat(), "reason": "manual", "auto_promote": "off"},
     )
@@ -177,7 +177,7 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
 def test_promote_dag_rolls_back_and_promotes_with_audit(dags, env) -> None:
     cfg, store = env
     for end in (END - timedelta(days=1), END):
-        dr = dags["train"].test(
+        dr = dags["churn__train"].test(
             logical_date=logical(end), run_conf={"date": end.isoformat(), "min_improvement": 0.0}
         )
         assert str(dr.state) == "success"
@@ -187,13 +187,15 @@ def test_promote_dag_rolls_back_and_promotes_with_audit(dags, env) -> None:
     registry.promote(cfg, "2", "set up the test state", "test")
     registry.promote(cfg, "1", "set up the test state", "test")
 
-    dr = dags["promote"].test(run_conf={"action": "rollback", "reason": "bad scores"})
+    dr = dags["churn__promote"].test(run_conf={"action": "rollback", "reason": "bad scores"})
     assert str(dr.state) == "success", _states(dr)
     assert registry.aliases(cfg) == {"champion": "2", "previous_champion": "1"}
     rec = store.read_json(f"registry/decisions/{cfg.model_name}/v2-rollback-from-v1.json")
     assert rec["reason"] == "bad scores" and rec["actor"]
 
-    dr = dags["promote"].test(run_conf={"action": "promote", "version": "1", "reason": "fixed"})
+    dr = dags["churn__promote"].test(
+        run_conf={"action": "promote", "version": "1", "reason": "fixed"}
+    )
     assert str(dr.state) == "success"
     assert registry.aliases(cfg) == {"champion": "1", "previous_champion": "2"}
     assert (

@@ -60,7 +60,7 @@ def test_train_model_links_to_its_mlflow_run(airflow_db, cfg_factory) -> None:
     write_days(open_store(cfg.storage), cfg, 10, rows=600)
     bag = DagBag()
     assert not bag.import_errors
-    dr = bag.dags["train"].test(
+    dr = bag.dags["churn__train"].test(
         logical_date=datetime(END.year, END.month, END.day, tzinfo=UTC),
         run_conf={"date": END.isoformat(), "reason": "links test"},
     )
@@ -71,13 +71,13 @@ def test_train_model_links_to_its_mlflow_run(airflow_db, cfg_factory) -> None:
     expected = mlflow_run_url(cfg.tracking_uri(), run.info.experiment_id, run.info.run_id)
     assert expected.startswith("http") and run.info.run_id in expected
 
-    links = _extra_links("train", dr.run_id, "train_model")
+    links = _extra_links("churn__train", dr.run_id, "train_model")
     assert links["MLflow run"] == expected
     # Every link of the plugin is offered; those the task did not publish are disabled (None).
     assert {n: links[n] for n in LINK_NAMES if n != "MLflow run"} == {
         n: None for n in LINK_NAMES if n != "MLflow run"
     }
     # A task that published nothing has every driftloop link disabled.
-    assert {n: _extra_links("train", dr.run_id, "gate")[n] for n in LINK_NAMES} == dict.fromkeys(
-        LINK_NAMES
-    )
+    assert {
+        n: _extra_links("churn__train", dr.run_id, "gate")[n] for n in LINK_NAMES
+    } == dict.fromkeys(LINK_NAMES)

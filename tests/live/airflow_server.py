@@ -35,6 +35,7 @@ from driftloop.local.stack import (
 __all__ = ["AirflowServer", "free_port", "seed_days"]
 
 T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[2]
 
 
 class AirflowServer:
@@ -54,6 +55,8 @@ class AirflowServer:
             extra_env={
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                # One pipeline (churn): the storage override below would apply to every config.
+                "DRIFTLOOP_CONFIG": str(REPO / "configs" / "churn.yaml"),
                 "DRIFTLOOP__STORAGE__ROOT": str(home / "data"),
                 "DRIFTLOOP__VALIDATION__DATA_DOCS_DIR": str(home / "data_docs"),
                 # Bytecode cached across tests (a fresh home per test would recompile every import).

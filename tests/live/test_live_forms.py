@@ -65,20 +65,20 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         timings["seeded"] = time.monotonic() - t0
         server.start()
         timings["ready"] = time.monotonic() - t0
-        for dag_id in ("train", "promote"):
+        for dag_id in ("churn__train", "churn__promote"):
             server.unpause(dag_id)
 
         # train, exactly as the form starts: every param at its default.
-        defaults = _defaults(server, "train")
+        defaults = _defaults(server, "churn__train")
         assert defaults["date"] is None and defaults["auto_promote"] == "as_configured"
-        run = _run(server, "train", defaults)
+        run = _run(server, "churn__train", defaults)
         timings["train"] = time.monotonic() - t0
         assert run["state"] == "success", server.dump_logs()
         assert registry.aliases(cfg) == {"champion": "1"}
         tags = registry.get_version(cfg, "1").tags
         assert tags["driftloop.gate.rule"] == "first_model"
 
-        log = server.task_log("train", run["dag_run_id"], "train_model")
+        log = server.task_log("churn__train", run["dag_run_id"], "train_model")
         print(f"--- train_model log ({len(log)} lines) ---\n{log_text(log)}")
         text = log_text(log)
         assert f"window end: {newest_labelled}, the newest day with labels" in text
@@ -90,14 +90,14 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         assert not [e for e in log if e.get("logger") in ("py.warnings", "task.stderr")], text
         assert not [e for e in log if e.get("level") not in ("info", "debug")], text
         assert len(log) < 40, text
-        gate_log = log_text(server.task_log("train", run["dag_run_id"], "route"))
+        gate_log = log_text(server.task_log("churn__train", run["dag_run_id"], "route"))
         assert "v1 passed the gate; auto-promote is on: promoting" in gate_log
-        outcome = log_text(server.task_log("train", run["dag_run_id"], "record_outcome"))
+        outcome = log_text(server.task_log("churn__train", run["dag_run_id"], "record_outcome"))
         assert "v1 is the champion" in outcome
 
         # An invalid date is refused before a run exists.
         bad = requests.post(
-            f"{server.base_url}/api/v2/dags/train/dagRuns",
+            f"{server.base_url}/api/v2/dags/churn__train/dagRuns",
             headers={"Authorization": f"Bearer {server.token()}"},
             json={"logical_date": None, "conf": {**defaults, "date": "2026-02-30"}},
             timeout=15,
@@ -105,35 +105,37 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         assert bad.status_code == 400, bad.text
 
         # promote with the form's defaults and no version: a one-line error from the first task.
-        promote_defaults = _defaults(server, "promote")
+        promote_defaults = _defaults(server, "churn__promote")
         assert promote_defaults["version"] is None and promote_defaults["reason"]
-        run = _run(server, "promote", promote_defaults)
+        run = _run(server, "churn__promote", promote_defaults)
         assert run["state"] == "failed"
-        text = log_text(server.task_log("promote", run["dag_run_id"], "apply"))
+        text = log_text(server.task_log("churn__promote", run["dag_run_id"], "apply"))
         assert (
             "AirflowFailException: version: action=promote needs the registered version" in text
         ), text
-        tries = server.api("GET", f"dags/promote/dagRuns/{run['dag_run_id']}/taskInstances/apply")
+        tries = server.api(
+            "GET", f"dags/churn__promote/dagRuns/{run['dag_run_id']}/taskInstances/apply"
+        )
         assert tries["try_number"] == 1  # not retried: a retry cannot add a version
 
         # A second training on the same data ties with the champion: it stays a challenger. Then
         # promote it by hand, and roll back with only the action changed from the defaults.
-        run = _run(server, "train", defaults)
+        run = _run(server, "churn__train", defaults)
         assert run["state"] == "success"
         assert registry.aliases(cfg) == {"champion": "1", "challenger": "2"}
-        route = log_text(server.task_log("train", run["dag_run_id"], "route"))
+        route = log_text(server.task_log("churn__train", run["dag_run_id"], "route"))
         assert "v2 stays a challenger: the gate rejected it" in route
-        run = _run(server, "promote", {**promote_defaults, "version": "2"})
+        run = _run(server, "churn__promote", {**promote_defaults, "version": "2"})
         assert run["state"] == "success"
         assert registry.aliases(cfg) == {"champion": "2", "previous_champion": "1"}
-        run = _run(server, "promote", {**promote_defaults, "action": "rollback"})
+        run = _run(server, "churn__promote", {**promote_defaults, "action": "rollback"})
         timings["promote"] = time.monotonic() - t0
         assert run["state"] == "success"
         assert registry.aliases(cfg) == {"champion": "1", "previous_champion": "2"}
         record = registry.read_records(cfg)
         rollback = [r for r in record if r["action"] == "rollback-from-v2"]
         assert rollback and rollback[0]["reason"] == promote_defaults["reason"]
-        text = log_text(server.task_log("promote", run["dag_run_id"], "apply"))
+        text = log_text(server.task_log("churn__promote", run["dag_run_id"], "apply"))
         assert "rollback by admin: champion v1 (previous champion: v2)" in text, text
 
         # No task log of the whole session carries a library warning or raw stderr output.

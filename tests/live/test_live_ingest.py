@@ -21,17 +21,19 @@ def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_pat
 
     t0 = time.monotonic()
     today = datetime.now(UTC).date()
-    server = AirflowServer(tmp_path, {"DRIFTLOOP_START_DATE": today.isoformat()})
+    server = AirflowServer(tmp_path, {"DRIFTLOOP__SCHEDULE__START_DATE": today.isoformat()})
     timings: dict[str, float] = {}
     try:
         server.start()
         timings["ready"] = time.monotonic() - t0
-        server.unpause("ingest")
+        server.unpause("churn__ingest")
 
         def deferred_run() -> dict | None:
-            runs = server.api("GET", "dags/ingest/dagRuns")["dag_runs"]
+            runs = server.api("GET", "dags/churn__ingest/dagRuns")["dag_runs"]
             for run in runs:
-                tis = server.api("GET", f"dags/ingest/dagRuns/{run['dag_run_id']}/taskInstances")
+                tis = server.api(
+                    "GET", f"dags/churn__ingest/dagRuns/{run['dag_run_id']}/taskInstances"
+                )
                 states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
                 if states.get("wait_for_landing") == "deferred":
                     return run
@@ -50,7 +52,7 @@ def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_pat
         synth.write_day(store, cfg, day, synth.Scenario(), seed=5, rows=300)
 
         def finished() -> str | None:
-            state = server.api("GET", f"dags/ingest/dagRuns/{run['dag_run_id']}")["state"]
+            state = server.api("GET", f"dags/churn__ingest/dagRuns/{run['dag_run_id']}")["state"]
             return state if state in ("success", "failed") else None
 
         state = server.wait_for(finished, 120, "the run to finish", every=2)
@@ -59,7 +61,7 @@ def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_pat
         assert store.exists(f"validated/date={day.isoformat()}/_SUCCESS")
         assert len(store.read_table("validated", day)) > 0
 
-        events = server.api("GET", "assets/events", params={"source_dag_id": "ingest"})
+        events = server.api("GET", "assets/events", params={"source_dag_id": "churn__ingest"})
         extras = [e["extra"] for e in events["asset_events"] if e["extra"].get("rows")]
         assert {
             "partition": day.isoformat(),
@@ -70,7 +72,7 @@ def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_pat
         # The task's "Data docs" link resolves to a page the API server serves to logged-in users.
         links = server.api(
             "GET",
-            f"dags/ingest/dagRuns/{run['dag_run_id']}/taskInstances/ingest_and_validate/links",
+            f"dags/churn__ingest/dagRuns/{run['dag_run_id']}/taskInstances/ingest_and_validate/links",
         )["extra_links"]
         assert links["Data docs"].startswith("/driftloop/data-docs/validations/"), links
         page = requests.get(

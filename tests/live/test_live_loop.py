@@ -44,7 +44,7 @@ def test_a_fresh_deployment_runs_the_whole_loop_by_itself(tmp_path: Path) -> Non
     start = datetime.now(UTC).date() - timedelta(days=DAYS - 1)
     days = [start + timedelta(days=i) for i in range(DAYS)]
     env = {
-        "DRIFTLOOP_START_DATE": start.isoformat(),
+        "DRIFTLOOP__SCHEDULE__START_DATE": start.isoformat(),
         "DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         **FAST,
     }
@@ -71,7 +71,9 @@ def test_a_fresh_deployment_runs_the_whole_loop_by_itself(tmp_path: Path) -> Non
 
         # Each task log says what the task decided, without library noise.
         check_log = log_text(
-            server.task_log("drift_check", f"scheduled__{retrain_day}T00:00:00+00:00", "check")
+            server.task_log(
+                "churn__drift_check", f"scheduled__{retrain_day}T00:00:00+00:00", "check"
+            )
         )
         assert f"{retrain_day} vs champion v1: drift (drift share" in check_log, check_log
         assert f"{retrain_day}: decision: {reports[retrain_day]['decision']['reason']}" in check_log

@@ -86,7 +86,9 @@ def test_airflow_starts_once_per_home_with_unpaused_dags_and_stop_ends_everythin
             return {d["dag_id"]: d["is_paused"] for d in found} if len(found) >= 5 else None
 
         paused = stack.wait_until(dags, 90, "the DAGs to be parsed", 2)
-        assert {"ingest", "score", "drift_check", "train", "promote"} <= set(paused)
+        assert {
+            f"churn__{s}" for s in ("ingest", "score", "drift_check", "train", "promote")
+        } <= set(paused)
         assert not any(paused.values()), paused
 
         t1 = time.monotonic()

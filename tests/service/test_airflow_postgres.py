@@ -122,7 +122,7 @@ def test_ingest_dag_runs_on_postgres_metadata(
     # -- what Airflow recorded in Postgres ------------------------------------------------------
     runs = pg_query(
         postgres_db,
-        "SELECT run_id, logical_date::date, state FROM dag_run WHERE dag_id = 'ingest'",
+        "SELECT run_id, logical_date::date, state FROM dag_run WHERE dag_id = 'churn__ingest'",
     )
     by_day = {d: (run_id, state) for run_id, d, state in runs}
     assert set(by_day) == {DAY, BAD_DAY}, runs
@@ -133,7 +133,7 @@ def test_ingest_dag_runs_on_postgres_metadata(
     tis = dict(
         pg_query(
             postgres_db,
-            "SELECT task_id || '@' || run_id, state FROM task_instance WHERE dag_id = 'ingest'",
+            "SELECT task_id || '@' || run_id, state FROM task_instance WHERE dag_id = 'churn__ingest'",
         )
     )
     assert tis[f"wait_for_landing@{good_run_id}"] == "success"

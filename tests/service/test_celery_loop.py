@@ -46,7 +46,7 @@ def test_the_loop_closes_on_two_celery_workers(monkeypatch: pytest.MonkeyPatch) 
     t0 = time.monotonic()
     start = datetime.now(UTC).date() - timedelta(days=DAYS - 1)
     days = [start + timedelta(days=i) for i in range(DAYS)]
-    env = {"DRIFTLOOP_START_DATE": start.isoformat(), **FAST}
+    env = {"DRIFTLOOP__SCHEDULE__START_DATE": start.isoformat(), **FAST}
     # Not tmp_path: pytest prunes old temp folders, and a failed run's logs should stay readable.
     home = Path(tempfile.mkdtemp(prefix="driftloop-celery-"))
     stack = CeleryStack(home, workers=WORKERS, concurrency=2, extra_env=env)

@@ -55,8 +55,10 @@ def test_drift_quick_json() -> None:
 def test_dag_parsing_quick_json() -> None:
     doc = _run("dag_parsing.py")
     _check_shape(doc, "dag_parsing", ["dagbag_fill_s"])
-    assert doc["pipelines"] == 1
-    assert set(doc["dags"]) == {"ingest", "score", "drift_check", "train", "promote"}
+    assert doc["pipelines"] == 10 and doc["dags"] == 50  # five DAGs per pipeline
+    assert set(doc["one_pipeline"]["dags"]) == {
+        f"churn__{stage}" for stage in ("ingest", "score", "drift_check", "train", "promote")
+    }
 
 
 def test_goal_is_a_figure_beside_its_limit() -> None:

@@ -96,14 +96,20 @@ def test_mlflow_run_url_uses_server_or_ui_address(monkeypatch: pytest.MonkeyPatc
 
 
 def test_served_links_for_reports_and_data_docs(tmp_path) -> None:
-    assert links.report_link("2026-02-03") == "/driftloop/reports/2026-02-03/report.html"
+    assert (
+        links.report_link("churn", "2026-02-03")
+        == "/driftloop/churn/reports/2026-02-03/report.html"
+    )
     page = tmp_path / "docs" / "validations" / "s" / "p.html"
     assert (
-        links.data_docs_link(page.as_uri(), tmp_path / "docs")
-        == "/driftloop/data-docs/validations/s/p.html"
+        links.data_docs_link("churn", page.as_uri(), tmp_path / "docs")
+        == "/driftloop/churn/data-docs/validations/s/p.html"
     )
-    assert links.data_docs_link((tmp_path / "elsewhere.html").as_uri(), tmp_path / "docs") is None
-    assert links.data_docs_link(None, tmp_path) is None
+    assert (
+        links.data_docs_link("churn", (tmp_path / "elsewhere.html").as_uri(), tmp_path / "docs")
+        is None
+    )
+    assert links.data_docs_link("churn", None, tmp_path) is None
 
 
 @dataclass

@@ -41,25 +41,27 @@ def test_routes_require_an_authenticated_user(cfg_factory) -> None:
     from driftloop.airflow.web import create_app
 
     cfg_factory()
-    response = TestClient(create_app()).get(f"/reports/{DAY}/report.html")
+    response = TestClient(create_app()).get(f"/churn/reports/{DAY}/report.html")
     assert response.status_code in (401, 403)
 
 
 def test_serves_a_stored_drift_report(client) -> None:
-    html = client.get(f"/reports/{DAY}/report.html")
+    html = client.get(f"/churn/reports/{DAY}/report.html")
     assert html.status_code == 200
     assert html.text == "<h1>drift</h1>"
     assert html.headers["content-type"].startswith("text/html")
-    assert client.get(f"/reports/{DAY}/report.json").json() == {"status": "ok"}
+    assert client.get(f"/churn/reports/{DAY}/report.json").json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        "/reports/2026-01-06/report.html",  # no report that day
-        f"/reports/{DAY}/reason.json",  # not a report file
-        "/reports/not-a-day/report.html",
-        "/reports/..%2F..%2Fsecret/report.html",
+        "/churn/reports/2026-01-06/report.html",  # no report that day
+        f"/churn/reports/{DAY}/reason.json",  # not a report file
+        "/churn/reports/not-a-day/report.html",
+        "/churn/reports/..%2F..%2Fsecret/report.html",
+        f"/no_such_pipeline/reports/{DAY}/report.html",  # each pipeline has its own pages
+        "/no_such_pipeline/data-docs/index.html",
     ],
 )
 def test_missing_or_foreign_reports_are_404(client, url: str) -> None:
@@ -67,8 +69,8 @@ def test_missing_or_foreign_reports_are_404(client, url: str) -> None:
 
 
 def test_serves_data_docs_pages(client) -> None:
-    assert client.get("/data-docs/validations/run.html").text == "<p>run</p>"
-    assert client.get("/data-docs/index.html").text == "<h1>docs</h1>"
+    assert client.get("/churn/data-docs/validations/run.html").text == "<p>run</p>"
+    assert client.get("/churn/data-docs/index.html").text == "<h1>docs</h1>"
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,32 @@ def test_serves_data_docs_pages(client) -> None:
     ],
 )
 def test_data_docs_refuse_path_traversal_and_missing_files(client, path: str) -> None:
-    response = client.get(f"/data-docs/{path}")
+    response = client.get(f"/churn/data-docs/{path}")
     assert response.status_code == 404
     assert "secret" not in response.text
+
+
+def test_each_pipeline_serves_its_own_reports(tmp_path, monkeypatch) -> None:
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from driftloop.airflow.web import create_app
+    from driftloop.core.config import project_root
+    from driftloop.core.pipelines import find_pipeline
+
+    monkeypatch.delenv("DRIFTLOOP__STORAGE__ROOT", raising=False)
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    for stem in ("churn", "churn_eu"):
+        cfg = yaml.safe_load((project_root() / "configs" / f"{stem}.yaml").read_text())
+        cfg["storage"] = {"root": str(tmp_path / stem)}
+        (folder / f"{stem}.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setenv("DRIFTLOOP_CONFIGS", str(folder))
+    store = open_store(find_pipeline("churn_eu").storage)
+    store.write_bytes(f"{partition_prefix(DRIFT, DAY)}/report.html", b"<h1>eu</h1>")
+    app = create_app()
+    for dependency in app.router.dependencies:
+        app.dependency_overrides[dependency.dependency] = lambda: None
+    client = TestClient(app)
+    assert client.get(f"/churn_eu/reports/{DAY}/report.html").text == "<h1>eu</h1>"
+    assert client.get(f"/churn/reports/{DAY}/report.html").status_code == 404

@@ -1,6 +1,7 @@
 """The only code that imports Airflow; the DAG files in dags/ wire what is here.
 
-- ``assets``: the pipeline's assets (events carry the partition in their extra)
+- ``factory``: the DAG factory (one set of DAGs per pipeline config) and a task's pipeline
+- ``assets``: each pipeline's assets (events carry the partition in their extra)
 - ``params``: default arguments, start date, trigger-form params, the hyperparameter overrides
 - ``partition``: the run's :class:`~driftloop.core.partition.Partition` from its context
 - ``sensors``: deferrable sensors waiting for a partition's keys, and their trigger

@@ -25,12 +25,15 @@ class PromotionApproval(ApprovalOperator):
         who = user.get("name") or user.get("id") or "unknown"
         context["ti"].xcom_push(key=ANSWER_KEY, value={"user": who})
         if self.REJECT in (event.get("chosen_options") or []):
-            from driftloop.core.config import load_config
+            from driftloop.airflow.factory import pipeline_config
             from driftloop.model import registry
 
             decision = context["ti"].xcom_pull(task_ids="gate")
             registry.reject(
-                load_config(), decision["challenger_version"], "rejected in the approval step", who
+                pipeline_config(context),
+                decision["challenger_version"],
+                "rejected in the approval step",
+                who,
             )
         return super().execute_complete(context, event)
 

@@ -1,27 +1,37 @@
-"""The Airflow assets of this pipeline: one per data zone that another DAG reacts to.
+"""The Airflow assets of a pipeline: one per data zone that another DAG reacts to.
 
-Events on these assets carry the partition they concern in their ``extra`` (``{"partition": day}``),
-so the consuming DAG never guesses the day from the clock.
+Each pipeline has its own (``<pipeline>.<zone>``, ``x-driftloop://<pipeline>/<zone>``), so two
+pipelines never trigger each other. Events on these assets carry the partition they concern in
+their ``extra`` (``{"partition": day}``), so the consuming DAG never guesses the day from the clock.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 
 from airflow.sdk import Asset
 
-__all__ = ["DRIFT_REPORT", "LABELS", "MODEL", "PIPELINE", "PREDICTIONS", "VALIDATED", "asset"]
+__all__ = ["ZONES", "PipelineAssets", "asset", "pipeline_assets"]
 
-PIPELINE = os.environ.get("DRIFTLOOP_PIPELINE", "churn")
-
-
-def asset(zone: str) -> Asset:
-    """The asset of one data zone of this pipeline (e.g. ``validated``, ``predictions``)."""
-    return Asset(name=f"{PIPELINE}.{zone}", uri=f"x-driftloop://{PIPELINE}/{zone}")
+ZONES = ("validated", "labels", "predictions", "drift_report", "model")
 
 
-VALIDATED = asset("validated")
-LABELS = asset("labels")
-PREDICTIONS = asset("predictions")
-DRIFT_REPORT = asset("drift_report")
-MODEL = asset("model")
+def asset(pipeline: str, zone: str) -> Asset:
+    """The asset of one data zone of ``pipeline`` (e.g. ``validated``, ``predictions``)."""
+    return Asset(name=f"{pipeline}.{zone}", uri=f"x-driftloop://{pipeline}/{zone}")
+
+
+@dataclass(frozen=True)
+class PipelineAssets:
+    """The assets of one pipeline, by zone."""
+
+    validated: Asset
+    labels: Asset
+    predictions: Asset
+    drift_report: Asset
+    model: Asset
+
+
+def pipeline_assets(pipeline: str) -> PipelineAssets:
+    """The assets of ``pipeline``."""
+    return PipelineAssets(*(asset(pipeline, zone) for zone in ZONES))

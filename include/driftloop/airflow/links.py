@@ -50,17 +50,17 @@ def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
-def report_link(day: PartitionLike) -> str:
-    """Where the plugin serves a day's drift report."""
-    return f"{FILES_PREFIX}/reports/{Partition.of(day)}/report.html"
+def report_link(pipeline: str, day: PartitionLike) -> str:
+    """Where the plugin serves a pipeline's drift report of a day."""
+    return f"{FILES_PREFIX}/{pipeline}/reports/{Partition.of(day)}/report.html"
 
 
-def data_docs_link(docs_url: str | None, docs_dir: Path) -> str | None:
-    """Where the plugin serves a Data Docs page, given GX's own (file://) URL of it."""
+def data_docs_link(pipeline: str, docs_url: str | None, docs_dir: Path) -> str | None:
+    """Where the plugin serves a pipeline's Data Docs page, given GX's own (file://) URL of it."""
     if not docs_url:
         return None
     page = Path(docs_url.removeprefix("file://")).resolve()
     root = docs_dir.resolve()
     if not page.is_relative_to(root):
         return None
-    return f"{FILES_PREFIX}/data-docs/{page.relative_to(root).as_posix()}"
+    return f"{FILES_PREFIX}/{pipeline}/data-docs/{page.relative_to(root).as_posix()}"

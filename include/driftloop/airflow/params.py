@@ -1,4 +1,4 @@
-"""What every DAG shares at parse time: default arguments, the start date, trigger-form params.
+"""What every DAG shares at parse time: default arguments, trigger-form params.
 
 Importing this module is cheap (no pandas, sklearn, mlflow or GX) and reads no connection or DB.
 """
@@ -9,7 +9,6 @@ import os
 from datetime import timedelta
 from typing import Any
 
-import pendulum
 from airflow.sdk import Param
 
 from driftloop.core.config import Algorithm
@@ -22,18 +21,15 @@ __all__ = [
     "ISO_DATE",
     "OWNER",
     "POKE_SECONDS_ENV",
-    "START_DATE_ENV",
     "choice_param",
     "date_param",
     "optional_param",
     "poke_interval",
     "promote_params",
-    "start_date",
     "train_params",
 ]
 
 OWNER = "ml-platform"
-START_DATE_ENV = "DRIFTLOOP_START_DATE"
 POKE_SECONDS_ENV = "DRIFTLOOP_POKE_SECONDS"
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -50,11 +46,6 @@ AS_CONFIGURED = "as configured"
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 ALGORITHMS = sorted(a.value for a in Algorithm)
-
-
-def start_date() -> pendulum.DateTime:
-    """Start of the daily schedules; ``DRIFTLOOP_START_DATE`` moves it (e.g. for a fresh deployment)."""
-    return pendulum.parse(os.environ.get(START_DATE_ENV, "2026-01-01"), tz="UTC")  # type: ignore[return-value]
 
 
 def poke_interval() -> float:

@@ -12,6 +12,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from driftloop.core.config import CONFIG_ENV, PipelineConfig
+
 __all__ = [
     "POD_RESULT_FILE",
     "RunArguments",
@@ -25,17 +27,15 @@ __all__ = [
 POD_RESULT_FILE = "/airflow/xcom/return.json"  # what the KubernetesPodOperator's sidecar reads
 
 
-def execution_mode() -> str:
+def execution_mode(cfg: PipelineConfig) -> str:
     """``local`` (heavy steps run in the worker) or ``kubernetes`` (they run as pods).
 
-    Read when a DAG file is parsed: from ``DRIFTLOOP__EXECUTION__MODE`` or the pipeline config file
-    (a local YAML read; no connection or DB lookup).
+    Read when a DAG file is parsed: from ``DRIFTLOOP__EXECUTION__MODE`` or the pipeline's config
+    (already loaded by the factory; no connection or DB lookup).
     """
     mode = os.environ.get("DRIFTLOOP__EXECUTION__MODE", "").strip().lower()
     if not mode:
-        from driftloop.core.config import load_config
-
-        mode = load_config().execution.mode
+        mode = cfg.execution.mode
     if mode not in ("local", "kubernetes"):
         raise ValueError(f"execution.mode must be 'local' or 'kubernetes', got {mode!r}")
     return mode
@@ -99,13 +99,15 @@ def pod_task(
     task_id: str,
     arguments: Any,
     *,
+    cfg: PipelineConfig,
     on_result: Callable[[Any, Any], None] | None = None,
     **kwargs: Any,
 ) -> Any:
     """A KubernetesPodOperator running ``driftloop <arguments>`` in the project's image.
 
     The pod gets the pipeline settings from the ConfigMap/Secret named in ``execution`` (endpoints,
-    storage root, MLflow URI, credentials) and returns the command's JSON result as its XCom.
+    storage root, MLflow URI, credentials), its config file as ``DRIFTLOOP_CONFIG`` (the image holds
+    the same configs/ as the workers), and returns the command's JSON result as its XCom.
 
     Args:
         arguments: the ``driftloop`` arguments: a list, a :class:`RunArguments` built from the run's
@@ -119,15 +121,14 @@ def pod_task(
     from airflow.sdk.definitions.xcom_arg import XComArg
     from kubernetes.client import models as k8s
 
-    from driftloop.core.config import load_config
-
-    ex = load_config().execution
+    ex = cfg.execution
     common: dict[str, Any] = dict(
         task_id=task_id,
         name=f"driftloop-{task_id.replace('_', '-')}",
         namespace=ex.namespace,
         image=ex.image,
         cmds=["driftloop"],
+        env_vars={CONFIG_ENV: cfg.source} if cfg.source else None,
         env_from=[
             k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=ex.config_map)),
             k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=ex.secret, optional=True)),

@@ -143,15 +143,15 @@ class _PartitionKeysSensor(BaseSensorOperator):
     def _partition(self, context: Any) -> Partition:
         return Partition.of(self.partition) if self.partition else resolve_partition(context)
 
-    def _storage(self) -> tuple[str, str | None]:
-        from driftloop.core.config import load_config
+    def _storage(self, context: Any) -> tuple[str, str | None]:
+        from driftloop.airflow.factory import pipeline_config
 
-        storage = load_config().storage
+        storage = pipeline_config(context).storage
         return storage.root, storage.s3_endpoint_url
 
     def poke(self, context: Any) -> PokeReturnValue:
         partition = self._partition(context)
-        store = _store(*self._storage())
+        store = _store(*self._storage(context))
         found = _first_present(store, self.keys_for(partition))
         if found:
             self.log.info("%s %s: %s", self.waiting_for, partition, store.uri(found))
@@ -165,7 +165,7 @@ class _PartitionKeysSensor(BaseSensorOperator):
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
-        root, endpoint_url = self._storage()
+        root, endpoint_url = self._storage(context)
         partition = Partition.of(str(first.xcom_value))
         self.defer(
             trigger=StoreKeysTrigger(

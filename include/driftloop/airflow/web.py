@@ -1,6 +1,7 @@
 """Serves drift reports and GX Data Docs inside Airflow's API server (mounted by the plugin).
 
-Links published by tasks point here (``/driftloop/...``) rather than at storage paths, which a
+Each pipeline has its own pages (``/driftloop/<pipeline>/reports/...``, ``.../data-docs/...``),
+read from that pipeline's storage and Data Docs folder. Links published by tasks point here rather than at storage paths, which a
 browser will not open from an http page. Every route requires an authenticated Airflow user (the
 UI's session cookie or a bearer token). Importing this module needs FastAPI (the API server has it).
 """
@@ -13,7 +14,8 @@ from datetime import date
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import Response
 
-from driftloop.core.config import load_config
+from driftloop.core.config import ConfigError, PipelineConfig
+from driftloop.core.pipelines import find_pipeline
 from driftloop.core.storage import DRIFT, open_store, partition_prefix
 
 __all__ = ["create_app"]
@@ -25,29 +27,37 @@ def _authenticated() -> list:
     return [Depends(requires_authenticated())]
 
 
+def _pipeline(pipeline: str) -> PipelineConfig:
+    try:
+        return find_pipeline(pipeline)
+    except ConfigError:
+        raise HTTPException(404, f"no pipeline {pipeline!r}") from None
+
+
 def create_app() -> FastAPI:
     """The file server, every route behind Airflow's authenticated-user check."""
     app = FastAPI(title="driftloop files", dependencies=_authenticated())
 
-    @app.get("/reports/{day}/{name}")
-    def drift_report(day: str, name: str) -> Response:
-        """The drift report of a day (report.html or report.json) from storage (local or S3)."""
+    @app.get("/{pipeline}/reports/{day}/{name}")
+    def drift_report(pipeline: str, day: str, name: str) -> Response:
+        """A pipeline's drift report of a day (report.html or report.json) from storage (local or S3)."""
         if name not in ("report.html", "report.json"):
             raise HTTPException(404, "no such report file")
+        cfg = _pipeline(pipeline)
         try:
             key = f"{partition_prefix(DRIFT, date.fromisoformat(day))}/{name}"
         except ValueError:
             raise HTTPException(404, f"not a date: {day}") from None
         try:
-            body = open_store(load_config().storage).read_bytes(key)
+            body = open_store(cfg.storage).read_bytes(key)
         except FileNotFoundError:
             raise HTTPException(404, f"no drift report for {day}") from None
         return Response(body, media_type=mimetypes.guess_type(name)[0])
 
-    @app.get("/data-docs/{path:path}")
-    def data_docs(path: str) -> Response:
-        """A page or asset of the GX Data Docs site (confined to the site folder)."""
-        root = load_config().data_docs_dir().resolve()
+    @app.get("/{pipeline}/data-docs/{path:path}")
+    def data_docs(pipeline: str, path: str) -> Response:
+        """A page or asset of a pipeline's GX Data Docs site (confined to the site folder)."""
+        root = _pipeline(pipeline).data_docs_dir().resolve()
         target = (root / (path or "index.html")).resolve()
         if not target.is_relative_to(root) or not target.is_file():
             raise HTTPException(404, "no such Data Docs file")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from driftloop.cli import data, local, model, monitor
+from driftloop.cli import data, local, model, monitor, pipelines
 from driftloop.cli.app import build_parser, run
 
 __all__ = ["build_parser", "main"]
 
-_REGISTERED = (data, local, model, monitor)  # imported for their @command registrations
+_REGISTERED = (data, local, model, monitor, pipelines)  # imported for their @command registrations
 
 
 def main(argv: list[str] | None = None) -> int:

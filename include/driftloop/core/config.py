@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -335,6 +336,16 @@ class Execution(_Strict):
     memory: str = "2Gi"
 
 
+class Schedule(_Strict):
+    """When the pipeline's DAGs run; read where the DAGs are parsed (no environment needed)."""
+
+    start_date: date = Field(date(2026, 1, 1), description="first logical day (UTC) of the DAGs")
+    interval: str = Field(
+        "@daily", description="schedule of ingest and drift_check: a cron expression or preset"
+    )
+    catchup: bool = Field(True, description="run the days between start_date and today")
+
+
 class PipelineConfig(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     dataset: Dataset
@@ -346,6 +357,7 @@ class PipelineConfig(_Strict):
     retrain: Retrain = Retrain()
     mlflow: Mlflow = Mlflow()
     execution: Execution = Execution()
+    schedule: Schedule = Schedule()
     source: str | None = Field(None, description="file the config was loaded from")
 
     @property

@@ -24,9 +24,8 @@ from driftloop.data import history
 from driftloop.demo.run import DayRecord, DemoRunner, drive_day, write_outcome
 from driftloop.demo.summary import format_row, header
 
-# driftloop.airflow.params.START_DATE_ENV; not imported: Airflow must not load before DemoRunner
-# has set its environment.
-START_DATE_ENV = "DRIFTLOOP_START_DATE"
+# The config key of the DAGs' start date (schedule.start_date), as an environment override.
+START_DATE_ENV = "DRIFTLOOP__SCHEDULE__START_DATE"
 PERIOD_WORD = {"day": "daily", "week": "weekly", "month": "monthly"}
 
 

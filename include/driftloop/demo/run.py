@@ -27,7 +27,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from driftloop.core.config import CONFIG_ENV, ConfigError, PipelineConfig, load_config
+from driftloop.core.config import (
+    CONFIG_ENV,
+    ConfigError,
+    PipelineConfig,
+    default_config_path,
+    load_config,
+)
+from driftloop.core.pipelines import CONFIGS_ENV, dag_id, split_dag_id
 from driftloop.demo.summary import format_row, header, write_summary
 from driftloop.local.env import apply_airflow_env
 
@@ -71,14 +78,16 @@ class DemoRunner:
             f"sqlite:///{state / 'mlflow' / 'mlflow.db'}"
         )
         os.environ["DRIFTLOOP__VALIDATION__DATA_DOCS_DIR"] = str(state / "data_docs")
-        if config_path:  # the DAGs read their pipeline from the environment
-            os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
         (state / "mlflow").mkdir(exist_ok=True)
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         warnings.filterwarnings(
             "ignore"
         )  # library deprecation chatter; task output goes to the log
         self.cfg: PipelineConfig = load_config(config_path)
+        # The demo drives one pipeline: only its DAGs are generated (the storage override above
+        # would otherwise be shared by every config of configs/).
+        os.environ.pop(CONFIGS_ENV, None)
+        os.environ[CONFIG_ENV] = str(Path(config_path or default_config_path()).resolve())
 
         from driftloop.airflow.driver import load_dags
 
@@ -88,18 +97,18 @@ class DemoRunner:
 
     def run(
         self,
-        dag_id: str,
+        stage: str,
         day: date,
         conf: dict[str, Any] | None = None,
         mark_success: str | None = None,
     ) -> str:
-        """Run one DAG for ``day`` and return the run's final state (its wall time goes to ``timings``)."""
+        """Run the pipeline's DAG of ``stage`` for ``day``; its final state (wall time: ``timings``)."""
         from driftloop.airflow.driver import run_dag
 
         t0 = time.perf_counter()
         with self._task_output_to_log():
-            state = run_dag(self.dags[dag_id], day, conf, mark_success)
-        self.timings[dag_id] = round(time.perf_counter() - t0, 2)
+            state = run_dag(self.dags[dag_id(self.cfg.name, stage)], day, conf, mark_success)
+        self.timings[stage] = round(time.perf_counter() - t0, 2)
         return state
 
     @contextlib.contextmanager
@@ -307,6 +316,14 @@ def _pick_port(preferred: int) -> int:
     return preferred if localstack.port_free(preferred) else localstack.free_port()
 
 
+def _stage(run: dict[str, Any]) -> str:
+    """The stage of a run's DAG (``ingest``, ``train``...), from its id ``<pipeline>__<stage>``."""
+    try:
+        return split_dag_id(run["dag_id"])[1]
+    except ValueError:
+        return str(run["dag_id"])
+
+
 class LiveDemo:
     """Lands simulated days into a real local stack and reads back what its scheduler did.
 
@@ -330,14 +347,16 @@ class LiveDemo:
         self.seen_runs: set[tuple[str, str]] = set()
 
     # -- Airflow ---------------------------------------------------------------------------------
-    def runs(self, dag_id: str = "~", **params: Any) -> list[dict[str, Any]]:
-        body = self.client.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100, **params})
+    def runs(self, stage: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        """Runs of the pipeline's DAG of ``stage``, or of every DAG (``None``)."""
+        dag = dag_id(self.cfg.name, stage) if stage else "~"
+        body = self.client.api("GET", f"dags/{dag}/dagRuns", params={"limit": 100, **params})
         return list(body["dag_runs"])
 
-    def daily_run(self, day: date, dag_id: str = "ingest") -> dict[str, Any] | None:
+    def daily_run(self, day: date, stage: str = "ingest") -> dict[str, Any] | None:
         """The scheduled run of a daily DAG (``ingest``, ``drift_check``) for ``day``."""
         at = datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat()
-        found = self.runs(dag_id, logical_date_gte=at, logical_date_lte=at)
+        found = self.runs(stage, logical_date_gte=at, logical_date_lte=at)
         return found[0] if found else None
 
     def busy(self, day: date) -> str | None:
@@ -349,9 +368,9 @@ class LiveDemo:
         active = [
             r
             for r in self.runs(state=list(ACTIVE_STATES))
-            if r["dag_id"] != "ingest"
+            if _stage(r) != "ingest"
             and not (
-                r["dag_id"] == "drift_check" and (r["logical_date"] or "")[:10] > day.isoformat()
+                _stage(r) == "drift_check" and (r["logical_date"] or "")[:10] > day.isoformat()
             )
         ]
         if active:
@@ -427,7 +446,7 @@ class LiveDemo:
         found = [
             r
             for r in self.runs(run_after_gte=since.isoformat(), order_by="run_after")
-            if (r["dag_id"], r["dag_run_id"]) not in self.seen_runs and r["dag_id"] != "ingest"
+            if (r["dag_id"], r["dag_run_id"]) not in self.seen_runs and _stage(r) != "ingest"
         ]
         self.seen_runs.update((r["dag_id"], r["dag_run_id"]) for r in found)
         return found
@@ -464,13 +483,14 @@ class LiveDemo:
             if r.get("start_date") and r.get("end_date"):
                 began = max(datetime.fromisoformat(r["start_date"]), landed)
                 took = (datetime.fromisoformat(r["end_date"]) - began).total_seconds()
-                rec.dag_seconds[r["dag_id"]] = round(rec.dag_seconds.get(r["dag_id"], 0) + took, 1)
+                stage = _stage(r)
+                rec.dag_seconds[stage] = round(rec.dag_seconds.get(stage, 0) + took, 1)
         after = registry.champion(self.cfg)
         rec.champion_version = after.version if after is not None else None
         # A training is a new registered version, or a train run that failed before registering
         # one (a train run whose tasks all skipped trained nothing).
         new_versions = self.model_versions() - versions_before
-        failed = [r for r in runs if r["dag_id"] == "train" and r["state"] != "success"]
+        failed = [r for r in runs if _stage(r) == "train" and r["state"] != "success"]
         if new_versions or failed:
             rec.retrain_triggered = True
             actions.append("bootstrap training" if champion_before is None else "retrain")
@@ -526,8 +546,8 @@ def run_live_demo(
         "DRIFTLOOP__VALIDATION__DATA_DOCS_DIR": str(state / "data_docs"),
         "DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{state / 'mlflow' / 'mlflow.db'}",
     }
-    if config_path:
-        isolated["DRIFTLOOP_CONFIG"] = str(Path(config_path).resolve())
+    # One pipeline in the stack (the overrides above would be shared by every config of configs/).
+    isolated["DRIFTLOOP_CONFIG"] = str(Path(config_path or default_config_path()).resolve())
     scen = _scenario(scenario, start, days, drift_start)
     t_all = time.perf_counter()
     echo(f"Starting Airflow and MLflow from {state} (under a minute) ...")
@@ -535,7 +555,11 @@ def run_live_demo(
         state,
         port=port or _pick_port(8080),
         mlflow_port=mlflow_port or _pick_port(5000),
-        extra_env={**isolated, **LIVE_STACK_ENV, "DRIFTLOOP_START_DATE": start.isoformat()},
+        extra_env={
+            **isolated,
+            **LIVE_STACK_ENV,
+            "DRIFTLOOP__SCHEDULE__START_DATE": start.isoformat(),
+        },
         inherit_env=False,
     )
     stop_hint = f"DRIFTLOOP_HOME={state} driftloop stop"

@@ -6,7 +6,8 @@ from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
-from driftloop.airflow.assets import LABELS, VALIDATED
+from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.factory import pipeline_config
 from driftloop.airflow.links import data_docs_link, publish_links
 
 __all__ = ["NO_RETRY_ON_QUARANTINE", "ingest_and_validate"]
@@ -29,17 +30,20 @@ def ingest_and_validate(partition: str, **context: Any) -> dict[str, Any]:
     from driftloop.core.logs import quiet_libraries
 
     quiet_libraries()
-    from driftloop.core.config import load_config
     from driftloop.data.ingest import DataQuarantined, ingest_partition
 
-    cfg = load_config()
+    cfg = pipeline_config(context)
     result = ingest_partition(cfg, partition)
-    publish_links(context, data_docs=data_docs_link(result.docs_url, cfg.data_docs_dir()))
+    publish_links(context, data_docs=data_docs_link(cfg.name, result.docs_url, cfg.data_docs_dir()))
     if result.status == "quarantined":
         raise DataQuarantined(f"{result.message} (quarantine: {result.quarantine_uri})")
-    events = context["outlet_events"]
-    events[VALIDATED].extra = {"partition": partition, "rows": result.rows, "uri": result.uri}
-    events[LABELS].extra = {"partition": partition, "partitions": result.labels_ingested}
+    events, assets = context["outlet_events"], pipeline_assets(cfg.name)
+    events[assets.validated].extra = {
+        "partition": partition,
+        "rows": result.rows,
+        "uri": result.uri,
+    }
+    events[assets.labels].extra = {"partition": partition, "partitions": result.labels_ingested}
     return {
         "partition": partition,
         "uri": result.uri,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from driftloop.airflow.assets import MODEL
+from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.factory import pipeline_config
 
 __all__ = ["apply"]
 
@@ -19,10 +20,9 @@ def apply(**context: Any) -> dict[str, Any]:
     from driftloop.core.logs import quiet_libraries
 
     quiet_libraries()
-    from driftloop.core.config import load_config
     from driftloop.model import registry
 
-    cfg, p = load_config(), context["params"]
+    cfg, p = pipeline_config(context), context["params"]
     dag_run = context["dag_run"]
     actor = getattr(dag_run, "triggering_user_name", None) or "airflow"
     action, version = p["action"], p.get("version")
@@ -50,7 +50,7 @@ def apply(**context: Any) -> dict[str, Any]:
         f"v{record['previous_champion']}" if record["previous_champion"] else "none",
         record["record"],
     )
-    context["outlet_events"][MODEL].extra = {
+    context["outlet_events"][pipeline_assets(cfg.name).model].extra = {
         "model_name": cfg.model_name,
         "model_version": record["champion"],
         "action": action,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from driftloop.airflow.assets import PREDICTIONS
+from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.factory import pipeline_config, pipeline_of
 from driftloop.airflow.partition import resolve_partition, triggered_partitions
 
 __all__ = ["announce_predictions", "resolve_champion", "score_partition"]
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def announce_predictions(context: Any, scored: dict[str, Any]) -> None:
     """The ``predictions`` asset event of a scoring result: which day, which model version."""
-    context["outlet_events"][PREDICTIONS].extra = {
+    context["outlet_events"][pipeline_assets(pipeline_of(context)).predictions].extra = {
         "partition": scored["partition"],
         "model_version": scored["model_version"],
     }
@@ -29,7 +30,6 @@ def resolve_champion(**context: Any) -> list[dict[str, str]]:
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from driftloop.core.config import load_config
     from driftloop.core.logs import quiet_libraries
     from driftloop.model.scoring import NoChampion, resolve_model
     from driftloop.monitor.daily_check import mark_unscored
@@ -40,7 +40,7 @@ def resolve_champion(**context: Any) -> list[dict[str, str]]:
     if not conf.get("date") and triggered_partitions(context):
         partitions = triggered_partitions(context)
     days = [str(p) for p in partitions]
-    cfg = load_config()
+    cfg = pipeline_config(context)
     try:
         model = resolve_model(cfg, conf.get("model_version") or None)
     except NoChampion as err:
@@ -54,11 +54,12 @@ def resolve_champion(**context: Any) -> list[dict[str, str]]:
 
 def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
     """Write the predictions of one partition with the resolved model version."""
-    from driftloop.core.config import load_config
     from driftloop.core.logs import quiet_libraries
     from driftloop.model import scoring
 
     quiet_libraries()
-    result = scoring.score_partition(load_config(), target["partition"], target["model_version"])
+    result = scoring.score_partition(
+        pipeline_config(context), target["partition"], target["model_version"]
+    )
     announce_predictions(context, result.to_dict())
     return result.to_dict()

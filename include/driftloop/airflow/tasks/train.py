@@ -9,7 +9,8 @@ import logging
 from typing import Any
 
 from driftloop.airflow.approval import ANSWER_KEY
-from driftloop.airflow.assets import MODEL
+from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.factory import pipeline_config
 from driftloop.airflow.links import mlflow_run_url, publish_links, report_link
 
 __all__ = [
@@ -26,9 +27,7 @@ log = logging.getLogger(__name__)
 
 def link_mlflow_run(context: Any, trained: dict[str, Any]) -> None:
     """Publish the MLflow run of a training result as the task's "MLflow run" link."""
-    from driftloop.core.config import load_config
-
-    uri = load_config().tracking_uri()
+    uri = pipeline_config(context).tracking_uri()
     url = mlflow_run_url(uri, trained["experiment_id"], trained["run_id"])
     log.info(
         "registered %s v%s (window %s..%s); MLflow run: %s",
@@ -48,7 +47,6 @@ def train_model(**context: Any) -> dict[str, Any]:
     from driftloop.core.logs import quiet_libraries
 
     quiet_libraries()
-    from driftloop.core.config import load_config
     from driftloop.data.windows import InsufficientData
     from driftloop.model.pipeline import InvalidParameter
     from driftloop.model.workflow import TrainRequest, train_step
@@ -60,7 +58,7 @@ def train_model(**context: Any) -> dict[str, Any]:
     try:
         # The parameters are checked before any data is read; neither a bad param nor missing
         # labels is helped by a retry, so both fail the task at once with their one-line message.
-        result = train_step(load_config(), request).to_dict()
+        result = train_step(pipeline_config(context), request).to_dict()
     except (InvalidParameter, InsufficientData) as err:
         raise AirflowFailException(str(err)) from err
     link_mlflow_run(context, result)
@@ -72,11 +70,10 @@ def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
     from driftloop.core.logs import quiet_libraries
 
     quiet_libraries()
-    from driftloop.core.config import load_config
     from driftloop.model.workflow import gate_step
 
     p = context["params"]
-    cfg = load_config()
+    cfg = pipeline_config(context)
     decision = gate_step(
         cfg,
         trained,
@@ -99,7 +96,7 @@ def evidence(
     url = None
     if report_uri:
         try:
-            url = report_link(Partition.from_key(report_uri))
+            url = report_link(cfg.name, Partition.from_key(report_uri))
         except ValueError:
             url = None  # a report outside the partition layout: named in the reason only
     return approval_evidence(decision, trained, metric_table(), report_url=url)
@@ -125,11 +122,10 @@ def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
     from driftloop.core.logs import quiet_libraries
 
     quiet_libraries()
-    from driftloop.core.config import load_config
     from driftloop.model.registry import StaleDecision
     from driftloop.model.workflow import promote_step
 
-    cfg = load_config()
+    cfg = pipeline_config(context)
     answer = context["ti"].xcom_pull(task_ids="approve_promotion", key=ANSWER_KEY)
     actor = f"{answer['user']} (approved in Airflow)" if answer else "gate (auto-promote)"
     try:
@@ -138,7 +134,7 @@ def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
         # The champion moved since the gate (a manual promote, another pipeline run): the
         # comparison no longer holds, and a retry would not change that.
         raise AirflowFailException(str(err)) from err
-    context["outlet_events"][MODEL].extra = {
+    context["outlet_events"][pipeline_assets(cfg.name).model].extra = {
         "model_name": cfg.model_name,
         "model_version": decision["challenger_version"],
         "previous_champion": record["previous_champion"],
@@ -153,12 +149,11 @@ def record_outcome(decision: dict[str, Any], **context: Any) -> str:
     from driftloop.core.logs import quiet_libraries
 
     quiet_libraries()
-    from driftloop.core.config import load_config
     from driftloop.model import registry
 
     version = decision["challenger_version"]
     skipped = context["ti"].xcom_pull(task_ids="approve_promotion", key="skipmixin_key")
-    champion = registry.champion(load_config())
+    champion = registry.champion(pipeline_config(context))
     if skipped and "promote_model" in skipped.get("skipped", []):
         outcome = f"v{version}: promotion rejected in the approval step"
     elif champion is not None and str(champion.version) == str(version):
