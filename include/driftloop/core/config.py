@@ -448,7 +448,7 @@ def _format_errors(err: ValidationError, source: str) -> str:
             msg = "unknown key (check the spelling)"
         elif e["type"] == "missing":
             msg = "required key is missing"
-        elif "input" in e and not isinstance(e["input"], dict | list):
+        elif e["type"] != "value_error" and not isinstance(e.get("input"), dict | list | None):
             msg += f" (got {e['input']!r})"
         msgs = by_key.setdefault(loc, [])
         if msg not in msgs:

@@ -19,6 +19,10 @@ counted (``ValidationOutcome.tolerated``). ``split_bad_rows`` names, per row, th
 expectations (range, category, not-null) so that ingest can quarantine only those rows
 (``validation.bad_rows: quarantine_rows``); the rest is validated again by GX before it is published.
 
+Bounded memory: ``validate_parquet`` runs GX on a partition's Parquet file ``BATCH_ROWS`` rows
+at a time and merges the results into one (see its docstring for how each kind of expectation is
+merged); ``validate_frame`` validates an in-memory frame as one batch.
+
 At run time we do *not* open the GX folder as a file context. We build an ephemeral context with
 the derived suite, the committed checkpoint and the in-memory pandas data source the batch needs,
 and write validation results and Data Docs under ``cfg.data_docs_dir()``. Why: a file context
@@ -67,7 +71,7 @@ BATCH_DEFINITION = "whole_batch"
 DOCS_SITE = "driftloop"
 SAMPLE_SIZE = 5
 # Rows GX validates at a time (``validate_parquet``): bounds the memory of a large partition.
-BATCH_ROWS = 100_000
+BATCH_ROWS = 75_000
 
 # Column types as GX's expect_column_values_to_be_of_type observes them on the typed raw frame
 # (pandas 3: strings are ``str``; a tz-aware timestamp column is observed element-wise).
