@@ -51,7 +51,9 @@ def replay(
 def registered_runs(state: Path, model: str) -> list[Any]:
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{state / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{state / 'mlflow' / 'mlflow.db'}"
+    # The registry too: a registry URI set earlier in this process would win over the default.
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions(f"name='{model}'")
     return [client.get_run(v.run_id) for v in versions]
 
