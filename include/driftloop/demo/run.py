@@ -227,11 +227,15 @@ def _read_report(store: Any, day: date, rec: DayRecord) -> dict[str, Any]:
 
 
 def _live_auc(store: Any, cfg: PipelineConfig, day: date) -> float | None:
-    """Live AUC of the day whose labels arrived on ``day`` (scored by whichever model was champion)."""
+    """Live AUC of the day whose labels arrived on ``day`` (scored by whichever model was champion).
+
+    For a multiclass or regression pipeline: its primary metric (e.g. macro_f1, rmse) instead.
+    """
     from driftloop.monitor import monitoring
 
     found = monitoring.daily_metrics(store, cfg, day - timedelta(days=cfg.dataset.label_delay_days))
-    auc = found.get("roc_auc") if found else None
+    metric = "roc_auc" if cfg.dataset.task == "binary" else cfg.gate.primary_metric
+    auc = found.get(metric) if found else None
     return None if auc is None else round(auc, 4)
 
 
