@@ -48,9 +48,9 @@ def test_the_config_validates_gate_metrics_against_the_task_table() -> None:
         for name in table.names:  # every metric of the table is accepted as a guard and primary
             cfg = _parse(task, gate={"guards": {name: 0.01}, "primary_metric": name})
             assert cfg.gate.guards == {name: 0.01} and cfg.gate.primary_metric == name
-    with pytest.raises(config.ConfigError, match="gate.guards: unknown guard metric"):
+    with pytest.raises(config.ConfigError, match=r"gate\.guards: unknown guard metric"):
         _parse("binary", gate={"guards": {"accuracy": 0.01}})
-    with pytest.raises(config.ConfigError, match="gate.primary_metric: 'roc_auc' is not a"):
+    with pytest.raises(config.ConfigError, match=r"gate\.primary_metric: 'roc_auc' is not a"):
         _parse("regression", gate={"primary_metric": "roc_auc"})
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from driftloop.core.config import PipelineConfig, load_config
+from driftloop.core.config import CONFIG_ENV, PipelineConfig, load_config
 from driftloop.demo.summary import format_row, header, write_summary
 from driftloop.local.env import apply_airflow_env
 
@@ -71,6 +71,9 @@ class DemoRunner:
         )
         os.environ["DRIFTLOOP__VALIDATION__DATA_DOCS_DIR"] = str(state / "data_docs")
         (state / "mlflow").mkdir(exist_ok=True)
+        if config_path:
+            # The DAGs' tasks load the config themselves (load_config()): give them the same file.
+            os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         warnings.filterwarnings(
             "ignore"
