@@ -290,7 +290,9 @@ class Drift(_Strict):
     prediction_psi_threshold: float = Field(0.2, gt=0)
     performance_window_days: int = Field(7, ge=1)
     performance_tolerance: float = Field(
-        0.05, ge=0, description="allowed drop of the primary metric"
+        0.05,
+        ge=0,
+        description="allowed worsening of the primary metric, in its direction and units",
     )
     min_labelled_samples: int = Field(500, ge=1)
 
