@@ -150,7 +150,7 @@ def run_demo(
 
     records: list[DayRecord] = []
     t_all = time.perf_counter()
-    echo(header())
+    echo(header(_live_metric(cfg)))
     for i in range(days):
         t0 = time.perf_counter()
         day = start + timedelta(days=i)
@@ -201,6 +201,7 @@ def run_demo(
         "start": start.isoformat(),
         "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
         "rows_per_day": rows,
+        "live_metric": "ROC AUC" if cfg.dataset.task == "binary" else _live_metric(cfg),
     }
     _write_outcome(records, out, meta, t_all, echo)
     return records
@@ -227,6 +228,11 @@ def _read_report(store: Any, day: date, rec: DayRecord) -> dict[str, Any]:
     rec.drifted_features = list(found.get("drifted") or [])
     rec.reason = report["decision"].get("reason")
     return report
+
+
+def _live_metric(cfg: PipelineConfig) -> str:
+    """The name of the demo table's live column: AUC, or the primary metric of other tasks."""
+    return "AUC" if cfg.dataset.task == "binary" else cfg.gate.primary_metric
 
 
 def _live_auc(store: Any, cfg: PipelineConfig, day: date) -> float | None:
@@ -522,7 +528,7 @@ def run_live_demo(
     live = LiveDemo(state, stack, cfg)
     records: list[DayRecord] = []
     try:
-        echo(f"\n{header()}")
+        echo(f"\n{header(_live_metric(cfg))}")
         for i in range(days):
             day = start + timedelta(days=i)
             champion_before = registry.champion(cfg)
@@ -543,6 +549,7 @@ def run_live_demo(
             "start": start.isoformat(),
             "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
             "rows_per_day": rows,
+            "live_metric": "ROC AUC" if cfg.dataset.task == "binary" else _live_metric(cfg),
             "airflow_url": stack.airflow_url,
             "mlflow_url": stack.mlflow_url,
         }
