@@ -117,7 +117,7 @@ def test_the_loop_runs_for_the_task(task: str, dags, cfg_factory, monkeypatch) -
         assert set(prediction["per_column_psi"]) == set(probas)
         assert prediction["column"] in probas
     else:
-        assert prediction["column"] == "score"  # the profile's name for the predicted value
+        assert prediction["column"] == PREDICTION
     perf = report["performance"]
     assert perf["primary_metric"] == table.primary and perf["n_labelled"] >= 300
     assert set(table.names) <= set(perf["live"])  # the report names the task's metrics

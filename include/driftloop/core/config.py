@@ -29,7 +29,7 @@ from driftloop.core.metrics import (
     proba_column,
 )
 
-BINARY_METRICS_PRIMARY = metric_table(BINARY).primary
+_BINARY_PRIMARY = metric_table(BINARY).primary
 _BINARY_GUARDS = metric_table(BINARY).default_guards
 
 ENV_PREFIX = "DRIFTLOOP__"
@@ -236,7 +236,7 @@ class Gate(_Strict):
     log_loss) the floor is a ceiling and an improvement is a decrease.
     """
 
-    primary_metric: str = BINARY_METRICS_PRIMARY
+    primary_metric: str = _BINARY_PRIMARY
     min_improvement: float = Field(0.005, ge=0)
     floor: float | None = Field(
         0.6, description="worst acceptable primary metric (a ceiling if lower is better)"

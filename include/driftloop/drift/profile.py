@@ -192,6 +192,7 @@ def build_profile(
     cfg: PipelineConfig,
     scores: Any | None = None,
     class_scores: Mapping[str, Any] | None = None,
+    score_name: str = SCORE,
 ) -> Profile:
     """Profile the reference (training) data of the config's features, and optionally its scores.
 
@@ -199,7 +200,8 @@ def build_profile(
     are gathered to compute exact quantiles (8 bytes per value and feature); categoricals are
     counted chunk by chunk. ``scores`` (e.g. the model's holdout scores, or its predicted values)
     become the reference of prediction drift; for a multiclass model ``class_scores`` maps each
-    class-probability column name to its holdout values instead.
+    class-probability column name to its holdout values instead. ``score_name`` names the score
+    profile after the predictions column it describes (e.g. ``prediction`` for a regression).
     """
     ds = cfg.dataset
     bins = cfg.drift.bins
@@ -235,7 +237,7 @@ def build_profile(
             )
     score = None
     if scores is not None:
-        score = _numeric_profile(SCORE, _concat_scores(scores), bins)
+        score = _numeric_profile(score_name, _concat_scores(scores), bins)
     per_class = [
         _numeric_profile(name, _concat_scores(values), bins)
         for name, values in (class_scores or {}).items()

@@ -18,7 +18,14 @@ from datetime import date
 from typing import Any
 
 from driftloop.core.config import PipelineConfig
-from driftloop.core.metrics import BINARY, DECISION_THRESHOLD, MULTICLASS, proba_column
+from driftloop.core.metrics import (
+    BINARY,
+    DECISION_THRESHOLD,
+    MULTICLASS,
+    PREDICTION,
+    SCORE,
+    proba_column,
+)
 from driftloop.core.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
 from driftloop.data.windows import InsufficientData, time_split, training_frame, training_window
 from driftloop.model.pipeline import (
@@ -148,7 +155,10 @@ def train_model(
         if task == BINARY:
             task_params["decision_threshold"] = DECISION_THRESHOLD
         # Binary: the positive-class scores; regression: the predicted values.
-        profile = drift.build_profile(split.train[features], cfg, scores=holdout_output)
+        name = SCORE if task == BINARY else PREDICTION
+        profile = drift.build_profile(
+            split.train[features], cfg, scores=holdout_output, score_name=name
+        )
     timings["evaluate_seconds"] = time.perf_counter() - t
 
     client = mlflow_client(cfg)
