@@ -112,7 +112,10 @@ def _respond_when_awaiting(dag_id: str, task_id: str, option: str, done: dict[st
                 .one_or_none()
             )
             if ti is not None:
+                from airflow.models.hitl import HITLDetail
+
                 done["aliases_while_waiting"] = registry.aliases(done["cfg"])
+                done["body"] = session.query(HITLDetail).filter_by(ti_id=ti.id).one().body
                 update_hitl_detail(
                     dag_id=dag_id,
                     dag_run_id=ti.run_id,
@@ -147,6 +150,13 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
     assert done["answered"] == option
     # While waiting for the person, the new version is only the challenger.
     assert done["aliases_while_waiting"] == {"challenger": "1"}
+    # The request shows the evidence: every holdout metric with the rule it is held to, the trigger
+    # and the window the model was trained on.
+    body = done["body"]
+    assert "**The gate passed** (first_model)" in body, body
+    assert "| roc_auc | 0." in body and "primary; floor 0.65: pass" in body, body
+    assert "| log_loss (lower is better) |" in body, body
+    assert "**Why this training:** manual" in body and "**Trained on:** " in body, body
     states = _states(dr)
     assert str(dr.state) == "success", states
     assert states["approve_promotion"] == "success"

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +32,7 @@ from driftloop.local.stack import (
     wait_until,
 )
 
-__all__ = ["AirflowServer", "free_port"]
+__all__ = ["AirflowServer", "free_port", "seed_days"]
 
 T = TypeVar("T")
 
@@ -141,6 +142,22 @@ class AirflowServer:
         except requests.HTTPError:
             return False
         return True
+
+
+def seed_days(cfg: Any, start: date = date(2026, 3, 1), days: int = 8, rows: int = 300) -> date:
+    """Ingest ``days`` days of demo data the way the ingest DAG does; returns the newest labelled
+    day. The defaults give 5 labelled days (labels arrive 3 days late; training needs 4) and 1,500
+    labelled rows (training.min_train_rows: 1,000)."""
+    from driftloop.core.storage import open_store
+    from driftloop.data import synth
+    from driftloop.data.ingest import ingest_partition
+
+    store = open_store(cfg.storage)
+    for i in range(days):
+        day = start + timedelta(days=i)
+        synth.write_day(store, cfg, day, synth.Scenario(), seed=3, rows=rows, first_day=start)
+        assert ingest_partition(cfg, day, store).status == "validated"
+    return start + timedelta(days=days - 1 - cfg.dataset.label_delay_days)
 
 
 def log_text(lines: list[dict[str, Any]]) -> str:

@@ -9,34 +9,20 @@ happened, and no library warning or mislabelled MLflow line is in the way.
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.live.airflow_server import AirflowServer, log_text
+from tests.live.airflow_server import AirflowServer, log_text, seed_days
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
 
 START = date(2026, 3, 1)
 DAYS = 8  # labels arrive 3 days late: 5 labelled days, 4 needed (3 holdout + 1)
 ROWS = 300  # 1,500 labelled rows >= training.min_train_rows (1,000)
-
-
-def _seed(cfg: Any) -> date:
-    """Ingest DAYS days of demo data the way the ingest DAG does; returns the newest labelled day."""
-    from driftloop.core.storage import open_store
-    from driftloop.data import synth
-    from driftloop.data.ingest import ingest_partition
-
-    store = open_store(cfg.storage)
-    for i in range(DAYS):
-        day = START + timedelta(days=i)
-        synth.write_day(store, cfg, day, synth.Scenario(), seed=3, rows=ROWS, first_day=START)
-        assert ingest_partition(cfg, day, store).status == "validated"
-    return START + timedelta(days=DAYS - 1 - cfg.dataset.label_delay_days)
 
 
 def _defaults(server: AirflowServer, dag_id: str) -> dict[str, Any]:
@@ -75,7 +61,7 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
     )
     cfg = load_config(environ={k: v for k, v in server.env.items() if k.startswith("DRIFTLOOP")})
     try:
-        newest_labelled = _seed(cfg)
+        newest_labelled = seed_days(cfg, START, DAYS, ROWS)
         timings["seeded"] = time.monotonic() - t0
         server.start()
         timings["ready"] = time.monotonic() - t0

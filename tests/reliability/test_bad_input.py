@@ -45,6 +45,7 @@ Q_FEATURES = f"quarantine/date={DAY}"
 Q_BAD_NAMES = f"quarantine/labels_bad_name/date={DAY}"
 Q_LABELS = f"quarantine/labels/date={LABEL_DAY}"
 Q_UNKNOWN = f"quarantine/labels_unknown_ids/date={LABEL_DAY}"
+Q_ROWS = f"quarantine/rows/date={DAY}"
 GHOSTS = b"ghost-1,1\nghost-2,0\nghost-3,1\n"  # label rows for ids never delivered as events
 
 
@@ -159,6 +160,30 @@ def _unknown_ids_kept(ran: Ran) -> None:
     assert any("unknown_label_ids=warn" in w for w in ran.warnings)
 
 
+def _rows_split(ran: Ran) -> None:
+    """Row-level quarantine: the 3 bad rows set apart with their reasons, the rest validated."""
+    assert ran.result is not None and ran.result["quarantined_rows"] == 3
+    assert len(ran.store.read_table(VALIDATED, DAY)) == len(ran.batch.features) - 3
+    bad = pd.read_csv(io.BytesIO(ran.store.read_bytes(f"{Q_ROWS}/rows.csv")))
+    assert bad["age"].tolist() == [250, 250, 250]
+    assert set(bad["_failed_expectations"]) == {"age: expect_column_values_to_be_between"}
+    reason = json.loads(ran.store.read_bytes(f"{Q_ROWS}/reason.json"))
+    assert reason["quarantined_rows"] == 3
+    assert any("3 of " in w and "quarantined" in w for w in ran.warnings)
+
+
+def _tolerated(ran: Ran) -> None:
+    assert ran.result is not None and ran.result["tolerated_rows"] == 3
+    assert ran.result["quarantined_rows"] == 0
+    assert "tolerated: age: expect_column_values_to_be_between" in ran.result["message"]
+
+
+def _hand_edited_suite(suite: dict[str, Any]) -> None:
+    for e in suite["expectations"]:
+        if e["type"] == "expect_table_row_count_to_be_between":
+            e["kwargs"]["min_value"] = 50
+
+
 def _nothing_written(ran: Ran) -> None:
     for zone in (RAW, VALIDATED, QUARANTINE, LABELS):
         assert ran.store.partitions(zone) == [], zone
@@ -194,6 +219,7 @@ class Kind:
     labels_ingested: bool = True  # the valid labels file of the delivery reaches labels/
     env: dict[str, str] = field(default_factory=dict)
     regenerate_suite: bool = False  # run `gx-suite` for the effective config first (own GX root)
+    edit_suite: Callable[[dict[str, Any]], None] | None = None  # then edit it by hand
     validate_label_day: bool = False  # the label day's events validated first (ids checkable)
     s3: bool = False  # an object store, where a key can hold '/' and '..'
     config: str | None = None  # a config file to pass with --config (its text)
@@ -274,6 +300,18 @@ KINDS: dict[str, Kind] = {
         **QUARANTINED,
         stage="validation",
         needles=("age: expect_column_values_to_be_between", "3 unexpected rows", "250"),
+    ),
+    "out-of-range values, bad_rows: quarantine_rows": Kind(
+        lambda b: _csv(_set(b.features, "age", 250)),
+        **ACCEPTED,
+        env={"DRIFTLOOP__VALIDATION__BAD_ROWS": "quarantine_rows"},
+        check=_rows_split,
+    ),
+    "out-of-range values within validation.mostly": Kind(
+        lambda b: _csv(_set(b.features, "age", 250)),
+        **ACCEPTED,
+        env={"DRIFTLOOP__VALIDATION__MOSTLY": "0.98"},
+        check=_tolerated,
     ),
     "unknown categories": Kind(
         lambda b: _csv(_set(b.features, "plan", "platinum")),
@@ -390,20 +428,20 @@ KINDS: dict[str, Kind] = {
         needles=("validation.out_of_partition", "'quarantine' or 'warn'"),
         config="bad-config",
     ),
-    "env override of a validation key (suite not regenerated)": Kind(
-        _clean,
-        **REFUSED,
-        needles=(
-            "validation.min_rows: suite 200, config 10 (set by DRIFTLOOP__VALIDATION__MIN_ROWS)",
-            "run `driftloop gx-suite`",
-        ),
-        env={"DRIFTLOOP__VALIDATION__MIN_ROWS": "10"},
-    ),
-    "env override of a validation key (suite regenerated)": Kind(
+    "env override of a validation key": Kind(
         lambda b: _csv(b.features.head(50)),  # under the committed min_rows (200): would fail
         **ACCEPTED,
         env={"DRIFTLOOP__VALIDATION__MIN_ROWS": "10"},
+    ),
+    "committed suite edited by hand": Kind(
+        _clean,
+        **REFUSED,
+        needles=(
+            "expect_table_row_count_to_be_between: min_value: suite 50, config 200",
+            "run `driftloop gx-suite`",
+        ),
         regenerate_suite=True,
+        edit_suite=_hand_edited_suite,
     ),
 }
 
@@ -476,6 +514,10 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
     cfg = cfg_factory(**overrides)
     if kind.regenerate_suite:
         assert validation.write_gx_project(cfg)
+    if kind.edit_suite:
+        suite = json.loads(validation.suite_path(cfg).read_text())
+        kind.edit_suite(suite)
+        validation.suite_path(cfg).write_text(json.dumps(suite))
     store = open_store(cfg.storage)
     if kind.validate_label_day:
         day_before = synth.generate_day(cfg, LABEL_DAY, synth.Scenario(), seed=3, rows=300)
@@ -533,7 +575,8 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
             assert gx["success"] is False
     if kind.status == "validated":
         assert store.partitions(QUARANTINE) == []
-        assert len(store.read_table(VALIDATED, DAY)) == len(
+        assert result is not None
+        assert len(store.read_table(VALIDATED, DAY)) + result["quarantined_rows"] == len(
             pd.read_csv(io.BytesIO(delivered[FEATURES]), encoding="utf-8-sig")
         )
     if kind.labels_ingested:  # the valid labels file of the same delivery still reaches labels/
@@ -543,26 +586,29 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
         kind.check(Ran(cfg, store, batch, result, err, logged))
 
 
-def test_a_validation_override_is_refused_by_the_real_command(cfg, batch: Batch) -> None:
+def test_a_validation_override_applies_in_the_real_command(cfg, batch: Batch) -> None:
     """The env-override row end to end: a new interpreter, the override only in its environment."""
     import os
     import subprocess
     import sys
 
     store = open_store(cfg.storage)
-    store.write_bytes(f"{LANDING}/{FEATURES}", _csv(batch.features))
-    proc = subprocess.run(
-        [sys.executable, "-m", "driftloop.cli.main", "ingest", "--date", DAY.isoformat()],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DRIFTLOOP__VALIDATION__MAX_NULL_FRACTION": "0.5"},
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == errors.EXIT_USAGE, proc.stderr
-    assert "validation.max_null_fraction: suite 0.05, config 0.5" in proc.stderr
-    assert "driftloop gx-suite" in proc.stderr and "Traceback" not in proc.stderr
-    assert store.partitions(RAW) == store.partitions(QUARANTINE) == []
+    store.write_bytes(f"{LANDING}/{FEATURES}", _csv(batch.features.head(50)))
+    run = [sys.executable, "-m", "driftloop.cli.main", "ingest", "--date", DAY.isoformat()]
+    outcomes = {}
+    for min_rows in ("200", "10"):  # the file's value, then an override below the day's 50 rows
+        env = {**os.environ, "DRIFTLOOP__VALIDATION__MIN_ROWS": min_rows}
+        proc = subprocess.run(
+            run, capture_output=True, text=True, env=env, timeout=180, check=False
+        )
+        assert "Traceback" not in proc.stderr
+        outcomes[min_rows] = (proc.returncode, json.loads(proc.stdout)["status"])
+    assert outcomes == {
+        "200": (errors.EXIT_QUARANTINED, "quarantined"),
+        "10": (0, "validated"),
+    }
+    assert len(store.read_table(VALIDATED, DAY)) == 50
+    assert store.partitions(QUARANTINE) == []
 
 
 def test_the_readme_table_lists_exactly_these_kinds() -> None:

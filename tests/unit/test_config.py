@@ -120,6 +120,66 @@ def test_retrain_policy_settings_load_from_their_section() -> None:
     assert cfg.retrain.min_labelled_days_after_drift == 7
 
 
+def test_numeric_categories_are_accepted_as_written_and_kept_as_text() -> None:
+    data = _demo()
+    data["dataset"]["features"][8]["categories"] = [1, 2, 3.5, "x"]
+    cfg = parse_config(data, environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    assert cfg.dataset.features[8].categories == ["1", "2", "3.5", "x"]
+    data["dataset"]["features"][8]["categories"] = ["yes", False]  # YAML's unquoted `no`
+    with pytest.raises(ConfigError, match="read as a boolean: quote it"):
+        parse_config(data, environ={"DRIFTLOOP_HOME": "/tmp/x"})
+
+
+def test_validation_tolerance_and_row_quarantine_settings() -> None:
+    env = {
+        "DRIFTLOOP__VALIDATION__MOSTLY": "0.99",
+        "DRIFTLOOP__VALIDATION__BAD_ROWS": "quarantine_rows",
+    }
+    cfg = load_config(DEMO, environ=env)
+    assert (cfg.validation.mostly, cfg.validation.bad_rows) == (0.99, "quarantine_rows")
+    with pytest.raises(ConfigError, match=r"validation\.bad_rows"):
+        load_config(DEMO, environ={"DRIFTLOOP__VALIDATION__BAD_ROWS": "drop"})
+    with pytest.raises(ConfigError, match=r"dataset\.features\.0\.mostly"):
+        load_config(
+            DEMO, environ={"DRIFTLOOP__DATASET__FEATURES": "[{name: a, type: numeric, mostly: 2}]"}
+        )
+
+
+def test_a_config_error_is_a_few_lines_naming_the_keys() -> None:
+    data = _demo()
+    data["dataset"]["features"][0]["min"] = {"low": 0}
+    data["dataset"]["features"][8]["categories"] = [{"a": 1}, {"b": 2}, {"c": 3}, {"d": 4}]
+    data["validation"]["max_rows"] = "many"
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, source="mine.yaml", environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    lines = str(err.value).splitlines()
+    assert lines == [
+        "invalid config mine.yaml:",
+        "  dataset.features.0.min: Input should be a valid number",
+        "  dataset.features.8.categories: Input should be a valid string",
+        "  validation.max_rows: Input should be a valid integer, unable to parse string as an "
+        "integer (got 'many')",
+    ]
+
+
+def test_union_noise_collapses_to_one_line_per_key() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from driftloop.core.config import _format_errors
+
+    class Codes(BaseModel):
+        codes: list[int] | list[str] | dict[str, int] | None
+
+    with pytest.raises(ValidationError) as err:
+        Codes.model_validate({"codes": [[1], [2], [3]]})
+    assert len(err.value.errors()) > 5  # one per member and item
+    text = _format_errors(err.value, "u.yaml")
+    assert text.splitlines() == [
+        "invalid config u.yaml:",
+        "  codes: Input should be a valid integer (and 2 more)",
+    ]
+
+
 def test_task_types_and_their_dataset_keys() -> None:
     assert load_config(DEMO, environ={}).dataset.task == "binary"  # the default
     examples = project_root() / "configs" / "examples"

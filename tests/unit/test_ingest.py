@@ -246,3 +246,72 @@ def test_a_label_only_delivery_is_ingested(cfg, store) -> None:
     store.write_bytes(f"landing/{empty.isoformat()}/notes.txt", b"hello")
     with pytest.raises(LandingMissing, match="neither"):
         ingest_labels_only(cfg, empty)
+
+
+def _land_with_outliers(cfg, store, rows: int = 1000, outliers: int = 3) -> None:
+    """A delivery of ``rows`` rows of which ``outliers`` have an impossible age."""
+    df = synth.generate_day(cfg, DAY, synth.Scenario(), seed=3, rows=rows).features
+    df = df.head(rows).reset_index(drop=True)
+    df.loc[: outliers - 1, "age"] = 250
+    store.write_bytes(FEATURES, df.to_csv(index=False, lineterminator="\n").encode())
+
+
+def test_row_level_quarantine_keeps_the_good_rows_and_quarantines_the_bad_with_reasons(
+    cfg_factory, store
+) -> None:
+    from driftloop.data.ingest import ROWS_FILE, ROWS_QUARANTINE
+    from driftloop.data.validation import REASON_COLUMN
+
+    cfg = cfg_factory(validation__bad_rows="quarantine_rows")
+    _land_with_outliers(cfg, store)
+    rows = len(pd.read_csv(pd.io.common.BytesIO(store.read_bytes(FEATURES))))
+    assert rows == 1000
+
+    result = ingest_partition(cfg, DAY)
+
+    assert result.status == "validated", result.message
+    assert (result.rows, result.quarantined_rows) == (997, 3)
+    assert "3 row(s) quarantined" in result.message
+    assert len(store.read_table(VALIDATED, DAY)) == 997
+    assert (store.read_table(VALIDATED, DAY)["age"] <= 100).all()
+    assert len(store.read_table(RAW, DAY)) == 1000  # raw keeps the delivery whole
+    assert store.partitions(QUARANTINE) == []  # the day itself is not quarantined
+    prefix = f"{ROWS_QUARANTINE}/date={DAY.isoformat()}"
+    bad = pd.read_csv(pd.io.common.BytesIO(store.read_bytes(f"{prefix}/{ROWS_FILE}")))
+    assert bad["age"].tolist() == [250, 250, 250]
+    assert set(bad[REASON_COLUMN]) == {"age: expect_column_values_to_be_between"}
+    reason = json.loads(store.read_bytes(f"{prefix}/reason.json"))
+    assert (reason["rows"], reason["validated_rows"], reason["quarantined_rows"]) == (1000, 997, 3)
+    assert reason["by_expectation"] == {"age: expect_column_values_to_be_between": 3}
+    assert result.rows_quarantine_uri and result.rows_quarantine_uri.endswith(prefix)
+
+    # A clean redelivery replaces the split (idempotent reruns).
+    synth.write_day(store, cfg, DAY, synth.Scenario(), seed=2, rows=400)
+    assert ingest_partition(cfg, DAY).quarantined_rows == 0
+    assert store.partitions(ROWS_QUARANTINE) == []
+
+
+def test_row_level_quarantine_gives_up_on_a_broken_feed(cfg_factory, store) -> None:
+    cfg = cfg_factory(validation__bad_rows="quarantine_rows")
+    _land_with_outliers(cfg, store, outliers=300)  # 30% > max_bad_row_fraction 10%
+
+    result = ingest_partition(cfg, DAY)
+
+    assert result.status == "quarantined" and result.quarantined_rows == 0
+    assert store.partitions(VALIDATED) == [] and store.partitions(QUARANTINE) == [DAY]
+
+
+def test_a_tolerance_lets_the_day_pass_whole_with_its_outliers_counted(cfg_factory, store) -> None:
+    cfg = cfg_factory(validation__mostly="0.99")
+    _land_with_outliers(cfg, store)
+
+    result = ingest_partition(cfg, DAY)
+
+    assert result.status == "validated", result.message
+    assert (result.rows, result.quarantined_rows, result.tolerated_rows) == (1000, 0, 3)
+    assert "tolerated: age: expect_column_values_to_be_between" in result.message
+    assert len(store.read_table(VALIDATED, DAY)) == 1000
+
+    # Without the tolerance the same day is quarantined whole (the default, bad_rows unset).
+    strict = cfg_factory(validation__mostly="1")
+    assert ingest_partition(strict, DAY).status == "quarantined"

@@ -40,12 +40,8 @@ def promotion_approval() -> PromotionApproval:
     return PromotionApproval(
         task_id="approve_promotion",
         subject="Promote {{ ti.xcom_pull(task_ids='gate')['challenger_version'] }} to champion?",
-        body=(
-            "The gate passed ({{ ti.xcom_pull(task_ids='gate')['rule'] }}): "
-            "{{ ti.xcom_pull(task_ids='gate')['reason'] }}.\n\n"
-            "Champion: {{ ti.xcom_pull(task_ids='gate')['champion_version'] or 'none' }}. "
-            "Approve moves the champion alias; Reject keeps the current champion."
-        ),
+        # Markdown: champion vs challenger on the same holdout, the trigger, the training window.
+        body="{{ ti.xcom_pull(task_ids='gate')['evidence'] }}",
         defaults="Reject",  # what an unanswered request resolves to after response_timeout
         response_timeout=timedelta(days=7),
     )

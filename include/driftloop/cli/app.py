@@ -74,9 +74,8 @@ def emit(obj: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftloop", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--config", help="pipeline config YAML (default: $DRIFTLOOP_CONFIG or configs/churn.yaml)"
-    )
+    config_help = "pipeline config YAML (default: $DRIFTLOOP_CONFIG or configs/churn.yaml)"
+    parser.add_argument("--config", help=config_help)
     parser.add_argument(
         "--result-file", help="also write the JSON result here (e.g. /airflow/xcom/return.json)"
     )
@@ -86,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbose.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
     )
+    verbose.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (add_args, _handler, help_text, _human) in _COMMANDS.items():
         add_args(sub.add_parser(name, help=help_text, description=help_text, parents=[verbose]))

@@ -107,3 +107,56 @@ def _synth(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         }
     )
     return 0
+
+
+# -- land ----------------------------------------------------------------------------------------
+def add_history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--source",
+        required=True,
+        help="the history: a CSV or Parquet table with the config's timestamp, feature and "
+        "target columns (the id column is optional)",
+    )
+    p.add_argument(
+        "--period",
+        choices=("day", "week", "month"),
+        default="day",
+        help="one partition per day (default), week (from Monday) or month",
+    )
+    p.add_argument(
+        "--label-delay",
+        type=int,
+        default=None,
+        help="days between a partition and its labels (default: dataset.label_delay_days)",
+    )
+
+
+@command(
+    "land",
+    "write a history table into the landing layout (features.csv + labels_<day>.csv per "
+    "partition) for the scheduler to ingest",
+)(add_history_args)
+def _land(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+    from driftloop.core.storage import open_store
+    from driftloop.data import history
+
+    history.check_tolerance(cfg, args.period)
+    frame = history.read_source(args.source, cfg)
+    store = open_store(cfg.storage)
+    written: list[str] = []
+    partitions = 0
+    for delivery in history.deliveries(frame, cfg, args.period, args.label_delay):
+        partitions += bool(len(delivery.features))
+        written += history.write_delivery(store, cfg, delivery)
+    emit(
+        {
+            "root": store.root,
+            "rows": len(frame),
+            "partitions": partitions,
+            "files": len(written),
+            "first": written[0] if written else None,
+            "last": written[-1] if written else None,
+            "ignored_columns": history.ignored_columns(frame, cfg),
+        }
+    )
+    return 0

@@ -196,3 +196,29 @@ def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         print("driftloop: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _replay_args(p: argparse.ArgumentParser) -> None:
+    from driftloop.cli.data import add_history_args
+
+    add_history_args(p)
+    p.add_argument("--out", type=Path, default=Path("replay-out"), help="default replay-out")
+
+
+@command(
+    "replay",
+    "drive a history table (CSV or Parquet) through the real DAGs partition by partition, like "
+    "the demo: ingest, score, check, retrain; the table and summary in --out",
+    human=True,
+)(_replay_args)
+def _replay(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+    from driftloop.demo.replay import run_replay
+
+    run_replay(
+        args.source,
+        args.out,
+        config_path=cfg.source,
+        period=args.period,
+        label_delay=args.label_delay,
+    )
+    return 0

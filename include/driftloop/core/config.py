@@ -73,9 +73,32 @@ class Feature(_Strict):
     type: FeatureType
     min: float | None = None
     max: float | None = None
+    # Numbers are accepted as written in YAML (``categories: [1, 2, 3]``) and kept as strings: the
+    # CSV is read as text, so data and config compare as strings everywhere.
     categories: list[str] | None = None
     nullable: bool = True
     critical: bool = Field(False, description="drift on this feature alone triggers a retrain")
+    mostly: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="share of rows that must satisfy this feature's range/category expectation; "
+        "default: validation.mostly",
+    )
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _categories_as_text(cls, v: Any) -> Any:
+        if not isinstance(v, list):
+            return v
+        out = []
+        for item in v:
+            if isinstance(item, bool):  # YAML reads yes/no/on/off/true/false as booleans
+                raise ValueError(
+                    f"category {item!r} was read as a boolean: quote it in YAML (e.g. 'yes')"
+                )
+            out.append(str(item) if isinstance(item, int | float) else item)
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> Feature:
@@ -196,6 +219,26 @@ class Validation(_Strict):
     # Label rows whose id was never delivered as an event: "quarantine" them (kept in
     # quarantine/labels_unknown_ids/, the rest of the file ingested), or "warn" (kept, counted).
     unknown_label_ids: Literal["quarantine", "warn"] = "quarantine"
+    # Tolerance of the per-row range/category expectations: the share of rows that must satisfy
+    # them (GX ``mostly``); a feature's own ``mostly`` wins. Rows within the tolerance are kept.
+    mostly: float = Field(1.0, gt=0, le=1)
+    # What an expectation failing on some rows costs: the whole day ("quarantine_partition"), or
+    # only those rows ("quarantine_rows": they go to quarantine/rows/ with the failed
+    # expectations named per row, the rest is validated and published). Schema, row count,
+    # uniqueness and null-share failures always quarantine the whole partition.
+    bad_rows: Literal["quarantine_partition", "quarantine_rows"] = "quarantine_partition"
+    max_bad_row_fraction: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="with quarantine_rows: above this share of bad rows the whole partition is "
+        "quarantined (a broken feed, not a few outliers)",
+    )
+    extra_expectations: str | None = Field(
+        None,
+        description="JSON/YAML file of extra GX expectations ({type, kwargs}) added to the suite "
+        "derived from this config; relative to the config file",
+    )
 
     @model_validator(mode="after")
     def _rows(self) -> Validation:
@@ -474,13 +517,22 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+# Parts of a pydantic error location that name a union member or a validator, not a key.
+_UNION_PART = re.compile(r"[\[\](]|^(function-|tagged-union|union|json-or-python|lax-|strict-)")
+MAX_ERROR_LINES = 6
+# A check across sections names its key itself ("gate.guards: ...").
 _KEYED = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", re.DOTALL)
 
 
 def _format_errors(err: ValidationError, source: str) -> str:
-    lines = [f"invalid config {source}:"]
+    """A few lines naming the keys: union members collapsed, list items of one key merged."""
+    by_key: dict[str, list[str]] = {}
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        parts = [str(p) for p in e["loc"] if not _UNION_PART.search(str(p))]
+        # dataset.features.8.categories.0 -> dataset.features.8.categories (items merged below)
+        if len(parts) > 1 and parts[-1].isdigit() and parts[-2] != "features":
+            parts.pop()
+        loc = ".".join(parts) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         keyed = _KEYED.match(msg) if not e["loc"] else None
         if keyed:  # a check across sections names its key itself ("gate.guards: ...")
@@ -489,7 +541,19 @@ def _format_errors(err: ValidationError, source: str) -> str:
             msg = "unknown key (check the spelling)"
         elif e["type"] == "missing":
             msg = "required key is missing"
-        lines.append(f"  {loc}: {msg}")
+        elif "input" in e and not isinstance(e["input"], dict | list):
+            msg += f" (got {e['input']!r})"
+        msgs = by_key.setdefault(loc, [])
+        if msg not in msgs:
+            msgs.append(msg)
+    lines = [f"invalid config {source}:"]
+    for loc, msgs in by_key.items():
+        # A value matching no member of a union yields one message per member: keep the first.
+        extra = f" (and {len(msgs) - 1} more)" if len(msgs) > 1 else ""
+        lines.append(f"  {loc}: {msgs[0]}{extra}")
+    if len(lines) > MAX_ERROR_LINES + 1:
+        hidden = len(lines) - 1 - MAX_ERROR_LINES
+        lines = [*lines[: MAX_ERROR_LINES + 1], f"  ... and {hidden} more key(s)"]
     return "\n".join(lines)
 
 

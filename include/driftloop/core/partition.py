@@ -45,6 +45,8 @@ class Zone(StrEnum):
     LABELS_QUARANTINE = "quarantine/labels"
     LABELS_UNKNOWN_IDS = "quarantine/labels_unknown_ids"
     LABELS_BAD_NAME = "quarantine/labels_bad_name"
+    # Rows of a validated partition set apart by row-level quarantine (validation.bad_rows).
+    QUARANTINE_ROWS = "quarantine/rows"
     LABELS = "labels"
     PREDICTIONS = "predictions"
     DRIFT = "monitoring/drift"

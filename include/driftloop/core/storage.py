@@ -29,13 +29,16 @@ import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.errors import EXIT_NOTHING_TO_DO, DriftloopError
 from driftloop.core.partition import PART_FILE, SUCCESS, Partition, PartitionLike, Zone, key
+
+# What a partition file is written from: its bytes, or a local file streamed into place.
+Content = bytes | Path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,8 +100,11 @@ class Store(ABC):
     def delete_prefix(self, prefix: str) -> None: ...
 
     @abstractmethod
-    def replace_prefix(self, prefix: str, files: dict[str, bytes]) -> None:
-        """Make ``prefix`` hold exactly ``files`` (names relative to it), as atomically as the backend allows."""
+    def replace_prefix(self, prefix: str, files: Mapping[str, Content]) -> None:
+        """Make ``prefix`` hold exactly ``files`` (names relative to it), as atomically as the backend allows.
+
+        A value is the bytes of the file, or a local ``Path`` whose content is streamed (bounded
+        memory, for large partitions)."""
 
     @contextlib.contextmanager
     def local_file(self, key: str) -> Iterator[Path]:
@@ -117,7 +123,9 @@ class Store(ABC):
         return key(zone, partition, name)
 
     # -- partitions ---------------------------------------------------------------------------
-    def write_partition(self, zone: Zone | str, day: PartitionLike, files: dict[str, bytes]) -> str:
+    def write_partition(
+        self, zone: Zone | str, day: PartitionLike, files: Mapping[str, Content]
+    ) -> str:
         """Replace the partition with ``files`` plus a ``_SUCCESS`` marker; returns its URI."""
         prefix = partition_prefix(zone, day)
         manifest = json.dumps({"files": sorted(files)}, sort_keys=True).encode()
@@ -232,7 +240,7 @@ class LocalStore(Store):
         elif p.exists():
             p.unlink()
 
-    def replace_prefix(self, prefix: str, files: dict[str, bytes]) -> None:
+    def replace_prefix(self, prefix: str, files: Mapping[str, Content]) -> None:
         # Build the new folder beside the old one, then swap with renames: a reader sees either the
         # old partition or the new one, never a mix.
         final = self._p(prefix)
@@ -243,7 +251,10 @@ class LocalStore(Store):
         try:
             for name, data in files.items():
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / name).write_bytes(data)
+                if isinstance(data, Path):
+                    shutil.copyfile(data, tmp / name)
+                else:
+                    (tmp / name).write_bytes(data)
             trash = None
             if final.exists():
                 trash = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
@@ -288,6 +299,16 @@ class S3Store(Store):
     def write_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data)  # PUT is atomic
 
+    @contextlib.contextmanager
+    def local_file(self, key: str) -> Iterator[Path]:
+        # Downloaded to disk in parts: a large landing file never sits in memory whole.
+        if not self.exists(key):
+            raise FileNotFoundError(f"{self.uri(key)} does not exist")
+        with tempfile.TemporaryDirectory(prefix="driftloop-") as tmp:
+            p = Path(tmp) / Path(key).name
+            self.client.download_file(self.bucket, self._k(key), str(p))
+            yield p
+
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
@@ -315,14 +336,18 @@ class S3Store(Store):
                 Delete={"Objects": [{"Key": self._k(k)} for k in keys[i : i + 1000]]},
             )
 
-    def replace_prefix(self, prefix: str, files: dict[str, bytes]) -> None:
+    def replace_prefix(self, prefix: str, files: Mapping[str, Content]) -> None:
         # S3 has no rename: drop the marker first (readers then see "incomplete"), put the new
         # objects, remove leftovers of an older version, and put the marker last.
         base = prefix.rstrip("/")
         marker = f"{base}/{SUCCESS}"
         self.client.delete_object(Bucket=self.bucket, Key=self._k(marker))
         for name, data in files.items():
-            if name != SUCCESS:
+            if name == SUCCESS:
+                continue
+            if isinstance(data, Path):  # multipart upload, streamed from the file
+                self.client.upload_file(str(data), self.bucket, self._k(f"{base}/{name}"))
+            else:
                 self.write_bytes(f"{base}/{name}", data)
         wanted = {f"{base}/{n}" for n in files}
         stale = [k for k in self.list(base + "/") if k not in wanted]
@@ -331,8 +356,9 @@ class S3Store(Store):
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": self._k(k)} for k in stale[i : i + 1000]]},
             )
-        if SUCCESS in files:
-            self.write_bytes(marker, files[SUCCESS])
+        marker_data = files.get(SUCCESS)
+        if isinstance(marker_data, bytes):  # write_partition's manifest: always bytes
+            self.write_bytes(marker, marker_data)
 
 
 def open_store(storage: StorageConfig | str) -> Store:

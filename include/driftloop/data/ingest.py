@@ -14,10 +14,23 @@ whole, as before; the result says ``ids_checked: false``. A delivery holding lab
 ``features.csv`` is ingested by ``ingest_labels_only``. With ``validation.unknown_label_ids: warn``
 the unknown-id rows are kept in ``labels/`` instead, counted in the result and logged as a warning.
 
+With ``validation.bad_rows: quarantine_rows``, a day whose only failures are per-row expectations
+(ranges, categories, not-null) is split: the failing rows go to ``quarantine/rows/date=<D>/``
+(``rows.csv`` with a ``_failed_expectations`` column, and ``reason.json``), the rest is validated
+again and published; the split is counted (``quarantined_rows``) and logged. Schema, row count,
+uniqueness or null-share failures, or more bad rows than ``validation.max_bad_row_fraction``,
+still quarantine the whole day. Rows within a ``mostly`` tolerance are kept and counted
+(``tolerated_rows``).
+
 Events timestamped outside their partition's UTC day (beyond ``validation.partition_tolerance_hours``)
 quarantine the day, or with ``validation.out_of_partition: warn`` are accepted and counted
 (``out_of_partition_rows``, ``warnings``). Nothing is dropped silently, and every step replaces its
 partition whole, so reruns and backfills are idempotent.
+
+Memory is bounded by block and batch sizes, not by the day: the CSV is streamed in blocks
+(``pyarrow.csv.open_csv``) into a local typed Parquet file, GX validates that file batch by batch
+(``validation.validate_parquet``), and partitions are written from files. A quarantined delivery is
+copied as it came, byte for byte.
 
 Bad data is a result, not an exception: ``ingest_partition`` returns a quarantined
 ``IngestResult``. Callers that must fail loudly (the Airflow task, the CLI) raise
@@ -30,8 +43,11 @@ import io
 import json
 import logging
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftloop.core.config import FeatureType, PipelineConfig
@@ -42,6 +58,7 @@ from driftloop.core.storage import (
     QUARANTINE,
     RAW,
     VALIDATED,
+    Content,
     Store,
     as_date,
     landing_prefix,
@@ -51,6 +68,8 @@ from driftloop.core.storage import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from driftloop.data import validation
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +86,9 @@ _LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.csv$")
 # Files of a delivery whose name is not labels_<valid date>.csv but that look like labels land here,
 # per delivery day (the label date is unknown), each with its original name.
 BAD_LABEL_NAMES_QUARANTINE = Zone.LABELS_BAD_NAME
+# Rows set apart by row-level quarantine (validation.bad_rows: quarantine_rows), per day.
+ROWS_QUARANTINE = Zone.QUARANTINE_ROWS
+ROWS_FILE = "rows.csv"
 
 
 class LandingMissing(DriftloopError, FileNotFoundError):
@@ -119,6 +141,11 @@ class IngestResult:
     # Events timestamped outside the partition day (quarantined, or accepted with a warning).
     out_of_partition_rows: int = 0
     warnings: list[str] = field(default_factory=list)  # accepted with a warning, one line each
+    # Row-level quarantine: rows set apart (validated partition holds the rest), and where.
+    quarantined_rows: int = 0
+    rows_quarantine_uri: str | None = None
+    # Rows kept although they miss an expectation, within its ``mostly`` tolerance.
+    tolerated_rows: int = 0
 
     @property
     def labels_ingested(self) -> list[str]:
@@ -139,15 +166,22 @@ class IngestResult:
 
 
 # -- parsing ---------------------------------------------------------------------------------------
-def _read_csv_strings(data: bytes) -> pd.DataFrame:
-    """Every column as nullable strings; strict about shape (a short or long row is an error)."""
-    import pandas as pd
+# Bytes of CSV parsed at a time when a landing file is streamed to Parquet (``write_raw_parquet``).
+# Arrow's CSV reader holds some 30x its block size at its peak: 1 MiB blocks keep it near 40 MB.
+CSV_BLOCK_BYTES = 1 << 20
+# Typed rows gathered into one Parquet row group (blocks are far smaller than a good row group).
+ROW_GROUP_ROWS = 128 * 1024
+_HEAD_BYTES = 1 << 20
+
+
+def _header_names(head: bytes, whole: bool) -> list[str]:
+    """The column names of a CSV from its first bytes (``whole``: they are the whole file)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if not data.strip():
+    if whole and not head.strip():
         raise StructuralError("the file is empty (no header, no rows)")
-    header = data.split(b"\n", 1)[0].rstrip(b"\r")
+    header = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         names = pacsv.read_csv(io.BytesIO(header + b"\n")).column_names
     except pa.ArrowInvalid as err:
@@ -155,22 +189,72 @@ def _read_csv_strings(data: bytes) -> pd.DataFrame:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise StructuralError(f"duplicate column names in the header: {dupes}")
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
-    except pa.ArrowInvalid as err:
-        raise StructuralError(f"malformed CSV: {err}") from None
+    return names
+
+
+def _string_options(names: list[str]) -> Any:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    return pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""]
+    )
+
+
+def _to_strings_frame(table: Any) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow as pa
+
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=float("nan"))}.get)
 
 
-def _coerce(name: str, col: pd.Series, kind: str) -> pd.Series:
-    """Convert a string column; any non-null value that does not convert is a structural error."""
+def _read_csv_strings(data: bytes) -> pd.DataFrame:
+    """Every column as nullable strings; strict about shape (a short or long row is an error)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = _header_names(data[:_HEAD_BYTES], whole=len(data) <= _HEAD_BYTES)
+    try:
+        table = pacsv.read_csv(io.BytesIO(data), convert_options=_string_options(names))
+    except pa.ArrowInvalid as err:
+        raise StructuralError(f"malformed CSV: {err}") from None
+    return _to_strings_frame(table)
+
+
+def _iter_csv_strings(path: Path, block_size: int) -> Iterator[pd.DataFrame]:
+    """``_read_csv_strings`` of a file, one block of about ``block_size`` bytes at a time (at least
+    one frame: an empty one for a header-only file)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with path.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+    names = _header_names(head, whole=path.stat().st_size <= _HEAD_BYTES)
+    options = _string_options(names)
+    try:
+        reader = pacsv.open_csv(
+            str(path),
+            read_options=pacsv.ReadOptions(block_size=block_size, use_threads=False),
+            convert_options=options,
+        )
+        schema, empty = reader.schema, True
+        for batch in reader:
+            empty = False
+            yield _to_strings_frame(pa.Table.from_batches([batch]))
+    except pa.ArrowInvalid as err:
+        raise StructuralError(f"malformed CSV: {err}") from None
+    if empty:
+        yield _to_strings_frame(schema.empty_table())
+
+
+def _coerce(
+    name: str, col: pd.Series, kind: str, problems: dict[str, list[Any]] | None = None
+) -> pd.Series:
+    """Convert a string column; any non-null value that does not convert is a structural error.
+
+    With ``problems``, the count and a sample of such values are added to ``problems[name]``
+    (``[count, sample]``) instead, so that a file read in blocks is reported whole.
+    """
     import pandas as pd
 
     if kind == "numeric":
@@ -182,6 +266,11 @@ def _coerce(name: str, col: pd.Series, kind: str) -> pd.Series:
     bad = col.notna() & out.isna()
     if bad.any():
         sample = col[bad].drop_duplicates().head(SAMPLE_SIZE).tolist()
+        if problems is not None:
+            seen = problems.setdefault(name, [0, []])
+            seen[0] += int(bad.sum())
+            seen[1] = [*seen[1], *(v for v in sample if v not in seen[1])][:SAMPLE_SIZE]
+            return out
         raise StructuralError(
             f"column {name!r}: {int(bad.sum())} of {len(col)} values are not {kind}, e.g. {sample}"
         )
@@ -195,8 +284,13 @@ def parse_features(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
     float64. Columns the schema does not know are kept (as strings) so validation can flag the
     schema change instead of ingestion hiding it. Raises ``StructuralError``.
     """
+    return _typed(cfg, _read_csv_strings(data))
+
+
+def _typed(
+    cfg: PipelineConfig, df: pd.DataFrame, problems: dict[str, list[Any]] | None = None
+) -> pd.DataFrame:
     ds = cfg.dataset
-    df = _read_csv_strings(data)
     expected = [ds.id_column, ds.timestamp_column, *ds.feature_names]
     missing = [c for c in expected if c not in df.columns]
     if missing:
@@ -208,11 +302,68 @@ def parse_features(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
     kinds = {ds.id_column: "string", ds.timestamp_column: "timestamp"}
     kinds |= {f.name: "numeric" if f.type is FeatureType.NUMERIC else "string" for f in ds.features}
     extra = [c for c in df.columns if c not in kinds]
-    typed = {c: _coerce(c, df[c], kinds[c]) for c in expected}
+    typed = {c: _coerce(c, df[c], kinds[c], problems) for c in expected}
     typed |= {c: df[c].astype("str") for c in extra}
     import pandas as pd
 
     return pd.DataFrame(typed, columns=[*expected, *extra])
+
+
+def write_raw_parquet(
+    cfg: PipelineConfig, src: Path, dest: Path, block_size: int | None = None
+) -> int:
+    """Stream the features CSV ``src`` into the typed Parquet file ``dest``; returns its rows.
+
+    The same table as ``parse_features`` (row groups of ``ROW_GROUP_ROWS``), in memory bounded by
+    the block and row-group sizes, not the file. Raises ``StructuralError``; values that do not
+    convert are counted over the whole file before it is raised, so the message matches
+    ``parse_features``'.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ds = cfg.dataset
+    order = [ds.id_column, ds.timestamp_column, *ds.feature_names]
+    kinds = {ds.id_column: "string", ds.timestamp_column: "timestamp"}
+    kinds |= {f.name: "numeric" if f.type is FeatureType.NUMERIC else "string" for f in ds.features}
+    problems: dict[str, list[Any]] = {}
+    writer: pq.ParquetWriter | None = None
+    pending: list[pa.Table] = []
+    rows = 0
+
+    def flush() -> None:
+        if pending and not problems:
+            assert writer is not None
+            writer.write_table(pa.concat_tables(pending))
+        pending.clear()
+
+    try:
+        for df in _iter_csv_strings(src, block_size or CSV_BLOCK_BYTES):
+            typed = _typed(cfg, df, problems)
+            rows += len(typed)
+            if problems:
+                continue  # the file is refused: read on only to count
+            table = pa.Table.from_pandas(
+                typed, preserve_index=False, schema=writer.schema if writer else None
+            )
+            if writer is None:
+                writer = pq.ParquetWriter(
+                    dest, table.schema, compression="zstd", write_statistics=True
+                )
+            pending.append(table)
+            if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                flush()
+        flush()
+    finally:
+        if writer is not None:
+            writer.close()
+    if problems:
+        name = min(problems, key=order.index)
+        count, sample = problems[name]
+        raise StructuralError(
+            f"column {name!r}: {count} of {rows} values are not {kinds[name]}, e.g. {sample}"
+        )
+    return rows
 
 
 def parse_labels(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
@@ -282,7 +433,7 @@ def _quarantine(
     day: date,
     *,
     original_name: str,
-    original: bytes,
+    original: Content,
     stage: str,
     message: str,
     details: dict[str, Any] | None = None,
@@ -296,7 +447,7 @@ def _quarantine(
         "original": original_name,
         **(details or {}),
     }
-    files = {
+    files: dict[str, Content] = {
         original_name: original,
         REASON: (json.dumps(reason, indent=2, sort_keys=True, default=str) + "\n").encode(),
     }
@@ -332,8 +483,7 @@ def ingest_partition(
     # A suite that does not match the effective config is a usage error (exit 2), refused before
     # anything is written: validating with it would ignore those settings silently.
     validation.committed_suite(cfg)
-    original = store.read_bytes(key)
-    result = _ingest_features(cfg, store, day, original)
+    result = _ingest_features(cfg, store, day, key)
     labels = ingest_labels(cfg, day, store)
     result = IngestResult(**{**asdict(result), "labels": labels})
     if result.status == "validated":
@@ -380,11 +530,28 @@ def ingest_labels_only(
     )
 
 
-def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: bytes) -> IngestResult:
+def _ingest_features(cfg: PipelineConfig, store: Store, day: date, key: str) -> IngestResult:
+    """Stream ``key`` (the features CSV) to raw Parquet, validate it, publish or quarantine it.
+
+    Memory stays bounded by the block and batch sizes, not by the day: the CSV is parsed in blocks
+    into a local Parquet file, GX validates that file batch by batch, and the partitions are
+    written from files. Only a quarantined delivery is copied whole (its original bytes are kept).
+    """
+    with (
+        store.local_file(key) as src,
+        tempfile.TemporaryDirectory(prefix="driftloop-ingest-") as tmp,
+    ):
+        return _ingest_file(cfg, store, day, src, Path(tmp))
+
+
+def _ingest_file(
+    cfg: PipelineConfig, store: Store, day: date, src: Path, tmp: Path
+) -> IngestResult:
     from driftloop.data import validation
 
+    raw_path = tmp / PART
     try:
-        df = parse_features(cfg, original)
+        write_raw_parquet(cfg, src, raw_path)
     except StructuralError as err:
         # The landing file does not describe a table of the schema: no raw or validated partition
         # may claim to hold it (a rerun with corrected data replaces them again).
@@ -396,39 +563,50 @@ def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: byt
             QUARANTINE,
             day,
             original_name=FEATURES_FILE,
-            original=original,
+            original=src,
             stage="ingest",
             message=message,
         )
         return IngestResult("quarantined", day.isoformat(), uri, 0, message, "ingest", None, uri)
 
-    raw_uri = store.write_partition(RAW, day, {PART: parquet_bytes(df)})
-    raw = store.read_table(RAW, day)  # validate exactly what downstream will read
-    outcome = validation.validate_frame(cfg, raw, day)
+    raw_uri = store.write_partition(RAW, day, {PART: raw_path})
+    # Validated: the file just written, byte for byte what downstream reads from raw/.
+    outcome = validation.validate_parquet(cfg, raw_path, day)
+    split = _quarantine_rows(cfg, store, day, raw_path, outcome, tmp)
+    if split is not None:
+        published, outcome, rows_uri, bad = split
+    else:
+        store.delete_partition(ROWS_QUARANTINE, day)  # a rerun replaces an earlier split
+        published, rows_uri, bad = raw_path, None, 0
     if outcome.success:
-        uri = store.write_partition(VALIDATED, day, {PART: parquet_bytes(raw)})
+        uri = store.write_partition(VALIDATED, day, {PART: published})
         store.delete_partition(QUARANTINE, day)
+        split_note = f"; {bad} row(s) quarantined ({rows_uri})" if bad else ""
         return IngestResult(
             "validated",
             day.isoformat(),
             uri,
-            len(raw),
-            f"partition {day} validated: {outcome.summary}",
+            outcome.rows,
+            f"partition {day} validated: {outcome.summary}{split_note}",
             "validation",
             raw_uri,
             None,
             outcome.docs_url,
             out_of_partition_rows=outcome.out_of_partition_rows,
             warnings=[w.describe() for w in outcome.warnings],
+            quarantined_rows=bad,
+            rows_quarantine_uri=rows_uri,
+            tolerated_rows=outcome.tolerated_rows,
         )
     store.delete_partition(VALIDATED, day)
+    store.delete_partition(ROWS_QUARANTINE, day)
     message = f"validation of {day} failed: {outcome.summary}"
     uri = _quarantine(
         store,
         QUARANTINE,
         day,
         original_name=FEATURES_FILE,
-        original=original,
+        original=src,
         stage="validation",
         message=message,
         details={
@@ -445,7 +623,7 @@ def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: byt
         "quarantined",
         day.isoformat(),
         uri,
-        len(raw),
+        outcome.rows,
         message,
         "validation",
         raw_uri,
@@ -454,6 +632,106 @@ def _ingest_features(cfg: PipelineConfig, store: Store, day: date, original: byt
         out_of_partition_rows=outcome.out_of_partition_rows,
         warnings=[w.describe() for w in outcome.warnings],
     )
+
+
+def _quarantine_rows(
+    cfg: PipelineConfig,
+    store: Store,
+    day: date,
+    raw_path: Path,
+    outcome: validation.ValidationOutcome,
+    tmp: Path,
+) -> tuple[Path, validation.ValidationOutcome, str, int] | None:
+    """Row-level quarantine (``validation.bad_rows: quarantine_rows``) of a failed ``outcome``.
+
+    Returns (the kept rows' Parquet file, their GX outcome, rows-quarantine URI, bad row count)
+    once the bad rows are written to ``quarantine/rows/``, or None when the whole partition's
+    verdict stands: not enabled, passed, a partition-level failure, or more bad rows than
+    ``max_bad_row_fraction``. The kept rows are validated again by GX, so the published partition
+    passed the whole suite. Both files are written batch by batch (bounded memory).
+    """
+    from driftloop.data import validation
+
+    v = cfg.validation
+    if v.bad_rows != "quarantine_rows" or outcome.success:
+        return None
+    if any(not validation.is_row_level(f) for f in outcome.failures):
+        return None
+    good_path, bad_path = tmp / "kept.parquet", tmp / ROWS_FILE
+    kept_rows, bad_rows, counts = _split_file(raw_path, outcome, good_path, bad_path)
+    total = kept_rows + bad_rows
+    if bad_rows > v.max_bad_row_fraction * total:
+        log.warning(
+            "partition %s: %d of %d rows fail per-row expectations, more than "
+            "validation.max_bad_row_fraction=%s: the whole partition is quarantined",
+            day,
+            bad_rows,
+            total,
+            v.max_bad_row_fraction,
+        )
+        return None
+    kept = validation.validate_parquet(cfg, good_path, day)
+    if not kept.success:
+        return None  # e.g. too few rows left: the first verdict (the whole day) stands
+    message = (
+        f"{bad_rows} of {total} rows of {day} fail per-row expectations and are quarantined; "
+        f"the other {kept_rows} are validated"
+    )
+    reason = {
+        "partition": day.isoformat(),
+        "stage": "validation",
+        "summary": message,
+        "rows": total,
+        "quarantined_rows": bad_rows,
+        "validated_rows": kept_rows,
+        "by_expectation": dict(sorted(counts.items())),
+        "failed_expectations": [asdict(f) for f in outcome.failures],
+        "rows_file": ROWS_FILE,
+        "reason_column": validation.REASON_COLUMN,
+    }
+    uri = store.write_partition(
+        ROWS_QUARANTINE,
+        day,
+        {
+            ROWS_FILE: bad_path,
+            REASON: (json.dumps(reason, indent=2, sort_keys=True, default=str) + "\n").encode(),
+        },
+    )
+    log.warning("%s (quarantine: %s)", message, uri)
+    return good_path, kept, uri, bad_rows
+
+
+def _split_file(
+    raw_path: Path, outcome: validation.ValidationOutcome, good_path: Path, bad_path: Path
+) -> tuple[int, int, dict[str, int]]:
+    """Write the rows of ``raw_path`` that pass ``outcome``'s failed per-row expectations to
+    ``good_path`` (Parquet) and the others, with their reasons, to ``bad_path`` (CSV), batch by
+    batch; returns (kept rows, bad rows, bad rows by failed expectation)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from driftloop.data import validation
+
+    source = pq.ParquetFile(raw_path)
+    kept = bad = 0
+    counts: dict[str, int] = {}
+    with (
+        pq.ParquetWriter(
+            good_path, source.schema_arrow, compression="zstd", write_statistics=True
+        ) as writer,
+        bad_path.open("w", encoding="utf-8", newline="") as out,
+    ):
+        for batch in source.iter_batches(batch_size=validation.BATCH_ROWS):
+            good, rejected = validation.split_rows(batch.to_pandas(), outcome)
+            writer.write_table(
+                pa.Table.from_pandas(good, preserve_index=False, schema=source.schema_arrow)
+            )
+            rejected.to_csv(out, index=False, header=bad == 0, lineterminator="\n")
+            kept, bad = kept + len(good), bad + len(rejected)
+            for reasons in rejected[validation.REASON_COLUMN]:
+                for name in reasons.split("; "):
+                    counts[name] = counts.get(name, 0) + 1
+    return kept, bad, counts
 
 
 def ingest_labels(

@@ -40,6 +40,21 @@ DEFAULT_SHIFTED = ("monthly_charges", "days_since_last_login")
 _PLANS = ["basic", "standard", "premium"]
 _PAYMENTS = ["card", "bank_transfer", "paypal", "invoice"]
 _REGIONS = ["north", "south", "east", "west"]
+# The columns this source generates (a config for it names these features).
+FEATURES = (
+    "tenure_months",
+    "monthly_charges",
+    "support_calls",
+    "avg_session_minutes",
+    "data_usage_gb",
+    "days_since_last_login",
+    "num_products",
+    "age",
+    "plan",
+    "contract",
+    "payment_method",
+    "region",
+)
 
 
 @dataclass(frozen=True)

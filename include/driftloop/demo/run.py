@@ -14,6 +14,7 @@ so every demo begins from nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from driftloop.core.config import CONFIG_ENV, PipelineConfig, load_config
+from driftloop.core.config import CONFIG_ENV, ConfigError, PipelineConfig, load_config
 from driftloop.demo.summary import format_row, header, write_summary
 from driftloop.local.env import apply_airflow_env
 
@@ -70,10 +71,9 @@ class DemoRunner:
             f"sqlite:///{state / 'mlflow' / 'mlflow.db'}"
         )
         os.environ["DRIFTLOOP__VALIDATION__DATA_DOCS_DIR"] = str(state / "data_docs")
-        (state / "mlflow").mkdir(exist_ok=True)
-        if config_path:
-            # The DAGs' tasks load the config themselves (load_config()): give them the same file.
+        if config_path:  # the DAGs read their pipeline from the environment
             os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
+        (state / "mlflow").mkdir(exist_ok=True)
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         warnings.filterwarnings(
             "ignore"
@@ -138,10 +138,10 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> list[DayRecord]:
     """Simulate ``days`` days of ``scenario`` through the DAGs; write the summary into ``out``."""
-    from driftloop.core.storage import VALIDATED, open_store
+    from driftloop.core.storage import open_store
     from driftloop.data import synth
-    from driftloop.model import registry
 
+    check_demo_config(load_config(config_path))  # before the state folder is wiped
     out = out.resolve()
     runner = DemoRunner(out / "state", config_path)
     cfg = runner.cfg
@@ -152,45 +152,12 @@ def run_demo(
     t_all = time.perf_counter()
     echo(header(_live_metric(cfg)))
     for i in range(days):
-        t0 = time.perf_counter()
         day = start + timedelta(days=i)
-        rec = DayRecord(day=day.isoformat())
-        runner.timings = rec.dag_seconds
-        synth.write_day(store, cfg, day, scen, seed, rows, first_day=start)
-
-        runner.run("ingest", day)
-        if store.partition_exists(VALIDATED, day):
-            rec.validation = "validated"
-            rec.rows = len(store.read_table(VALIDATED, day))
-        else:
-            rec.validation = "quarantined"
-
-        champion = registry.champion(cfg)
-        if rec.validation == "validated":
-            runner.run("score", day, {"date": day.isoformat()})
-
-        actions: list[str] = []
-        runner.run("drift_check", day, mark_success="trigger_train")
-        report = _read_report(store, day, rec)
-        decision = report["decision"]
-        if decision.get("retrain"):
-            rec.retrain_triggered = True
-            actions.append("bootstrap training" if decision.get("bootstrap") else "retrain")
-            runner.run("train", day, report["trigger_conf"])
-        elif rec.drift_status == "drift":
-            actions.append("alarm")
-
-        after = registry.champion(cfg)
-        if rec.retrain_triggered:
-            rec.promoted = after is not None and (
-                champion is None or after.version != champion.version
-            )
-            actions.append("promoted" if rec.promoted else "rejected")
-        rec.champion_version = after.version if after is not None else None
-
-        rec.live_auc = _live_auc(store, cfg, day)
-        rec.action = ", ".join(actions) or "-"
-        rec.seconds = round(time.perf_counter() - t0, 2)
+        rec = drive_day(
+            runner,
+            day,
+            functools.partial(synth.write_day, store, cfg, day, scen, seed, rows, first_day=start),
+        )
         records.append(rec)
         echo(format_row(asdict(rec)))
 
@@ -203,8 +170,72 @@ def run_demo(
         "rows_per_day": rows,
         "live_metric": "ROC AUC" if cfg.dataset.task == "binary" else _live_metric(cfg),
     }
-    _write_outcome(records, out, meta, t_all, echo)
+    write_outcome(records, out, meta, t_all, echo)
     return records
+
+
+def drive_day(runner: DemoRunner, day: date, deliver: Callable[[], object]) -> DayRecord:
+    """One day of the loop in-process: ``deliver`` lands it, then ``ingest``, ``score`` (a validated
+    day), ``drift_check`` and, when its policy says so, ``train`` with the conf it would trigger."""
+    from driftloop.core.storage import VALIDATED, open_store
+    from driftloop.model import registry
+
+    cfg = runner.cfg
+    store = open_store(cfg.storage)
+    t0 = time.perf_counter()
+    rec = DayRecord(day=day.isoformat())
+    runner.timings = rec.dag_seconds
+    deliver()
+
+    runner.run("ingest", day)
+    if store.partition_exists(VALIDATED, day):
+        rec.validation = "validated"
+        rec.rows = len(store.read_table(VALIDATED, day))
+    else:
+        rec.validation = "quarantined"
+
+    champion = registry.champion(cfg)
+    if rec.validation == "validated":
+        runner.run("score", day, {"date": day.isoformat()})
+
+    actions: list[str] = []
+    runner.run("drift_check", day, mark_success="trigger_train")
+    report = _read_report(store, day, rec)
+    decision = report["decision"]
+    if decision.get("retrain"):
+        rec.retrain_triggered = True
+        actions.append("bootstrap training" if decision.get("bootstrap") else "retrain")
+        runner.run("train", day, report["trigger_conf"])
+    elif rec.drift_status == "drift":
+        actions.append("alarm")
+
+    after = registry.champion(cfg)
+    if rec.retrain_triggered:
+        rec.promoted = after is not None and (champion is None or after.version != champion.version)
+        actions.append("promoted" if rec.promoted else "rejected")
+    rec.champion_version = after.version if after is not None else None
+
+    rec.live_auc = _live_auc(store, cfg, day)
+    rec.action = ", ".join(actions) or "-"
+    rec.seconds = round(time.perf_counter() - t0, 2)
+    return rec
+
+
+def check_demo_config(cfg: PipelineConfig) -> None:
+    """The demo's source is synthetic churn: refuse a config that describes other columns.
+
+    Raises:
+        ConfigError: naming what differs and pointing at ``driftloop replay`` for a user's data.
+    """
+    from driftloop.data import synth
+
+    missing = sorted(set(synth.FEATURES) - set(cfg.dataset.feature_names))
+    if missing:
+        raise ConfigError(
+            f"driftloop demo generates the synthetic churn source, but {cfg.source} has no "
+            f"feature(s) {', '.join(missing)}; to run the loop on your own data use "
+            "`driftloop replay --config CFG --source FILE`"
+        )
 
 
 def _scenario(name: str, start: date, days: int, drift_start: date | None) -> Any:
@@ -248,7 +279,7 @@ def _live_auc(store: Any, cfg: PipelineConfig, day: date) -> float | None:
     return None if auc is None else round(auc, 4)
 
 
-def _write_outcome(
+def write_outcome(
     records: list[DayRecord],
     out: Path,
     meta: dict[str, Any],
@@ -553,7 +584,7 @@ def run_live_demo(
             "airflow_url": stack.airflow_url,
             "mlflow_url": stack.mlflow_url,
         }
-        _write_outcome(records, out, meta, t_all, echo)
+        write_outcome(records, out, meta, t_all, echo)
     finally:
         if keep_running:
             echo(f"\nThe stack keeps running: {stack.airflow_url}  (stop: {stop_hint})")

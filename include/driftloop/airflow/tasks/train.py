@@ -10,7 +10,7 @@ from typing import Any
 
 from driftloop.airflow.approval import ANSWER_KEY
 from driftloop.airflow.assets import MODEL
-from driftloop.airflow.links import mlflow_run_url, publish_links
+from driftloop.airflow.links import mlflow_run_url, publish_links, report_link
 
 __all__ = [
     "gate",
@@ -76,13 +76,33 @@ def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
     from driftloop.model.workflow import gate_step
 
     p = context["params"]
-    return gate_step(
-        load_config(),
+    cfg = load_config()
+    decision = gate_step(
+        cfg,
         trained,
         min_improvement=p.get("min_improvement"),
         auto_promote=p.get("auto_promote"),
         trigger_reason=p.get("reason") or "manual",
     )
+    decision["evidence"] = evidence(cfg, decision, trained, p.get("report_uri"))
+    return decision
+
+
+def evidence(
+    cfg: Any, decision: dict[str, Any], trained: dict[str, Any], report_uri: str | None
+) -> str:
+    """The approval request's body: metrics side by side, the trigger and its drift report."""
+    from driftloop.core.metrics import metric_table
+    from driftloop.core.partition import Partition
+    from driftloop.model.evidence import approval_evidence
+
+    url = None
+    if report_uri:
+        try:
+            url = report_link(Partition.from_key(report_uri))
+        except ValueError:
+            url = None  # a report outside the partition layout: named in the reason only
+    return approval_evidence(decision, trained, metric_table(cfg.dataset.task), report_url=url)
 
 
 def route(decision: dict[str, Any]) -> str | None:

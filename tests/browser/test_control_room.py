@@ -1,0 +1,122 @@
+"""The Airflow UI in a real browser, as a person uses it: log in, trigger ``train`` from its form
+with the defaults, answer the approval the run asks for, and see the outcome.
+
+A real ``airflow standalone`` on a fresh home with eight ingested days; promotion needs a person
+(``gate.auto_promote: false``). Screenshots of every screen go to the test's tmp folder (its path is
+printed), never into the repository.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live.airflow_server import AirflowServer, seed_days
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+
+class Screens:
+    """Numbered full-page screenshots of one test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.n = 0
+        print(f"screenshots: {folder}")
+
+    def __call__(self, page: Any, name: str) -> Path:
+        self.n += 1
+        path = self.folder / f"{self.n:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+def _task_state(server: AirflowServer, run_id: str, task_id: str) -> str | None:
+    return server.api("GET", f"dags/train/dagRuns/{run_id}/taskInstances/{task_id}")["state"]
+
+
+def test_trigger_from_the_form_and_approve_from_required_actions(
+    tmp_path: Path, browser: Any
+) -> None:
+    from driftloop.core.config import load_config
+    from driftloop.model import registry
+
+    server = AirflowServer(
+        tmp_path,
+        {
+            "DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "DRIFTLOOP__GATE__AUTO_PROMOTE": "false",
+        },
+    )
+    cfg = load_config(environ={k: v for k, v in server.env.items() if k.startswith("DRIFTLOOP")})
+    shot = Screens(tmp_path / "screenshots")
+    seed_days(cfg)
+    with server:
+        server.unpause("train")
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        base = server.base_url
+
+        # Log in with the admin password of this deployment.
+        page.goto(f"{base}/")
+        page.wait_for_url("**/auth/login**")
+        shot(page, "login")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", server.password())
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base}/")
+
+        # The train DAG's trigger form: every field titled and explained; trigger with defaults.
+        page.goto(f"{base}/dags/train")
+        page.get_by_role("button", name="Trigger Dag").click()
+        dialog = page.get_by_role("dialog")
+        form = dialog.inner_text()
+        for field in ("Window end", "Reason", "Algorithm", "Hyperparameters", "Auto-promote"):
+            assert field in form, form
+        assert "Empty: the newest day that has labels." in form
+        shot(page, "trigger-form")
+        dialog.get_by_role("button", name="Trigger").click()
+        page.wait_for_url("**/dags/train/runs/**")
+        run_id = page.url.rsplit("/runs/", 1)[1].split("/")[0]
+        shot(page, "run")
+
+        # The run trains, passes the gate, and waits for a person.
+        server.wait_for(
+            lambda: (
+                _task_state(server, run_id, "approve_promotion") == "awaiting_input"
+                or _task_state(server, run_id, "train_model") == "failed"
+            ),
+            360,
+            "the approval request",
+            every=2,
+        )
+        assert _task_state(server, run_id, "approve_promotion") == "awaiting_input", (
+            server.dump_logs()
+        )
+        page.goto(f"{base}/required_actions")
+        page.get_by_text("Promote 1 to champion?").click()
+        page.wait_for_url("**/tasks/approve_promotion/required_actions")
+        page.get_by_role("button", name="Approve").wait_for()
+        evidence = page.locator("body").inner_text()
+        # Rendered Markdown: the verdict in bold, a table of the holdout metrics with each rule.
+        assert "The gate passed (first_model)" in evidence and "**" not in evidence, evidence
+        assert page.get_by_role("table").get_by_text("primary; floor 0.65: pass").count() == 1
+        assert "Why this training:" in evidence and "Trained on:" in evidence, evidence
+        shot(page, "approval")
+        page.get_by_role("button", name="Approve").click()
+
+        def finished() -> str | None:
+            state = server.api("GET", f"dags/train/dagRuns/{run_id}")["state"]
+            return state if state in ("success", "failed") else None
+
+        assert server.wait_for(finished, 120, "the run to finish", every=2) == "success"
+        assert registry.aliases(cfg) == {"champion": "1"}
+        page.goto(f"{base}/required_actions")
+        page.get_by_text("Promote 1 to champion?").wait_for()
+        time.sleep(1)  # the table refreshes its response columns
+        listing = page.locator("body").inner_text()
+        assert "admin" in listing, listing  # responded by
+        shot(page, "answered")
