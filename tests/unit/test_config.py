@@ -178,3 +178,43 @@ def test_union_noise_collapses_to_one_line_per_key() -> None:
         "invalid config u.yaml:",
         "  codes: Input should be a valid integer (and 2 more)",
     ]
+
+
+def test_task_types_and_their_dataset_keys() -> None:
+    assert load_config(DEMO, environ={}).dataset.task == "binary"  # the default
+    examples = project_root() / "configs" / "examples"
+    mc = load_config(examples / "multiclass.yaml", environ={})
+    assert (mc.dataset.task, mc.dataset.classes) == ("multiclass", ["0", "1", "2"])  # as written
+    assert mc.gate.primary_metric == "macro_f1"
+    reg = load_config(examples / "regression.yaml", environ={})
+    assert (reg.dataset.task, reg.gate.primary_metric, reg.dataset.classes) == (
+        "regression",
+        "rmse",
+        None,
+    )
+
+    data = _demo()
+    data["dataset"]["task"] = "multiclass"
+    with pytest.raises(ConfigError, match="positive_label applies only to task binary"):
+        parse_config(data, environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    data["dataset"].pop("positive_label")
+    data["gate"].update(primary_metric="macro_f1", guards={"log_loss": 0.05})
+    data["dataset"]["classes"] = ["a", "a"]
+    with pytest.raises(ConfigError, match="at least two distinct labels"):
+        parse_config(data, environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    data["dataset"]["classes"] = ["low", 2, 3.5]
+    cfg = parse_config(data, environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    assert cfg.dataset.classes == ["low", "2", "3.5"]
+
+    data = _demo()
+    data["dataset"]["classes"] = [0, 1]
+    with pytest.raises(ConfigError, match="classes applies only to task multiclass"):
+        parse_config(data, environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    data = _demo()
+    data["dataset"].update(task="regression")
+    data["dataset"].pop("positive_label")
+    data.pop("gate")
+    data["training"]["algorithm"] = "logistic_regression"
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, environ={"DRIFTLOOP_HOME": "/tmp/x"})
+    assert "training.algorithm: logistic_regression is a classifier" in str(err.value)

@@ -132,3 +132,78 @@ def test_promote_unknown_version_fails_clearly(cfg) -> None:
     register_version(cfg, "2026-01-10")
     with pytest.raises(registry.RegistryError, match="no version '42'"):
         registry.promote(cfg, "42", "typo", "a")
+
+
+# -- direction-aware rules for every task's table --------------------------------------------------
+def _gate(**kw: object):
+    from driftloop.core.config import Gate
+
+    return Gate(**kw)  # type: ignore[arg-type]
+
+
+REG = {"rmse": 10.0, "mae": 8.0, "r2": 0.80, "mape": 0.12}
+
+
+def test_lower_is_better_primary_improves_by_decreasing() -> None:
+    from driftloop.core.metrics import REGRESSION_METRICS as table
+
+    gate = _gate(primary_metric="rmse", floor=None, min_improvement=0.1, guards={"r2": 0.02})
+    better = evaluate_gate({**REG, "rmse": 9.5}, REG, gate, metrics=table)
+    assert (better.promote, better.rule) == (True, "improvement")
+    assert "10.0000 -> 9.5000 (-0.5000 >= 0.1)" in better.reason
+    worse = evaluate_gate({**REG, "rmse": 10.5}, REG, gate, metrics=table)
+    assert (worse.promote, worse.rule) == (False, "no_improvement")
+    small = evaluate_gate({**REG, "rmse": 9.95}, REG, gate, metrics=table)
+    assert (small.promote, small.rule) == (False, "no_improvement")
+    assert not evaluate_gate(
+        dict(REG), REG, gate.model_copy(update={"min_improvement": 0.0}), metrics=table
+    ).promote
+
+
+def test_floor_of_a_lower_is_better_metric_is_a_ceiling() -> None:
+    from driftloop.core.metrics import REGRESSION_METRICS as table
+
+    gate = _gate(primary_metric="rmse", floor=12.0, guards={})
+    assert evaluate_gate({**REG, "rmse": 11.0}, None, gate, metrics=table).rule == "first_model"
+    high = evaluate_gate({**REG, "rmse": 13.0}, None, gate, metrics=table)
+    assert (high.promote, high.rule) == (False, "floor") and "above the ceiling 12.0" in high.reason
+    # No floor at all (the regression default): the first model is promoted.
+    none = evaluate_gate(
+        {**REG, "rmse": 1e6},
+        None,
+        _gate(primary_metric="rmse", floor=None, guards={}),
+        metrics=table,
+    )
+    assert (none.promote, none.rule) == (True, "first_model")
+
+
+def test_guards_follow_each_metric_direction() -> None:
+    from driftloop.core.metrics import MULTICLASS_METRICS, REGRESSION_METRICS
+
+    gate = _gate(
+        primary_metric="rmse", floor=None, min_improvement=0.0, guards={"r2": 0.02, "mae": 0.5}
+    )
+    # rmse improves, but mae (lower is better) rises by more than 0.5: rejected by the guard.
+    d = evaluate_gate({**REG, "rmse": 9.0, "mae": 8.6}, REG, gate, metrics=REGRESSION_METRICS)
+    assert (d.promote, d.rule) == (False, "guard:mae")
+    # r2 (higher is better) falls by more than 0.02.
+    d = evaluate_gate({**REG, "rmse": 9.0, "r2": 0.77}, REG, gate, metrics=REGRESSION_METRICS)
+    assert (d.promote, d.rule) == (False, "guard:r2")
+    # mae falling and r2 rising are improvements, never guard violations.
+    d = evaluate_gate(
+        {**REG, "rmse": 9.0, "mae": 5.0, "r2": 0.9}, REG, gate, metrics=REGRESSION_METRICS
+    )
+    assert d.promote
+
+    mc = {"macro_f1": 0.60, "weighted_f1": 0.62, "accuracy": 0.63, "log_loss": 0.85}
+    gate = _gate(primary_metric="macro_f1", floor=0.4, guards={"log_loss": 0.05, "accuracy": 0.03})
+    d = evaluate_gate({**mc, "macro_f1": 0.62}, mc, gate, metrics=MULTICLASS_METRICS)
+    assert (d.promote, d.rule) == (True, "improvement")
+    d = evaluate_gate(
+        {**mc, "macro_f1": 0.62, "log_loss": 0.95}, mc, gate, metrics=MULTICLASS_METRICS
+    )
+    assert (d.promote, d.rule) == (False, "guard:log_loss")
+    assert (
+        evaluate_gate({**mc, "macro_f1": 0.35}, None, gate, metrics=MULTICLASS_METRICS).rule
+        == "floor"
+    )

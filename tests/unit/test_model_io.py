@@ -28,6 +28,7 @@ FAST = {
 }
 SMALL = {
     Algorithm.LOGISTIC_REGRESSION: {},
+    Algorithm.LINEAR: {},
     Algorithm.GRADIENT_BOOSTING: {"max_iter": 10, "max_depth": 3},
     Algorithm.RANDOM_FOREST: {"n_estimators": 5, "max_depth": 4},
 }
@@ -36,18 +37,22 @@ SMALL = {
 def test_every_configurable_algorithm_round_trips_with_the_project_list(cfg) -> None:
     import skops.io
 
-    batch = synth.generate_day(cfg, START, synth.Scenario(), 0, 400)
-    frame = validated_frame(cfg, batch).merge(batch.labels, on=cfg.dataset.id_column)
-    x, y = frame[cfg.dataset.feature_names], pipeline.binary_target(frame, cfg)
     needed: set[str] = set()
     assert set(SMALL) == set(Algorithm)  # a new algorithm must be added here (and maybe the list)
-    for algorithm in Algorithm:
-        model = pipeline.build_pipeline(cfg, algorithm, SMALL[algorithm]).fit(x, y)
-        data = skops.io.dumps(model)
-        needed |= set(skops.io.get_untrusted_types(data=data))
-        assert model_io.untrusted_types(model) == []
-        loaded = skops.io.loads(data, trusted=list(model_io.PROJECT_TRUSTED_TYPES))
-        np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+    for task in ("binary", "multiclass", "regression"):
+        task_cfg = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"task": task})})
+        batch = synth.generate_day(task_cfg, START, synth.Scenario(), 0, 400)
+        frame = validated_frame(task_cfg, batch).merge(batch.labels, on=cfg.dataset.id_column)
+        x, y = frame[cfg.dataset.feature_names], pipeline.target(frame, task_cfg)
+        for name in pipeline.algorithms_for(task):
+            algorithm = Algorithm(name)
+            model = pipeline.build_pipeline(task_cfg, algorithm, SMALL[algorithm]).fit(x, y)
+            data = skops.io.dumps(model)
+            needed |= set(skops.io.get_untrusted_types(data=data))
+            assert model_io.untrusted_types(model) == []
+            loaded = skops.io.loads(data, trusted=list(model_io.PROJECT_TRUSTED_TYPES))
+            predict = "predict" if task == "regression" else "predict_proba"
+            np.testing.assert_array_equal(getattr(loaded, predict)(x), getattr(model, predict)(x))
     # The list is exactly what the project's estimators need: nothing trusted "just in case".
     assert needed == set(model_io.PROJECT_TRUSTED_TYPES)
 

@@ -76,6 +76,11 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", help="comma-separated features to shift (covariate_shift)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rows", type=int, default=2000, help="mean rows per day")
+    p.add_argument(
+        "--task",
+        choices=("binary", "multiclass", "regression"),
+        help="target to generate (default: the config's dataset.task)",
+    )
 
 
 @command("synth", "write demo batches (and their late labels) into landing/")(_synth_args)
@@ -90,7 +95,9 @@ def _synth(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         kwargs["features"] = tuple(f.strip() for f in args.features.split(",") if f.strip())
     scenario = synth.Scenario(**kwargs)
     store = open_store(cfg.storage)
-    keys = synth.write_days(store, cfg, args.start, args.days, scenario, args.seed, args.rows)
+    keys = synth.write_days(
+        store, cfg, args.start, args.days, scenario, args.seed, args.rows, task=args.task
+    )
     emit(
         {
             "root": store.root,

@@ -21,7 +21,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from driftloop.core.errors import EXIT_USAGE, DriftloopError
-from driftloop.core.metrics import metric_table
+from driftloop.core.metrics import (
+    BINARY,
+    MULTICLASS,
+    REGRESSION,
+    TABLES,
+    metric_table,
+    proba_column,
+)
+
+_BINARY_PRIMARY = metric_table(BINARY).primary
+_BINARY_GUARDS = metric_table(BINARY).default_guards
 
 ENV_PREFIX = "DRIFTLOOP__"
 CONFIG_ENV = "DRIFTLOOP_CONFIG"
@@ -104,15 +114,34 @@ class Feature(_Strict):
         return self
 
 
+Task = Literal["binary", "multiclass", "regression"]
+
+
 class Dataset(_Strict):
-    """Column roles of the tabular dataset."""
+    """Column roles of the tabular dataset, and what the target is (the task type)."""
 
     id_column: str
     timestamp_column: str
     target: str
-    positive_label: int = 1
+    task: Task = Field("binary", description="binary | multiclass | regression")
+    positive_label: int = Field(1, description="binary only: the target value that is positive")
+    # Multiclass labels are categories, kept as strings everywhere (labels, model, predictions);
+    # numbers are accepted as written (``[0, 1, 2]`` matches a label delivered as ``0``).
+    classes: list[str] | None = Field(
+        None,
+        description="multiclass only: the label set (default: the labels of the training window)",
+    )
     features: list[Feature] = Field(min_length=1)
     label_delay_days: int = Field(3, ge=0, description="days between an event and its label")
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _classes_as_written(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            if any(isinstance(c, bool) or not isinstance(c, str | int | float) for c in v):
+                raise ValueError("class labels must be strings or numbers")
+            return [c if isinstance(c, str) else str(c) for c in v]
+        return v
 
     @model_validator(mode="after")
     def _unique(self) -> Dataset:
@@ -120,6 +149,14 @@ class Dataset(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"column names used twice: {dupes}")
+        if self.task != BINARY and "positive_label" in self.model_fields_set:
+            raise ValueError(f"positive_label applies only to task binary (this is {self.task})")
+        if self.classes is not None:
+            if self.task != MULTICLASS:
+                raise ValueError(f"classes applies only to task multiclass (this is {self.task})")
+            columns = [proba_column(c) for c in self.classes]
+            if len(self.classes) < 2 or len(set(columns)) != len(columns):
+                raise ValueError(f"classes must hold at least two distinct labels: {self.classes}")
         return self
 
     @property
@@ -212,9 +249,12 @@ class Validation(_Strict):
 
 
 class Algorithm(StrEnum):
-    LOGISTIC_REGRESSION = "logistic_regression"
+    """Estimator families; each maps to a classifier or a regressor by task (model/pipeline)."""
+
+    LOGISTIC_REGRESSION = "logistic_regression"  # classification only
     GRADIENT_BOOSTING = "gradient_boosting"
     RANDOM_FOREST = "random_forest"
+    LINEAR = "linear"  # logistic regression (classification) or ridge (regression)
 
 
 class Training(_Strict):
@@ -233,29 +273,52 @@ class Training(_Strict):
 
 
 class Gate(_Strict):
-    """Champion/challenger promotion rule."""
+    """Champion/challenger promotion rule, in the terms of the task's metric table.
 
-    primary_metric: Literal["roc_auc", "pr_auc", "f1"] = "roc_auc"
+    Defaults depend on ``dataset.task`` (filled in by :class:`PipelineConfig`; a bare ``Gate()`` has
+    the binary ones). Directions come from the table: for a lower-is-better primary metric (rmse,
+    log_loss) the floor is a ceiling and an improvement is a decrease.
+    """
+
+    primary_metric: str = _BINARY_PRIMARY
     min_improvement: float = Field(0.005, ge=0)
-    floor: float = Field(0.6, ge=0, le=1)
-    # metric -> allowed regression; log_loss is "lower is better", the others "higher is better".
-    guards: dict[str, float] = Field(default_factory=lambda: {"log_loss": 0.05, "pr_auc": 0.03})
+    floor: float | None = Field(
+        0.6, description="worst acceptable primary metric (a ceiling if lower is better)"
+    )
+    # metric -> allowed regression, in the metric's own direction.
+    guards: dict[str, float] = Field(default_factory=lambda: dict(_BINARY_GUARDS))
     auto_promote: bool = True
 
     @field_validator("guards")
     @classmethod
     def _guards(cls, guards: dict[str, float]) -> dict[str, float]:
-        # Checked here, not after a full training finds the gate cannot evaluate them.
-        known = metric_table().names
-        unknown = sorted(set(guards) - set(known))
-        if unknown:
-            raise ValueError(
-                f"unknown guard metric(s) {', '.join(unknown)}; known: {', '.join(known)}"
-            )
+        # Names are checked against the task's table by PipelineConfig; signs can be checked here.
         negative = sorted(k for k, v in guards.items() if v < 0)
         if negative:
             raise ValueError(f"guard tolerances must be >= 0: {', '.join(negative)}")
         return guards
+
+    @field_validator("floor")
+    @classmethod
+    def _floor(cls, floor: float | None) -> float | None:
+        if floor is not None and floor != floor:  # NaN
+            raise ValueError("floor must be a number")
+        return floor
+
+    def check_task(self, task: str) -> None:
+        """Raise ``ValueError("gate.<key>: ...")`` when a metric is not in the task's table."""
+        table = metric_table(task)
+        known = ", ".join(table.names)
+        if self.primary_metric not in table.names:
+            raise ValueError(
+                f"gate.primary_metric: {self.primary_metric!r} is not a {task} metric; "
+                f"known: {known}"
+            )
+        unknown = sorted(set(self.guards) - set(table.names))
+        if unknown:
+            raise ValueError(
+                f"gate.guards: unknown guard metric(s) {', '.join(unknown)}; known: {known}"
+            )
 
 
 class Drift(_Strict):
@@ -271,7 +334,9 @@ class Drift(_Strict):
     prediction_psi_threshold: float = Field(0.2, gt=0)
     performance_window_days: int = Field(7, ge=1)
     performance_tolerance: float = Field(
-        0.05, ge=0, description="allowed drop of the primary metric"
+        0.05,
+        ge=0,
+        description="allowed worsening of the primary metric, in its direction and units",
     )
     min_labelled_samples: int = Field(500, ge=1)
 
@@ -360,6 +425,41 @@ class PipelineConfig(_Strict):
     schedule: Schedule = Schedule()
     source: str | None = Field(None, description="file the config was loaded from")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_defaults(cls, data: Any) -> Any:
+        # The gate's defaults are the task's (primary metric, guards, floor): fill in the keys the
+        # file leaves out before the gate is validated.
+        if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
+            return data
+        task = data["dataset"].get("task", BINARY)
+        table = TABLES.get(task) if isinstance(task, str) else None
+        gate = data.get("gate", {})
+        if table is None or not isinstance(gate, dict):
+            return data
+        gate = dict(gate)
+        gate.setdefault("primary_metric", table.primary)
+        gate.setdefault("guards", dict(table.default_guards))
+        gate.setdefault("floor", table.default_floor)
+        return {**data, "gate": gate}
+
+    @model_validator(mode="after")
+    def _task_metrics(self) -> PipelineConfig:
+        self.gate.check_task(self.dataset.task)
+        if (
+            self.dataset.task == REGRESSION
+            and self.training.algorithm == Algorithm.LOGISTIC_REGRESSION
+        ):
+            raise ValueError(
+                "training.algorithm: logistic_regression is a classifier; use linear (ridge) "
+                "for task regression"
+            )
+        return self
+
+    @property
+    def task(self) -> str:
+        return self.dataset.task
+
     @property
     def experiment_name(self) -> str:
         return self.mlflow.experiment or self.name
@@ -432,6 +532,8 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
 # Parts of a pydantic error location that name a union member or a validator, not a key.
 _UNION_PART = re.compile(r"[\[\](]|^(function-|tagged-union|union|json-or-python|lax-|strict-)")
 MAX_ERROR_LINES = 6
+# A check across sections names its key itself ("gate.guards: ...").
+_KEYED = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", re.DOTALL)
 
 
 def _format_errors(err: ValidationError, source: str) -> str:
@@ -444,6 +546,9 @@ def _format_errors(err: ValidationError, source: str) -> str:
             parts.pop()
         loc = ".".join(parts) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
+        keyed = _KEYED.match(msg) if not e["loc"] else None
+        if keyed:  # a check across sections names its key itself ("gate.guards: ...")
+            loc, msg = keyed.group(1), keyed.group(2)
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling)"
         elif e["type"] == "missing":

@@ -1,23 +1,43 @@
 """The metric table of a task: which metrics exist, which way is better, and how to compute them.
 
-One table serves the gate (holdout metrics of challenger and champion, guard directions), the
-training run (logged under the plain metric names) and monitoring (live metrics against the
-champion's holdout metrics), so the three always speak of the same numbers computed the same way.
+One table per task type (:data:`TABLES`: binary, multiclass, regression) serves the gate (holdout
+metrics of challenger and champion, guard directions), the training run (logged under the plain
+metric names) and monitoring (live metrics against the champion's holdout metrics), so the three
+always speak of the same numbers computed the same way.
 
-Only binary classification exists today; a table for another task type (multiclass, regression) is
-another :class:`MetricTable` in :data:`TABLES`, looked up with :func:`metric_table`.
+Every table's ``compute`` takes ``(y_true, output, predicted=None, *, classes=None)``:
+
+* binary: 0/1 labels (1 = positive) and the positive-class scores;
+* multiclass: labels (strings) and the class-probability matrix whose columns follow ``classes``;
+  besides the table's metrics it returns ``recall_<class>`` per class (logged, not gate metrics);
+* regression: true values and predicted values (``predicted`` is ignored).
+
+A table also names its task's defaults for the gate: the primary metric, the guards and the floor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 # Scores at or above it are predicted positive (logged with every run as a parameter).
 DECISION_THRESHOLD = 0.5
 
 BINARY = "binary"
+MULTICLASS = "multiclass"
+REGRESSION = "regression"
+TASKS: tuple[str, ...] = (BINARY, MULTICLASS, REGRESSION)
+
+# Columns of a predictions partition, by task (besides the id and the model columns).
+SCORE = "score"  # binary: P(positive); multiclass: probability of the predicted class
+PREDICTED_LABEL = "predicted_label"  # binary: 0/1; multiclass: the class (a string)
+PREDICTION = "prediction"  # regression: the predicted value
+PROBA_PREFIX = "proba_"  # multiclass: one probability column per class
+
+# Clip probabilities away from 0 so a log loss stays finite.
+_EPS = 1e-15
 
 
 @dataclass(frozen=True)
@@ -32,11 +52,15 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class MetricTable:
-    """The metrics of one task type and the function that computes all of them at once."""
+    """The metrics of one task type, the function that computes all of them, the gate defaults."""
 
     task: str
     specs: tuple[MetricSpec, ...]
     compute: Callable[..., dict[str, float | None]]
+    primary: str = ""
+    default_guards: dict[str, float] = field(default_factory=dict)
+    # None: no floor unless the config sets one (e.g. a regression error has no natural scale).
+    default_floor: float | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -49,7 +73,8 @@ class MetricTable:
     def defined(self, *args: Any, **kwargs: Any) -> dict[str, float]:
         """:attr:`compute`, keeping only the metrics that are defined (not None) on these labels.
 
-        For a holdout, which always holds both classes, that is every metric of the table.
+        For a binary holdout, which always holds both classes, that is every metric of the table;
+        extra per-class metrics of a multiclass table are kept too.
         """
         return {k: float(v) for k, v in self.compute(*args, **kwargs).items() if v is not None}
 
@@ -57,18 +82,28 @@ class MetricTable:
         """How much worse ``new`` is than ``old`` for metric ``name`` (negative: it improved)."""
         return (new - old) if name in self.lower_is_better else (old - new)
 
+    def improvement(self, name: str, new: float, old: float) -> float:
+        """How much better ``new`` is than ``old`` for metric ``name`` (negative: it got worse)."""
+        return -self.regression(name, new, old)
+
+    def meets_floor(self, name: str, value: float, floor: float) -> bool:
+        """Whether ``value`` is acceptable: at least ``floor``, or at most it (lower is better)."""
+        return value <= floor if name in self.lower_is_better else value >= floor
+
 
 def binary_metrics(
     y_true: Any,
     scores: Any,
     predicted: Any | None = None,
     threshold: float = DECISION_THRESHOLD,
+    *,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, float | None]:
     """Every metric of the binary table from 0/1 labels (1 = positive) and positive-class scores.
 
     ``predicted`` are the 0/1 predicted labels when they are known (e.g. stored with predictions);
     otherwise ``scores >= threshold``. Ranking metrics are None when the labels hold a single class
-    (they are undefined then).
+    (they are undefined then). ``classes`` is accepted for a uniform signature and ignored.
     """
     import numpy as np
     from sklearn import metrics as m
@@ -88,6 +123,80 @@ def binary_metrics(
     }
 
 
+def class_metric_name(prefix: str, label: Any) -> str:
+    """``<prefix><label>`` with characters MLflow refuses in a metric name replaced by ``_``."""
+    return prefix + re.sub(r"[^0-9A-Za-z_.\-]", "_", str(label))
+
+
+def multiclass_metrics(
+    y_true: Any,
+    proba: Any,
+    predicted: Any | None = None,
+    *,
+    classes: Sequence[str] | None = None,
+) -> dict[str, float | None]:
+    """The multiclass table from labels and class probabilities (columns in ``classes`` order).
+
+    ``predicted`` are the stored predicted classes when known, else the most probable class. A
+    label the model has no column for (a class it never saw) counts as wrong and adds the clipped
+    log loss of a zero probability. Also returns ``recall_<class>`` for each class of ``classes``
+    (None for a class absent from the labels).
+    """
+    import numpy as np
+    from sklearn import metrics as m
+
+    if classes is None:
+        raise ValueError("multiclass metrics need the class order of the probability columns")
+    labels = [str(c) for c in classes]
+    y = np.asarray(y_true).astype(str)
+    p = np.asarray(proba, dtype=float).reshape(len(y), len(labels))
+    if predicted is None:
+        pred = np.asarray(labels, dtype=object)[p.argmax(axis=1)].astype(str)
+    else:
+        pred = np.asarray(predicted).astype(str)
+    index = {c: i for i, c in enumerate(labels)}
+    col = np.array([index.get(v, -1) for v in y])
+    p_true = np.where(col >= 0, p[np.arange(len(y)), np.maximum(col, 0)], 0.0)
+    every = sorted(set(labels) | set(y.tolist()))
+    out: dict[str, float | None] = {
+        "macro_f1": float(m.f1_score(y, pred, labels=every, average="macro", zero_division=0)),
+        "weighted_f1": float(m.f1_score(y, pred, average="weighted", zero_division=0)),
+        "accuracy": float(m.accuracy_score(y, pred)),
+        "log_loss": float(-np.mean(np.log(np.clip(p_true, _EPS, 1.0)))) if len(y) else None,
+    }
+    for c in labels:
+        mask = y == c
+        out[class_metric_name("recall_", c)] = (
+            float((pred[mask] == c).mean()) if mask.any() else None
+        )
+    return out
+
+
+def regression_metrics(
+    y_true: Any,
+    predictions: Any,
+    predicted: Any | None = None,
+    *,
+    classes: Sequence[str] | None = None,
+) -> dict[str, float | None]:
+    """The regression table from true and predicted values.
+
+    ``mape`` is None when any true value is zero (it is undefined there); ``r2`` is None with fewer
+    than two rows. ``predicted`` and ``classes`` are accepted for a uniform signature and ignored.
+    """
+    import numpy as np
+    from sklearn import metrics as m
+
+    y = np.asarray(y_true, dtype=float)
+    yhat = np.asarray(predictions, dtype=float)
+    return {
+        "rmse": float(np.sqrt(m.mean_squared_error(y, yhat))),
+        "mae": float(m.mean_absolute_error(y, yhat)),
+        "r2": float(m.r2_score(y, yhat)) if len(y) >= 2 else None,
+        "mape": float(m.mean_absolute_percentage_error(y, yhat)) if np.all(y != 0) else None,
+    }
+
+
 BINARY_METRICS = MetricTable(
     task=BINARY,
     specs=(
@@ -100,11 +209,47 @@ BINARY_METRICS = MetricTable(
         MetricSpec("brier", lower_is_better=True),
     ),
     compute=binary_metrics,
+    primary="roc_auc",
+    default_guards={"log_loss": 0.05, "pr_auc": 0.03},
+    default_floor=0.6,
 )
 
-TABLES: dict[str, MetricTable] = {BINARY: BINARY_METRICS}
+MULTICLASS_METRICS = MetricTable(
+    task=MULTICLASS,
+    specs=(
+        MetricSpec("macro_f1"),
+        MetricSpec("weighted_f1"),
+        MetricSpec("accuracy"),
+        MetricSpec("log_loss", lower_is_better=True),
+    ),
+    compute=multiclass_metrics,
+    primary="macro_f1",
+    default_guards={"log_loss": 0.05, "accuracy": 0.03},
+    default_floor=None,
+)
 
-# The binary table's names and directions (the only task type today).
+REGRESSION_METRICS = MetricTable(
+    task=REGRESSION,
+    specs=(
+        MetricSpec("rmse", lower_is_better=True),
+        MetricSpec("mae", lower_is_better=True),
+        MetricSpec("r2"),
+        MetricSpec("mape", lower_is_better=True),
+    ),
+    compute=regression_metrics,
+    primary="rmse",
+    # r2 is scale-free, so one default tolerance fits every dataset (an rmse one would not).
+    default_guards={"r2": 0.02},
+    default_floor=None,
+)
+
+TABLES: dict[str, MetricTable] = {
+    BINARY: BINARY_METRICS,
+    MULTICLASS: MULTICLASS_METRICS,
+    REGRESSION: REGRESSION_METRICS,
+}
+
+# The binary table's names and directions (the default task type).
 METRICS: tuple[str, ...] = BINARY_METRICS.names
 LOWER_IS_BETTER: frozenset[str] = BINARY_METRICS.lower_is_better
 
@@ -121,15 +266,33 @@ def metric_table(task: str = BINARY) -> MetricTable:
         raise KeyError(f"no metric table for task type {task!r}; known: {sorted(TABLES)}") from None
 
 
+def proba_column(label: Any) -> str:
+    """The predictions column holding the probability of class ``label`` (multiclass)."""
+    return class_metric_name(PROBA_PREFIX, label)
+
+
 __all__ = [
     "BINARY",
     "BINARY_METRICS",
     "DECISION_THRESHOLD",
     "LOWER_IS_BETTER",
     "METRICS",
+    "MULTICLASS",
+    "MULTICLASS_METRICS",
+    "PREDICTED_LABEL",
+    "PREDICTION",
+    "PROBA_PREFIX",
+    "REGRESSION",
+    "REGRESSION_METRICS",
+    "SCORE",
     "TABLES",
+    "TASKS",
     "MetricSpec",
     "MetricTable",
     "binary_metrics",
+    "class_metric_name",
     "metric_table",
+    "multiclass_metrics",
+    "proba_column",
+    "regression_metrics",
 ]

@@ -367,7 +367,11 @@ def write_raw_parquet(
 
 
 def parse_labels(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
-    """Parse a labels CSV (id, target) into strings and int64 0/1; raises ``StructuralError``."""
+    """Parse a labels CSV (id, target) into strings and the task's target type.
+
+    binary: int64 0/1; multiclass: strings (the class names as written); regression: float64.
+    Raises ``StructuralError``.
+    """
     ds = cfg.dataset
     df = _read_csv_strings(data)
     missing = [c for c in (ds.id_column, ds.target) if c not in df.columns]
@@ -376,19 +380,29 @@ def parse_labels(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
     extra = [c for c in df.columns if c not in (ds.id_column, ds.target)]
     if extra:
         raise StructuralError(f"unexpected columns: {extra}")
-    target = _coerce(ds.target, df[ds.target], "numeric")
-    problems = check_labels(df[ds.id_column], target)
+    if ds.task == "multiclass":
+        target = df[ds.target].astype("string").str.strip().replace("", None)
+    else:
+        target = _coerce(ds.target, df[ds.target], "numeric")
+    problems = check_labels(df[ds.id_column], target, ds.task, ds.classes)
     if problems:
         raise StructuralError("; ".join(problems))
     import pandas as pd
 
+    dtype = {"binary": "int64", "multiclass": "str", "regression": "float64"}[ds.task]
     return pd.DataFrame(
-        {ds.id_column: df[ds.id_column].astype("str"), ds.target: target.astype("int64")}
+        {ds.id_column: df[ds.id_column].astype("str"), ds.target: target.astype(dtype)}
     )
 
 
-def check_labels(ids: pd.Series, target: pd.Series) -> list[str]:
-    """Explicit label checks: no null ids or targets, target in {0, 1}, unique ids, some rows."""
+def check_labels(
+    ids: pd.Series,
+    target: pd.Series,
+    task: str = "binary",
+    classes: list[str] | None = None,
+) -> list[str]:
+    """Explicit label checks: no null ids or targets, unique ids, some rows, and a target of the
+    task: in {0, 1} (binary), in ``classes`` when configured (multiclass), finite (regression)."""
     problems = []
     if len(ids) == 0:
         problems.append("no label rows")
@@ -396,10 +410,15 @@ def check_labels(ids: pd.Series, target: pd.Series) -> list[str]:
         problems.append(f"{int(ids.isna().sum())} null ids")
     if target.isna().any():
         problems.append(f"{int(target.isna().sum())} null targets")
-    bad = target.notna() & ~target.isin([0, 1])
+    if task == "binary":
+        bad, allowed = target.notna() & ~target.isin([0, 1]), "not in {0, 1}"
+    elif task == "regression":
+        bad, allowed = target.notna() & ~target.abs().lt(float("inf")), "not finite"
+    else:  # multiclass: any label is a class unless the config lists them
+        bad, allowed = target.notna() & ~target.isin(classes or target), f"not in {classes}"
     if bad.any():
         sample = target[bad].drop_duplicates().head(SAMPLE_SIZE).tolist()
-        problems.append(f"{int(bad.sum())} targets not in {{0, 1}}, e.g. {sample}")
+        problems.append(f"{int(bad.sum())} targets {allowed}, e.g. {sample}")
     dupes = ids[ids.duplicated(keep=False) & ids.notna()]
     if len(dupes):
         sample = dupes.drop_duplicates().head(SAMPLE_SIZE).tolist()

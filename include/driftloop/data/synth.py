@@ -1,5 +1,12 @@
 """Demo data source: a synthetic customer-churn feed with scripted drift scenarios and late labels.
 
+The target follows the config's task type (or ``task=`` of :func:`generate_day`), always derived
+from the same features, so every scenario moves it the same way:
+    binary       churned or not (a logistic model of the features)
+    multiclass   a churn-risk tier: the same logit plus noise, cut at the stationary population's
+                 quantiles into ``dataset.classes`` (default ``0``, ``1``, ``2``)
+    regression   next month's spend: a linear function of the features plus noise, kept positive
+
 Every day's batch is a pure function of (seed, date, scenario): rerunning gives identical bytes.
 A day's events land in ``landing/<day>/features.csv``; their labels arrive ``label_delay_days``
 later, as ``landing/<day + delay>/labels_<day>.csv`` (the landing folder of the arrival day).
@@ -24,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from driftloop.core.config import FeatureType, PipelineConfig
+from driftloop.core.metrics import BINARY, MULTICLASS, TASKS
 from driftloop.core.storage import Store, landing_prefix
 
 SCENARIOS = ("none", "covariate_shift", "concept_drift", "data_quality")
@@ -159,6 +167,58 @@ def _churn_logit(df: pd.DataFrame, concept_drift: bool) -> np.ndarray:
     ).to_numpy(float)
 
 
+DEFAULT_CLASSES = ("0", "1", "2")
+
+
+@functools.cache
+def _tier_cuts(k: int) -> np.ndarray:
+    """Cut points of the risk tiers: quantiles of the stationary latent risk (equal-sized tiers)."""
+    rng = np.random.default_rng(1)
+    df = _population(rng, 50_000)
+    latent = _churn_logit(df, concept_drift=False) + rng.logistic(0, 1, len(df))
+    return np.quantile(latent, np.arange(1, k) / k)
+
+
+def _spend(df: pd.DataFrame, concept_drift: bool) -> np.ndarray:
+    """Expected spend next month; under concept drift usage, not the plan price, drives it."""
+    contract = df["contract"].map({"month_to_month": 0.0, "one_year": 6.0, "two_year": 10.0})
+    if not concept_drift:
+        return (
+            15.0
+            + 0.9 * df["monthly_charges"]
+            + 0.2 * df["data_usage_gb"]
+            - 2.5 * df["support_calls"]
+            + 0.15 * df["tenure_months"]
+            - 0.4 * df["days_since_last_login"]
+            + contract
+        ).to_numpy(float)
+    return (
+        15.0
+        + 0.3 * df["monthly_charges"]
+        + 0.7 * df["data_usage_gb"]
+        + 1.5 * df["num_products"]
+        - 0.1 * df["tenure_months"]
+        + contract
+    ).to_numpy(float)
+
+
+def _target(
+    df: pd.DataFrame, cfg: PipelineConfig, task: str, concept_drift: bool, rng: np.random.Generator
+) -> np.ndarray:
+    """The day's target values for ``task``, derived from the features."""
+    n = len(df)
+    if task == BINARY:
+        logit = _churn_logit(df, concept_drift)
+        return (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    if task == MULTICLASS:
+        classes = list(cfg.dataset.classes or DEFAULT_CLASSES)
+        latent = _churn_logit(df, concept_drift) + rng.logistic(0, 1, n)
+        tier = np.searchsorted(_tier_cuts(len(classes)), latent)
+        return np.asarray(classes, dtype=object)[tier]
+    spend = _spend(df, concept_drift) + rng.normal(0, 8.0, n)
+    return np.clip(spend, 1.0, None).round(2)
+
+
 def _covariate_shift(
     df: pd.DataFrame, cfg: PipelineConfig, features: tuple[str, ...]
 ) -> pd.DataFrame:
@@ -191,20 +251,29 @@ class DayBatch:
 
 
 def generate_day(
-    cfg: PipelineConfig, day: date, scenario: Scenario, seed: int = 0, rows: int = 2000
+    cfg: PipelineConfig,
+    day: date,
+    scenario: Scenario,
+    seed: int = 0,
+    rows: int = 2000,
+    task: str | None = None,
 ) -> DayBatch:
-    """The batch of ``day``: deterministic in (seed, day, scenario)."""
+    """The batch of ``day``: deterministic in (seed, day, scenario, task).
+
+    ``task`` (default: the config's ``dataset.task``) chooses the target: binary, multiclass or
+    regression, all derived from the same features.
+    """
     ds = cfg.dataset
+    task = task or ds.task
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     rng = _rng(seed, day, "population")
     n = max(1, int(rows * (1 + 0.08 * rng.standard_normal())))
     df = _population(rng, n)
     if scenario.name == "covariate_shift" and scenario.active(day):
         df = _covariate_shift(df, cfg, scenario.features)
-    logit = _churn_logit(
-        df, concept_drift=scenario.name == "concept_drift" and scenario.active(day)
-    )
-    label_rng = _rng(seed, day, "labels")
-    y = (label_rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    concept = scenario.name == "concept_drift" and scenario.active(day)
+    y = _target(df, cfg, task, concept, _rng(seed, day, "labels"))
 
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     seconds = np.sort(_rng(seed, day, "time").integers(0, 86_400, n))
@@ -243,13 +312,14 @@ def write_day(
     seed: int = 0,
     rows: int = 2000,
     first_day: date | None = None,
+    task: str | None = None,
 ) -> list[str]:
     """Deliver ``day`` to landing: its events, plus the labels of ``day - label_delay_days``.
 
     Labels are delivered only for days on or after ``first_day`` (the start of the simulated feed).
-    Returns the keys written.
+    ``task`` overrides the config's task for the labels. Returns the keys written.
     """
-    batch = generate_day(cfg, day, scenario, seed, rows)
+    batch = generate_day(cfg, day, scenario, seed, rows, task)
     features = batch.features
     incident = scenario.incident_day(day)
     if incident is not None:
@@ -258,7 +328,7 @@ def write_day(
     written = []
     label_day = day - timedelta(days=cfg.dataset.label_delay_days)
     if first_day is None or label_day >= first_day:
-        labels = generate_day(cfg, label_day, scenario, seed, rows).labels
+        labels = generate_day(cfg, label_day, scenario, seed, rows, task).labels
         key = f"{prefix}/labels_{label_day.isoformat()}.csv"
         store.write_bytes(key, _csv(labels))
         written.append(key)
@@ -277,11 +347,12 @@ def write_days(
     scenario: Scenario,
     seed: int = 0,
     rows: int = 2000,
+    task: str | None = None,
 ) -> list[str]:
     """Deliver ``days`` consecutive days from ``start`` (labels only where they have arrived)."""
     keys: list[str] = []
     for i in range(days):
         keys += write_day(
-            store, cfg, start + timedelta(days=i), scenario, seed, rows, first_day=start
+            store, cfg, start + timedelta(days=i), scenario, seed, rows, first_day=start, task=task
         )
     return keys

@@ -89,7 +89,10 @@ def load_days(cfg: PipelineConfig, days: list[date], store: Store | None = None)
         ]
         return pd.DataFrame(columns=columns)
     frame = pd.concat(frames, ignore_index=True)
-    frame[ds.target] = frame[ds.target].astype("int64")
+    # The label type of the task: 0/1 integers, class names (strings) or values (floats).
+    frame[ds.target] = frame[ds.target].astype(
+        {"binary": "int64", "multiclass": "str", "regression": "float64"}[ds.task]
+    )
     # A stable row order makes fits and digests reproducible whatever order the files were read in.
     return frame.sort_values([PARTITION_COLUMN, ds.id_column], kind="stable", ignore_index=True)
 

@@ -159,7 +159,7 @@ def run_demo(
 
     records: list[DayRecord] = []
     t_all = time.perf_counter()
-    echo(header())
+    echo(header(_live_metric(cfg)))
     for i in range(days):
         day = start + timedelta(days=i)
         rec = drive_day(
@@ -177,6 +177,7 @@ def run_demo(
         "start": start.isoformat(),
         "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
         "rows_per_day": rows,
+        "live_metric": "ROC AUC" if cfg.dataset.task == "binary" else _live_metric(cfg),
     }
     write_outcome(records, out, meta, t_all, echo)
     return records
@@ -269,12 +270,21 @@ def _read_report(store: Any, day: date, rec: DayRecord) -> dict[str, Any]:
     return report
 
 
+def _live_metric(cfg: PipelineConfig) -> str:
+    """The name of the demo table's live column: AUC, or the primary metric of other tasks."""
+    return "AUC" if cfg.dataset.task == "binary" else cfg.gate.primary_metric
+
+
 def _live_auc(store: Any, cfg: PipelineConfig, day: date) -> float | None:
-    """Live AUC of the day whose labels arrived on ``day`` (scored by whichever model was champion)."""
+    """Live AUC of the day whose labels arrived on ``day`` (scored by whichever model was champion).
+
+    For a multiclass or regression pipeline: its primary metric (e.g. macro_f1, rmse) instead.
+    """
     from driftloop.monitor import monitoring
 
     found = monitoring.daily_metrics(store, cfg, day - timedelta(days=cfg.dataset.label_delay_days))
-    auc = found.get("roc_auc") if found else None
+    metric = "roc_auc" if cfg.dataset.task == "binary" else cfg.gate.primary_metric
+    auc = found.get(metric) if found else None
     return None if auc is None else round(auc, 4)
 
 
@@ -573,7 +583,7 @@ def run_live_demo(
     live = LiveDemo(state, stack, cfg)
     records: list[DayRecord] = []
     try:
-        echo(f"\n{header()}")
+        echo(f"\n{header(_live_metric(cfg))}")
         for i in range(days):
             day = start + timedelta(days=i)
             champion_before = registry.champion(cfg)
@@ -594,6 +604,7 @@ def run_live_demo(
             "start": start.isoformat(),
             "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
             "rows_per_day": rows,
+            "live_metric": "ROC AUC" if cfg.dataset.task == "binary" else _live_metric(cfg),
             "airflow_url": stack.airflow_url,
             "mlflow_url": stack.mlflow_url,
         }

@@ -27,8 +27,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def header() -> str:
-    return "  ".join(title.ljust(width) if width else title for _, title, width in COLUMNS)
+def header(live_metric: str = "AUC") -> str:
+    """The table's header; ``live_metric`` names the live column (the pipeline's primary metric
+    for a multiclass or regression pipeline)."""
+    titles = [(f"live {live_metric}" if key == "live_auc" else t, w) for key, t, w in COLUMNS]
+    return "  ".join(title.ljust(width) if width else title for title, width in titles)
 
 
 def format_row(record: dict[str, Any]) -> str:
@@ -70,7 +73,7 @@ def _plot(records: Sequence[dict[str, Any]], path: Path, meta: dict[str, Any]) -
     ax1.set_ylabel("share of drifted features")
     ax1.set_ylim(-0.02, 1.02)
     ax2.plot(x, [a if a is not None else float("nan") for a in auc], marker=".", color="tab:blue")
-    ax2.set_ylabel("live ROC AUC (labelled day)")
+    ax2.set_ylabel(f"live {meta.get('live_metric', 'ROC AUC')} (labelled day)")
     for ax in (ax1, ax2):
         for i, r in enumerate(records):
             if r.get("validation") == "quarantined":

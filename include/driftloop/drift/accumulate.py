@@ -67,6 +67,12 @@ class Accumulator:
         if profile.score is not None:
             g = np.asarray(profile.score.grid, dtype=np.float64)
             self._score = NumericState(g, np.zeros(len(g) + 1, np.int64))
+        self._class_scores: dict[str, NumericState] = {
+            c.name: NumericState(
+                np.asarray(c.grid, dtype=np.float64), np.zeros(len(c.grid) + 1, np.int64)
+            )
+            for c in profile.class_scores
+        }
 
     def update(self, chunk: Any) -> Accumulator:
         """Add one DataFrame / RecordBatch / Table of current rows (extra columns are ignored)."""
@@ -91,6 +97,20 @@ class Accumulator:
             raise ValueError("the reference profile has no score profile: prediction drift is off")
         self._score.update(columns.numeric_array(scores))
         return self
+
+    def update_class_scores(self, chunk: Any) -> Accumulator:
+        """Add the class-probability columns of current predictions (multiclass prediction drift).
+
+        ``chunk`` is a DataFrame / RecordBatch holding the profile's ``class_scores`` columns.
+        """
+        if not self._class_scores:
+            raise ValueError("the reference profile has no class-probability profiles")
+        for name, state in self._class_scores.items():
+            state.update(columns.numeric_values(columns.column(chunk, name)))
+        return self
+
+    def class_score_state(self, name: str) -> NumericState:
+        return self._class_scores[name]
 
     def feature_state(self, name: str) -> NumericState | CategoricalState:
         return self._num[name] if name in self._num else self._cat[name]

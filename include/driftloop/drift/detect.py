@@ -10,7 +10,9 @@ sampling noise of a few thousand rows (PSI noise ≈ bins/n ≈ 0.002 at n = 6,0
 Dataset drift: the share of drifted features reaches ``drift.drift_share``, or any feature marked
 ``critical`` in the config drifted. Fewer current rows than ``drift.min_samples`` gives the status
 ``insufficient_data`` (never "no drift"). Prediction drift is the PSI of the score distribution against
-the reference score profile.
+the reference score profile (binary: the positive score; regression: the predicted value); for a
+multiclass model it is the PSI of each class probability, and the class that moved most speaks for
+the model (``column`` names it, ``per_column_psi`` holds them all).
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ class PredictionDrift:
     bins: list[str]
     reference: list[float]
     current: list[float]
+    # The prediction column measured ("score", or the most-moved "proba_<class>" of a multiclass
+    # model) and, for a multiclass model, the PSI of every class-probability column.
+    column: str = "score"
+    per_column_psi: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -202,7 +208,23 @@ def detect(profile: Profile, current: Accumulator, cfg: PipelineConfig) -> Drift
 def _prediction_drift(
     profile: Profile, current: Accumulator, cfg: PipelineConfig
 ) -> PredictionDrift | None:
-    ref, st = profile.score, current._score
+    if profile.class_scores:
+        found = [
+            d
+            for c in profile.class_scores
+            if (d := _score_drift(c, current.class_score_state(c.name), cfg)) is not None
+        ]
+        if not found:
+            return None
+        worst = max(found, key=lambda d: d.psi)
+        worst.per_column_psi = {d.column: d.psi for d in found}
+        return worst
+    return _score_drift(profile.score, current._score, cfg)
+
+
+def _score_drift(
+    ref: NumericProfile | None, st: NumericState | None, cfg: PipelineConfig
+) -> PredictionDrift | None:
     if ref is None or st is None or st.counts.sum() == 0:
         return None
     ref_vec, cur_vec, w = _numeric_drift(ref, st)
@@ -218,4 +240,5 @@ def _prediction_drift(
         bins=ref.bin_labels(),
         reference=shares(ref_vec).round(6).tolist(),
         current=shares(cur_vec).round(6).tolist(),
+        column=ref.name,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -86,6 +86,8 @@ class Profile:
     features: list[FeatureProfile]
     score: NumericProfile | None = None
     version: int = PROFILE_VERSION
+    # Multiclass: one profile per class-probability column (``proba_<class>``), in class order.
+    class_scores: list[NumericProfile] = field(default_factory=list)
 
     @property
     def feature_names(self) -> list[str]:
@@ -107,6 +109,11 @@ class Profile:
             "n_rows": self.n_rows,
             "features": [asdict(f) for f in self.features],
             "score": asdict(self.score) if self.score is not None else None,
+            **(
+                {"class_scores": [asdict(c) for c in self.class_scores]}
+                if self.class_scores
+                else {}
+            ),
         }
 
     def to_json(self) -> str:
@@ -129,7 +136,14 @@ class Profile:
             else:
                 raise ValueError(f"reference profile: feature {f.get('name')!r} has type {kind!r}")
         score = NumericProfile(**data["score"]) if data.get("score") else None
-        return cls(n_rows=int(data["n_rows"]), features=feats, score=score, version=version)
+        class_scores = [NumericProfile(**c) for c in data.get("class_scores") or []]
+        return cls(
+            n_rows=int(data["n_rows"]),
+            features=feats,
+            score=score,
+            version=version,
+            class_scores=class_scores,
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Profile:
@@ -173,13 +187,21 @@ def _sorted_quantiles(ordered: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return ordered[lo] + (pos - lo) * (ordered[hi] - ordered[lo])
 
 
-def build_profile(data: Any, cfg: PipelineConfig, scores: Any | None = None) -> Profile:
+def build_profile(
+    data: Any,
+    cfg: PipelineConfig,
+    scores: Any | None = None,
+    class_scores: Mapping[str, Any] | None = None,
+    score_name: str = SCORE,
+) -> Profile:
     """Profile the reference (training) data of the config's features, and optionally its scores.
 
     ``data`` is a DataFrame, a pyarrow RecordBatch/Table, or an iterable of those. Numeric columns
     are gathered to compute exact quantiles (8 bytes per value and feature); categoricals are
-    counted chunk by chunk. ``scores`` (e.g. the model's holdout scores) become the reference of
-    prediction drift.
+    counted chunk by chunk. ``scores`` (e.g. the model's holdout scores, or its predicted values)
+    become the reference of prediction drift; for a multiclass model ``class_scores`` maps each
+    class-probability column name to its holdout values instead. ``score_name`` names the score
+    profile after the predictions column it describes (e.g. ``prediction`` for a regression).
     """
     ds = cfg.dataset
     bins = cfg.drift.bins
@@ -215,8 +237,12 @@ def build_profile(data: Any, cfg: PipelineConfig, scores: Any | None = None) -> 
             )
     score = None
     if scores is not None:
-        score = _numeric_profile(SCORE, _concat_scores(scores), bins)
-    return Profile(n_rows=n_rows, features=features, score=score)
+        score = _numeric_profile(score_name, _concat_scores(scores), bins)
+    per_class = [
+        _numeric_profile(name, _concat_scores(values), bins)
+        for name, values in (class_scores or {}).items()
+    ]
+    return Profile(n_rows=n_rows, features=features, score=score, class_scores=per_class)
 
 
 def _concat_scores(scores: Any) -> np.ndarray:

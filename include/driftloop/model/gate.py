@@ -54,11 +54,11 @@ def evaluate_gate(
 ) -> GateDecision:
     """Decide whether the challenger replaces the champion (pure: no I/O).
 
-    Rules, in order: the challenger must reach ``gate.floor`` on the primary metric; with no champion
-    it is promoted; no guard metric may regress by more than its tolerance (``log_loss``/``brier``
-    lower is better, the others higher: the direction comes from the metric table); finally the
+    Rules, in order: the challenger must reach ``gate.floor`` on the primary metric (at least it, or
+    at most it for a lower-is-better metric such as rmse or log_loss; no floor when None); with no
+    champion it is promoted; no guard metric may regress by more than its tolerance; finally the
     primary metric must improve by at least ``gate.min_improvement`` and strictly — a tie keeps the
-    champion.
+    champion. Every direction comes from the metric table (``metrics``, the binary one by default).
     """
     table = metrics or metric_table()
     primary = gate.primary_metric
@@ -84,12 +84,13 @@ def evaluate_gate(
     value = challenger.get(primary)
     if value is None or math.isnan(value):
         return decide(False, "missing_metric", f"challenger has no {primary}")
-    if value < gate.floor:
-        return decide(False, "floor", f"{primary} {value:.4f} is below the floor {gate.floor}")
+    lower = primary in table.lower_is_better
+    if gate.floor is not None and not table.meets_floor(primary, value, gate.floor):
+        where = "above the ceiling" if lower else "below the floor"
+        return decide(False, "floor", f"{primary} {value:.4f} is {where} {gate.floor}")
     if champion is None:
-        return decide(
-            True, "first_model", f"no champion yet; {primary} {value:.4f} meets the floor"
-        )
+        met = "no floor set" if gate.floor is None else f"{primary} {value:.4f} meets the floor"
+        return decide(True, "first_model", f"no champion yet; {met}")
     for metric, tolerance in sorted(gate.guards.items()):
         new, old = challenger.get(metric), champion.get(metric)
         if new is None or old is None:
@@ -102,19 +103,22 @@ def evaluate_gate(
                 f"{metric} regresses by {regression:.4f} ({old:.4f} -> {new:.4f}), "
                 f"more than the allowed {tolerance}",
             )
-    old = champion[primary]
-    gain = value - old
+    old = champion.get(primary)
+    if old is None or math.isnan(old):
+        return decide(False, "missing_metric", f"champion has no {primary}")
+    gain = table.improvement(primary, value, old)
+    sign = "-" if lower else "+"  # the direction an improvement moves the metric
     if gain > _EPS and gain >= gate.min_improvement - _EPS:
         return decide(
             True,
             "improvement",
-            f"{primary} {old:.4f} -> {value:.4f} (+{gain:.4f} >= {gate.min_improvement})",
+            f"{primary} {old:.4f} -> {value:.4f} ({sign}{gain:.4f} >= {gate.min_improvement})",
         )
     return decide(
         False,
         "no_improvement",
-        f"{primary} {old:.4f} -> {value:.4f} ({gain:+.4f}); needs +{gate.min_improvement} "
-        "(a tie keeps the champion)",
+        f"{primary} {old:.4f} -> {value:.4f} (improvement {gain:+.4f}); needs "
+        f"{sign}{gate.min_improvement} (a tie keeps the champion)",
     )
 
 

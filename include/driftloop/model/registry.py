@@ -163,13 +163,13 @@ def _evaluate_challenger(
     from driftloop.core.storage import as_date
     from driftloop.data.windows import frame_digest, load_days
     from driftloop.model.model_io import load_model
-    from driftloop.model.pipeline import binary_target, positive_scores
+    from driftloop.model.pipeline import evaluate
 
     client = mlflow_client(cfg)
     version = str(version)
     mv = client.get_model_version(cfg.model_name, version)
     run = client.get_run(run_id_of(mv))
-    table = metric_table()
+    table = metric_table(cfg.dataset.task)
     challenger_metrics = {k: v for k, v in run.data.metrics.items() if k in table.names}
     gate_cfg = cfg.gate
     if min_improvement is not None:
@@ -189,8 +189,8 @@ def _evaluate_challenger(
                 f"(digest {digest} != {spec['digest']}): cannot compare on the same rows"
             )
         model = load_model(cfg, str(current.version))
-        scores = positive_scores(model, pd.DataFrame(holdout), cfg)
-        champion_metrics = table.defined(binary_target(holdout, cfg), scores)
+        all_metrics = evaluate(model, pd.DataFrame(holdout), cfg)
+        champion_metrics = {k: v for k, v in all_metrics.items() if k in table.names}
 
     decision = evaluate_gate(
         challenger_metrics,

@@ -13,10 +13,10 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.logs import stderr_to_log
-from driftloop.core.metrics import DECISION_THRESHOLD
+from driftloop.core.metrics import BINARY, DECISION_THRESHOLD, MULTICLASS, REGRESSION
 from driftloop.core.partition import Partition
 from driftloop.data.windows import frame_digest
-from driftloop.model.pipeline import binary_target
+from driftloop.model.pipeline import binary_target, model_classes, target
 from driftloop.tracking.mlflow import HOLDOUT_ARTIFACT, MODEL_NAME_IN_RUN, PROFILE_ARTIFACT
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def log_training_run(
     *,
     model: Pipeline,
     split: Any,
-    holdout_scores: np.ndarray,
+    holdout_output: np.ndarray,
     metrics: dict[str, float],
     params: dict[str, Any],
     partition_uris: list[str],
@@ -57,9 +57,7 @@ def log_training_run(
         + [
             Metric("n_train", float(len(split.train)), now_ms, 0),
             Metric("n_holdout", float(len(split.holdout)), now_ms, 0),
-            Metric(
-                "holdout_positive_rate", float(binary_target(split.holdout, cfg).mean()), now_ms, 0
-            ),
+            *(Metric(k, v, now_ms, 0) for k, v in _holdout_summary(split.holdout, cfg).items()),
         ],
         params=[Param(k, str(v)) for k, v in params.items()],
     )
@@ -72,7 +70,7 @@ def log_training_run(
     ):
         day_set = {Partition.of(d) for d in days}
         with warnings.catch_warnings():
-            # The 0/1 target is an integer column on purpose; MLflow's hint about NaN-able
+            # A 0/1 target is an integer column on purpose; MLflow's hint about NaN-able
             # integers concerns model inputs, not this dataset record. (The schema is inferred
             # lazily, when the dataset is turned into a run input: that call is inside too.)
             warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
@@ -97,9 +95,22 @@ def log_training_run(
     }
     client.log_dict(run_id, holdout_spec, HOLDOUT_ARTIFACT)
     client.log_text(run_id, profile_json, PROFILE_ARTIFACT)
-    for name, fig in holdout_figures(model, split.holdout, holdout_scores, cfg).items():
+    for name, fig in holdout_figures(model, split.holdout, holdout_output, cfg).items():
         client.log_figure(run_id, fig, f"plots/{name}.png")
         _close(fig)
+
+
+def _holdout_summary(holdout: pd.DataFrame, cfg: PipelineConfig) -> dict[str, float]:
+    """A one-line description of the holdout's target: positive rate, class shares, or mean."""
+    task = cfg.dataset.task
+    if task == BINARY:
+        return {"holdout_positive_rate": float(binary_target(holdout, cfg).mean())}
+    if task == MULTICLASS:
+        from driftloop.core.metrics import class_metric_name
+
+        shares = holdout[cfg.dataset.target].astype(str).value_counts(normalize=True)
+        return {class_metric_name("holdout_share_", c): float(v) for c, v in shares.items()}
+    return {"holdout_target_mean": float(target(holdout, cfg).mean())}
 
 
 def _dataset_input(dataset: Any, context: str) -> Any:
@@ -127,7 +138,16 @@ def log_and_register_model(
     from driftloop.model.model_io import PROJECT_TRUSTED_TYPES, SKOPS, check_registrable
 
     check_registrable(model)
-    signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    # The signature names what scoring writes: P(positive), the class probabilities, or the value.
+    if cfg.dataset.task == BINARY:
+        output = model.predict_proba(example)[:, 1]
+    elif cfg.dataset.task == MULTICLASS:
+        import pandas as pd
+
+        output = pd.DataFrame(model.predict_proba(example), columns=model_classes(model))
+    else:
+        output = model.predict(example)
+    signature = infer_signature(example, output)
     # An explicit requirement list: inferring one imports the model in a subprocess (seconds).
     requirements = [
         f"{pkg}=={md.version(pkg)}"
@@ -155,19 +175,82 @@ def log_and_register_model(
         )
 
 
+# Permutation importance scores the drop of the task's headline metric (scikit-learn scorer names).
+_IMPORTANCE_SCORING = {
+    BINARY: ("roc_auc", "drop in ROC AUC when permuted"),
+    MULTICLASS: ("f1_macro", "drop in macro F1 when permuted"),
+    REGRESSION: ("neg_root_mean_squared_error", "rise in RMSE when permuted"),
+}
+
+
 def holdout_figures(
-    model: Pipeline, holdout: pd.DataFrame, scores: np.ndarray, cfg: PipelineConfig
+    model: Pipeline, holdout: pd.DataFrame, output: np.ndarray, cfg: PipelineConfig
 ) -> dict[str, Any]:
-    """Calibration, ROC, confusion matrix and permutation importance on the holdout."""
+    """Diagnostic plots on the holdout, by task, plus permutation importance.
+
+    binary: calibration, ROC, confusion matrix at the threshold; multiclass: confusion matrix
+    (counts and row-normalised recall); regression: predicted vs actual and residuals.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
+    task = cfg.dataset.task
+    if task == BINARY:
+        figs = _binary_figures(binary_target(holdout, cfg), output)
+    elif task == MULTICLASS:
+        figs = _multiclass_figures(target(holdout, cfg), output, model_classes(model))
+    else:
+        figs = _regression_figures(target(holdout, cfg), output)
+    figs["feature_importance"] = _importance_figure(model, holdout, cfg)
+    return figs
+
+
+def _multiclass_figures(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    labels = sorted(set(classes) | {str(v) for v in y})
+    figs: dict[str, Any] = {}
+    for name, normalize, title in (
+        ("confusion_matrix", None, "Confusion matrix (holdout)"),
+        ("confusion_matrix_recall", "true", "Confusion matrix, share of each true class"),
+    ):
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+        ConfusionMatrixDisplay.from_predictions(
+            y.astype(str), predicted.astype(str), labels=labels, normalize=normalize, ax=ax
+        )
+        ax.set_title(title)
+        figs[name] = fig
+    return figs
+
+
+def _regression_figures(y: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    import matplotlib.pyplot as plt
+
+    figs: dict[str, Any] = {}
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(y, predicted, s=4, alpha=0.4)
+    lo, hi = float(min(y.min(), predicted.min())), float(max(y.max(), predicted.max()))
+    ax.plot([lo, hi], [lo, hi], linestyle="--", color="grey", label="perfect")
+    ax.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual (holdout)")
+    ax.legend()
+    figs["predicted_vs_actual"] = fig
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(predicted, y - predicted, s=4, alpha=0.4)
+    ax.axhline(0, linestyle="--", color="grey")
+    ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals (holdout)")
+    figs["residuals"] = fig
+    return figs
+
+
+def _binary_figures(y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     import matplotlib.pyplot as plt
     from sklearn.calibration import calibration_curve
-    from sklearn.inspection import permutation_importance
     from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
-    y = binary_target(holdout, cfg)
     figs: dict[str, Any] = {}
 
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -191,16 +274,23 @@ def holdout_figures(
     ConfusionMatrixDisplay.from_predictions(y, (scores >= DECISION_THRESHOLD).astype(int), ax=ax)
     ax.set_title(f"Confusion matrix at {DECISION_THRESHOLD} (holdout)")
     figs["confusion_matrix"] = fig
+    return figs
+
+
+def _importance_figure(model: Pipeline, holdout: pd.DataFrame, cfg: PipelineConfig) -> Any:
+    import matplotlib.pyplot as plt
+    from sklearn.inspection import permutation_importance
 
     sample = holdout.sample(
         n=min(len(holdout), _IMPORTANCE_ROWS), random_state=cfg.training.random_state
     )
     features = cfg.dataset.feature_names
+    scoring, label = _IMPORTANCE_SCORING[cfg.dataset.task]
     imp = permutation_importance(
         model,
         sample[features],
-        binary_target(sample, cfg),
-        scoring="roc_auc",
+        target(sample, cfg),
+        scoring=scoring,
         n_repeats=2,
         random_state=cfg.training.random_state,
     )
@@ -209,10 +299,9 @@ def holdout_figures(
     ax.barh(
         [features[i] for i in order], imp.importances_mean[order], xerr=imp.importances_std[order]
     )
-    ax.set(xlabel="drop in ROC AUC when permuted", title="Permutation importance (holdout)")
+    ax.set(xlabel=label, title="Permutation importance (holdout)")
     fig.tight_layout()
-    figs["feature_importance"] = fig
-    return figs
+    return fig
 
 
 def _close(fig: Any) -> None:

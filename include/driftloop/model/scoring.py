@@ -8,6 +8,11 @@ Memory stays bounded by the chunk size on the input side: the validated file is 
 (``pyarrow.parquet.ParquetFile.iter_batches``) and each batch's predictions are appended to a parquet
 writer as a row group. Only the (compressed) output — ids, scores and labels — is held in memory
 until it is written atomically as ``predictions/date=<day>/part-0.parquet``.
+
+Its columns depend on the task (besides the id and ``model_name``, ``model_version``, ``run_id``):
+binary ``score`` (P(positive)) and ``predicted_label`` (0/1 at the run's decision threshold);
+multiclass ``predicted_label`` (the most probable class), ``score`` (its probability) and one
+``proba_<class>`` per class of the model; regression ``prediction`` (the predicted value).
 """
 
 from __future__ import annotations
@@ -20,12 +25,23 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.errors import EXIT_NOTHING_TO_DO, DriftloopError
-from driftloop.core.metrics import DECISION_THRESHOLD
+from driftloop.core.metrics import (
+    BINARY,
+    DECISION_THRESHOLD,
+    MULTICLASS,
+    PREDICTED_LABEL,
+    PREDICTION,
+    SCORE,
+    proba_column,
+)
 from driftloop.core.partition import PART_FILE
 from driftloop.core.storage import PREDICTIONS, VALIDATED, as_date, open_store
 from driftloop.tracking.mlflow import mlflow_client, run_id_of
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
     from driftloop.core.config import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -106,7 +122,6 @@ def score_partition(
     import pyarrow.parquet as pq
 
     from driftloop.model.model_io import load_model
-    from driftloop.model.pipeline import positive_scores
 
     t0 = time.perf_counter()
     day = as_date(day)
@@ -115,11 +130,11 @@ def score_partition(
     store = open_store(cfg.storage)
     ds = cfg.dataset
     key = f"{store.require_partition(VALIDATED, day)}/{PART_FILE}"
+    outputs = _output_fields(cfg, model)
     schema = pa.schema(
         [
             (ds.id_column, pa.string()),
-            ("score", pa.float64()),
-            ("predicted_label", pa.int8()),
+            *outputs,
             ("model_name", pa.string()),
             ("model_version", pa.string()),
             ("run_id", pa.string()),
@@ -133,17 +148,13 @@ def score_partition(
             batch_size=chunk_rows, columns=[ds.id_column, *ds.feature_names]
         ):
             frame = batch.to_pandas()
-            scores = positive_scores(model, frame, cfg)
             n = len(frame)
             rows += n
             out.write_table(
                 pa.table(
                     {
                         ds.id_column: pa.array(frame[ds.id_column].astype(str), pa.string()),
-                        "score": pa.array(scores, pa.float64()),
-                        "predicted_label": pa.array(
-                            (scores >= resolved.threshold).astype("int8"), pa.int8()
-                        ),
+                        **_output_columns(cfg, model, frame, resolved.threshold),
                         "model_name": pa.array([resolved.name] * n, pa.string()),
                         "model_version": pa.array([resolved.version] * n, pa.string()),
                         "run_id": pa.array([resolved.run_id] * n, pa.string()),
@@ -165,6 +176,48 @@ def score_partition(
         run_id=resolved.run_id,
         seconds=seconds,
     )
+
+
+def _output_fields(cfg: PipelineConfig, model: Any) -> list[tuple[str, pa.DataType]]:
+    """The task's prediction columns and their types."""
+    import pyarrow as pa
+
+    from driftloop.model.pipeline import model_classes
+
+    if cfg.dataset.task == BINARY:
+        return [(SCORE, pa.float64()), (PREDICTED_LABEL, pa.int8())]
+    if cfg.dataset.task == MULTICLASS:
+        probas = [(proba_column(c), pa.float64()) for c in model_classes(model)]
+        return [(PREDICTED_LABEL, pa.string()), (SCORE, pa.float64()), *probas]
+    return [(PREDICTION, pa.float64())]
+
+
+def _output_columns(
+    cfg: PipelineConfig, model: Any, frame: pd.DataFrame, threshold: float
+) -> dict[str, pa.Array]:
+    """The task's prediction columns for the rows of ``frame``."""
+    import numpy as np
+    import pyarrow as pa
+
+    from driftloop.model.pipeline import model_classes, predict_output
+
+    output = predict_output(model, frame, cfg)
+    if cfg.dataset.task == BINARY:
+        return {
+            SCORE: pa.array(output, pa.float64()),
+            PREDICTED_LABEL: pa.array((output >= threshold).astype("int8"), pa.int8()),
+        }
+    if cfg.dataset.task == MULTICLASS:
+        classes = model_classes(model)
+        best = output.argmax(axis=1)
+        return {
+            PREDICTED_LABEL: pa.array(np.asarray(classes, dtype=object)[best], pa.string()),
+            SCORE: pa.array(output[np.arange(len(best)), best], pa.float64()),
+            **{
+                proba_column(c): pa.array(output[:, i], pa.float64()) for i, c in enumerate(classes)
+            },
+        }
+    return {PREDICTION: pa.array(output, pa.float64())}
 
 
 __all__ = [

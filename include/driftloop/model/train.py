@@ -18,15 +18,24 @@ from datetime import date
 from typing import Any
 
 from driftloop.core.config import PipelineConfig
-from driftloop.core.metrics import DECISION_THRESHOLD, metric_table
+from driftloop.core.metrics import (
+    BINARY,
+    DECISION_THRESHOLD,
+    MULTICLASS,
+    PREDICTION,
+    SCORE,
+    proba_column,
+)
 from driftloop.core.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
 from driftloop.data.windows import InsufficientData, time_split, training_frame, training_window
 from driftloop.model.pipeline import (
     InvalidParameter,
-    binary_target,
     build_pipeline,
     check_parameters,
-    positive_scores,
+    evaluate,
+    model_classes,
+    predict_output,
+    target,
 )
 from driftloop.model.report import log_and_register_model, log_training_run
 from driftloop.tracking.mlflow import (
@@ -119,22 +128,37 @@ def train_model(
     )
     frame, partitions = training_frame(cfg, end, window)
     split = time_split(frame, partitions, cfg.training.holdout_days)
-    for part, name in ((split.train, "training"), (split.holdout, "holdout")):
-        if binary_target(part, cfg).min() == binary_target(part, cfg).max():
-            raise InsufficientData(f"the {name} part of the window ending {end} has one class only")
+    _check_targets(cfg, split, end)
     timings["load_seconds"] = time.perf_counter() - t0
 
     t = time.perf_counter()
     model = build_pipeline(cfg, algo, params)
     features = cfg.dataset.feature_names
-    model.fit(split.train[features], binary_target(split.train, cfg))
+    model.fit(split.train[features], target(split.train, cfg))
     timings["fit_seconds"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    holdout_scores = positive_scores(model, split.holdout, cfg)
-    # Both classes are in the holdout (checked above), so every metric is defined.
-    metrics = metric_table().defined(binary_target(split.holdout, cfg), holdout_scores)
-    profile = drift.build_profile(split.train[features], cfg, scores=holdout_scores)
+    task = cfg.dataset.task
+    holdout_output = predict_output(model, split.holdout, cfg)
+    # Binary: both classes are in the holdout (checked above), so every metric is defined.
+    metrics = evaluate(model, split.holdout, cfg)
+    task_params: dict[str, Any] = {"task": task}
+    if task == MULTICLASS:
+        classes = model_classes(model)
+        task_params["classes"] = json.dumps(classes)
+        profile = drift.build_profile(
+            split.train[features],
+            cfg,
+            class_scores={proba_column(c): holdout_output[:, i] for i, c in enumerate(classes)},
+        )
+    else:
+        if task == BINARY:
+            task_params["decision_threshold"] = DECISION_THRESHOLD
+        # Binary: the positive-class scores; regression: the predicted values.
+        name = SCORE if task == BINARY else PREDICTION
+        profile = drift.build_profile(
+            split.train[features], cfg, scores=holdout_output, score_name=name
+        )
     timings["evaluate_seconds"] = time.perf_counter() - t
 
     client = mlflow_client(cfg)
@@ -164,14 +188,14 @@ def train_model(
             cfg,
             model=model,
             split=split,
-            holdout_scores=holdout_scores,
+            holdout_output=holdout_output,
             metrics=metrics,
             params={
                 "algorithm": algo.value,
                 "window_days": window,
                 "window_end": end.isoformat(),
                 "holdout_days": cfg.training.holdout_days,
-                "decision_threshold": DECISION_THRESHOLD,
+                **task_params,
                 "random_state": cfg.training.random_state,
                 **{f"hp.{k}": v for k, v in sorted(params.items())},
             },
@@ -218,6 +242,21 @@ def train_model(
         n_holdout=len(split.holdout),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
+
+
+def _check_targets(cfg: PipelineConfig, split: Any, end: date) -> None:
+    """Refuse a window whose training or holdout part cannot be learned from or measured on.
+
+    Classification needs two classes in each part (a multiclass model learns the classes of its
+    training part; with ``dataset.classes`` set, labels outside it never get past ingestion);
+    regression needs two distinct target values.
+    """
+    for part, name in ((split.train, "training"), (split.holdout, "holdout")):
+        if part[cfg.dataset.target].nunique() < 2:
+            what = "value" if cfg.dataset.task == "regression" else "class"
+            raise InsufficientData(
+                f"the {name} part of the window ending {end} has one {what} only"
+            )
 
 
 __all__ = ["TrainResult", "train_model"]

@@ -95,9 +95,9 @@ class CheckOutcome:
         }
 
 
-def _holdout_metrics(metrics: dict[str, float]) -> dict[str, float]:
+def _holdout_metrics(metrics: dict[str, float], task: str) -> dict[str, float]:
     """The monitored metrics among a training run's metrics (logged under their plain names)."""
-    return {m: float(metrics[m]) for m in metric_table().names if m in metrics}
+    return {m: float(metrics[m]) for m in metric_table(task).names if m in metrics}
 
 
 def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> ChampionContext:
@@ -120,7 +120,7 @@ def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> C
     return ChampionContext(
         version=version,
         profile=profile,
-        holdout_metrics=_holdout_metrics(run.data.metrics),
+        holdout_metrics=_holdout_metrics(run.data.metrics, cfg.dataset.task),
         training_end=Partition.of(tag).day if tag else None,
     )
 

@@ -30,7 +30,16 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftloop.core.jsonable import jsonable
-from driftloop.core.metrics import metric_table
+from driftloop.core.metrics import (
+    BINARY,
+    MULTICLASS,
+    PREDICTED_LABEL,
+    PREDICTION,
+    PROBA_PREFIX,
+    SCORE,
+    class_metric_name,
+    metric_table,
+)
 from driftloop.core.partition import PART_FILE
 from driftloop.core.storage import LABELS, PREDICTIONS, VALIDATED, Store, as_date
 from driftloop.drift import Accumulator, DriftResult, Profile, detect
@@ -78,27 +87,25 @@ def evaluate_performance(
     holdout_metrics: Mapping[str, float],
     model_version: str | None = None,
 ) -> PerformanceResult:
-    """Decide decay from predictions joined with labels (columns: score, predicted_label, target).
+    """Decide decay from predictions joined with labels (the task's prediction columns + target).
 
-    decay = holdout primary metric - live primary metric (for ``gate.primary_metric``, all of which
-    are "higher is better"); decay above ``drift.performance_tolerance`` is a signal. Fewer labelled
-    rows than ``drift.min_labelled_samples`` gives ``insufficient_labels``.
+    decay = how much worse the live primary metric (``gate.primary_metric``) is than on the holdout,
+    in the metric's direction (holdout - live for roc_auc or macro_f1, live - holdout for rmse or
+    log_loss); decay above ``drift.performance_tolerance`` is a signal. Fewer labelled rows than
+    ``drift.min_labelled_samples`` gives ``insufficient_labels``.
     """
     d, metric = cfg.drift, cfg.gate.primary_metric
     holdout = {k: float(v) for k, v in holdout_metrics.items() if v is not None}
     n = len(joined)
-    table = metric_table()
+    table = metric_table(cfg.dataset.task)
     live: dict[str, float | None] = dict.fromkeys(table.names)
     decay = None
     status: PerformanceStatus = "insufficient_labels"
     if n >= d.min_labelled_samples:
-        y = (joined[cfg.dataset.target].to_numpy() == cfg.dataset.positive_label).astype(int)
-        predicted = joined.get("predicted_label", None)
-        if predicted is not None:
-            predicted = (predicted.to_numpy() == cfg.dataset.positive_label).astype(int)
-        live = table.compute(y, joined["score"].to_numpy(), predicted)
-        if live.get(metric) is not None and metric in holdout:
-            decay = holdout[metric] - float(live[metric])  # type: ignore[arg-type]
+        live = live_metrics(cfg, joined)
+        value = live.get(metric)
+        if value is not None and metric in holdout:
+            decay = table.regression(metric, float(value), holdout[metric])
             status = "decay" if decay > d.performance_tolerance else "ok"
         else:
             status = "ok"
@@ -113,6 +120,43 @@ def evaluate_performance(
         decay=decay,
         tolerance=d.performance_tolerance,
     )
+
+
+def live_metrics(cfg: PipelineConfig, joined: pd.DataFrame) -> dict[str, float | None]:
+    """The task's metrics of predictions joined with their labels.
+
+    binary: ``score`` and ``predicted_label`` against the positive label; multiclass: the
+    ``proba_<class>`` columns and ``predicted_label`` (class names compared as the column names
+    spell them); regression: ``prediction`` against the target.
+    """
+    import numpy as np
+
+    ds = cfg.dataset
+    table = metric_table(ds.task)
+    if ds.task == BINARY:
+        y = (joined[ds.target].to_numpy() == ds.positive_label).astype(int)
+        predicted = joined.get(PREDICTED_LABEL, None)
+        if predicted is not None:
+            predicted = (predicted.to_numpy() == ds.positive_label).astype(int)
+        return table.compute(y, joined[SCORE].to_numpy(), predicted)
+    if ds.task == MULTICLASS:
+        probas = [c for c in joined.columns if str(c).startswith(PROBA_PREFIX)]
+        classes = [str(c).removeprefix(PROBA_PREFIX) for c in probas]
+        name = np.vectorize(lambda v: class_metric_name("", v), otypes=[object])
+        y = name(joined[ds.target].astype(str).to_numpy())
+        predicted = name(joined[PREDICTED_LABEL].astype(str).to_numpy())
+        proba = joined[probas].fillna(0.0).to_numpy(float)
+        return table.compute(y, proba, predicted, classes=classes)
+    return table.compute(joined[ds.target].to_numpy(float), joined[PREDICTION].to_numpy(float))
+
+
+def prediction_columns(cfg: PipelineConfig) -> list[str] | None:
+    """The predictions columns monitoring reads (None: all of them, as multiclass ones vary)."""
+    if cfg.dataset.task == BINARY:
+        return [cfg.dataset.id_column, SCORE, PREDICTED_LABEL]
+    if cfg.dataset.task == MULTICLASS:
+        return None
+    return [cfg.dataset.id_column, PREDICTION]
 
 
 # -- loading windows from storage --------------------------------------------------------------------
@@ -140,10 +184,14 @@ def iter_batches(
 
 
 def _champion_predictions(
-    store: Store, days: list[date], champion_version: str | None, columns: list[str]
+    store: Store, days: list[date], champion_version: str | None, columns: list[str] | None
 ) -> Iterator[pd.DataFrame]:
-    """Prediction rows of the champion version, day by day (as pandas, they are narrow)."""
-    for batch in iter_batches(store, PREDICTIONS, days, columns=[*columns, "model_version"]):
+    """Prediction rows of the champion version, day by day (as pandas, they are narrow).
+
+    ``columns`` None reads every column.
+    """
+    wanted = None if columns is None else [*columns, "model_version"]
+    for batch in iter_batches(store, PREDICTIONS, days, columns=wanted):
         df = batch.to_pandas()
         if champion_version is not None:
             df = df[df["model_version"].astype(str) == str(champion_version)]
@@ -168,7 +216,7 @@ def load_performance_window(
     used = [d for d in days if d in set(with_pred) & set(with_labels)]
     missing = [d for d in days if d not in set(used)]
     frames = [f for d in used if (f := _joined_day(store, cfg, d, champion_version)) is not None]
-    cols = [ds.id_column, "score", "predicted_label", "model_version", ds.target]
+    cols = [*(prediction_columns(cfg) or [ds.id_column]), "model_version", ds.target]
     joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     return joined, used, missing
 
@@ -183,8 +231,7 @@ def _joined_day(
     import pandas as pd
 
     ds = cfg.dataset
-    cols = [ds.id_column, "score", "predicted_label"]
-    parts = list(_champion_predictions(store, [day], model_version, cols))
+    parts = list(_champion_predictions(store, [day], model_version, prediction_columns(cfg)))
     if not parts:
         return None
     labels = store.read_table(LABELS, day)[[ds.id_column, ds.target]]
@@ -198,15 +245,12 @@ def daily_metrics(
 
     None when the day has no predictions, no labels, or no rows of that model.
     """
-    ds = cfg.dataset
     if not (store.partition_exists(PREDICTIONS, day) and store.partition_exists(LABELS, day)):
         return None
     joined = _joined_day(store, cfg, day, model_version)
     if joined is None or joined.empty:
         return None
-    y = (joined[ds.target].to_numpy() == ds.positive_label).astype(int)
-    predicted = (joined["predicted_label"].to_numpy() == ds.positive_label).astype(int)
-    return metric_table().compute(y, joined["score"].to_numpy(), predicted)
+    return live_metrics(cfg, joined)
 
 
 def drift_days(
@@ -287,10 +331,16 @@ def check(
     acc = Accumulator(profile)
     for batch in iter_batches(store, VALIDATED, used, columns=profile.feature_names):
         acc.update(batch)
-    if profile.score is not None:
-        pred_days, _ = _split(store, PREDICTIONS, used)
-        for df in _champion_predictions(store, pred_days, champion_version, ["score"]):
-            acc.update_scores(df["score"])
+    pred_days, _ = _split(store, PREDICTIONS, used)
+    if profile.class_scores:
+        names = [c.name for c in profile.class_scores]
+        for df in _champion_predictions(store, pred_days, champion_version, names):
+            acc.update_class_scores(df)
+    elif profile.score is not None:
+        # Binary: the positive score; regression: the predicted value.
+        column = PREDICTION if cfg.dataset.task == "regression" else SCORE
+        for df in _champion_predictions(store, pred_days, champion_version, [column]):
+            acc.update_scores(df[column])
     drift = detect(profile, acc, cfg)
 
     joined, perf_used, perf_missing = load_performance_window(store, cfg, day, champion_version)
@@ -317,6 +367,8 @@ __all__ = [
     "drift_days",
     "evaluate_performance",
     "iter_batches",
+    "live_metrics",
     "load_performance_window",
+    "prediction_columns",
     "window",
 ]

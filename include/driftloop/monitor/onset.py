@@ -63,19 +63,22 @@ def decay_onset(
     the window. None when the newest labelled day alone has not decayed (a slow slide: no clear
     onset to train from).
     """
+    from driftloop.core.metrics import metric_table
     from driftloop.monitor.monitoring import daily_metrics
 
     metric = cfg.gate.primary_metric
     if metric not in holdout_metrics:
         return None
-    floor = holdout_metrics[metric] - cfg.drift.performance_tolerance
+    table = metric_table(cfg.dataset.task)
+    tolerance = cfg.drift.performance_tolerance
     earliest = day - timedelta(days=ONSET_LOOKBACK_DAYS)
     labelled = [d for d in store.partitions(LABELS) if earliest <= d <= day]
     onset = None
     for d in sorted(labelled, reverse=True):
         found = daily_metrics(store, cfg, d, champion_version)
         value = None if found is None else found.get(metric)
-        if value is None or value >= floor:
+        # Decayed: worse than the holdout by more than the tolerance, in the metric's direction.
+        if value is None or table.regression(metric, value, holdout_metrics[metric]) <= tolerance:
             break
         onset = d
     return onset

@@ -163,13 +163,18 @@ def render_html(body: dict[str, Any]) -> str:
     pred = drift.get("prediction")
     parts.append("<h2>Prediction drift</h2>")
     if pred:
+        column = pred.get("column") or "score"
         parts.append(
-            f"<p>Score PSI {_num(pred['psi'])} (threshold {pred['threshold']}), JS "
+            f"<p>PSI of {e(column)} {_num(pred['psi'])} (threshold {pred['threshold']}), JS "
             f"{_num(pred['js'])}, {pred['n_current']} scored rows: "
             f"<b>{'drifted' if pred['drifted'] else 'stable'}</b></p>"
         )
+        per_column = pred.get("per_column_psi") or {}
+        if per_column:  # multiclass: every class probability, the most-moved one plotted
+            listed = ", ".join(f"{e(k)} {_num(v)}" for k, v in per_column.items())
+            parts.append(f"<p>PSI per class probability: {listed}</p>")
         parts.append(
-            _img(_bar_plot("score", pred["bins"], pred["reference"], pred["current"]), "score")
+            _img(_bar_plot(column, pred["bins"], pred["reference"], pred["current"]), column)
         )
     else:
         parts.append("<p>No scores of the champion in the window, or no reference scores.</p>")

@@ -99,7 +99,7 @@ def evidence(
             url = report_link(cfg.name, Partition.from_key(report_uri))
         except ValueError:
             url = None  # a report outside the partition layout: named in the reason only
-    return approval_evidence(decision, trained, metric_table(), report_url=url)
+    return approval_evidence(decision, trained, metric_table(cfg.dataset.task), report_url=url)
 
 
 def route(decision: dict[str, Any]) -> str | None:
