@@ -88,7 +88,10 @@ def run_replay(
     echo(header())
     for delivery in deliveries:
         rec = drive_day(
-            runner, delivery.day, functools.partial(history.write_delivery, store, cfg, delivery)
+            runner,
+            delivery.day,
+            functools.partial(history.write_delivery, store, cfg, delivery),
+            labelled=max(delivery.labels, default=None),
         )
         records.append(rec)
         echo(format_row(asdict(rec)))

@@ -183,9 +183,18 @@ def run_demo(
     return records
 
 
-def drive_day(runner: DemoRunner, day: date, deliver: Callable[[], object]) -> DayRecord:
+def drive_day(
+    runner: DemoRunner,
+    day: date,
+    deliver: Callable[[], object],
+    labelled: date | None = None,
+) -> DayRecord:
     """One day of the loop in-process: ``deliver`` lands it, then ``ingest``, ``score`` (a validated
-    day), ``drift_check`` and, when its policy says so, ``train`` with the conf it would trigger."""
+    day), ``drift_check`` and, when its policy says so, ``train`` with the conf it would trigger.
+
+    The row's live metric is that of partition ``labelled``, whose labels this delivery brings
+    (default: the day ``dataset.label_delay_days`` back, as in a daily feed).
+    """
     from driftloop.core.storage import VALIDATED, open_store
     from driftloop.model import registry
 
@@ -224,7 +233,9 @@ def drive_day(runner: DemoRunner, day: date, deliver: Callable[[], object]) -> D
         actions.append("promoted" if rec.promoted else "rejected")
     rec.champion_version = after.version if after is not None else None
 
-    rec.live_auc = _live_auc(store, cfg, day)
+    if labelled is None:
+        labelled = day - timedelta(days=cfg.dataset.label_delay_days)
+    rec.live_auc = _live_auc(store, cfg, labelled)
     rec.action = ", ".join(actions) or "-"
     rec.seconds = round(time.perf_counter() - t0, 2)
     return rec
@@ -275,14 +286,15 @@ def _live_metric(cfg: PipelineConfig) -> str:
     return "AUC" if cfg.dataset.task == "binary" else cfg.gate.primary_metric
 
 
-def _live_auc(store: Any, cfg: PipelineConfig, day: date) -> float | None:
-    """Live AUC of the day whose labels arrived on ``day`` (scored by whichever model was champion).
+def _live_auc(store: Any, cfg: PipelineConfig, labelled: date) -> float | None:
+    """Live AUC of partition ``labelled`` (scored by whichever model was champion), whose labels
+    have just arrived.
 
     For a multiclass or regression pipeline: its primary metric (e.g. macro_f1, rmse) instead.
     """
     from driftloop.monitor import monitoring
 
-    found = monitoring.daily_metrics(store, cfg, day - timedelta(days=cfg.dataset.label_delay_days))
+    found = monitoring.daily_metrics(store, cfg, labelled)
     metric = "roc_auc" if cfg.dataset.task == "binary" else cfg.gate.primary_metric
     auc = found.get(metric) if found else None
     return None if auc is None else round(auc, 4)
@@ -512,7 +524,9 @@ class LiveDemo:
             actions.append("promoted" if rec.promoted else "rejected")
         elif rec.drift_status == "drift" and not decision.get("retrain"):
             actions.append("alarm")
-        rec.live_auc = _live_auc(self.store, self.cfg, day)
+        rec.live_auc = _live_auc(
+            self.store, self.cfg, day - timedelta(days=self.cfg.dataset.label_delay_days)
+        )
         rec.action = ", ".join(actions) or "-"
         return rec
 
