@@ -228,7 +228,7 @@ def test_a_broken_config_is_an_import_error_and_hides_no_other_pipeline(tmp_path
         broken={
             "name": "broken",
             "storage": {"root": str(tmp_path / "broken")},
-            "gate": {"floor": 1.5},
+            "training": {"window_days": 1},
         },
         clash={"name": "clash", "storage": {"root": str(tmp_path / "churn")}},
     )
@@ -238,6 +238,6 @@ def test_a_broken_config_is_an_import_error_and_hides_no_other_pipeline(tmp_path
     assert list(out["errors"]) == [str(CONFIG_CHECK)]
     (error,) = out["errors"].values()
     assert f"invalid config {folder / 'broken.yaml'}" in error
-    assert "gate.floor" in error
+    assert "training.window_days" in error
     assert f"invalid config {folder / 'clash.yaml'}" in error
     assert f"storage.root: same as {folder / 'churn.yaml'}" in error

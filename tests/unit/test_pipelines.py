@@ -73,7 +73,7 @@ def test_the_repo_configs_are_two_distinct_pipelines(monkeypatch) -> None:
 
 def test_broken_and_clashing_configs_are_reported_by_file_and_key(tmp_path) -> None:
     good = _write(tmp_path, "a_good", storage={"root": str(tmp_path / "a")})
-    _write(tmp_path, "b_broken", name="broken", gate={"floor": 2})
+    _write(tmp_path, "b_broken", name="broken", training={"window_days": 1})
     _write(tmp_path, "c_clash", name="clash", storage={"root": str(tmp_path / "a") + "/"})
     _write(tmp_path, "d_same_name", storage={"root": str(tmp_path / "d")})
     loaded = load_pipelines(tmp_path)
@@ -84,10 +84,10 @@ def test_broken_and_clashing_configs_are_reported_by_file_and_key(tmp_path) -> N
         "c_clash.yaml",
         "d_same_name.yaml",
     ]
-    assert "gate.floor" in errors[str(tmp_path / "b_broken.yaml")]
+    assert "training.window_days" in errors[str(tmp_path / "b_broken.yaml")]
     assert f"storage.root: same as {good}" in errors[str(tmp_path / "c_clash.yaml")]
     assert f"name: same as {good}" in errors[str(tmp_path / "d_same_name.yaml")]
-    with pytest.raises(ConfigError, match=r"no pipeline named 'broken'(.|\n)*gate\.floor"):
+    with pytest.raises(ConfigError, match=r"no pipeline named 'broken'(.|\n)*training\.window_days"):
         find_pipeline("broken", tmp_path)
 
 
@@ -114,8 +114,8 @@ def test_cli_lists_pipelines_and_exits_2_on_a_broken_config(tmp_path, capsys) ->
     (churn,) = out["pipelines"]
     assert churn["dags"] == [f"churn__{s}" for s in STAGES]
     assert (churn["registered_model"], churn["start_date"]) == ("churn-model", "2026-01-01")
-    _write(tmp_path, "broken", name="broken", gate={"floor": 2})
+    _write(tmp_path, "broken", name="broken", training={"window_days": 1})
     assert main(["pipelines", "--configs", str(tmp_path)]) == 2
     out = json.loads(capsys.readouterr().out)
     assert [p["name"] for p in out["pipelines"]] == ["churn"]
-    assert "gate.floor" in out["errors"][str(tmp_path / "broken.yaml")]
+    assert "training.window_days" in out["errors"][str(tmp_path / "broken.yaml")]
