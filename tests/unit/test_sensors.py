@@ -28,8 +28,17 @@ class Run:
     conf: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Dag:
+    dag_id: str = "churn__ingest"  # the sensor finds its pipeline from its DAG id
+
+
 def _context(conf: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"dag_run": Run(conf or {}), "logical_date": datetime(2026, 1, 5, tzinfo=UTC)}
+    return {
+        "dag": Dag(),
+        "dag_run": Run(conf or {}),
+        "logical_date": datetime(2026, 1, 5, tzinfo=UTC),
+    }
 
 
 def test_landing_sensor_defers_to_the_store_trigger_when_nothing_landed(cfg_factory) -> None:
