@@ -87,7 +87,9 @@ def test_broken_and_clashing_configs_are_reported_by_file_and_key(tmp_path) -> N
     assert "training.window_days" in errors[str(tmp_path / "b_broken.yaml")]
     assert f"storage.root: same as {good}" in errors[str(tmp_path / "c_clash.yaml")]
     assert f"name: same as {good}" in errors[str(tmp_path / "d_same_name.yaml")]
-    with pytest.raises(ConfigError, match=r"no pipeline named 'broken'(.|\n)*training\.window_days"):
+    with pytest.raises(
+        ConfigError, match=r"no pipeline named 'broken'(.|\n)*training\.window_days"
+    ):
         find_pipeline("broken", tmp_path)
 
 
