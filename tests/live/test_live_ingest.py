@@ -74,7 +74,7 @@ def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_pat
             "GET",
             f"dags/churn__ingest/dagRuns/{run['dag_run_id']}/taskInstances/ingest_and_validate/links",
         )["extra_links"]
-        assert links["Data docs"].startswith("/driftloop/data-docs/validations/"), links
+        assert links["Data docs"].startswith("/driftloop/churn/data-docs/validations/"), links
         page = requests.get(
             server.base_url + links["Data docs"],
             headers={"Authorization": f"Bearer {server.token()}"},
@@ -85,7 +85,7 @@ def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_pat
         anonymous = requests.get(server.base_url + links["Data docs"], timeout=15)
         assert anonymous.status_code in (401, 403)
         escape = requests.get(
-            server.base_url + "/driftloop/data-docs/..%2F..%2Fairflow%2Fairflow.cfg",
+            server.base_url + "/driftloop/churn/data-docs/..%2F..%2Fairflow%2Fairflow.cfg",
             headers={"Authorization": f"Bearer {server.token()}"},
             timeout=15,
         )

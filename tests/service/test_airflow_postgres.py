@@ -38,7 +38,7 @@ parser = cli_parser.get_parser()
 codes, seconds = {}, {}
 for day in sys.argv[1:]:
     t0 = time.perf_counter()
-    args = parser.parse_args(["dags", "test", "ingest", day])
+    args = parser.parse_args(["dags", "test", "churn__ingest", day])
     try:
         args.func(args)
         codes[day] = 0
@@ -159,7 +159,7 @@ def test_ingest_dag_runs_on_postgres_metadata(
     assert extra["partition"] == DAY.isoformat()
     assert extra["uri"] == str(data / f"validated/date={DAY}")
     assert extra["rows"] > 0
-    assert (dag_id, task_id, run_id) == ("ingest", "ingest_and_validate", good_run_id)
+    assert (dag_id, task_id, run_id) == ("churn__ingest", "ingest_and_validate", good_run_id)
 
     # The score DAG is registered in Postgres as a consumer of that asset.
     consumers = pg_query(
@@ -167,7 +167,7 @@ def test_ingest_dag_runs_on_postgres_metadata(
         "SELECT r.dag_id FROM dag_schedule_asset_reference r JOIN asset a ON a.id = r.asset_id "
         "WHERE a.name = 'churn.validated'",
     )
-    assert ("score",) in consumers
+    assert ("churn__score",) in consumers
     print(
         f"airflow db migrate {migrate_seconds:.1f} s; dags test ingest (one process) "
         f"{dags_test_seconds:.1f} s, per run {outcome['seconds']}"
