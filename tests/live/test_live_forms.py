@@ -34,8 +34,28 @@ def _defaults(server: AirflowServer, dag_id: str) -> dict[str, Any]:
     return {name: spec["value"] for name, spec in params.items()}
 
 
+def _trigger(server: AirflowServer, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+    """POST a run; on a 500 (seen once under CI load: the standalone's SQLite busy while the
+    dag-processor wrote), use the run if it was created after all, else post again."""
+    for attempt in range(3):
+        before = {r["dag_run_id"] for r in server.api("GET", f"dags/{dag_id}/dagRuns")["dag_runs"]}
+        try:
+            body = {"logical_date": None, "conf": conf}
+            return dict(server.api("POST", f"dags/{dag_id}/dagRuns", json=body))
+        except requests.HTTPError as err:
+            if err.response is None or err.response.status_code < 500 or attempt == 2:
+                raise
+            print(f"POST dagRuns of {dag_id}: {err}; retrying")
+            time.sleep(3)
+            runs = server.api("GET", f"dags/{dag_id}/dagRuns")["dag_runs"]
+            created = [r for r in runs if r["dag_run_id"] not in before]
+            if created:
+                return dict(created[0])
+    raise AssertionError("unreachable")
+
+
 def _run(server: AirflowServer, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
-    run = server.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+    run = _trigger(server, dag_id, conf)
 
     def finished() -> dict[str, Any] | None:
         state = server.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}")
