@@ -144,23 +144,20 @@ def deliveries(
         arrive = next((d for d in parts if d >= due), max(due, parts[-1]))
         arrivals.setdefault(arrive, []).append(p)
     grouped = dict(tuple(frame.groupby(starts, sort=True)))
+
+    def labels_of(q: date) -> pd.DataFrame:
+        rows = grouped[q]
+        return rows[rows[ds.target].notna()][[ds.id_column, ds.target]].reset_index(drop=True)
+
     for p in parts:
         delivery = Delivery(p, grouped[p][events].reset_index(drop=True))
         for q in arrivals.get(p, []) if has_target else []:
-            rows = grouped[q]
-            labelled = rows[rows[ds.target].notna()]
-            delivery.labels[q] = labelled[[ds.id_column, ds.target]].reset_index(drop=True)
+            delivery.labels[q] = labels_of(q)
         yield delivery
     # Labels due after the last partition arrive on their own day (a labels-only delivery).
     for day in sorted(a for a in arrivals if a not in grouped) if has_target else []:
         for q in arrivals[day]:
-            rows = grouped[q]
-            labelled = rows[rows[ds.target].notna()]
-            yield Delivery(
-                day,
-                rows.iloc[0:0][events],
-                {q: labelled[[ds.id_column, ds.target]].reset_index(drop=True)},
-            )
+            yield Delivery(day, grouped[q].iloc[0:0][events], {q: labels_of(q)})
 
 
 def write_delivery(store: Store, cfg: PipelineConfig, delivery: Delivery) -> list[str]:
