@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from driftloop.core.config import ConfigError, PipelineConfig
 from driftloop.airflow.links import FILES_PREFIX, monitor_link, report_link
+from driftloop.core.config import ConfigError, PipelineConfig
 from driftloop.core.pipelines import find_pipeline, load_pipelines, split_dag_id
 from driftloop.core.storage import DRIFT, open_store, partition_prefix
 

@@ -191,7 +191,7 @@ def _quarantine(store: Store, day: date, zone: str) -> dict[str, Any]:
     return _json(store, f"{partition_prefix(zone, day)}/{REASON}") or {}
 
 
-def _day(store: Store, day: date, zones: dict[str, set[date]]) -> Day:
+def _day(store: Store, day: date, zones: dict[Zone, set[date]]) -> Day:
     validated = _validated_rows(store, day) if day in zones[VALIDATED] else None
     check = None
     if day in zones[DRIFT]:
@@ -249,7 +249,9 @@ def _record_markers(records: list[dict[str, Any]], days: list[Day]) -> list[Mark
         if action == "gate" and day is not None:
             verdict = "passed" if (r.get("decision") or {}).get("promote") else "failed"
             why = (r.get("decision") or {}).get("reason") or ""
-            out.append(Marker(day, "trained", version, f"v{version} trained; gate {verdict}: {why}"))
+            out.append(
+                Marker(day, "trained", version, f"v{version} trained; gate {verdict}: {why}")
+            )
         elif action == "promote" and r.get("changed", True) and day is not None:
             out.append(Marker(day, "promoted", version, f"v{version} promoted: {reason}"))
         elif action == "rejected" and day is not None:

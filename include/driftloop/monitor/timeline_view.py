@@ -389,9 +389,7 @@ def _metric_chart(t: Timeline, axis: _Axis) -> str | None:
         for d, c in t.checks
         if c.holdout is not None
     ]
-    return _series_chart(
-        t, axis, metric, [("#9aa5b1", "5 4", holdout), ("#1f5fa8", "", live)]
-    )
+    return _series_chart(t, axis, metric, [("#9aa5b1", "5 4", holdout), ("#1f5fa8", "", live)])
 
 
 def _rows_chart(t: Timeline, axis: _Axis) -> str:
@@ -403,7 +401,7 @@ def _rows_chart(t: Timeline, axis: _Axis) -> str:
     width = max(axis.step * 0.7, 1.0)
     for d in t.days:
         x = axis.x(d.day) - width / 2
-        base = y1
+        base = float(y1)
         for rows, colour, what in (
             (d.validated_rows, "#4c9a6a", "validated"),
             (d.quarantined_rows, "#d9534f", "quarantined"),
@@ -494,9 +492,11 @@ def _cards(t: Timeline) -> str:
     ]
     if last is not None:
         cards.insert(1, (last[1].verdict, f"decision of {last[0]}"))
-    return "<div class='cards'>" + "".join(
-        f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards
-    ) + "</div>"
+    return (
+        "<div class='cards'>"
+        + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards)
+        + "</div>"
+    )
 
 
 def _legend() -> str:
