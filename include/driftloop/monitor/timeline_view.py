@@ -24,7 +24,7 @@ WIDTH = 1000
 LEFT = 150
 RIGHT = 16
 TOP = 10
-AXIS = 18  # room for the day labels under a chart
+AXIS = 20  # room for the day labels under a chart
 
 PALETTE = ("#dbe7f5", "#e3f1e1", "#f6e6d3", "#ece0f3", "#f5dfe4", "#dff1f0")
 MARKER_STYLE = {  # kind -> (colour, dash, label)
@@ -42,7 +42,7 @@ color:#1f2933;background:#fff;font-size:14px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:15px;margin:0 0 6px;color:#334}
 .sub{color:#616e7c;margin:0 0 16px}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:0 0 16px}
-.card{border:1px solid #e4e7eb;border-radius:8px;padding:8px 14px;min-width:130px}
+.card{border:1px solid #e4e7eb;border-radius:8px;padding:6px 12px;min-width:100px}
 .card b{display:block;font-size:18px}.card span{color:#616e7c;font-size:12px}
 .chart{border:1px solid #e4e7eb;border-radius:8px;padding:10px 12px 4px;margin:0 0 12px}
 .chart svg{display:block;width:100%;height:auto}
@@ -109,7 +109,7 @@ def _svg(height: int, body: Iterable[str], label: str) -> str:
 
 def _axis_labels(axis: _Axis, y: float) -> list[str]:
     return [
-        f'<text x="{axis.x(d):.1f}" y="{y + 13:.1f}" font-size="10" fill="#7b8794" '
+        f'<text x="{axis.x(d):.1f}" y="{y + 14:.1f}" font-size="11" fill="#7b8794" '
         f'text-anchor="middle">{d.isoformat()}</text>'
         for d in axis.ticks()
     ]
@@ -132,7 +132,7 @@ def _frame(y0: float, y1: float, label: str, top: str, bottom: str) -> list[str]
     """The plot area's base line, its name on the left and the y range."""
     return [
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y1}" y2="{y1}" stroke="#cbd2d9"/>',
-        f'<text x="8" y="{(y0 + y1) / 2 + 4:.1f}" font-size="12" fill="#334">{_e(label)}</text>',
+        f'<text x="8" y="{(y0 + y1) / 2 + 4:.1f}" font-size="13" fill="#334">{_e(label)}</text>',
         f'<text x="{LEFT - 6}" y="{y0 + 9}" font-size="10" fill="#7b8794" '
         f'text-anchor="end">{_e(top)}</text>',
         f'<text x="{LEFT - 6}" y="{y1}" font-size="10" fill="#7b8794" '
@@ -154,7 +154,7 @@ def _label_rows(axis: _Axis, markers: list[Marker]) -> list[tuple[int, bool]]:
     ends: list[float] = []  # per row, where its last label ends
     out = []
     for m in markers:
-        x, width = axis.x(m.day), 7 + 5.6 * len(_marker_label(m))
+        x, width = axis.x(m.day), 7 + 6.2 * len(_marker_label(m))
         left = x + width > WIDTH - RIGHT
         x0, x1 = (x - width, x) if left else (x, x + width)
         row = next((i for i, end in enumerate(ends) if x0 > end + 4), len(ends))
@@ -173,7 +173,7 @@ def _marker_label(m: Marker) -> str:
 def _versions_chart(t: Timeline, axis: _Axis) -> str:
     """Champion bands (one colour per version) and the markers above them, labelled."""
     rows = _label_rows(axis, t.markers)
-    line_h = 13
+    line_h = 14
     y0 = TOP + line_h * max([r for r, _ in rows] + [0]) + line_h + 8
     y1 = y0 + 30
     out = _frame(y0, y1, "champion", "", "")[1:2]
@@ -209,7 +209,7 @@ def _versions_chart(t: Timeline, axis: _Axis) -> str:
             f'<path d="M{x - 4.5:.1f},{y} L{x + 4.5:.1f},{y} L{x:.1f},{y + 9} Z" '
             f'fill="{colour}"/><line x1="{x:.1f}" x2="{x:.1f}" y1="{y + 9}" y2="{y1}" '
             f'stroke="{colour}" stroke-width="1.6" stroke-dasharray="{dash}"/>'
-            f'<text x="{tx:.1f}" y="{y + 8}" font-size="10" fill="{colour}" '
+            f'<text x="{tx:.1f}" y="{y + 9}" font-size="11" fill="{colour}" '
             f'text-anchor="{anchor}">{_e(_marker_label(m))}</text></g>'
         )
     out += _axis_labels(axis, y1)
@@ -283,7 +283,7 @@ def _features_chart(t: Timeline, axis: _Axis) -> str | None:
     for i, (name, n) in enumerate(top):
         y = y0 + i * row
         out.append(
-            f'<text x="8" y="{y + 14}" font-size="12" fill="#334">{_e(name)}'
+            f'<text x="8" y="{y + 14}" font-size="13" fill="#334">{_e(name)}'
             f'<tspan fill="#7b8794" font-size="10"> {n} d</tspan></text>'
         )
         for d, c in t.checks:
