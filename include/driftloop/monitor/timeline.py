@@ -197,28 +197,19 @@ def _day(store: Store, day: date, zones: dict[Zone, set[date]]) -> Day:
     if day in zones[DRIFT]:
         body = _json(store, f"{partition_prefix(DRIFT, day)}/{JSON_NAME}")
         check = parse_check(body) if body is not None else None
-    if day in zones[QUARANTINE]:
-        reason = _quarantine(store, day, QUARANTINE)
-        rows = reason.get("rows")
-        return Day(
-            day,
-            validated,
-            rows if isinstance(rows, int) else None,
-            True,
-            str(reason.get("summary") or "quarantined"),
-            check,
-        )
-    if day in zones[ROWS]:
-        reason = _quarantine(store, day, ROWS)
-        rows = reason.get("quarantined_rows")
-        return Day(
-            day,
-            validated,
-            rows if isinstance(rows, int) else None,
-            False,
-            str(reason.get("summary") or ""),
-            check,
-        )
+    # A whole day quarantined, or some rows of a validated day set apart: the reason says how many.
+    for zone, count, whole in ((QUARANTINE, "rows", True), (ROWS, "quarantined_rows", False)):
+        if day in zones[zone]:
+            reason = _quarantine(store, day, zone)
+            rows = reason.get(count)
+            return Day(
+                day,
+                validated,
+                rows if isinstance(rows, int) else None,
+                whole,
+                str(reason.get("summary") or zone),
+                check,
+            )
     return Day(day, validated, check=check)
 
 

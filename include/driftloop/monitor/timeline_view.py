@@ -140,6 +140,14 @@ def _frame(y0: float, y1: float, label: str, top: str, bottom: str) -> list[str]
     ]
 
 
+def _rect(x: float, y: float, w: float, h: float, fill: str, tip: str, attrs: str = "") -> str:
+    """A bar or cell with its tooltip (``attrs``: extra attributes, e.g. a class)."""
+    return (
+        f'<rect{attrs} x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{max(h, 0.5):.1f}" '
+        f'fill="{fill}"><title>{_e(tip)}</title></rect>'
+    )
+
+
 def _threshold(y: float, label: str) -> str:
     return (
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c33" '
@@ -232,10 +240,7 @@ def _bars_chart(
     for day, value, alarm, tip in values:
         h = (y1 - y0) * min(value / top, 1.0) if top > 0 else 0.0
         fill = "#e8803a" if alarm else "#8fa9c8"
-        out.append(
-            f'<rect x="{axis.x(day) - width / 2:.1f}" y="{y1 - h:.1f}" width="{width:.1f}" '
-            f'height="{max(h, 0.5):.1f}" fill="{fill}"><title>{_e(tip)}</title></rect>'
-        )
+        out.append(_rect(axis.x(day) - width / 2, y1 - h, width, h, fill, tip))
     if threshold is not None and top > 0:
         value, tip = threshold
         out.append(_threshold(y1 - (y1 - y0) * min(value / top, 1.0), tip))
@@ -292,11 +297,9 @@ def _features_chart(t: Timeline, axis: _Axis) -> str | None:
                 continue
             drifted = name in c.drifted
             stroke = ' stroke="#8a1c12" stroke-width="1.2"' if drifted else ""
-            out.append(
-                f'<rect x="{axis.x(d) - width / 2:.1f}" y="{y + 2}" width="{width:.1f}" '
-                f'height="{row - 4}" fill="{_heat(psi)}"{stroke}><title>{d}: {_e(name)} PSI '
-                f"{psi:.3f}{' (drifted)' if drifted else ''}</title></rect>"
-            )
+            tip = f"{d}: {name} PSI {psi:.3f}{' (drifted)' if drifted else ''}"
+            x = axis.x(d) - width / 2
+            out.append(_rect(x, y + 2, width, row - 4, _heat(psi), tip, stroke))
     out += _axis_labels(axis, height)
     return _svg(height + AXIS, out, "most drifted features")
 
@@ -412,17 +415,12 @@ def _rows_chart(t: Timeline, axis: _Axis) -> str:
             tip = f"{d.day}: {rows:,} rows {what}"
             if what == "quarantined" and d.quarantine_reason:
                 tip += f": {d.quarantine_reason}"
-            out.append(
-                f'<rect class="rows-{what}" x="{x:.1f}" y="{base - h:.1f}" width="{width:.1f}" '
-                f'height="{max(h, 0.5):.1f}" fill="{colour}"><title>{_e(tip)}</title></rect>'
-            )
+            out.append(_rect(x, base - h, width, h, colour, tip, f' class="rows-{what}"'))
             base -= h
-        if d.quarantined and not d.quarantined_rows:  # count unknown: a full-height hatch
-            out.append(
-                f'<rect class="rows-quarantined" x="{x:.1f}" y="{y0}" width="{width:.1f}" '
-                f'height="{y1 - y0}" fill="#d9534f" fill-opacity="0.35"><title>{d.day}: '
-                f"quarantined: {_e(d.quarantine_reason or '')}</title></rect>"
-            )
+        if d.quarantined and not d.quarantined_rows:  # count unknown: a pale full-height bar
+            tip = f"{d.day}: quarantined: {d.quarantine_reason or ''}"
+            attrs = ' class="rows-quarantined" fill-opacity="0.35"'
+            out.append(_rect(x, y0, width, y1 - y0, "#d9534f", tip, attrs))
     out += _axis_labels(axis, y1)
     return _svg(y1 + AXIS, out, "rows validated and quarantined")
 
