@@ -241,7 +241,7 @@ def test_rendering_draws_the_markers_bands_and_decision_log(history: Store) -> N
     ]
     bands = [g.get("data-version") for g in svgs[0].iter(f"{ns}g") if g.get("class") == "band"]
     assert bands == ["1", "2"]
-    texts = " ".join(t.text or "" for s in svgs for t in s.iter(f"{ns}text"))
+    texts = " ".join("".join(t.itertext()) for s in svgs for t in s.iter(f"{ns}text"))
     assert "promoted v2" in texts and "retrain requested" in texts and "contract" in texts
     # Rows: one validated bar per validated day, quarantined bars on the two days with quarantine.
     rows = svgs[5]

@@ -287,9 +287,10 @@ def _features_chart(t: Timeline, axis: _Axis) -> str | None:
     width = max(axis.step, 1.0)
     for i, (name, n) in enumerate(top):
         y = y0 + i * row
+        short = name if len(name) <= 15 else name[:14] + "…"  # the label column is narrow
         out.append(
-            f'<text x="8" y="{y + 14}" font-size="13" fill="#334">{_e(name)}'
-            f'<tspan fill="#7b8794" font-size="10"> {n} d</tspan></text>'
+            f'<text x="8" y="{y + 14}" font-size="13" fill="#334"><title>{_e(name)}: drifted on '
+            f'{n} days</title>{_e(short)}<tspan fill="#7b8794" font-size="10"> {n} d</tspan></text>'
         )
         for d, c in t.checks:
             psi = c.psi.get(name)
