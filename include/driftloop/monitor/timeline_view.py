@@ -24,7 +24,7 @@ WIDTH = 1000
 LEFT = 150
 RIGHT = 16
 TOP = 10
-AXIS = 20  # room for the day labels under a chart
+AXIS = 22  # room for the day labels under a chart
 
 PALETTE = ("#dbe7f5", "#e3f1e1", "#f6e6d3", "#ece0f3", "#f5dfe4", "#dff1f0")
 MARKER_STYLE = {  # kind -> (colour, dash, label)
@@ -41,9 +41,11 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;p
 color:#1f2933;background:#fff;font-size:14px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:15px;margin:0 0 6px;color:#334}
 .sub{color:#616e7c;margin:0 0 16px}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin:0 0 16px}
-.card{border:1px solid #e4e7eb;border-radius:8px;padding:6px 12px;min-width:100px}
-.card b{display:block;font-size:18px}.card span{color:#616e7c;font-size:12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(112px,1fr));gap:8px;
+margin:0 0 14px}
+.card{border:1px solid #e4e7eb;border-radius:8px;padding:6px 10px}
+.card b{display:block;font-size:17px;white-space:nowrap}
+.card span{color:#616e7c;font-size:11px}
 .chart{border:1px solid #e4e7eb;border-radius:8px;padding:10px 12px 4px;margin:0 0 12px}
 .chart svg{display:block;width:100%;height:auto}
 .note{color:#616e7c;font-size:12px;margin:2px 0 6px}
@@ -52,7 +54,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:15px;margin:0 0 6px;color:#334}
 vertical-align:middle}.legend i.box{height:10px;border:0;width:12px}
 svg text{font-family:inherit}
 table{border-collapse:collapse;width:100%;font-size:13px}
-td:first-child,td:nth-child(2){white-space:nowrap}
+td:nth-child(-n+3){white-space:nowrap}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef0f2;vertical-align:top}
 th{position:sticky;top:0;background:#f5f7fa;font-weight:600}
 .log{max-height:560px;overflow:auto;border:1px solid #e4e7eb;border-radius:8px}
@@ -109,7 +111,7 @@ def _svg(height: int, body: Iterable[str], label: str) -> str:
 
 def _axis_labels(axis: _Axis, y: float) -> list[str]:
     return [
-        f'<text x="{axis.x(d):.1f}" y="{y + 14:.1f}" font-size="11" fill="#7b8794" '
+        f'<text x="{axis.x(d):.1f}" y="{y + 15:.1f}" font-size="12" fill="#7b8794" '
         f'text-anchor="middle">{d.isoformat()}</text>'
         for d in axis.ticks()
     ]
@@ -132,10 +134,10 @@ def _frame(y0: float, y1: float, label: str, top: str, bottom: str) -> list[str]
     """The plot area's base line, its name on the left and the y range."""
     return [
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y1}" y2="{y1}" stroke="#cbd2d9"/>',
-        f'<text x="8" y="{(y0 + y1) / 2 + 4:.1f}" font-size="13" fill="#334">{_e(label)}</text>',
-        f'<text x="{LEFT - 6}" y="{y0 + 9}" font-size="10" fill="#7b8794" '
+        f'<text x="8" y="{(y0 + y1) / 2 + 4:.1f}" font-size="14" fill="#334">{_e(label)}</text>',
+        f'<text x="{LEFT - 6}" y="{y0 + 9}" font-size="11" fill="#7b8794" '
         f'text-anchor="end">{_e(top)}</text>',
-        f'<text x="{LEFT - 6}" y="{y1}" font-size="10" fill="#7b8794" '
+        f'<text x="{LEFT - 6}" y="{y1}" font-size="11" fill="#7b8794" '
         f'text-anchor="end">{_e(bottom)}</text>',
     ]
 
@@ -162,7 +164,7 @@ def _label_rows(axis: _Axis, markers: list[Marker]) -> list[tuple[int, bool]]:
     ends: list[float] = []  # per row, where its last label ends
     out = []
     for m in markers:
-        x, width = axis.x(m.day), 7 + 6.2 * len(_marker_label(m))
+        x, width = axis.x(m.day), 7 + 6.8 * len(_marker_label(m))
         left = x + width > WIDTH - RIGHT
         x0, x1 = (x - width, x) if left else (x, x + width)
         row = next((i for i, end in enumerate(ends) if x0 > end + 4), len(ends))
@@ -181,7 +183,7 @@ def _marker_label(m: Marker) -> str:
 def _versions_chart(t: Timeline, axis: _Axis) -> str:
     """Champion bands (one colour per version) and the markers above them, labelled."""
     rows = _label_rows(axis, t.markers)
-    line_h = 14
+    line_h = 15
     y0 = TOP + line_h * max([r for r, _ in rows] + [0]) + line_h + 8
     y1 = y0 + 30
     out = _frame(y0, y1, "champion", "", "")[1:2]
@@ -217,7 +219,7 @@ def _versions_chart(t: Timeline, axis: _Axis) -> str:
             f'<path d="M{x - 4.5:.1f},{y} L{x + 4.5:.1f},{y} L{x:.1f},{y + 9} Z" '
             f'fill="{colour}"/><line x1="{x:.1f}" x2="{x:.1f}" y1="{y + 9}" y2="{y1}" '
             f'stroke="{colour}" stroke-width="1.6" stroke-dasharray="{dash}"/>'
-            f'<text x="{tx:.1f}" y="{y + 9}" font-size="11" fill="{colour}" '
+            f'<text x="{tx:.1f}" y="{y + 10}" font-size="12" fill="{colour}" '
             f'text-anchor="{anchor}">{_e(_marker_label(m))}</text></g>'
         )
     out += _axis_labels(axis, y1)
@@ -482,15 +484,15 @@ def _cards(t: Timeline) -> str:
     quarantined = sum(1 for d in t.days if d.quarantined)
     validated = sum(d.validated_rows or 0 for d in t.days)
     cards = [
-        (champion, "champion (last check)"),
-        (str(len(checks)), "days checked"),
+        (champion, "champion"),
+        (str(len(checks)), "checked days"),
         (f"{validated:,}", "rows validated"),
-        (str(quarantined), "days quarantined"),
-        (str(sum(1 for m in t.markers if m.kind == "retrain")), "retrains requested"),
+        (str(quarantined), "quarantined days"),
+        (str(sum(1 for m in t.markers if m.kind == "retrain")), "retrains asked"),
         (str(sum(1 for m in t.markers if m.kind == "promoted")), "promotions"),
     ]
     if last is not None:
-        cards.insert(1, (last[1].verdict, f"decision of {last[0]}"))
+        cards.insert(1, (last[1].verdict, f"decision {last[0]}"))
     return (
         "<div class='cards'>"
         + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards)
@@ -514,11 +516,10 @@ def _legend() -> str:
     return f"<div class='legend'>{marks}{boxes}</div>"
 
 
-def _section(title: str, body: str | None, note: str = "") -> str:
-    if body is None:
-        return ""
-    note_html = f"<p class='note'>{_e(note)}</p>" if note else ""
-    return f"<div class='chart'><h2>{_e(title)}</h2>{note_html}{body}</div>"
+def _section(title: str, body: str | None, note: str = "", empty: str = "") -> str:
+    """A chart with its title and note; ``empty`` says why there is no chart (None body)."""
+    note_html = f"<p class='note'>{_e(note if body is not None else empty)}</p>"
+    return f"<div class='chart'><h2>{_e(title)}</h2>{note_html}{body or ''}</div>"
 
 
 def render_timeline(
@@ -556,12 +557,24 @@ def render_timeline(
             "Most drifted features",
             _features_chart(t, axis),
             "PSI per day of the features that drifted on the most days (outlined: drifted).",
+            "No feature has drifted on any checked day.",
         ),
-        _section("Prediction drift", _prediction_chart(t, axis), "PSI of the champion's scores."),
+        _section(
+            "Prediction drift",
+            _prediction_chart(t, axis),
+            "PSI of the champion's scores against its reference scores.",
+            "Not measured yet: no scores of the champion in any checked window.",
+        ),
         _section(
             "Live performance",
             _metric_chart(t, axis),
-            f"Live {metric} on labelled rows (blue) vs the champion's holdout {metric} (grey).",
+            f"Live {metric} on labelled rows (blue) vs the champion's holdout {metric} (grey)."
+            + (
+                ""
+                if any(c.live is not None for _, c in t.checks)
+                else " No live value yet: too few labelled rows of the champion's predictions."
+            ),
+            "No champion checked yet.",
         ),
         _section("Rows validated and quarantined", _rows_chart(t, axis)),
         "<div class='chart'><h2>Registry events</h2>" + _events(t) + "</div>",
