@@ -2,8 +2,9 @@
 
 Each pipeline has its own pages (``/driftloop/<pipeline>/reports/...``, ``.../data-docs/...``,
 ``.../monitor``), read from that pipeline's storage and Data Docs folder; ``/driftloop/`` lists the
-pipelines, and ``/driftloop/dags/<dag id>/monitor`` leads from a DAG's page to its pipeline's view. Links published by tasks point here rather than at storage paths, which a
-browser will not open from an http page. Every route requires an authenticated Airflow user (the
+pipelines, and ``/driftloop/dags/<dag id>/monitor`` leads from a DAG's page to its pipeline's
+view. Links published by tasks point here rather than at storage paths, which a browser will not
+open from an http page. Every route requires an authenticated Airflow user (the
 UI's session cookie or a bearer token). Importing this module needs FastAPI (the API server has it).
 """
 
@@ -12,14 +13,13 @@ from __future__ import annotations
 import html
 import mimetypes
 from datetime import date
-from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from driftloop.airflow.links import FILES_PREFIX, monitor_link, report_link
 from driftloop.core.config import ConfigError, PipelineConfig
-from driftloop.core.pipelines import find_pipeline, load_pipelines, split_dag_id
+from driftloop.core.pipelines import Pipelines, find_pipeline, load_pipelines, split_dag_id
 from driftloop.core.storage import DRIFT, open_store, partition_prefix
 
 __all__ = ["create_app"]
@@ -107,7 +107,7 @@ _PAGE = (
 )
 
 
-def render_index(loaded: Any) -> str:
+def render_index(loaded: Pipelines) -> str:
     """The list of pipelines (and of config files that failed to load, with why)."""
     items = "".join(
         f"<li><a href='{html.escape(monitor_link(c.name))}'>{html.escape(c.name)}</a>: model "

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from driftloop.core.partition import PART_FILE, SUCCESS, Partition, Zone
@@ -276,8 +276,6 @@ def _first_return(days: list[Day], demoted: str, restored: str) -> date | None:
 def build_timeline(store: Store, pipeline: str, model_name: str) -> Timeline:
     """The history of a pipeline from its storage: every day from the first to the last day that
     has a validated, quarantined or checked partition, and the markers of its model's decisions."""
-    from datetime import timedelta
-
     zones = {z: set(store.partitions(z)) for z in (VALIDATED, QUARANTINE, ROWS, DRIFT)}
     seen = set().union(*zones.values())
     days: list[Day] = []

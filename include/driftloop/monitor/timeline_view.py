@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from driftloop.monitor.timeline import Check, Marker, Timeline
 
@@ -86,12 +86,7 @@ class _Axis:
     def ticks(self) -> list[date]:
         """About eight evenly spaced days to label."""
         every = max(1, round(self.n / 8))
-        return [d for i in range(0, self.n, every) if (d := self._day(i))]
-
-    def _day(self, i: int) -> date:
-        from datetime import timedelta
-
-        return self.first + timedelta(days=i)
+        return [self.first + timedelta(days=i) for i in range(0, self.n, every)]
 
 
 def _e(text: object) -> str:
@@ -317,7 +312,9 @@ def _line(points: list[tuple[float, float]], colour: str, dash: str = "") -> str
     )
 
 
-def _segments(points: list[tuple[date, float]], axis: _Axis, scale: Callable[[float], float]):
+def _segments(
+    points: list[tuple[date, float]], axis: _Axis, scale: Callable[[float], float]
+) -> list[list[tuple[float, float]]]:
     """Runs of consecutive days (a gap in the data breaks the line)."""
     runs: list[list[tuple[float, float]]] = []
     previous = None
@@ -329,7 +326,9 @@ def _segments(points: list[tuple[date, float]], axis: _Axis, scale: Callable[[fl
     return runs
 
 
-def _dots(points: list[tuple[date, float, str]], axis: _Axis, scale, colour: str) -> list[str]:
+def _dots(
+    points: list[tuple[date, float, str]], axis: _Axis, scale: Callable[[float], float], colour: str
+) -> list[str]:
     return [
         f'<circle cx="{axis.x(d):.1f}" cy="{scale(v):.1f}" r="2.6" fill="{colour}">'
         f"<title>{_e(tip)}</title></circle>"
