@@ -491,7 +491,7 @@ def _cards(t: Timeline) -> str:
         (str(sum(1 for m in t.markers if m.kind == "promoted")), "promotions"),
     ]
     if last is not None:
-        cards.insert(1, (last[1].verdict, f"decision {last[0]}"))
+        cards.insert(1, (last[1].verdict, f"on {last[0]}"))
     return (
         "<div class='cards'>"
         + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards)
