@@ -19,6 +19,7 @@ __all__ = [
     "LINK_NAMES",
     "data_docs_link",
     "mlflow_run_url",
+    "monitor_link",
     "publish_links",
     "report_link",
 ]
@@ -48,6 +49,11 @@ def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
         else os.environ.get("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5000")
     )
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def monitor_link(pipeline: str) -> str:
+    """Where the plugin serves a pipeline's monitoring view."""
+    return f"{FILES_PREFIX}/{pipeline}/monitor"
 
 
 def report_link(pipeline: str, day: PartitionLike) -> str:

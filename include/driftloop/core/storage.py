@@ -124,11 +124,19 @@ class Store(ABC):
 
     # -- partitions ---------------------------------------------------------------------------
     def write_partition(
-        self, zone: Zone | str, day: PartitionLike, files: Mapping[str, Content]
+        self,
+        zone: Zone | str,
+        day: PartitionLike,
+        files: Mapping[str, Content],
+        stats: Mapping[str, Any] | None = None,
     ) -> str:
-        """Replace the partition with ``files`` plus a ``_SUCCESS`` marker; returns its URI."""
+        """Replace the partition with ``files`` plus a ``_SUCCESS`` marker; returns its URI.
+
+        The marker is a small JSON manifest: the file names, plus ``stats`` (e.g. the row count),
+        which readers such as the monitoring view take from it without opening the data.
+        """
         prefix = partition_prefix(zone, day)
-        manifest = json.dumps({"files": sorted(files)}, sort_keys=True).encode()
+        manifest = json.dumps({**(stats or {}), "files": sorted(files)}, sort_keys=True).encode()
         self.replace_prefix(prefix, {**files, SUCCESS: manifest})
         log.debug("wrote %s (%d files)", self.uri(prefix), len(files))
         return self.uri(prefix)

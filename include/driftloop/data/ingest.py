@@ -579,7 +579,7 @@ def _ingest_file(
         store.delete_partition(ROWS_QUARANTINE, day)  # a rerun replaces an earlier split
         published, rows_uri, bad = raw_path, None, 0
     if outcome.success:
-        uri = store.write_partition(VALIDATED, day, {PART: published})
+        uri = store.write_partition(VALIDATED, day, {PART: published}, {"rows": outcome.rows})
         store.delete_partition(QUARANTINE, day)
         split_note = f"; {bad} row(s) quarantined ({rows_uri})" if bad else ""
         return IngestResult(
