@@ -12,31 +12,42 @@ from datetime import timedelta
 from airflow.sdk import dag, task
 
 from driftloop.airflow import docs
+from driftloop.airflow.arrival import landed_asset, landed_partitions
 from driftloop.airflow.factory import pipelines
 from driftloop.airflow.params import DEFAULT_ARGS, poke_interval
 from driftloop.airflow.sensors import LandingSensor
 from driftloop.airflow.tasks import ingest as t
 
 for p in pipelines("ingest"):
+    # arrival.mode: sensor runs on the pipeline's schedule and waits for the day's data; queue runs
+    # when the arrival queue (or a REST call) records a `landed` event naming the partition(s).
+    queue = p.cfg.arrival.mode == "queue"
 
     @dag(
         dag_id=p.dag_id,
-        schedule=p.interval,
+        schedule=[landed_asset(p.cfg)] if queue else p.interval,
         start_date=p.start_date,
-        catchup=p.catchup,
+        catchup=p.catchup and not queue,
         max_active_runs=3,
         default_args=DEFAULT_ARGS,
         tags=p.tags("data", "great-expectations"),
         doc_md=p.doc(docs.INGEST),
     )
     def ingest() -> None:
+        outlets = [p.assets.validated, p.assets.labels]
+        if queue:
+            task(
+                outlets=outlets,
+                retry_policy=t.NO_RETRY_ON_QUARANTINE,
+                map_index_template="{{ partition }}",
+            )(t.ingest_and_validate).expand(partition=task(landed_partitions)())
+            return
         landed = LandingSensor(
             task_id="wait_for_landing",
             deferrable=True,
             poke_interval=poke_interval(),
             timeout=timedelta(hours=36).total_seconds(),
         )
-        outlets = [p.assets.validated, p.assets.labels]
         task(outlets=outlets, retry_policy=t.NO_RETRY_ON_QUARANTINE)(t.ingest_and_validate)(
             landed.output
         )

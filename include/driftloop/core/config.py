@@ -401,6 +401,32 @@ class Execution(_Strict):
     memory: str = "2Gi"
 
 
+class Arrival(_Strict):
+    """How ingest learns that a partition has landed.
+
+    ``sensor`` (the default and the fallback): ingest runs on ``schedule.interval`` and a deferrable
+    sensor waits in the triggerer for ``landing/<day>/features.csv``. ``queue``: ingest is scheduled
+    on the pipeline's ``landed`` asset, whose ``AssetWatcher`` listens on a message queue; each
+    message names the landed day or object key (an S3 object-created notification, a key, a day) and
+    starts ingest of that partition at once, with no polling.
+    """
+
+    mode: Literal["sensor", "queue"] = "sensor"
+    scheme: str = Field(
+        "redis+pubsub",
+        description="MessageQueueTrigger scheme: redis+pubsub (tested), or sqs / kafka with their "
+        "provider installed and the trigger's arguments in params",
+    )
+    queue: str | None = Field(
+        None, description="redis+pubsub: the channel (default: driftloop.<pipeline>.landed)"
+    )
+    conn_id: str = Field("redis_default", description="redis+pubsub: the Airflow connection")
+    poll_interval: float = Field(1.0, gt=0, description="seconds between reads of the queue")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="further arguments of the scheme's trigger"
+    )
+
+
 class Schedule(_Strict):
     """When the pipeline's DAGs run; read where the DAGs are parsed (no environment needed)."""
 
@@ -423,6 +449,7 @@ class PipelineConfig(_Strict):
     mlflow: Mlflow = Mlflow()
     execution: Execution = Execution()
     schedule: Schedule = Schedule()
+    arrival: Arrival = Arrival()
     source: str | None = Field(None, description="file the config was loaded from")
 
     @model_validator(mode="before")
