@@ -38,8 +38,8 @@ from _common import REPO, emit, goal, parser, train_champion
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.service.celery_stack import CeleryStack  # noqa: E402
-from tests.support.data import START, write_days  # noqa: E402
+from tests.service.celery_stack import CeleryStack
+from tests.support.data import START, write_days
 
 DAG = "churn__score"
 WORKERS = ("worker-a", "worker-b")
