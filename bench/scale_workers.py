@@ -33,7 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, emit, goal, parser, train_champion
+from _common import REPO, emit, goal, parser, stdout_to_stderr, train_champion
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -138,7 +138,8 @@ def main() -> None:
     args = ap.parse_args()
     partitions = args.partitions or (4 if args.quick else 8)
     rows = args.rows or (2_000 if args.quick else 20_000)
-    out = run(partitions, rows, args.concurrency)
+    with stdout_to_stderr():
+        out = run(partitions, rows, args.concurrency)
     ratio = out["two_workers"]["wall_s"] / out["one_worker"]["wall_s"]
     emit(
         "scale_workers",

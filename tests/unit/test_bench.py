@@ -8,6 +8,7 @@ the others are checked through the helpers they share.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,7 +97,9 @@ def test_emit_prints_and_saves_one_object(tmp_path, monkeypatch, capsys) -> None
     assert doc["a"] == 1.235 and doc["meets_goal"] is False
 
 
-@pytest.mark.parametrize("script", ["ingest", "scoring", "training", "orchestration"])
+@pytest.mark.parametrize(
+    "script", ["ingest", "scoring", "training", "orchestration", "scale_workers"]
+)
 def test_heavy_scripts_parse_their_options(script: str) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH / f"{script}.py"), "--help"],
@@ -106,3 +109,13 @@ def test_heavy_scripts_parse_their_options(script: str) -> None:
         check=True,
     )
     assert "--quick" in done.stdout and "--repeats" in done.stdout
+
+
+def test_stdout_to_stderr_keeps_stdout_for_the_json(capfd) -> None:
+    with _common.stdout_to_stderr():
+        print("library chatter", flush=True)
+        os.write(1, b"raw chatter\n")
+    print("{}", flush=True)
+    out, err = capfd.readouterr()
+    assert out == "{}\n"
+    assert "library chatter" in err and "raw chatter" in err
