@@ -8,7 +8,6 @@ the others are checked through the helpers they share.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -111,11 +110,16 @@ def test_heavy_scripts_parse_their_options(script: str) -> None:
     assert "--quick" in done.stdout and "--repeats" in done.stdout
 
 
-def test_stdout_to_stderr_keeps_stdout_for_the_json(capfd) -> None:
-    with _common.stdout_to_stderr():
-        print("library chatter", flush=True)
-        os.write(1, b"raw chatter\n")
-    print("{}", flush=True)
-    out, err = capfd.readouterr()
-    assert out == "{}\n"
-    assert "library chatter" in err and "raw chatter" in err
+def test_stdout_to_stderr_keeps_stdout_for_the_json() -> None:
+    code = (
+        "import os, sys, _common\n"
+        "with _common.stdout_to_stderr():\n"
+        "    print('library chatter')\n"
+        "    os.write(1, b'raw chatter\\n')\n"
+        "print('{}')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=BENCH, capture_output=True, text=True, check=True
+    )
+    assert done.stdout == "{}\n"
+    assert "library chatter" in done.stderr and "raw chatter" in done.stderr
