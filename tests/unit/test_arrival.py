@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from driftloop.core.arrival import partitions_in_message
 from driftloop.core.partition import InvalidPartition, Partition
+from tests.support.context import Event, Run
 
 pytestmark = pytest.mark.unit
 
@@ -87,16 +87,6 @@ def test_a_message_naming_nothing_is_refused_with_the_message(body: str) -> None
 
 
 # --- the run's side: events recorded by a watcher or through the REST API --------------------
-
-
-@dataclass
-class Event:
-    extra: dict[str, Any]
-
-
-@dataclass
-class Run:
-    conf: dict[str, Any] = field(default_factory=dict)
 
 
 def test_watcher_and_rest_events_both_name_their_partitions() -> None:
