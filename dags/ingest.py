@@ -19,15 +19,13 @@ from driftloop.airflow.sensors import LandingSensor
 from driftloop.airflow.tasks import ingest as t
 
 for p in pipelines("ingest"):
-    # arrival.mode: sensor runs on the pipeline's schedule and waits for the day's data; queue runs
-    # when the arrival queue (or a REST call) records a `landed` event naming the partition(s).
-    queue = p.cfg.arrival.mode == "queue"
-
     @dag(
         dag_id=p.dag_id,
-        schedule=[landed_asset(p.cfg)] if queue else p.interval,
+        # arrival.mode sensor: on the schedule, waiting for the day's data; queue: when a `landed`
+        # event (the arrival queue's watcher, or a REST call) names the partition(s).
+        schedule=[landed_asset(p.cfg)] if p.on_arrival_events else p.interval,
         start_date=p.start_date,
-        catchup=p.catchup and not queue,
+        catchup=p.catchup and not p.on_arrival_events,
         max_active_runs=3,
         default_args=DEFAULT_ARGS,
         tags=p.tags("data", "great-expectations"),
@@ -35,7 +33,7 @@ for p in pipelines("ingest"):
     )
     def ingest() -> None:
         outlets = [p.assets.validated, p.assets.labels]
-        if queue:
+        if p.on_arrival_events:
             task(
                 outlets=outlets,
                 retry_policy=t.NO_RETRY_ON_QUARANTINE,
