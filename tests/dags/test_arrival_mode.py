@@ -60,10 +60,10 @@ def test_queue_mode_ingests_what_the_landed_asset_watcher_reports() -> None:
     assert queue["catchup"] is False
     text = json.dumps(queue["timetable"])
     assert "x-driftloop://churn/landed" in text
-    assert "airflow.providers.redis.triggers.redis_await_message.AwaitMessageTrigger" in text
+    assert "driftloop.airflow.arrival.RedisQueueTrigger" in text
     assert '"driftloop.churn.landed"' in text
 
     sensor = _inspect("sensor")
     assert sensor["errors"] == []
     assert sensor["tasks"] == ["ingest_and_validate", "wait_for_landing"]
-    assert "AwaitMessageTrigger" not in json.dumps(sensor["timetable"])
+    assert "RedisQueueTrigger" not in json.dumps(sensor["timetable"])

@@ -118,7 +118,7 @@ def test_landed_partitions_of_a_run() -> None:
         landed_partitions(**ctx)
 
 
-def test_queue_mode_gives_the_landed_asset_a_redis_watcher(
+def test_queue_mode_gives_the_landed_asset_a_watcher_on_the_configured_queue(
     cfg_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from driftloop.airflow.arrival import landed_asset
@@ -132,13 +132,15 @@ def test_queue_mode_gives_the_landed_asset_a_redis_watcher(
     asset = landed_asset(cfg)
     assert asset.uri == "x-driftloop://churn/landed"
     (watcher,) = asset.watchers
-    classpath, kwargs = watcher.trigger.serialize()
-    assert classpath == "airflow.providers.redis.triggers.redis_await_message.AwaitMessageTrigger"
-    assert kwargs == {
-        "channels": ["arrivals"],
-        "redis_conn_id": "redis_default",
-        "poll_interval": 0.5,
-    }
+    # The default: a Redis list, read by the project's own trigger (loaded by the triggerer from
+    # the installed package).
+    assert watcher.trigger.serialize() == (
+        "driftloop.airflow.arrival.RedisQueueTrigger",
+        {"key": "arrivals", "redis_conn_id": "redis_default", "poll_interval": 0.5},
+    )
+    # Any MessageQueueTrigger scheme instead, e.g. the redis provider's pub/sub.
     monkeypatch.delenv("DRIFTLOOP__ARRIVAL__QUEUE")
-    default = landed_asset(cfg_factory(arrival__mode="queue")).watchers[0]
-    assert default.trigger.serialize()[1]["channels"] == ["driftloop.churn.landed"]
+    pubsub = cfg_factory(arrival__mode="queue", arrival__scheme="redis+pubsub")
+    classpath, kwargs = landed_asset(pubsub).watchers[0].trigger.serialize()
+    assert classpath == "airflow.providers.redis.triggers.redis_await_message.AwaitMessageTrigger"
+    assert kwargs["channels"] == ["driftloop.churn.landed"]

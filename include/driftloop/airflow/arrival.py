@@ -1,45 +1,115 @@
 """Event-driven arrival (``arrival.mode: queue``): the ``landed`` asset, its queue watcher, and the
 task that reads which partitions the events name.
 
-The watcher is Airflow's ``MessageQueueTrigger`` (common-messaging provider), which hands the
-``scheme`` to the provider that serves it: ``redis+pubsub`` (redis provider, installed and tested
-here), ``sqs`` or ``kafka`` (their providers; the trigger's arguments go in ``arrival.params``).
-The triggerer runs it; each message becomes an event of the ``landed`` asset with the message in
-``extra["payload"]``, which :func:`driftloop.airflow.partition.event_partitions` parses.
+The watcher's trigger runs in the triggerer; each message becomes an event of the ``landed``
+asset with the message in ``extra["payload"]``, which
+:func:`driftloop.airflow.partition.event_partitions` parses. By ``arrival.scheme``:
+
+- ``redis+list`` (default): :class:`RedisQueueTrigger`, a Redis list used as a queue. Producers
+  ``LPUSH``; each message is taken once and kept until then, so nothing is lost while the
+  triggerer restarts or when several days land at once.
+- any scheme of Airflow's ``MessageQueueTrigger`` (common-messaging provider), which hands it to
+  the provider that serves it: ``redis+pubsub`` (redis provider, installed), ``sqs`` or ``kafka``
+  (their providers; the trigger's arguments go in ``arrival.params``). The redis provider's pub/sub
+  trigger returns after one message and is started again, and pub/sub keeps nothing for a
+  listener that is not there: messages published in between (a burst) are lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.sdk import Asset, AssetWatcher
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.partition import triggered_partitions
 from driftloop.core.config import PipelineConfig
 
-__all__ = ["default_channel", "landed_asset", "landed_partitions", "trigger_kwargs"]
+__all__ = [
+    "RedisQueueTrigger",
+    "default_queue",
+    "landed_asset",
+    "landed_partitions",
+    "trigger_kwargs",
+]
+
+DURABLE_SCHEME = "redis+list"
 
 log = logging.getLogger(__name__)
 
 
-def default_channel(pipeline: str) -> str:
-    """The Redis pub/sub channel a pipeline's arrivals are announced on unless configured."""
+def default_queue(pipeline: str) -> str:
+    """The Redis list (or pub/sub channel) a pipeline's arrivals go to unless configured."""
     return f"driftloop.{pipeline}.landed"
+
+
+class RedisQueueTrigger(BaseEventTrigger):
+    """Yields one event per message taken (``LPOP``) from the Redis list ``key``, for as long as
+    it runs; while the list is empty it looks again every ``poll_interval`` seconds.
+
+    Messages wait in the list until taken, so none is lost while no triggerer runs. Redis calls are
+    blocking and run in a thread, keeping the triggerer's event loop free.
+    """
+
+    def __init__(
+        self, key: str, redis_conn_id: str = "redis_default", poll_interval: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.key = key
+        self.redis_conn_id = redis_conn_id
+        self.poll_interval = poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "key": self.key,
+                "redis_conn_id": self.redis_conn_id,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    def _connect(self) -> Any:
+        from airflow.providers.redis.hooks.redis import RedisHook
+
+        return RedisHook(redis_conn_id=self.redis_conn_id).get_conn()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        conn = await asyncio.to_thread(self._connect)
+        while True:
+            item = await asyncio.to_thread(conn.lpop, self.key)
+            if item is None:
+                await asyncio.sleep(self.poll_interval)
+                continue
+            data = item.decode() if isinstance(item, bytes) else str(item)
+            yield TriggerEvent({"queue": self.key, "data": data})
 
 
 def trigger_kwargs(cfg: PipelineConfig) -> dict[str, Any]:
     """Arguments of the queue trigger: the scheme's defaults from ``arrival``, then ``params``."""
     arrival = cfg.arrival
+    name = arrival.queue or default_queue(cfg.name)
     base: dict[str, Any] = {}
-    if arrival.scheme == "redis+pubsub":
-        base = {
-            "channels": [arrival.queue or default_channel(cfg.name)],
-            "redis_conn_id": arrival.conn_id,
-            "poll_interval": arrival.poll_interval,
-        }
+    if arrival.scheme == DURABLE_SCHEME:
+        base = {"key": name, "redis_conn_id": arrival.conn_id}
+    elif arrival.scheme == "redis+pubsub":
+        base = {"channels": [name], "redis_conn_id": arrival.conn_id}
+    if arrival.scheme in (DURABLE_SCHEME, "redis+pubsub"):
+        base["poll_interval"] = arrival.poll_interval
     return {**base, **arrival.params}
+
+
+def _trigger(cfg: PipelineConfig) -> BaseEventTrigger:
+    if cfg.arrival.scheme == DURABLE_SCHEME:
+        return RedisQueueTrigger(**trigger_kwargs(cfg))
+    # Imported only for these schemes: the module asks the providers manager for queue providers.
+    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+
+    return MessageQueueTrigger(scheme=cfg.arrival.scheme, **trigger_kwargs(cfg))
 
 
 def landed_asset(cfg: PipelineConfig) -> Asset:
@@ -47,11 +117,7 @@ def landed_asset(cfg: PipelineConfig) -> Asset:
     plain = pipeline_assets(cfg.name).landed
     if cfg.arrival.mode != "queue":
         return plain
-    # Imported only in queue mode: the module asks the providers manager for the queue providers.
-    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
-
-    trigger = MessageQueueTrigger(scheme=cfg.arrival.scheme, **trigger_kwargs(cfg))
-    watcher = AssetWatcher(name=f"{cfg.name}_arrival_queue", trigger=trigger)
+    watcher = AssetWatcher(name=f"{cfg.name}_arrival_queue", trigger=_trigger(cfg))
     return Asset(name=plain.name, uri=plain.uri, watchers=[watcher])
 
 

@@ -13,8 +13,9 @@ Only the features file signals a landing (producers write it last); other keys o
 (a labels file, a bucket notification test event) name no partition. Anything else is refused with
 the message quoted, so a malformed producer shows up as a failed run rather than as silence.
 
-Queue triggers wrap the body: Redis pub/sub as ``{"type", "channel", "data"}``, SQS as
-``{"message_batch": [{"Body": ...}]}``; both are unwrapped here.
+Queue triggers wrap the body: a Redis list as ``{"queue", "data"}``, Redis pub/sub as
+``{"type", "channel", "data"}``, SQS as ``{"message_batch": [{"Body": ...}]}``; all are unwrapped
+here.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _from_body(body: Any) -> list[Partition]:
         return [p for item in body for p in _from_body(item)]
     if not isinstance(body, dict):
         raise InvalidPartition(f"not an arrival message: {body!r}")
-    if "data" in body and "channel" in body:  # Redis pub/sub
+    if "data" in body and ("queue" in body or "channel" in body):  # Redis list or pub/sub
         return _from_body(body["data"])
     if "message_batch" in body:  # SQS trigger
         return [p for m in body["message_batch"] for p in _from_body(m.get("Body", ""))]

@@ -408,20 +408,21 @@ class Arrival(_Strict):
     sensor waits in the triggerer for ``landing/<day>/features.csv``. ``queue``: ingest is scheduled
     on the pipeline's ``landed`` asset, whose ``AssetWatcher`` listens on a message queue; each
     message names the landed day or object key (an S3 object-created notification, a key, a day) and
-    starts ingest of that partition at once, with no polling.
+    starts ingest of that partition at once, with no polling of the store.
     """
 
     mode: Literal["sensor", "queue"] = "sensor"
     scheme: str = Field(
-        "redis+pubsub",
-        description="MessageQueueTrigger scheme: redis+pubsub (tested), or sqs / kafka with their "
-        "provider installed and the trigger's arguments in params",
+        "redis+list",
+        description="redis+list: a Redis list (producers LPUSH; tested); or a MessageQueueTrigger "
+        "scheme: redis+pubsub, or sqs / kafka with their provider and the trigger's arguments in "
+        "params",
     )
     queue: str | None = Field(
-        None, description="redis+pubsub: the channel (default: driftloop.<pipeline>.landed)"
+        None, description="Redis list or channel (default: driftloop.<pipeline>.landed)"
     )
-    conn_id: str = Field("redis_default", description="redis+pubsub: the Airflow connection")
-    poll_interval: float = Field(1.0, gt=0, description="seconds between reads of the queue")
+    conn_id: str = Field("redis_default", description="Redis schemes: the Airflow connection")
+    poll_interval: float = Field(1.0, gt=0, description="seconds between reads of an empty queue")
     params: dict[str, Any] = Field(
         default_factory=dict, description="further arguments of the scheme's trigger"
     )
