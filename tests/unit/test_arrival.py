@@ -45,6 +45,15 @@ def days(payload: Any) -> list[str]:
         json.dumps(s3_notification("data/landing/2026-03-02/features.csv")),
         # Keys in S3 notifications are URL-encoded.
         json.dumps(s3_notification("my+data/landing/2026-03-02/features.csv")),
+        # MinIO's Redis target, "access" format: a list of {"Event": [records], "EventTime"}.
+        json.dumps(
+            [
+                {
+                    "Event": s3_notification("data/landing/2026-03-02/features.csv")["Records"],
+                    "EventTime": "2026-03-02T06:00:00.000Z",
+                }
+            ]
+        ),
     ],
 )
 def test_every_form_of_a_message_names_its_day(body: str) -> None:

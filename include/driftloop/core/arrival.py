@@ -4,7 +4,8 @@ A producer (or the object store itself) says "a partition has landed" with one m
 bodies, so that the usual producers need no adapter:
 
 - an S3 object-created notification (``{"Records": [{"s3": {"object": {"key": ...}}}]}``), as S3
-  sends it to SQS or SNS; keys are URL-encoded there;
+  sends it to SQS or SNS (keys URL-encoded), or as MinIO's Redis notification target pushes it to a
+  list in its ``access`` format (``[{"Event": [<records>], "EventTime": ...}]``);
 - an object key or URI ending in ``landing/<YYYY-MM-DD>/features.csv`` (any prefix or bucket);
 - a JSON object with ``partition``, ``date`` or ``key``;
 - a bare ISO date.
@@ -62,10 +63,12 @@ def _from_body(body: Any) -> list[Partition]:
         return _from_body(body["data"])
     if "message_batch" in body:  # SQS trigger
         return [p for m in body["message_batch"] for p in _from_body(m.get("Body", ""))]
-    if "Records" in body:  # S3 event notification
+    # An S3 event notification; MinIO's Redis target ("access" format) lists them under "Event".
+    records = body.get("Records", body.get("Event"))
+    if isinstance(records, list):
         return [
             p
-            for r in body["Records"]
+            for r in records
             if str(r.get("eventName", "ObjectCreated")).startswith("ObjectCreated")
             for p in _from_key(str(r.get("s3", {}).get("object", {}).get("key", "")))
         ]
