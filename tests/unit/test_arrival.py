@@ -103,6 +103,8 @@ def test_watcher_and_rest_events_both_name_their_partitions() -> None:
 
     watched = {"from_trigger": True, "payload": {"channel": "c", "data": "2026-03-05"}}
     assert event_partitions(watched) == [Partition.of("2026-03-05")]
+    taken = {"from_trigger": True, "payload": {"queue": "q", "data": ["2026-03-07", "2026-03-06"]}}
+    assert event_partitions(taken) == [Partition.of("2026-03-06"), Partition.of("2026-03-07")]
     # A payload key on an event that no trigger recorded is not parsed as a message.
     assert event_partitions({"payload": "2026-03-05"}) == []
     events = {"landed": [Event(watched), Event({"partition": "2026-03-04"}), Event({})]}
@@ -145,7 +147,7 @@ def test_queue_mode_gives_the_landed_asset_a_watcher_on_the_configured_queue(
     # the installed package).
     assert watcher.trigger.serialize() == (
         "driftloop.airflow.arrival.RedisQueueTrigger",
-        {"key": "arrivals", "redis_conn_id": "redis_default", "poll_interval": 0.5},
+        {"key": "arrivals", "redis_conn_id": "redis_default", "poll_interval": 0.5, "batch": 100},
     )
     # Any MessageQueueTrigger scheme instead, e.g. the redis provider's pub/sub.
     monkeypatch.delenv("DRIFTLOOP__ARRIVAL__QUEUE")

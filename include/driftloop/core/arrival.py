@@ -14,7 +14,7 @@ Only the features file signals a landing (producers write it last); other keys o
 (a labels file, a bucket notification test event) name no partition. Anything else is refused with
 the message quoted, so a malformed producer shows up as a failed run rather than as silence.
 
-Queue triggers wrap the body: a Redis list as ``{"queue", "data"}``, Redis pub/sub as
+Queue triggers wrap the body: a Redis list as ``{"queue", "data": [messages]}``, Redis pub/sub as
 ``{"type", "channel", "data"}``, SQS as ``{"message_batch": [{"Body": ...}]}``; all are unwrapped
 here.
 """
