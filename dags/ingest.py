@@ -19,6 +19,7 @@ from driftloop.airflow.sensors import LandingSensor
 from driftloop.airflow.tasks import ingest as t
 
 for p in pipelines("ingest"):
+
     @dag(
         dag_id=p.dag_id,
         # arrival.mode sensor: on the schedule, waiting for the day's data; queue: when a `landed`
