@@ -415,3 +415,30 @@ def test_helm_values_match_the_pod_mode_of_the_dags() -> None:
     # The pods run the same image as Airflow.
     image = values["images"]["airflow"]
     assert env["DRIFTLOOP__EXECUTION__IMAGE"] == f"{image['repository']}:{image['tag']}"
+
+
+def test_helm_values_name_the_image_and_executor_the_dockerfile_provides() -> None:
+    """The chart runs the project's image as built by the Dockerfile, on an executor it installs."""
+    from driftloop.core.config import Arrival, Execution
+
+    values = yaml.safe_load(HELM_VALUES.read_text())
+    dockerfile = (REPO / "Dockerfile").read_text()
+    baked = dict(re.findall(r"(AIRFLOW__CORE__\w+)=(\S+)", dockerfile))
+    core = values["config"]["core"]
+    assert core["dags_folder"] == baked["AIRFLOW__CORE__DAGS_FOLDER"]
+    assert core["plugins_folder"] == baked["AIRFLOW__CORE__PLUGINS_FOLDER"]
+    assert core["load_examples"] == baked["AIRFLOW__CORE__LOAD_EXAMPLES"]
+    assert values["airflowVersion"] in (REPO / "pyproject.toml").read_text()  # apache-airflow==...
+    # The executor's provider is among the image's locked dependencies.
+    provider = {
+        "KubernetesExecutor": "apache-airflow-providers-cncf-kubernetes",
+        "CeleryKubernetesExecutor": "apache-airflow-providers-celery",
+    }[values["executor"]]
+    assert f'"{provider}==' in (REPO / "pyproject.toml").read_text()
+    # The image the chart pulls is the one compose builds and the pods of pod mode run.
+    image = values["images"]["airflow"]
+    assert f"{image['repository']}:{image['tag']}" == Execution().image
+    compose = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert compose["x-airflow-common"]["image"] == f"${{DRIFTLOOP_IMAGE:-{Execution().image}}}"
+    cm = yaml.safe_load(values["extraConfigMaps"][Execution().config_map]["data"])
+    Arrival(mode=cm["DRIFTLOOP__ARRIVAL__MODE"])  # a mode the config accepts

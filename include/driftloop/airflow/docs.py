@@ -15,6 +15,10 @@ dataset schema into `raw/date=<day>/`, validates it with the Great Expectations 
 Labels delivered the same day go to `labels/date=<label day>/`.
 
 Trigger with `{"date": "YYYY-MM-DD"}` to (re)ingest a given day; reruns overwrite the partition.
+
+With `arrival.mode: queue` the DAG has no schedule of its own: it runs when the `landed` asset gets
+an event (a message on the arrival queue, seen by the asset's watcher, or a REST call), and
+`landed_partitions` ingests every day the events name, one mapped `ingest_and_validate` each.
 """
 
 SCORE = """

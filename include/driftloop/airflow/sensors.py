@@ -24,6 +24,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from driftloop.airflow.partition import resolve_partition
+from driftloop.core.arrival import FEATURES_FILE
 from driftloop.core.partition import Partition, PartitionLike
 
 __all__ = [
@@ -34,8 +35,6 @@ __all__ = [
     "landing_key",
     "scored_keys",
 ]
-
-FEATURES_FILE = "features.csv"
 
 
 def landing_key(partition: PartitionLike) -> str:

@@ -401,6 +401,33 @@ class Execution(_Strict):
     memory: str = "2Gi"
 
 
+class Arrival(_Strict):
+    """How ingest learns that a partition has landed.
+
+    ``sensor`` (the default and the fallback): ingest runs on ``schedule.interval`` and a deferrable
+    sensor waits in the triggerer for ``landing/<day>/features.csv``. ``queue``: ingest is scheduled
+    on the pipeline's ``landed`` asset, whose ``AssetWatcher`` listens on a message queue; each
+    message names the landed day or object key (an S3 object-created notification, a key, a day) and
+    starts ingest of that partition at once, with no polling of the store.
+    """
+
+    mode: Literal["sensor", "queue"] = "sensor"
+    scheme: str = Field(
+        "redis+list",
+        description="redis+list: a Redis list (producers LPUSH; tested); or a MessageQueueTrigger "
+        "scheme: redis+pubsub, or sqs / kafka with their provider and the trigger's arguments in "
+        "params",
+    )
+    queue: str | None = Field(
+        None, description="Redis list or channel (default: driftloop.<pipeline>.landed)"
+    )
+    conn_id: str = Field("redis_default", description="Redis schemes: the Airflow connection")
+    poll_interval: float = Field(1.0, gt=0, description="seconds between reads of an empty queue")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="further arguments of the scheme's trigger"
+    )
+
+
 class Schedule(_Strict):
     """When the pipeline's DAGs run; read where the DAGs are parsed (no environment needed)."""
 
@@ -423,6 +450,7 @@ class PipelineConfig(_Strict):
     mlflow: Mlflow = Mlflow()
     execution: Execution = Execution()
     schedule: Schedule = Schedule()
+    arrival: Arrival = Arrival()
     source: str | None = Field(None, description="file the config was loaded from")
 
     @model_validator(mode="before")
