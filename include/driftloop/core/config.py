@@ -306,7 +306,8 @@ class Gate(_Strict):
         return floor
 
     def check_task(self, task: str) -> None:
-        """Raise ``ValueError("gate.<key>: ...")`` when a metric is not in the task's table."""
+        """Raise ``ValueError("gate.<key>: ...")`` when a metric is not in the task's table, or the
+        floor lies outside the primary metric's range (e.g. a roc_auc floor of 1.5)."""
         table = metric_table(task)
         known = ", ".join(table.names)
         if self.primary_metric not in table.names:
@@ -318,6 +319,12 @@ class Gate(_Strict):
         if unknown:
             raise ValueError(
                 f"gate.guards: unknown guard metric(s) {', '.join(unknown)}; known: {known}"
+            )
+        spec = table.spec(self.primary_metric)
+        if self.floor is not None and not spec.in_range(self.floor):
+            raise ValueError(
+                f"gate.floor: {self.floor:g} is outside the range of {self.primary_metric} "
+                f"{spec.describe_range()}: the gate could never (or would always) pass it"
             )
 
 
