@@ -64,7 +64,9 @@ def test_gate_defaults_follow_the_task() -> None:
 
 
 def test_a_floor_outside_the_primary_metrics_range_is_refused_naming_the_key() -> None:
-    with pytest.raises(config.ConfigError, match=r"gate\.floor: 1\.5 is outside .*roc_auc \[0, 1\]"):
+    with pytest.raises(
+        config.ConfigError, match=r"gate\.floor: 1\.5 is outside .*roc_auc \[0, 1\]"
+    ):
         _parse("binary", gate={"floor": 1.5})
     with pytest.raises(config.ConfigError, match=r"gate\.floor: -0\.1 .*macro_f1 \[0, 1\]"):
         _parse("multiclass", gate={"floor": -0.1})

@@ -213,7 +213,5 @@ def test_a_multiclass_window_without_a_configured_class_is_refused_by_trainer_an
     assert str(refused.value) == shortfall  # the policy asks the trainer's own rule
     assert not (tmp_path / "mlflow.db").exists()  # refused before any run was logged
     # Without a configured label set, the model learns the classes its window holds.
-    open_set = cfg.model_copy(
-        update={"dataset": cfg.dataset.model_copy(update={"classes": None})}
-    )
+    open_set = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"classes": None})})
     assert windows.window_shortfall(open_set, end) is None

@@ -237,7 +237,10 @@ def drive_day(
 
     if labelled is None:
         labelled = day - timedelta(days=cfg.dataset.label_delay_days)
-    rec.live_metric, rec.live_metric_name = _live_metric(store, cfg, labelled), live_metric_name(cfg)
+    rec.live_metric, rec.live_metric_name = (
+        _live_metric(store, cfg, labelled),
+        live_metric_name(cfg),
+    )
     rec.action = ", ".join(actions) or "-"
     rec.seconds = round(time.perf_counter() - t0, 2)
     return rec
