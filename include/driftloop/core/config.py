@@ -497,7 +497,11 @@ class PipelineConfig(_Strict):
         return Path(self.validation.data_docs_dir or driftloop_home() / "data_docs")
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${NAME}, ${NAME:-default}; a default may itself hold ${OTHER} (one level), e.g.
+# ${DRIFTLOOP_STORAGE_BASE:-${DRIFTLOOP_HOME}}: a deployment-wide base, else the local state folder.
+_VAR = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^${}]|\$(?!\{)|\$\{[A-Za-z_][A-Za-z0-9_]*\})*))?\}"
+)
 
 
 def _expand(value: Any) -> Any:
@@ -510,7 +514,7 @@ def _expand(value: Any) -> Any:
             if name in os.environ:
                 return os.environ[name]
             if default is not None:
-                return default
+                return str(_expand(default))
             raise ConfigError(f"environment variable {name} is not set (used as ${{{name}}})")
 
         return _VAR.sub(repl, value)
