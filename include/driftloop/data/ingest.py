@@ -1,10 +1,11 @@
 """Ingestion of one landed partition: parse, type, validate, and publish or quarantine.
 
-``landing/<D>/features.csv`` is parsed against the dataset schema of the config into
+``landing/<D>/features.csv`` (or ``features.parquet``: its column types checked against the
+config, never both in one delivery) is parsed against the dataset schema of the config into
 ``raw/date=<D>/part-0.parquet`` (typed, byte-identical for identical input), validated with Great
 Expectations, and published as ``validated/date=<D>/``; anything wrong goes to
 ``quarantine/date=<D>/`` with the original bytes and a human-readable ``reason.json``. Labels
-delivered in the same landing folder (``labels_<L>.csv``) go to ``labels/date=<L>/`` or
+delivered in the same landing folder (``labels_<L>.csv`` or ``.parquet``) go to ``labels/date=<L>/`` or
 ``quarantine/labels/date=<L>/``. Labels whose id was never delivered as an event (not among the ids of
 ``validated/date=<L>/``) are not accepted: those rows are kept in
 ``quarantine/labels_unknown_ids/date=<L>/`` with a reason and a count, the known-id rows of the same
@@ -28,7 +29,8 @@ quarantine the day, or with ``validation.out_of_partition: warn`` are accepted a
 partition whole, so reruns and backfills are idempotent.
 
 Memory is bounded by block and batch sizes, not by the day: the CSV is streamed in blocks
-(``pyarrow.csv.open_csv``) into a local typed Parquet file, GX validates that file batch by batch
+(``pyarrow.csv.open_csv``), a Parquet delivery read row group by row group in batches, into a local
+typed Parquet file, GX validates that file batch by batch
 (``validation.validate_parquet``), and partitions are written from files. A quarantined delivery is
 copied as it came, byte for byte.
 
