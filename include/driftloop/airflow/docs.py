@@ -8,7 +8,8 @@ INGEST = """
 ### ingest — land, type, validate
 
 One run per logical day. `wait_for_landing` defers (no worker slot held) until
-`landing/<day>/features.csv` exists in the storage root; `ingest_and_validate` parses it against the
+`landing/<day>/features.csv` or `features.parquet` exists in the storage root (both: quarantined);
+`ingest_and_validate` parses it against the
 dataset schema into `raw/date=<day>/`, validates it with the Great Expectations suite and publishes
 `validated/date=<day>/` (asset event with `{"partition", "rows", "uri"}` in its extra), or writes
 `quarantine/date=<day>/` (original bytes, `reason.json`, GX result) and **fails** with the reason.

@@ -6,7 +6,8 @@ bodies, so that the usual producers need no adapter:
 - an S3 object-created notification (``{"Records": [{"s3": {"object": {"key": ...}}}]}``), as S3
   sends it to SQS or SNS (keys URL-encoded), or as MinIO's Redis notification target pushes it to a
   list in its ``access`` format (``[{"Event": [<records>], "EventTime": ...}]``);
-- an object key or URI ending in ``landing/<YYYY-MM-DD>/features.csv`` (any prefix or bucket);
+- an object key or URI ending in ``landing/<YYYY-MM-DD>/features.csv`` or ``features.parquet`` (any
+  prefix or bucket);
 - a JSON object with ``partition``, ``date`` or ``key``;
 - a bare ISO date.
 
@@ -27,11 +28,12 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from driftloop.core.partition import InvalidPartition, Partition
+from driftloop.core.storage import LANDING_FEATURES
 
-__all__ = ["FEATURES_FILE", "partitions_in_message"]
+__all__ = ["partitions_in_message"]
 
-FEATURES_FILE = "features.csv"
-_LANDED_KEY = re.compile(r"(?:^|/)landing/(\d{4}-\d{2}-\d{2})/" + re.escape(FEATURES_FILE) + r"$")
+_FEATURES = "|".join(re.escape(name) for name in LANDING_FEATURES.values())
+_LANDED_KEY = re.compile(r"(?:^|/)landing/(\d{4}-\d{2}-\d{2})/(?:" + _FEATURES + r")$")
 
 
 def _from_key(key: str) -> list[Partition]:

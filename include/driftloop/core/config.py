@@ -306,7 +306,8 @@ class Gate(_Strict):
         return floor
 
     def check_task(self, task: str) -> None:
-        """Raise ``ValueError("gate.<key>: ...")`` when a metric is not in the task's table."""
+        """Raise ``ValueError("gate.<key>: ...")`` when a metric is not in the task's table, or the
+        floor lies outside the primary metric's range (e.g. a roc_auc floor of 1.5)."""
         table = metric_table(task)
         known = ", ".join(table.names)
         if self.primary_metric not in table.names:
@@ -318,6 +319,12 @@ class Gate(_Strict):
         if unknown:
             raise ValueError(
                 f"gate.guards: unknown guard metric(s) {', '.join(unknown)}; known: {known}"
+            )
+        spec = table.spec(self.primary_metric)
+        if self.floor is not None and not spec.in_range(self.floor):
+            raise ValueError(
+                f"gate.floor: {self.floor:g} is outside the range of {self.primary_metric} "
+                f"{spec.describe_range()}: the gate could never (or would always) pass it"
             )
 
 
@@ -518,7 +525,11 @@ class PipelineConfig(_Strict):
         return Path(self.validation.data_docs_dir or driftloop_home() / "data_docs")
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${NAME}, ${NAME:-default}; a default may itself hold ${OTHER} (one level), e.g.
+# ${DRIFTLOOP_STORAGE_BASE:-${DRIFTLOOP_HOME}}: a deployment-wide base, else the local state folder.
+_VAR = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^${}]|\$(?!\{)|\$\{[A-Za-z_][A-Za-z0-9_]*\})*))?\}"
+)
 
 
 def _expand(value: Any) -> Any:
@@ -531,7 +542,7 @@ def _expand(value: Any) -> Any:
             if name in os.environ:
                 return os.environ[name]
             if default is not None:
-                return default
+                return str(_expand(default))
             raise ConfigError(f"environment variable {name} is not set (used as ${{{name}}})")
 
         return _VAR.sub(repl, value)

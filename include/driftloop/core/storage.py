@@ -2,7 +2,7 @@
 
 Layout under the storage root (one partition = one logical day)::
 
-    landing/<date>/features.csv, labels_<label date>.csv   as delivered (producer side)
+    landing/<date>/features.csv|.parquet, labels_<label date>.csv|.parquet   as delivered
     raw/date=<date>/              typed parquet, immutable
     validated/date=<date>/        passed GX
     quarantine/date=<date>/       original bytes + reason.json (+ GX result)
@@ -75,6 +75,17 @@ def partition_prefix(zone: Zone | str, day: PartitionLike) -> str:
 
 def landing_prefix(day: PartitionLike) -> str:
     return key(Zone.LANDING, day)
+
+
+# The features file of a delivery, by format: one of them, never both (see README "Landing format").
+LANDING_FEATURES: dict[str, str] = {"csv": "features.csv", "parquet": "features.parquet"}
+LANDING_FORMATS: tuple[str, ...] = tuple(LANDING_FEATURES)
+
+
+def landing_features_keys(day: PartitionLike) -> list[str]:
+    """The keys whose arrival signals that ``day`` has landed (the features file, any format)."""
+    prefix = landing_prefix(day)
+    return [f"{prefix}/{name}" for name in LANDING_FEATURES.values()]
 
 
 class Store(ABC):
