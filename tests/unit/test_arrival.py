@@ -39,6 +39,8 @@ def days(payload: Any) -> list[str]:
         "2026-03-02",
         "landing/2026-03-02/features.csv",
         "s3://driftloop/data/landing/2026-03-02/features.csv",
+        # A Parquet delivery signals a landing the same way.
+        "s3://driftloop/data/landing/2026-03-02/features.parquet",
         '{"partition": "2026-03-02"}',
         '{"date": "2026-03-02"}',
         '{"key": "data/landing/2026-03-02/features.csv"}',
