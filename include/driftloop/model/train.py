@@ -27,7 +27,13 @@ from driftloop.core.metrics import (
     proba_column,
 )
 from driftloop.core.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
-from driftloop.data.windows import InsufficientData, time_split, training_frame, training_window
+from driftloop.data.windows import (
+    InsufficientData,
+    split_shortfall,
+    time_split,
+    training_frame,
+    training_window,
+)
 from driftloop.model.pipeline import (
     InvalidParameter,
     build_pipeline,
@@ -128,7 +134,9 @@ def train_model(
     )
     frame, partitions = training_frame(cfg, end, window)
     split = time_split(frame, partitions, cfg.training.holdout_days)
-    _check_targets(cfg, split, end)
+    short = split_shortfall(cfg, split, end, window)
+    if short is not None:
+        raise InsufficientData(short.detail)
     timings["load_seconds"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -242,21 +250,6 @@ def train_model(
         n_holdout=len(split.holdout),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
-
-
-def _check_targets(cfg: PipelineConfig, split: Any, end: date) -> None:
-    """Refuse a window whose training or holdout part cannot be learned from or measured on.
-
-    Classification needs two classes in each part (a multiclass model learns the classes of its
-    training part; with ``dataset.classes`` set, labels outside it never get past ingestion);
-    regression needs two distinct target values.
-    """
-    for part, name in ((split.train, "training"), (split.holdout, "holdout")):
-        if part[cfg.dataset.target].nunique() < 2:
-            what = "value" if cfg.dataset.task == "regression" else "class"
-            raise InsufficientData(
-                f"the {name} part of the window ending {end} has one {what} only"
-            )
 
 
 __all__ = ["TrainResult", "train_model"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -229,13 +229,8 @@ def run_daily_check(
     )
     if decision.retrain:
         shortfall = window_shortfall(cfg, day, since=decision.since)
-        if shortfall:
-            decision = replace(
-                decision,
-                retrain=False,
-                pending=True,
-                reason=f"retrain pending: {decision.reason}; but {shortfall}",
-            )
+        if shortfall is not None:
+            decision = policy.pending_for_data(decision, shortfall)
     uri = store.uri(partition_prefix(DRIFT, day))
     trigger_conf = _trigger_conf(day, decision, uri)
     body = {**report_dict(report, decision), "trigger_conf": trigger_conf}
