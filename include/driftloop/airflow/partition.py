@@ -6,17 +6,29 @@ from typing import Any
 
 from driftloop.core.partition import Partition, PartitionLike
 
-__all__ = ["resolve_partition", "retrain_run_id", "triggered_partitions"]
+__all__ = ["resolve_partition", "retrain_run_id", "triggered_partitions", "triggering_events"]
 
 
-def triggered_partitions(context: Any) -> list[Partition]:
-    """All partitions named by the triggering asset events (a run may batch several), in order."""
+def triggering_events(context: Any, asset_name: str | None = None) -> list[Any]:
+    """The asset events that triggered the run (only those of ``asset_name``, if given)."""
     events = context.get("triggering_asset_events") or {}
+    return [
+        ev
+        for evs in events.values()
+        for ev in evs
+        if asset_name is None or getattr(getattr(ev, "asset", None), "name", None) == asset_name
+    ]
+
+
+def triggered_partitions(context: Any, asset_name: str | None = None) -> list[Partition]:
+    """All partitions named by the triggering asset events (a run may batch several), in order.
+
+    With ``asset_name``, only the events of that asset count (a run scheduled on several assets).
+    """
     return sorted(
         {
             Partition.of(str(ev.extra["partition"]))
-            for evs in events.values()
-            for ev in evs
+            for ev in triggering_events(context, asset_name)
             if (getattr(ev, "extra", None) or {}).get("partition")
         }
     )

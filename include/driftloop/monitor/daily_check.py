@@ -37,6 +37,7 @@ from driftloop.tracking.mlflow import (
     TAG_MODEL_VERSION,
     TAG_NOTE,
     TAG_PARTITION_DATE,
+    TAG_PARTITIONS,
     TAG_RETRAIN,
     ensure_monitoring_experiment,
     mlflow_client,
@@ -58,6 +59,8 @@ class ChampionContext:
     profile: Profile | None
     holdout_metrics: dict[str, float] = field(default_factory=dict)
     training_end: date | None = None
+    # The partitions it was trained and held out on (not live data for performance).
+    trained_days: list[date] = field(default_factory=list)
 
 
 @dataclass
@@ -117,11 +120,13 @@ def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> C
         profile = registry.load_reference_profile(cfg, version)
     run = mlflow_client(cfg).get_run(run_id_of(champ))
     tag = run.data.tags.get(TAG_PARTITION_DATE)
+    trained = json.loads(run.data.tags.get(TAG_PARTITIONS) or "[]")
     return ChampionContext(
         version=version,
         profile=profile,
         holdout_metrics=_holdout_metrics(run.data.metrics, cfg.dataset.task),
         training_end=Partition.of(tag).day if tag else None,
+        trained_days=[as_date(d) for d in trained],
     )
 
 
@@ -210,6 +215,7 @@ def run_daily_check(
         champ.version,
         store=store,
         training_end=champ.training_end,
+        trained_days=champ.trained_days,
     )
     signals = report.signals()
     if signals.performance_decay:

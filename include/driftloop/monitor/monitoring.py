@@ -13,6 +13,9 @@ Choices that keep one change from triggering twice:
 
 * Performance and prediction drift use only rows scored by the *current* champion version: after a
   promotion, the previous model's predictions say nothing about the new one.
+* Days the champion was trained or held out on (``trained_days``) are left out of the performance
+  window: their predictions exist only when they were scored from the backlog (after the first
+  promotion) and measure the fit, not live performance.
 * Days on or before the champion's training end (``training_end``, its partition date) are left out
   of the drift window: they are part of its training data, so by construction they do not drift.
   Right after a promotion the window is therefore empty or short, and the check reports
@@ -24,7 +27,7 @@ names the days used and the days missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -199,18 +202,28 @@ def _champion_predictions(
 
 
 def load_performance_window(
-    store: Store, cfg: PipelineConfig, day: date, champion_version: str | None
+    store: Store,
+    cfg: PipelineConfig,
+    day: date,
+    champion_version: str | None,
+    trained_days: Collection[date] = (),
 ) -> tuple[pd.DataFrame, list[date], list[date]]:
     """Champion predictions joined with their labels over the performance window.
 
     The window is ``performance_window_days + label_delay_days`` days ending at ``day``: the labels
     of the newest days have not arrived yet, so the last days with labels are what is measured.
+    ``trained_days`` (the champion's training and holdout partitions) are not live data: left out.
     Returns (joined frame, days used, days missing a predictions or labels partition).
     """
     import pandas as pd
 
     ds = cfg.dataset
-    days = window(day, cfg.drift.performance_window_days + ds.label_delay_days)
+    trained = set(trained_days)
+    days = [
+        d
+        for d in window(day, cfg.drift.performance_window_days + ds.label_delay_days)
+        if d not in trained
+    ]
     with_pred, _ = _split(store, PREDICTIONS, days)
     with_labels, _ = _split(store, LABELS, days)
     used = [d for d in days if d in set(with_pred) & set(with_labels)]
@@ -319,6 +332,7 @@ def check(
     *,
     store: Store | None = None,
     training_end: str | date | None = None,
+    trained_days: Collection[date] = (),
 ) -> MonitoringReport:
     """Run the daily monitoring of ``day`` against the champion's reference profile."""
     from driftloop.core.storage import open_store
@@ -343,7 +357,9 @@ def check(
             acc.update_scores(df[column])
     drift = detect(profile, acc, cfg)
 
-    joined, perf_used, perf_missing = load_performance_window(store, cfg, day, champion_version)
+    joined, perf_used, perf_missing = load_performance_window(
+        store, cfg, day, champion_version, trained_days
+    )
     perf = evaluate_performance(cfg, joined, holdout_metrics, champion_version)
     perf.days_used = [d.isoformat() for d in perf_used]
     perf.days_missing = [d.isoformat() for d in perf_missing]
