@@ -166,7 +166,7 @@ def score_partition(
                 pa.table(
                     {
                         ds.id_column: pa.array(frame[ds.id_column].astype(str), pa.string()),
-                        **_output_columns(cfg, model, frame, resolved.threshold),
+                        **output_columns(cfg, model, frame, resolved.threshold),
                         "model_name": pa.array([resolved.name] * n, pa.string()),
                         "model_version": pa.array([resolved.version] * n, pa.string()),
                         "run_id": pa.array([resolved.run_id] * n, pa.string()),
@@ -267,10 +267,10 @@ def _output_fields(cfg: PipelineConfig, model: Any) -> list[tuple[str, pa.DataTy
     return [(PREDICTION, pa.float64())]
 
 
-def _output_columns(
+def output_columns(
     cfg: PipelineConfig, model: Any, frame: pd.DataFrame, threshold: float
 ) -> dict[str, pa.Array]:
-    """The task's prediction columns for the rows of ``frame``."""
+    """The task's prediction columns for the rows of ``frame`` (what a predictions file holds)."""
     import numpy as np
     import pyarrow as pa
 
@@ -300,6 +300,7 @@ __all__ = [
     "NoChampion",
     "ResolvedModel",
     "ScoreResult",
+    "output_columns",
     "resolve_model",
     "score_backlog",
     "score_partition",

@@ -27,6 +27,7 @@ names the days used and the days missing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from driftloop.core.config import PipelineConfig
+
+log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
 
@@ -288,6 +291,8 @@ class MonitoringReport:
     performance: PerformanceResult
     drift_days_used: list[str]
     drift_days_missing: list[str]
+    # The reference the drift was measured against (driftloop.monitor.reference.Reference.to_dict).
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def signals(self) -> Signals:
         """The inputs of the retrain policy."""
@@ -316,6 +321,7 @@ class MonitoringReport:
                 "training_end": self.training_end,
                 "drift_days_used": self.drift_days_used,
                 "drift_days_missing": self.drift_days_missing,
+                "reference": self.reference,
                 "drift": self.drift.to_dict(),
                 "performance": self.performance.to_dict(),
                 "signals": self.signals().to_dict(),
@@ -334,13 +340,22 @@ def check(
     training_end: str | date | None = None,
     trained_days: Collection[date] = (),
 ) -> MonitoringReport:
-    """Run the daily monitoring of ``day`` against the champion's reference profile."""
+    """Run the daily monitoring of ``day`` against the configured drift reference.
+
+    ``profile`` is the champion's reference profile: the reference itself by default, and the bins
+    of a seasonal reference (:mod:`driftloop.monitor.reference`).
+    """
     from driftloop.core.storage import open_store
+    from driftloop.monitor.reference import choose_reference
 
     store = store or open_store(cfg.storage)
     day = as_date(day)
     end = as_date(training_end) if training_end else None
     used, missing = drift_days(store, cfg, day, end)
+    reference = choose_reference(cfg, store, used, profile, champion_version)
+    if reference.fallback:
+        log.warning("%s: drift reference: %s", day, reference.note)
+    profile = reference.profile
 
     acc = Accumulator(profile)
     for batch in iter_batches(store, VALIDATED, used, columns=profile.feature_names):
@@ -371,6 +386,7 @@ def check(
         performance=perf,
         drift_days_used=[d.isoformat() for d in used],
         drift_days_missing=[d.isoformat() for d in missing],
+        reference=reference.to_dict(),
     )
 
 
