@@ -113,3 +113,30 @@ def test_seattle_weather_multiclass_by_month(tmp_path: Path) -> None:
     metrics = runs[-1].data.metrics
     assert {"macro_f1", "weighted_f1", "accuracy", "log_loss"} <= set(metrics)
     assert "roc_auc" not in metrics
+    # The first champion scored the months validated before it, once each.
+    first = days.index(trained[0])
+    assert trained[0]["backfilled"] == [d["day"] for d in days[: first + 1]]
+    # Drift reference: the same month a year earlier. The first year has none: the champion's
+    # training months are used, the report says so, and the season alarms every month; against
+    # last year's month most of the second year's alarms go away.
+    reports = {
+        d["day"]: json.loads(
+            (
+                state / "data" / "monitoring" / "drift" / f"date={d['day']}" / "report.json"
+            ).read_text()
+        )
+        for d in days[first + 1 :]
+    }
+    first_year = {k: r for k, r in reports.items() if k < "2013-01-01"}
+    second_year = {k: r for k, r in reports.items() if k >= "2013-01-01"}
+    assert first_year and all(
+        r["reference"]["fallback"] and r["reference"]["kind"] == "champion_window"
+        for r in first_year.values()
+    )
+    assert all(r["drift"]["status"] == "drift" for r in first_year.values())
+    assert len(second_year) == 12 and all(
+        r["reference"]["kind"] == "same_period_last_cycle" and not r["reference"]["fallback"]
+        for r in second_year.values()
+    )
+    alarms = [k for k, r in second_year.items() if r["drift"]["status"] == "drift"]
+    assert len(alarms) <= 4, alarms

@@ -68,7 +68,11 @@ def test_first_champion_scores_the_backlog_once(dags, cfg_factory) -> None:
     for d in days:
         assert set(store.read_table(PREDICTIONS, d)["model_version"]) == {"1"}
         record = store.read_json(f"{partition_prefix(SCORING, d)}/status.json")
-        assert (record["status"], record["backlog"], record["model_version"]) == ("scored", True, "1")
+        assert (record["status"], record["backlog"], record["model_version"]) == (
+            "scored",
+            True,
+            "1",
+        )
 
     # Once each: a rerun (or the next day's run) finds no backlog and rewrites nothing.
     keys = [f"{partition_prefix(PREDICTIONS, d)}/part-0.parquet" for d in days]

@@ -178,7 +178,9 @@ def shortfall(days: int, rows: int, need_days: int = 4, need_rows: int = 500):
 def test_bootstrap_never_asks_for_a_window_the_trainer_refuses() -> None:
     d = boot(9, shortfall=shortfall(9, 455))
     assert not d.retrain and d.pending
-    assert d.reason.startswith("bootstrap pending: no champion yet, waiting for 45 more labelled rows")
+    assert d.reason.startswith(
+        "bootstrap pending: no champion yet, waiting for 45 more labelled rows"
+    )
     assert "min_train_rows" in d.reason
 
 

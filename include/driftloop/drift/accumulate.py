@@ -41,7 +41,6 @@ class NumericState:
             lo, hi = float(finite.min()), float(finite.max())
         self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
 
-
     def as_profile(self, binning: NumericProfile) -> NumericProfile:
         """These counts as a profile in ``binning``'s bins (its edges, grid and scale)."""
         edges = np.asarray(binning.edges, dtype=np.float64)

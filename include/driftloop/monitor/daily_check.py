@@ -243,9 +243,11 @@ def run_daily_check(
     write_report_body(store, day, body)
     mlflow_run = log_check_to_mlflow(cfg, day, body)
     log.info(
-        "%s vs champion v%s: %s (drift share %s; drifted: %s); performance: %s; report: %s",
+        "%s vs champion v%s (reference: %s): %s (drift share %s; drifted: %s); performance: %s; "
+        "report: %s",
         day,
         champ.version,
+        report.reference.get("kind"),
         report.drift.status,
         report.drift.drift_share,
         ", ".join(report.drift.drifted) or "none",

@@ -44,7 +44,6 @@ from driftloop.core.metrics import (
     class_metric_name,
     metric_table,
 )
-from driftloop.core.partition import PART_FILE
 from driftloop.core.storage import LABELS, PREDICTIONS, VALIDATED, Store, as_date
 from driftloop.drift import Accumulator, DriftResult, Profile, detect
 from driftloop.monitor.policy import Signals
@@ -180,13 +179,7 @@ def iter_batches(
     store: Store, zone: str, days: list[date], columns: list[str] | None = None
 ) -> Iterator[pa.RecordBatch]:
     """Stream the ``part-0.parquet`` of each day's partition in record batches (bounded memory)."""
-    import pyarrow.parquet as pq
-
-    for day in days:
-        key = f"{store.require_partition(zone, day)}/{PART_FILE}"
-        with store.local_file(key) as path:
-            pf = pq.ParquetFile(path, pre_buffer=False)
-            yield from pf.iter_batches(BATCH_ROWS, columns=columns)
+    return store.iter_batches(zone, days, columns, BATCH_ROWS)
 
 
 def _champion_predictions(
@@ -352,7 +345,7 @@ def check(
     day = as_date(day)
     end = as_date(training_end) if training_end else None
     used, missing = drift_days(store, cfg, day, end)
-    reference = choose_reference(cfg, store, used, profile, champion_version)
+    reference = choose_reference(cfg, store, day, used, profile, champion_version)
     if reference.fallback:
         log.warning("%s: drift reference: %s", day, reference.note)
     profile = reference.profile

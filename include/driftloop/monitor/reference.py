@@ -51,11 +51,17 @@ class Reference:
 def choose_reference(
     cfg: PipelineConfig,
     store: Store,
+    day: date,
     current_days: list[date],
     champion_profile: Profile,
     champion_version: str | None,
 ) -> Reference:
-    """The reference profile for a check of ``current_days`` (the drift window), as configured."""
+    """The reference profile for the check of ``day`` (drift window ``current_days``), as configured.
+
+    The seasonal reference is the whole drift window (``drift.window_days`` ending ``day``) one cycle
+    earlier: every validated partition in it, whatever their dates (a 365-day cycle from a month's
+    first day lands on the 2nd after a leap day; the window still holds that month's partition).
+    """
     d = cfg.drift
     if d.reference == CHAMPION_WINDOW or not current_days:
         return Reference(
@@ -65,9 +71,10 @@ def choose_reference(
             champion_profile,
         )
     cycle = d.reference_cycle_days
-    wanted = [day - timedelta(days=cycle) for day in current_days]
+    end = day - timedelta(days=cycle)
+    wanted = [end - timedelta(days=i) for i in range(d.window_days - 1, -1, -1)]
     present = set(store.partitions(VALIDATED))
-    days = [day for day in wanted if day in present]
+    days = [x for x in wanted if x in present]
     acc = _accumulate(cfg, store, days, champion_profile, champion_version)
     period = f"{wanted[0].isoformat()} to {wanted[-1].isoformat()}"
     if acc.n_rows < d.min_samples:
@@ -113,7 +120,6 @@ def _accumulate(
 ) -> Accumulator:
     """Stream the validated rows of ``days`` (and the champion's predictions of them) into bins."""
     from driftloop.drift import Accumulator
-    from driftloop.monitor.monitoring import iter_batches
 
     acc = Accumulator(champion_profile)
     wants_scores = champion_profile.score is not None or bool(champion_profile.class_scores)
@@ -123,7 +129,7 @@ def _accumulate(
 
         model = load_model(cfg, champion_version)
     columns = champion_profile.feature_names
-    for batch in iter_batches(store, VALIDATED, days, columns=columns):
+    for batch in store.iter_batches(VALIDATED, days, columns=columns):
         acc.update(batch)
         if model is not None:
             _update_scores(cfg, acc, model, batch.to_pandas(), champion_profile)
