@@ -243,14 +243,14 @@ def run_daily_check(
     write_report_body(store, day, body)
     mlflow_run = log_check_to_mlflow(cfg, day, body)
     log.info(
-        "%s vs champion v%s (reference: %s): %s (drift share %s; drifted: %s); performance: %s; "
+        "%s vs champion v%s: %s (drift share %s; drifted: %s; reference: %s); performance: %s; "
         "report: %s",
         day,
         champ.version,
-        report.reference.get("kind"),
         report.drift.status,
         report.drift.drift_share,
         ", ".join(report.drift.drifted) or "none",
+        report.reference.get("kind"),
         report.performance.status,
         uri,
     )
