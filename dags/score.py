@@ -1,5 +1,8 @@
 """<pipeline>__score: batch predictions of the champion for each newly validated partition.
 
+Also scheduled on the ``model`` asset: a promotion scores the backlog of validated days without
+predictions (days ingested before the first champion existed).
+
 Wiring only: the pipelines come from ``driftloop.airflow.factory``, the task bodies from
 ``driftloop.airflow.tasks.score``, the documentation shown in the UI from ``driftloop.airflow.docs``.
 """
@@ -18,7 +21,7 @@ for p in pipelines("score"):
 
     @dag(
         dag_id=p.dag_id,
-        schedule=[p.assets.validated],
+        schedule=(p.assets.validated | p.assets.model),
         start_date=p.start_date,
         catchup=False,
         default_args=DEFAULT_ARGS,

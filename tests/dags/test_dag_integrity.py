@@ -211,7 +211,11 @@ def test_two_pipelines_have_distinct_ids_assets_and_schedules(tmp_path: Path, mo
     assert churn and fraud and not churn & fraud
     assert all(uri.startswith("x-driftloop://fraud/") for uri in fraud)
     score = bag.dags["fraud__score"]
-    assert [a.name for a in score.timetable.asset_condition.objects] == ["fraud.validated"]
+    # New data, and a promotion (which scores the backlog of days validated before it).
+    assert [a.name for a in score.timetable.asset_condition.objects] == [
+        "fraud.validated",
+        "fraud.model",
+    ]
     ingest = bag.dags["fraud__ingest"]
     assert (ingest.start_date.date().isoformat(), ingest.catchup) == ("2025-06-01", False)
     assert ingest.schedule == "0 6 * * *"

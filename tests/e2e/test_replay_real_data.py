@@ -58,6 +58,33 @@ def registered_runs(state: Path, model: str) -> list[Any]:
     return [client.get_run(v.run_id) for v in versions]
 
 
+REFERENCES = ("champion_window", "same_period_last_cycle")
+
+
+def seattle_alarms(state: Path, reference: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Months of 2013 (before the second model) whose check of the first champion drifts."""
+    from datetime import date
+
+    from driftloop.core.config import load_config
+    from driftloop.model import registry
+    from driftloop.monitor import monitoring
+
+    monkeypatch.setenv("DRIFTLOOP_HOME", str(state))
+    monkeypatch.setenv("DRIFTLOOP__STORAGE__ROOT", str(state / "data"))
+    monkeypatch.setenv(
+        "DRIFTLOOP__MLFLOW__TRACKING_URI", f"sqlite:///{state / 'mlflow' / 'mlflow.db'}"
+    )
+    monkeypatch.setenv("DRIFTLOOP__DRIFT__REFERENCE", reference)
+    cfg = load_config(EXAMPLES / "seattle_weather.yaml")
+    profile = registry.load_reference_profile(cfg, "1")
+    months = [date(2013, m, 1) for m in range(1, 10)]
+    checks = {
+        m: monitoring.check(cfg, m, profile, {}, None, training_end="2012-09-01") for m in months
+    }
+    assert {c.reference["kind"] for c in checks.values()} == {reference}
+    return [m.isoformat() for m, c in checks.items() if c.drift.status == "drift"]
+
+
 def test_flight_delays_binary(tmp_path: Path) -> None:
     """Nine days of January 2013 departures: validated whole, first model after five labelled days,
     every later day scored and checked against it."""
@@ -95,7 +122,9 @@ def test_flight_arrival_delay_regression(tmp_path: Path) -> None:
     assert run.data.metrics["r2"] > 0.6
 
 
-def test_seattle_weather_multiclass_by_month(tmp_path: Path) -> None:
+def test_seattle_weather_multiclass_by_month(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two years of daily weather as monthly partitions: five classes, a model from the ninth."""
     source = real_data.seattle_weather()
     source = source[source["date"] < "2014-01-01"]
@@ -116,3 +145,31 @@ def test_seattle_weather_multiclass_by_month(tmp_path: Path) -> None:
     metrics = runs[-1].data.metrics
     assert {"macro_f1", "weighted_f1", "accuracy", "log_loss"} <= set(metrics)
     assert "roc_auc" not in metrics
+    # The first champion scored the months validated before it, once each.
+    first = days.index(trained[0])
+    assert trained[0]["backfilled"] == [d["day"] for d in days[: first + 1]]
+    # Drift reference: the same month a year earlier. The first year has none: the champion's
+    # training months are used, and the report says so.
+    reports = {
+        d["day"]: json.loads(
+            (
+                state / "data" / "monitoring" / "drift" / f"date={d['day']}" / "report.json"
+            ).read_text()
+        )
+        for d in days[first + 1 :]
+    }
+    first_year = {k: r for k, r in reports.items() if k < "2013-01-01"}
+    second_year = {k: r for k, r in reports.items() if k >= "2013-01-01"}
+    assert first_year and all(
+        r["reference"]["fallback"] and r["reference"]["kind"] == "champion_window"
+        for r in first_year.values()
+    )
+    assert len(second_year) == 12 and all(
+        r["reference"]["kind"] == "same_period_last_cycle" and not r["reference"]["fallback"]
+        for r in second_year.values()
+    )
+    # The same first champion, the same thresholds, the same months of the second year: against
+    # its training months the season alarms nearly every month, against last year's month rarely.
+    alarms = {ref: seattle_alarms(state, ref, monkeypatch) for ref in REFERENCES}
+    assert len(alarms["champion_window"]) >= 7, alarms
+    assert len(alarms["same_period_last_cycle"]) <= 2, alarms

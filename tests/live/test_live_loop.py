@@ -69,6 +69,21 @@ def test_a_fresh_deployment_runs_the_whole_loop_by_itself(tmp_path: Path) -> Non
         )
         check_second_model_is_champion(cfg)
 
+        # The first promotion's model event started a score run for the backlog: the days
+        # validated before any champion existed were scored once, by version 1.
+        from driftloop.core.storage import PREDICTIONS, SCORING, VALIDATED
+
+        assert store.partitions(PREDICTIONS) == store.partitions(VALIDATED)
+        backlog = [
+            d
+            for d in days
+            if store.partition_exists(SCORING, d)
+            and store.read_json(f"{SCORING}/date={d.isoformat()}/status.json").get("backlog")
+        ]
+        assert backlog and backlog[0] == days[0], backlog
+        for d in backlog:
+            assert set(store.read_table(PREDICTIONS, d)["model_version"]) == {"1"}, d
+
         # Each task log says what the task decided, without library noise.
         check_log = log_text(
             server.task_log(

@@ -171,3 +171,15 @@ def test_every_library_error_maps_to_a_documented_code() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for code in errors.EXIT_CODES:
         assert f"| {code} |" in readme, f"exit code {code} is not in the README table"
+
+
+def test_score_needs_a_day_or_the_backlog_and_a_backlog_waits_for_a_champion(cfg) -> None:
+    from tests.support.data import write_days
+
+    assert_one_line_error(run("score"), errors.EXIT_USAGE, "give --date DAY or --backlog")
+    empty = run("score", "--backlog")
+    assert empty.returncode == 0 and json.loads(empty.stdout) == {"backlog": []}
+    write_days(open_store(cfg.storage), cfg, 2, rows=50)
+    waiting = run("score", "--backlog")
+    assert_one_line_error(waiting, errors.EXIT_NOTHING_TO_DO, "no champion yet")
+    assert json.loads(waiting.stdout)["scored"] is False

@@ -159,3 +159,38 @@ def test_run_dag_runs_the_logical_day_at_midnight_utc() -> None:
             "mark_success_pattern": "trigger_train",
         }
     ]
+
+
+@dataclass
+class AssetRef:
+    name: str
+
+
+@dataclass
+class AssetEvent:
+    asset: AssetRef
+    extra: dict[str, Any]
+
+
+@dataclass
+class Dag:
+    dag_id: str = "churn__score"
+
+
+def test_score_run_days_a_promotion_starts_a_backlog_only_run() -> None:
+    """A ``model`` event (a promotion) names its training day; the score run scores no day of its
+    own for it (the day is scored already or is in the backlog), only ``validated`` days count."""
+    from driftloop.airflow.tasks.score import run_days
+
+    model = AssetEvent(AssetRef("churn.model"), {"partition": "2026-01-09", "model_version": "1"})
+    validated = AssetEvent(AssetRef("churn.validated"), {"partition": "2026-01-10"})
+    ctx: dict[str, Any] = {"dag": Dag(), "dag_run": Run(), "triggering_asset_events": {}}
+    assert run_days({**ctx, "triggering_asset_events": {"m": [model]}}) == []
+    both = {"m": [model], "v": [validated]}
+    assert run_days({**ctx, "triggering_asset_events": both}) == ["2026-01-10"]
+    assert run_days({**ctx, "dag_run": Run({"backlog": True})}) == []
+    assert run_days({**ctx, "dag_run": Run({"date": "2026-01-05", "backlog": True})}) == [
+        "2026-01-05"
+    ]
+    logical = {**ctx, "logical_date": datetime(2026, 2, 1, tzinfo=UTC)}
+    assert run_days(logical) == ["2026-02-01"]

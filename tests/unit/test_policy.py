@@ -117,7 +117,8 @@ def test_drift_waits_for_labels_of_the_new_data_then_trains_since_the_onset() ->
         drift_onset=onset, labelled_days_since_onset=2, min_labelled_days=7,
     )  # fmt: skip
     assert not waiting.retrain and waiting.pending
-    assert waiting.reason.startswith(f"retrain pending: drift since {onset.isoformat()}")
+    assert waiting.reason.startswith("retrain pending: waiting for 5 more labelled days")
+    assert f"drift onset {onset.isoformat()}" in waiting.reason
     assert "2/7 labelled days" in waiting.reason
     ready = decide(
         DRIFT, DAY, training_active=False, last_training_date=None, cooldown_days=7,
@@ -161,15 +162,43 @@ def test_bootstrap_waits_for_enough_labelled_days_then_trains() -> None:
     waiting = boot(6)
     assert not waiting.retrain and waiting.pending and waiting.bootstrap
     assert "6/7 labelled days" in waiting.reason
+    assert "waiting for 1 more labelled day (" in waiting.reason
     ready = boot(7)
     assert ready.retrain and ready.bootstrap and not ready.pending
     assert ready.reason.startswith("bootstrap: no champion yet")
 
 
+def shortfall(days: int, rows: int, need_days: int = 4, need_rows: int = 500):
+    from driftloop.data.windows import Shortfall
+
+    detail = f"the window has {rows} labelled rows; training.min_train_rows is {need_rows}"
+    return Shortfall(DAY, 30, days, need_days, rows, need_rows, detail)
+
+
 def test_bootstrap_never_asks_for_a_window_the_trainer_refuses() -> None:
-    d = boot(9, shortfall="the window has 455 labelled rows; training.min_train_rows is 500")
+    d = boot(9, shortfall=shortfall(9, 455))
     assert not d.retrain and d.pending
+    assert d.reason.startswith(
+        "bootstrap pending: no champion yet, waiting for 45 more labelled rows"
+    )
     assert "min_train_rows" in d.reason
+
+
+def test_a_held_back_retrain_says_how_much_data_is_missing_in_numbers() -> None:
+    from driftloop.monitor.policy import pending_for_data
+
+    wanted = decide(
+        DRIFT, DAY, training_active=False, last_training_date=None, cooldown_days=7,
+    )  # fmt: skip
+    assert wanted.retrain
+    held = pending_for_data(wanted, shortfall(3, 410, need_days=5))
+    assert not held.retrain and held.pending
+    assert held.reason.startswith(
+        "retrain pending: waiting for 2 more labelled days / 90 more labelled rows ("
+    )
+    assert wanted.reason in held.reason and "min_train_rows is 500" in held.reason
+    one = pending_for_data(wanted, shortfall(4, 500, need_days=5))
+    assert one.reason.startswith("retrain pending: waiting for 1 more labelled day (")
 
 
 def test_bootstrap_respects_the_lock_and_the_cooldown() -> None:

@@ -73,3 +73,52 @@ def test_scores_with_the_champion_idempotently_and_chunk_independent(cfg_factory
     )
     assert store.read_bytes(key) == before
     assert scoring.score_partition(cfg, day).model_version == second.model_version
+
+
+def test_backlog_is_scored_once_by_the_first_champion_and_feeds_live_performance(
+    cfg_factory,
+) -> None:
+    from driftloop.core.storage import DRIFT, LABELS, SCORING
+    from driftloop.monitor.daily_check import mark_unscored, run_daily_check
+
+    cfg = cfg_factory(**FAST, DRIFT__MIN_LABELLED_SAMPLES="100")
+    store = open_store(cfg.storage)
+    labelled = write_days(store, cfg, 9, rows=300, label_delay=3)  # labels of days 0-5
+    days = [START + timedelta(days=i) for i in range(9)]
+    mark_unscored(cfg, [d.isoformat() for d in days], "no champion yet")
+    with pytest.raises(scoring.NoChampion):
+        scoring.score_backlog(cfg)
+    assert scoring.unscored_days(cfg) == days and store.partitions(PREDICTIONS) == []
+
+    first = train.train_model(cfg, days[-1])  # trained and held out on the labelled days 0-5
+    registry.promote(cfg, first.model_version, "test", "test")
+    done = scoring.score_backlog(cfg)
+    assert [r.partition for r in done] == [d.isoformat() for d in days]
+    assert store.partitions(PREDICTIONS) == days and scoring.unscored_days(cfg) == []
+    for d in days:
+        assert set(store.read_table(PREDICTIONS, d)["model_version"]) == {first.model_version}
+        record = store.read_json(f"{partition_prefix(SCORING, d)}/status.json")
+        assert record["backlog"] and record["model_version"] == first.model_version
+
+    # A rerun scores nothing; a day validated later is the only new backlog.
+    keys = {d: f"{partition_prefix(PREDICTIONS, d)}/part-0.parquet" for d in days}
+    before = {d: store.read_bytes(k) for d, k in keys.items()}
+    assert scoring.score_backlog(cfg) == []
+    new_day = START + timedelta(days=9)
+    write_days(store, cfg, 1, start=new_day, rows=300, label_delay=1)
+    assert [r.partition for r in scoring.score_backlog(cfg)] == [new_day.isoformat()]
+    assert {d: store.read_bytes(k) for d, k in keys.items()} == before
+
+    # Labels of backfilled days after the training window join their predictions for live
+    # performance; the days the champion was trained on do not count as live.
+    write_days(store, cfg, 9, rows=300, label_delay=1)  # same rows; labels now up to day 7
+    outcome = run_daily_check(cfg, new_day)
+    assert outcome.champion_version == first.model_version
+    report = store.read_json(f"{partition_prefix(DRIFT, new_day)}/report.json")
+    used = report["performance"]["days_used"]
+    assert used == [days[6].isoformat(), days[7].isoformat()]
+    assert not set(used) & {d.isoformat() for d in labelled}
+    assert report["performance"]["n_labelled"] == sum(
+        len(store.read_table(LABELS, d)) for d in days[6:8]
+    )
+    assert report["performance"]["live"]["roc_auc"] is not None

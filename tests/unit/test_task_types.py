@@ -207,10 +207,13 @@ def test_a_multiclass_window_without_a_configured_class_is_refused_by_trainer_an
         kept = labels[labels[cfg.dataset.target].astype(str) != "2"]
         store.write_partition(LABELS, day, {"part-0.parquet": parquet_bytes(kept)})
     shortfall = windows.window_shortfall(cfg, end)
-    assert shortfall is not None and "no row of class(es) 2 listed in dataset.classes" in shortfall
+    assert shortfall is not None and "no row of class(es) 2 listed in dataset.classes" in str(
+        shortfall
+    )
+    assert shortfall.waiting_for() == "waiting for labelled rows of class(es) 2"
     with pytest.raises(windows.InsufficientData) as refused:
         train.train_model(cfg, end)
-    assert str(refused.value) == shortfall  # the policy asks the trainer's own rule
+    assert str(refused.value) == shortfall.detail  # the policy asks the trainer's own rule
     assert not (tmp_path / "mlflow.db").exists()  # refused before any run was logged
     # Without a configured label set, the model learns the classes its window holds.
     open_set = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"classes": None})})

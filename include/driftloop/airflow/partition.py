@@ -7,7 +7,13 @@ from typing import Any
 from driftloop.core.arrival import partitions_in_message
 from driftloop.core.partition import Partition, PartitionLike
 
-__all__ = ["event_partitions", "resolve_partition", "retrain_run_id", "triggered_partitions"]
+__all__ = [
+    "event_partitions",
+    "resolve_partition",
+    "retrain_run_id",
+    "triggered_partitions",
+    "triggering_events",
+]
 
 
 def event_partitions(extra: dict[str, Any] | None) -> list[Partition]:
@@ -25,14 +31,26 @@ def event_partitions(extra: dict[str, Any] | None) -> list[Partition]:
     return []
 
 
-def triggered_partitions(context: Any) -> list[Partition]:
-    """All partitions named by the triggering asset events (a run may batch several), in order."""
+def triggering_events(context: Any, asset_name: str | None = None) -> list[Any]:
+    """The asset events that triggered the run (only those of ``asset_name``, if given)."""
     events = context.get("triggering_asset_events") or {}
+    return [
+        ev
+        for evs in events.values()
+        for ev in evs
+        if asset_name is None or getattr(getattr(ev, "asset", None), "name", None) == asset_name
+    ]
+
+
+def triggered_partitions(context: Any, asset_name: str | None = None) -> list[Partition]:
+    """All partitions named by the triggering asset events (a run may batch several), in order.
+
+    With ``asset_name``, only the events of that asset count (a run scheduled on several assets).
+    """
     return sorted(
         {
             p
-            for evs in events.values()
-            for ev in evs
+            for ev in triggering_events(context, asset_name)
             for p in event_partitions(getattr(ev, "extra", None))
         }
     )

@@ -92,7 +92,8 @@ def train_arguments(context: Any) -> list[str]:
 
 def score_arguments(target: dict[str, str]) -> list[str]:
     """``driftloop score`` arguments of one partition's pod (kubernetes mode)."""
-    return ["score", "--date", target["partition"], "--model-version", target["model_version"]]
+    args = ["score", "--date", target["partition"], "--model-version", target["model_version"]]
+    return [*args, "--backlog"] if target.get("backlog") else args
 
 
 def pod_task(

@@ -14,6 +14,7 @@ from typing import Any
 
 from driftloop.cli.app import command, emit, iso_date
 from driftloop.core.config import Algorithm, PipelineConfig
+from driftloop.core.errors import EXIT_USAGE
 
 ALGORITHMS = tuple(a.value for a in Algorithm)
 
@@ -182,21 +183,37 @@ def _rollback(args: argparse.Namespace, cfg: PipelineConfig) -> int:
 
 # -- score ----------------------------------------------------------------------------------------
 def _score_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--date", type=iso_date, required=True, help="partition to score")
+    p.add_argument("--date", type=iso_date, help="partition to score (or --backlog)")
+    p.add_argument(
+        "--backlog",
+        action="store_true",
+        help="score every validated day without predictions (those ingested before the first "
+        "champion), once each; with --date: that day is such a day, record it as backlog",
+    )
     p.add_argument(
         "--model-version", type=_opt(str), help="registered version (default: the champion)"
     )
     p.add_argument("--chunk-rows", type=int, default=50_000, help="rows per scoring batch")
 
 
-@command("score", "score one validated partition into predictions/")(_score_args)
+@command("score", "score one validated partition (or the backlog) into predictions/")(_score_args)
 def _score(args: argparse.Namespace, cfg: PipelineConfig) -> int:
-    from driftloop.model.scoring import NoChampion, score_partition
+    from driftloop.model.scoring import NoChampion, score_backlog, score_partition
 
+    if args.date is None and not args.backlog:
+        print("driftloop score: give --date DAY or --backlog", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        result = score_partition(cfg, args.date, args.model_version, chunk_rows=args.chunk_rows)
+        if args.date is None:
+            results = score_backlog(cfg, args.model_version, chunk_rows=args.chunk_rows)
+            emit({"backlog": [r.to_dict() for r in results]})
+            return 0
+        result = score_partition(
+            cfg, args.date, args.model_version, chunk_rows=args.chunk_rows, backlog=args.backlog
+        )
     except NoChampion as err:
-        emit({"scored": False, "partition": args.date.isoformat(), "reason": str(err)})
+        day = args.date.isoformat() if args.date else None
+        emit({"scored": False, "partition": day, "reason": str(err)})
         print(f"driftloop score: {err}", file=sys.stderr)
         return err.exit_code
     emit(result.to_dict())  # exactly what the score DAG's score_partition task returns

@@ -346,6 +346,15 @@ class Drift(_Strict):
         description="allowed worsening of the primary metric, in its direction and units",
     )
     min_labelled_samples: int = Field(500, ge=1)
+    reference: Literal["champion_window", "same_period_last_cycle"] = Field(
+        "champion_window",
+        description="what current data is compared with: the champion's training data, or the "
+        "validated data of the same period one cycle earlier (seasonal data), in the champion's "
+        "bins; the champion's profile when that period has too little data (the report says so)",
+    )
+    reference_cycle_days: int = Field(
+        365, ge=1, description="length of a cycle for same_period_last_cycle, in days"
+    )
 
     @model_validator(mode="before")
     @classmethod

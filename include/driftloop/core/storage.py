@@ -42,6 +42,7 @@ Content = bytes | Path
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from driftloop.core.config import Storage as StorageConfig
 
@@ -184,6 +185,21 @@ class Store(ABC):
 
     def read_json(self, key: str) -> Any:
         return json.loads(self.read_bytes(key))
+
+    def iter_batches(
+        self,
+        zone: Zone | str,
+        days: builtins.list[date],
+        columns: builtins.list[str] | None = None,
+        batch_rows: int = 65_536,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the ``part-0.parquet`` of each day's partition in record batches (bounded memory)."""
+        import pyarrow.parquet as pq
+
+        for day in days:
+            with self.local_file(f"{self.require_partition(zone, day)}/{PART_FILE}") as path:
+                pf = pq.ParquetFile(path, pre_buffer=False)
+                yield from pf.iter_batches(batch_rows, columns=columns)
 
 
 # A hidden ``.<name>.<uuid>.tmp`` / ``.old`` beside a key older than this is what a killed write left

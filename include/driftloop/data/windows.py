@@ -97,6 +97,75 @@ def load_days(cfg: PipelineConfig, days: list[date], store: Store | None = None)
     return frame.sort_values([PARTITION_COLUMN, ds.id_column], kind="stable", ignore_index=True)
 
 
+@dataclass(frozen=True)
+class Shortfall:
+    """How far a training window is from what the trainer accepts, in numbers.
+
+    The one rule the trainer applies (:func:`training_frame`, :func:`check_split`) and the retrain
+    policy asks about before triggering (:func:`window_shortfall`), so the two never disagree.
+    """
+
+    end: date
+    window_days: int
+    labelled_days: int
+    need_days: int
+    labelled_rows: int
+    need_rows: int
+    detail: str
+    # What else is missing when days and rows suffice (e.g. a second class): more data may fix it.
+    waiting_on: str | None = None
+
+    @property
+    def more_days(self) -> int:
+        """Labelled days still missing (0: enough days)."""
+        return max(0, self.need_days - self.labelled_days)
+
+    @property
+    def more_rows(self) -> int:
+        """Labelled rows still missing (0: enough rows)."""
+        return max(0, self.need_rows - self.labelled_rows)
+
+    def waiting_for(self) -> str:
+        """``waiting for N more labelled days / M more labelled rows`` (what is missing, in numbers)."""
+        parts = []
+        if self.more_days:
+            parts.append(f"{self.more_days} more labelled day{'s' if self.more_days > 1 else ''}")
+        if self.more_rows:
+            parts.append(f"{self.more_rows} more labelled row{'s' if self.more_rows > 1 else ''}")
+        if not parts:
+            parts.append(self.waiting_on or "more labelled data")
+        return "waiting for " + " / ".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.waiting_for()} ({self.detail})"
+
+
+def _window_data(
+    cfg: PipelineConfig, end: date, window: int, store: Store
+) -> tuple[pd.DataFrame, list[date], Shortfall | None]:
+    """The labelled rows and days of a window, and its shortfall in days or rows (None: enough)."""
+    days = labelled_days(store, end - timedelta(days=window - 1), end)
+    frame = load_days(cfg, days, store)
+    need_days = cfg.training.holdout_days + 1
+    need_rows = cfg.training.min_train_rows
+    detail = None
+    if len(days) < need_days:
+        detail = (
+            f"the {window}-day window ending {end} has {len(days)} labelled day(s) "
+            f"({', '.join(d.isoformat() for d in days) or 'none'}); training needs at least "
+            f"{need_days} ({cfg.training.holdout_days} holdout + 1). Labels arrive "
+            f"{cfg.dataset.label_delay_days} days late: choose a later date or a wider window."
+        )
+    elif len(frame) < need_rows:
+        detail = (
+            f"the {window}-day window ending {end} has {len(frame)} labelled rows over "
+            f"{len(days)} day(s); training.min_train_rows is {need_rows}"
+        )
+    if detail is None:
+        return frame, days, None
+    return frame, days, Shortfall(end, window, len(days), need_days, len(frame), need_rows, detail)
+
+
 def training_frame(
     cfg: PipelineConfig, end: date | str, window_days: int | None = None
 ) -> tuple[pd.DataFrame, list[date]]:
@@ -107,23 +176,11 @@ def training_frame(
             labelled days for a training part and a holdout of ``training.holdout_days`` days.
     """
     end = as_date(end)
-    window = window_days or cfg.training.window_days
-    store = open_store(cfg.storage)
-    days = labelled_days(store, end - timedelta(days=window - 1), end)
-    need_days = cfg.training.holdout_days + 1
-    if len(days) < need_days:
-        raise InsufficientData(
-            f"the {window}-day window ending {end} has {len(days)} labelled day(s) "
-            f"({', '.join(d.isoformat() for d in days) or 'none'}); training needs at least "
-            f"{need_days} ({cfg.training.holdout_days} holdout + 1). Labels arrive "
-            f"{cfg.dataset.label_delay_days} days late: choose a later date or a wider window."
-        )
-    frame = load_days(cfg, days, store)
-    if len(frame) < cfg.training.min_train_rows:
-        raise InsufficientData(
-            f"the {window}-day window ending {end} has {len(frame)} labelled rows over "
-            f"{len(days)} day(s); training.min_train_rows is {cfg.training.min_train_rows}"
-        )
+    frame, days, short = _window_data(
+        cfg, end, window_days or cfg.training.window_days, open_store(cfg.storage)
+    )
+    if short is not None:
+        raise InsufficientData(short.detail)
     return frame, days
 
 
@@ -137,53 +194,62 @@ def training_window(end: date, window_days: int, since: date | str | None = None
     return window
 
 
+def split_shortfall(cfg: PipelineConfig, split: Split, end: date, window: int) -> Shortfall | None:
+    """A training or holdout part the model cannot learn from or be measured on (None: fine).
+
+    Classification needs two classes in each part, regression two distinct target values. A
+    multiclass pipeline with ``dataset.classes`` also needs every listed class in the training part:
+    a model learns the classes it sees, and one that never saw a class would have no
+    ``proba_<class>`` column for it, so its predictions, prediction drift and gate comparisons would
+    not line up with a champion's. Refusing (the policy waits, asking this same function) was chosen
+    over padding the missing column with zeros: a zero probability is a claim the model never
+    learned (it makes the log loss of any such label the clipped maximum), and padding would need a
+    wrapper estimator in the model format's trusted types.
+    """
+    ds = cfg.dataset
+    n_days = len(split.train_partitions) + len(split.holdout_partitions)
+    rows = len(split.train) + len(split.holdout)
+
+    def short(detail: str, waiting_on: str) -> Shortfall:
+        return Shortfall(end, window, n_days, n_days, rows, rows, detail, waiting_on=waiting_on)
+
+    what = "value" if ds.task == "regression" else "class"
+    for part, name in ((split.train, "training"), (split.holdout, "holdout")):
+        if part[ds.target].nunique() < 2:
+            return short(
+                f"the {name} part of the window ending {end} has one {what} only",
+                f"labelled rows of a second {what}",
+            )
+    if ds.task == "multiclass" and ds.classes:
+        seen = set(split.train[ds.target].astype(str))
+        absent = ", ".join(str(c) for c in ds.classes if str(c) not in seen)
+        if absent:
+            return short(
+                f"the training part of the window ending {end} has no row of class(es) {absent} "
+                "listed in dataset.classes; a model must learn every listed class (wait for "
+                "labelled rows of it, or widen the window)",
+                f"labelled rows of class(es) {absent}",
+            )
+    return None
+
+
 def window_shortfall(
     cfg: PipelineConfig,
     end: date | str,
     window_days: int | None = None,
     since: date | str | None = None,
-) -> str | None:
+) -> Shortfall | None:
     """Why the trainer would refuse the window ending ``end`` (None: it has enough labelled data).
 
     The retrain policy asks this before triggering, so it never asks for a training that the
-    trainer then refuses with :class:`InsufficientData`.
+    trainer then refuses with :class:`InsufficientData`; the answer says how much more is needed.
     """
     end = as_date(end)
     window = training_window(end, window_days or cfg.training.window_days, since)
-    try:
-        frame, days = training_frame(cfg, end, window)
-    except InsufficientData as err:
-        return str(err)
-    return target_shortfall(cfg, time_split(frame, days, cfg.training.holdout_days), end)
-
-
-def target_shortfall(cfg: PipelineConfig, split: Split, end: date) -> str | None:
-    """Why the targets of ``split`` cannot be learned from or measured on (None: they can).
-
-    Classification needs two classes in each part, regression two distinct values. A multiclass
-    pipeline with ``dataset.classes`` also needs every listed class in the training part: a model
-    learns the classes it sees, and one that never saw a class would have no ``proba_<class>``
-    column for it, so its predictions, prediction drift and gate comparisons would not line up with
-    a champion's. Refusing (the policy waits, asking this same function) was chosen over padding
-    the missing column with zeros: a zero probability is a claim the model never learned (it makes
-    the log loss of any such label the clipped maximum), and padding would need a wrapper estimator
-    in the model format's trusted types.
-    """
-    ds = cfg.dataset
-    for part, name in ((split.train, "training"), (split.holdout, "holdout")):
-        if part[ds.target].nunique() < 2:
-            what = "value" if ds.task == "regression" else "class"
-            return f"the {name} part of the window ending {end} has one {what} only"
-    if ds.task == "multiclass" and ds.classes:
-        seen = set(split.train[ds.target].astype(str))
-        absent = [c for c in ds.classes if str(c) not in seen]
-        if absent:
-            return (
-                f"the training part of the window ending {end} has no row of class(es) "
-                f"{', '.join(map(str, absent))} listed in dataset.classes; a model must learn "
-                "every listed class (wait for labelled rows of it, or widen the window)"
-            )
-    return None
+    frame, days, short = _window_data(cfg, end, window, open_store(cfg.storage))
+    if short is not None:
+        return short
+    return split_shortfall(cfg, time_split(frame, days, cfg.training.holdout_days), end, window)
 
 
 def time_split(frame: pd.DataFrame, partitions: list[date], holdout_days: int) -> Split:

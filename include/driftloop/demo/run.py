@@ -60,6 +60,8 @@ class DayRecord:
     action: str = "-"
     retrain_triggered: bool = False
     promoted: bool = False
+    # Validated days without predictions scored after this day's promotion (the backlog).
+    backfilled: list[str] = field(default_factory=list)
     reason: str | None = None
     seconds: float = 0.0
     dag_seconds: dict[str, float] = field(default_factory=dict)
@@ -110,7 +112,8 @@ class DemoRunner:
         t0 = time.perf_counter()
         with self._task_output_to_log():
             state = run_dag(self.dags[dag_id(self.cfg.name, stage)], day, conf, mark_success)
-        self.timings[stage] = round(time.perf_counter() - t0, 2)
+        took = time.perf_counter() - t0
+        self.timings[stage] = round(self.timings.get(stage, 0) + took, 2)
         return state
 
     @contextlib.contextmanager
@@ -192,13 +195,15 @@ def drive_day(
     labelled: date | None = None,
 ) -> DayRecord:
     """One day of the loop in-process: ``deliver`` lands it, then ``ingest``, ``score`` (a validated
-    day), ``drift_check`` and, when its policy says so, ``train`` with the conf it would trigger.
+    day), ``drift_check`` and, when its policy says so, ``train`` with the conf it would trigger;
+    after a promotion, ``score`` once more for the backlog (validated days without predictions).
 
     The row's live metric is that of partition ``labelled``, whose labels this delivery brings
     (default: the day ``dataset.label_delay_days`` back, as in a daily feed).
     """
-    from driftloop.core.storage import VALIDATED, open_store
+    from driftloop.core.storage import PREDICTIONS, VALIDATED, open_store
     from driftloop.model import registry
+    from driftloop.model.scoring import unscored_days
 
     cfg = runner.cfg
     store = open_store(cfg.storage)
@@ -234,6 +239,13 @@ def drive_day(
         rec.promoted = after is not None and (champion is None or after.version != champion.version)
         actions.append("promoted" if rec.promoted else "rejected")
     rec.champion_version = after.version if after is not None else None
+    if rec.promoted:
+        # What the model asset event starts under a scheduler: the days validated while no
+        # champion existed are scored now, once each.
+        backlog = [d.isoformat() for d in unscored_days(cfg, store)]
+        if backlog:
+            runner.run("score", day, {"backlog": True})
+            rec.backfilled = [d for d in backlog if store.partition_exists(PREDICTIONS, d)]
 
     if labelled is None:
         labelled = day - timedelta(days=cfg.dataset.label_delay_days)

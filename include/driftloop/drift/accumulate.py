@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     pass
 
 from driftloop.drift import columns
-from driftloop.drift.profile import NumericProfile, Profile
+from driftloop.drift.profile import CategoricalProfile, FeatureProfile, NumericProfile, Profile
 
 
 # -- streaming the current data --------------------------------------------------------------------
@@ -40,6 +40,26 @@ class NumericState:
                 return
             lo, hi = float(finite.min()), float(finite.max())
         self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+
+    def as_profile(self, binning: NumericProfile) -> NumericProfile:
+        """These counts as a profile in ``binning``'s bins (its edges, grid and scale)."""
+        edges = np.asarray(binning.edges, dtype=np.float64)
+        grid = np.asarray(binning.grid, dtype=np.float64)
+        # Every coarse edge is a grid point, so the fine counts fold into the coarse bins exactly.
+        fine_to_coarse = np.append(np.searchsorted(edges, grid, side="left"), len(edges))
+        coarse = np.bincount(fine_to_coarse, weights=self.counts, minlength=len(edges) + 1)
+        seen = math.isfinite(self.lo) and math.isfinite(self.hi)
+        return NumericProfile(
+            name=binning.name,
+            edges=list(binning.edges),
+            counts=[int(c) for c in coarse],
+            grid=list(binning.grid),
+            grid_counts=[int(c) for c in self.counts],
+            missing=self.missing,
+            # Only the range is known (detect reads the ends); the bins carry the shape.
+            quantiles=[self.lo, self.hi] if seen else [],
+            scale=binning.scale,
+        )
 
 
 @dataclass
@@ -108,6 +128,36 @@ class Accumulator:
         for name, state in self._class_scores.items():
             state.update(columns.numeric_values(columns.column(chunk, name)))
         return self
+
+    @property
+    def n_scores(self) -> int:
+        """Prediction values counted (scores, or rows of class probabilities)."""
+        states = [self._score] if self._score is not None else list(self._class_scores.values())
+        return max((int(s.counts.sum()) + s.missing for s in states), default=0)
+
+    def as_profile(self) -> Profile:
+        """The streamed rows as a reference profile in the bins of the profile they were counted in.
+
+        How a seasonal reference (data of another period) is compared with current data in the
+        champion's own binning: the same edges, grid and scales, other counts.
+        """
+        features: list[FeatureProfile] = []
+        for f in self.profile.features:
+            if isinstance(f, NumericProfile):
+                features.append(self._num[f.name].as_profile(f))
+                continue
+            st = self._cat[f.name]
+            order = [*f.categories, *sorted(c for c in st.counts if c not in set(f.categories))]
+            features.append(
+                CategoricalProfile(f.name, order, [st.counts.get(c, 0) for c in order], st.missing)
+            )
+        ref = self.profile
+        return Profile(
+            n_rows=self.n_rows,
+            features=features,
+            score=self._score.as_profile(ref.score) if self._score and ref.score else None,
+            class_scores=[self._class_scores[c.name].as_profile(c) for c in ref.class_scores],
+        )
 
     def class_score_state(self, name: str) -> NumericState:
         return self._class_scores[name]

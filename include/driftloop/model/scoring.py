@@ -9,6 +9,14 @@ Memory stays bounded by the chunk size on the input side: the validated file is 
 writer as a row group. Only the (compressed) output — ids, scores and labels — is held in memory
 until it is written atomically as ``predictions/date=<day>/part-0.parquet``.
 
+**Backlog.** Days validated while no champion existed are recorded as unscored and have no
+predictions. Once a champion exists, :func:`unscored_days` lists the validated days without
+predictions and each is scored once (:func:`score_backlog`, the ``score`` DAG when it runs after a
+promotion, ``driftloop score --backlog``): a scored day has a predictions partition and is never in
+the backlog again, so reruns neither rescore nor duplicate. A backfilled day's
+``monitoring/scoring/date=<day>/status.json`` says ``backlog`` and names the model version (as do
+its predictions).
+
 Its columns depend on the task (besides the id and ``model_name``, ``model_version``, ``run_id``):
 binary ``score`` (P(positive)) and ``predicted_label`` (0/1 at the run's decision threshold);
 multiclass ``predicted_label`` (the most probable class), ``score`` (its probability) and one
@@ -35,7 +43,7 @@ from driftloop.core.metrics import (
     proba_column,
 )
 from driftloop.core.partition import PART_FILE
-from driftloop.core.storage import PREDICTIONS, VALIDATED, as_date, open_store
+from driftloop.core.storage import PREDICTIONS, SCORING, VALIDATED, Store, as_date, open_store
 from driftloop.tracking.mlflow import mlflow_client, run_id_of
 
 if TYPE_CHECKING:
@@ -111,8 +119,12 @@ def score_partition(
     model_version: str | None = None,
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    backlog: bool = False,
 ) -> ScoreResult:
     """Score ``validated/date=<day>`` and write ``predictions/date=<day>/`` (replacing it).
+
+    ``backlog``: the day is scored late (it was validated before a champion existed); its scoring
+    record then says so.
 
     Raises:
         NoChampion: no version given and no champion; nothing is written.
@@ -154,7 +166,7 @@ def score_partition(
                 pa.table(
                     {
                         ds.id_column: pa.array(frame[ds.id_column].astype(str), pa.string()),
-                        **_output_columns(cfg, model, frame, resolved.threshold),
+                        **output_columns(cfg, model, frame, resolved.threshold),
                         "model_name": pa.array([resolved.name] * n, pa.string()),
                         "model_version": pa.array([resolved.version] * n, pa.string()),
                         "run_id": pa.array([resolved.run_id] * n, pa.string()),
@@ -165,8 +177,16 @@ def score_partition(
     uri = store.write_partition(PREDICTIONS, day, {PART_FILE: sink.getvalue()})
     seconds = round(time.perf_counter() - t0, 3)
     log.info(
-        "scored %d rows of %s with %s v%s -> %s", rows, day, resolved.name, resolved.version, uri
+        "scored %d rows of %s with %s v%s -> %s%s",
+        rows,
+        day,
+        resolved.name,
+        resolved.version,
+        uri,
+        " (backlog: validated before a champion existed)" if backlog else "",
     )
+    if backlog:
+        _record_backfill(store, day, resolved, rows)
     return ScoreResult(
         partition=day.isoformat(),
         uri=uri,
@@ -176,6 +196,61 @@ def score_partition(
         run_id=resolved.run_id,
         seconds=seconds,
     )
+
+
+def unscored_days(cfg: PipelineConfig, store: Store | None = None) -> list[date]:
+    """Validated days without predictions, ascending: the backlog a champion scores once.
+
+    Typically the days ingested before the first champion existed (recorded as unscored then).
+    """
+    store = store or open_store(cfg.storage)
+    scored = set(store.partitions(PREDICTIONS))
+    return [d for d in store.partitions(VALIDATED) if d not in scored]
+
+
+def _record_backfill(store: Store, day: date, model: ResolvedModel, rows: int) -> None:
+    """Replace a day's "unscored" record: scored from the backlog, by which version."""
+    import json
+
+    body = {
+        "status": "scored",
+        "backlog": True,
+        "model_name": model.name,
+        "model_version": model.version,
+        "run_id": model.run_id,
+        "rows": rows,
+    }
+    store.write_partition(SCORING, day, {"status.json": json.dumps(body, sort_keys=True).encode()})
+
+
+def score_backlog(
+    cfg: PipelineConfig,
+    model_version: str | None = None,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> list[ScoreResult]:
+    """Score every validated day without predictions with one resolved version (the champion's).
+
+    Idempotent: a rerun finds the days scored and does nothing.
+
+    Raises:
+        NoChampion: days wait and nothing has been promoted yet (nothing is written).
+    """
+    days = unscored_days(cfg)
+    if not days:
+        log.info("backlog: every validated day has predictions; nothing to score")
+        return []
+    resolved = resolve_model(cfg, model_version)
+    log.info(
+        "backlog: scoring %d validated day(s) without predictions with %s v%s: %s",
+        len(days),
+        resolved.name,
+        resolved.version,
+        ", ".join(d.isoformat() for d in days),
+    )
+    return [
+        score_partition(cfg, d, resolved.version, chunk_rows=chunk_rows, backlog=True) for d in days
+    ]
 
 
 def _output_fields(cfg: PipelineConfig, model: Any) -> list[tuple[str, pa.DataType]]:
@@ -192,10 +267,10 @@ def _output_fields(cfg: PipelineConfig, model: Any) -> list[tuple[str, pa.DataTy
     return [(PREDICTION, pa.float64())]
 
 
-def _output_columns(
+def output_columns(
     cfg: PipelineConfig, model: Any, frame: pd.DataFrame, threshold: float
 ) -> dict[str, pa.Array]:
-    """The task's prediction columns for the rows of ``frame``."""
+    """The task's prediction columns for the rows of ``frame`` (what a predictions file holds)."""
     import numpy as np
     import pyarrow as pa
 
@@ -225,6 +300,9 @@ __all__ = [
     "NoChampion",
     "ResolvedModel",
     "ScoreResult",
+    "output_columns",
     "resolve_model",
+    "score_backlog",
     "score_partition",
+    "unscored_days",
 ]

@@ -29,7 +29,7 @@ from driftloop.core.metrics import (
 from driftloop.core.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
 from driftloop.data.windows import (
     InsufficientData,
-    target_shortfall,
+    split_shortfall,
     time_split,
     training_frame,
     training_window,
@@ -134,7 +134,9 @@ def train_model(
     )
     frame, partitions = training_frame(cfg, end, window)
     split = time_split(frame, partitions, cfg.training.holdout_days)
-    _check_targets(cfg, split, end)
+    short = split_shortfall(cfg, split, end, window)
+    if short is not None:
+        raise InsufficientData(short.detail)
     timings["load_seconds"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -248,14 +250,6 @@ def train_model(
         n_holdout=len(split.holdout),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
-
-
-def _check_targets(cfg: PipelineConfig, split: Any, end: date) -> None:
-    """Refuse a window whose targets cannot be learned from or measured on (the same rule the
-    retrain policy asks before triggering: ``windows.target_shortfall``)."""
-    problem = target_shortfall(cfg, split, end)
-    if problem:
-        raise InsufficientData(problem)
 
 
 __all__ = ["TrainResult", "train_model"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from driftloop.tracking.mlflow import (
     TAG_MODEL_VERSION,
     TAG_NOTE,
     TAG_PARTITION_DATE,
+    TAG_PARTITIONS,
     TAG_RETRAIN,
     ensure_monitoring_experiment,
     mlflow_client,
@@ -58,6 +59,8 @@ class ChampionContext:
     profile: Profile | None
     holdout_metrics: dict[str, float] = field(default_factory=dict)
     training_end: date | None = None
+    # The partitions it was trained and held out on (not live data for performance).
+    trained_days: list[date] = field(default_factory=list)
 
 
 @dataclass
@@ -117,11 +120,13 @@ def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> C
         profile = registry.load_reference_profile(cfg, version)
     run = mlflow_client(cfg).get_run(run_id_of(champ))
     tag = run.data.tags.get(TAG_PARTITION_DATE)
+    trained = json.loads(run.data.tags.get(TAG_PARTITIONS) or "[]")
     return ChampionContext(
         version=version,
         profile=profile,
         holdout_metrics=_holdout_metrics(run.data.metrics, cfg.dataset.task),
         training_end=Partition.of(tag).day if tag else None,
+        trained_days=[as_date(d) for d in trained],
     )
 
 
@@ -210,6 +215,7 @@ def run_daily_check(
         champ.version,
         store=store,
         training_end=champ.training_end,
+        trained_days=champ.trained_days,
     )
     signals = report.signals()
     if signals.performance_decay:
@@ -229,25 +235,22 @@ def run_daily_check(
     )
     if decision.retrain:
         shortfall = window_shortfall(cfg, day, since=decision.since)
-        if shortfall:
-            decision = replace(
-                decision,
-                retrain=False,
-                pending=True,
-                reason=f"retrain pending: {decision.reason}; but {shortfall}",
-            )
+        if shortfall is not None:
+            decision = policy.pending_for_data(decision, shortfall)
     uri = store.uri(partition_prefix(DRIFT, day))
     trigger_conf = _trigger_conf(day, decision, uri)
     body = {**report_dict(report, decision), "trigger_conf": trigger_conf}
     write_report_body(store, day, body)
     mlflow_run = log_check_to_mlflow(cfg, day, body)
     log.info(
-        "%s vs champion v%s: %s (drift share %s; drifted: %s); performance: %s; report: %s",
+        "%s vs champion v%s: %s (drift share %s; drifted: %s; reference: %s); performance: %s; "
+        "report: %s",
         day,
         champ.version,
         report.drift.status,
         report.drift.drift_share,
         ", ".join(report.drift.drifted) or "none",
+        report.reference.get("kind"),
         report.performance.status,
         uri,
     )

@@ -13,6 +13,9 @@ Choices that keep one change from triggering twice:
 
 * Performance and prediction drift use only rows scored by the *current* champion version: after a
   promotion, the previous model's predictions say nothing about the new one.
+* Days the champion was trained or held out on (``trained_days``) are left out of the performance
+  window: their predictions exist only when they were scored from the backlog (after the first
+  promotion) and measure the fit, not live performance.
 * Days on or before the champion's training end (``training_end``, its partition date) are left out
   of the drift window: they are part of its training data, so by construction they do not drift.
   Right after a promotion the window is therefore empty or short, and the check reports
@@ -24,7 +27,8 @@ names the days used and the days missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,7 +44,6 @@ from driftloop.core.metrics import (
     class_metric_name,
     metric_table,
 )
-from driftloop.core.partition import PART_FILE
 from driftloop.core.storage import LABELS, PREDICTIONS, VALIDATED, Store, as_date
 from driftloop.drift import Accumulator, DriftResult, Profile, detect
 from driftloop.monitor.policy import Signals
@@ -50,6 +53,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from driftloop.core.config import PipelineConfig
+
+log = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
 
@@ -174,13 +179,7 @@ def iter_batches(
     store: Store, zone: str, days: list[date], columns: list[str] | None = None
 ) -> Iterator[pa.RecordBatch]:
     """Stream the ``part-0.parquet`` of each day's partition in record batches (bounded memory)."""
-    import pyarrow.parquet as pq
-
-    for day in days:
-        key = f"{store.require_partition(zone, day)}/{PART_FILE}"
-        with store.local_file(key) as path:
-            pf = pq.ParquetFile(path, pre_buffer=False)
-            yield from pf.iter_batches(BATCH_ROWS, columns=columns)
+    return store.iter_batches(zone, days, columns, BATCH_ROWS)
 
 
 def _champion_predictions(
@@ -199,18 +198,28 @@ def _champion_predictions(
 
 
 def load_performance_window(
-    store: Store, cfg: PipelineConfig, day: date, champion_version: str | None
+    store: Store,
+    cfg: PipelineConfig,
+    day: date,
+    champion_version: str | None,
+    trained_days: Collection[date] = (),
 ) -> tuple[pd.DataFrame, list[date], list[date]]:
     """Champion predictions joined with their labels over the performance window.
 
     The window is ``performance_window_days + label_delay_days`` days ending at ``day``: the labels
     of the newest days have not arrived yet, so the last days with labels are what is measured.
+    ``trained_days`` (the champion's training and holdout partitions) are not live data: left out.
     Returns (joined frame, days used, days missing a predictions or labels partition).
     """
     import pandas as pd
 
     ds = cfg.dataset
-    days = window(day, cfg.drift.performance_window_days + ds.label_delay_days)
+    trained = set(trained_days)
+    days = [
+        d
+        for d in window(day, cfg.drift.performance_window_days + ds.label_delay_days)
+        if d not in trained
+    ]
     with_pred, _ = _split(store, PREDICTIONS, days)
     with_labels, _ = _split(store, LABELS, days)
     used = [d for d in days if d in set(with_pred) & set(with_labels)]
@@ -275,6 +284,8 @@ class MonitoringReport:
     performance: PerformanceResult
     drift_days_used: list[str]
     drift_days_missing: list[str]
+    # The reference the drift was measured against (driftloop.monitor.reference.Reference.to_dict).
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def signals(self) -> Signals:
         """The inputs of the retrain policy."""
@@ -303,6 +314,7 @@ class MonitoringReport:
                 "training_end": self.training_end,
                 "drift_days_used": self.drift_days_used,
                 "drift_days_missing": self.drift_days_missing,
+                "reference": self.reference,
                 "drift": self.drift.to_dict(),
                 "performance": self.performance.to_dict(),
                 "signals": self.signals().to_dict(),
@@ -319,14 +331,24 @@ def check(
     *,
     store: Store | None = None,
     training_end: str | date | None = None,
+    trained_days: Collection[date] = (),
 ) -> MonitoringReport:
-    """Run the daily monitoring of ``day`` against the champion's reference profile."""
+    """Run the daily monitoring of ``day`` against the configured drift reference.
+
+    ``profile`` is the champion's reference profile: the reference itself by default, and the bins
+    of a seasonal reference (:mod:`driftloop.monitor.reference`).
+    """
     from driftloop.core.storage import open_store
+    from driftloop.monitor.reference import choose_reference
 
     store = store or open_store(cfg.storage)
     day = as_date(day)
     end = as_date(training_end) if training_end else None
     used, missing = drift_days(store, cfg, day, end)
+    reference = choose_reference(cfg, store, day, used, profile, champion_version)
+    if reference.fallback:
+        log.warning("%s: drift reference: %s", day, reference.note)
+    profile = reference.profile
 
     acc = Accumulator(profile)
     for batch in iter_batches(store, VALIDATED, used, columns=profile.feature_names):
@@ -343,7 +365,9 @@ def check(
             acc.update_scores(df[column])
     drift = detect(profile, acc, cfg)
 
-    joined, perf_used, perf_missing = load_performance_window(store, cfg, day, champion_version)
+    joined, perf_used, perf_missing = load_performance_window(
+        store, cfg, day, champion_version, trained_days
+    )
     perf = evaluate_performance(cfg, joined, holdout_metrics, champion_version)
     perf.days_used = [d.isoformat() for d in perf_used]
     perf.days_missing = [d.isoformat() for d in perf_missing]
@@ -355,6 +379,7 @@ def check(
         performance=perf,
         drift_days_used=[d.isoformat() for d in used],
         drift_days_missing=[d.isoformat() for d in missing],
+        reference=reference.to_dict(),
     )
 
 

@@ -34,6 +34,7 @@ from driftloop.core.partition import Partition
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
+    from driftloop.data.windows import Shortfall
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,27 @@ def _reasons(s: Signals) -> list[str]:
     return out
 
 
+def _more_days(have: int, need: int) -> str:
+    more = need - have
+    return f"waiting for {more} more labelled day{'s' if more > 1 else ''}"
+
+
+def pending_for_data(decision: RetrainDecision, shortfall: Shortfall) -> RetrainDecision:
+    """A retrain decision held back because the trainer would refuse the window: how much is missing.
+
+    The reason reads ``retrain pending: waiting for N more labelled days / M more labelled rows``,
+    followed by the signals and the trainer's own wording.
+    """
+    return RetrainDecision(
+        False,
+        f"retrain pending: {shortfall.waiting_for()} ({decision.reason}; {shortfall.detail})",
+        decision.signals,
+        since=decision.since,
+        pending=True,
+        bootstrap=decision.bootstrap,
+    )
+
+
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
@@ -138,8 +160,9 @@ def decide(
         if labelled_days_since_onset < min_labelled_days:
             return RetrainDecision(
                 False,
-                f"retrain pending: drift since {drift_onset.isoformat()}, waiting for labels of the "
-                f"new data ({labelled_days_since_onset}/{min_labelled_days} labelled days) ({because})",
+                f"retrain pending: {_more_days(labelled_days_since_onset, min_labelled_days)} of "
+                f"the new data since the drift onset {drift_onset.isoformat()} "
+                f"({labelled_days_since_onset}/{min_labelled_days} labelled days) ({because})",
                 sig,
                 since=drift_onset,
                 pending=True,
@@ -158,7 +181,7 @@ def decide_bootstrap(
     *,
     labelled_days: int,
     min_labelled_days: int,
-    shortfall: str | None,
+    shortfall: Shortfall | None,
     training_active: bool,
     last_training_date: date | None,
     cooldown_days: int,
@@ -167,7 +190,8 @@ def decide_bootstrap(
 
     ``labelled_days`` are the validated days with labels in the training window ending ``day``;
     ``shortfall`` is the trainer's own objection to that window (None: it would accept it), so the
-    policy never asks for a training the trainer then refuses.
+    policy never asks for a training the trainer then refuses; the reason then says how many more
+    labelled days or rows are needed.
     """
     sig = Signals().to_dict()
     have = f"{labelled_days}/{min_labelled_days} labelled days"
@@ -188,7 +212,8 @@ def decide_bootstrap(
     if labelled_days < min_labelled_days:
         return RetrainDecision(
             False,
-            f"bootstrap pending: no champion yet, waiting for labelled data ({have})",
+            f"bootstrap pending: no champion yet, "
+            f"{_more_days(labelled_days, min_labelled_days)} ({have})",
             sig,
             pending=True,
             bootstrap=True,
@@ -196,7 +221,8 @@ def decide_bootstrap(
     if shortfall:
         return RetrainDecision(
             False,
-            f"bootstrap pending: no champion yet ({have}), but {shortfall}",
+            f"bootstrap pending: no champion yet, {shortfall.waiting_for()} ({have}; "
+            f"{shortfall.detail})",
             sig,
             pending=True,
             bootstrap=True,
@@ -263,4 +289,5 @@ __all__ = [
     "decide_bootstrap",
     "decide_for",
     "last_training_date",
+    "pending_for_data",
 ]

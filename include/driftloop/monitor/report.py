@@ -97,6 +97,17 @@ th{background:#f3f3f3}.drift{background:#fde2e1}.ok{color:#2a7}.bad{color:#c33;f
 """
 
 
+def _reference_html(ref: dict[str, Any]) -> str:
+    """The line naming the drift reference (and a fallback, in the warning colour)."""
+    if not ref:
+        return ""
+    cls = " class='bad'" if ref.get("fallback") else ""
+    return (
+        f"<p{cls}>Drift reference <b>{html.escape(str(ref.get('kind')))}</b> (configured: "
+        f"{html.escape(str(ref.get('configured')))}): {html.escape(str(ref.get('note')))}.</p>"
+    )
+
+
 def render_html(body: dict[str, Any]) -> str:
     """A self-contained HTML page for a report.json body."""
     e = html.escape
@@ -135,6 +146,7 @@ def render_html(body: dict[str, Any]) -> str:
             e(", ".join(body["drift_days_used"]) or "none"),
             e(", ".join(body["drift_days_missing"]) or "none"),
         ),
+        _reference_html(body.get("reference") or {}),
         f"<p><small>Rule: {e(drift['rule'])}. Thresholds: PSI {th['psi']}, JS {th['js']}, "
         f"Wasserstein {th['wasserstein']}, prediction PSI {th['prediction_psi']}.</small></p>",
         "<h2>Features</h2><table><tr><th>feature</th><th>type</th><th>PSI</th><th>JS</th>"

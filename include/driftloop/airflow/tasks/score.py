@@ -1,4 +1,10 @@
-"""Task bodies of the ``score`` DAG: resolve the champion once, score each partition with it."""
+"""Task bodies of the ``score`` DAG: resolve the champion once, score each partition with it.
+
+A run scores the days it was started for (the ``validated`` events, or ``conf["date"]``) and the
+backlog: validated days without predictions, ingested while no champion existed. The DAG is also
+scheduled on the ``model`` asset, so a promotion (the first champion above all) starts a run that
+scores the backlog; ``conf["backlog"]`` asks for that run by hand (the demo driver, the UI).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ from typing import Any
 
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.factory import pipeline_config, pipeline_of
-from driftloop.airflow.partition import resolve_partition, triggered_partitions
+from driftloop.airflow.partition import resolve_partition, triggered_partitions, triggering_events
 
-__all__ = ["announce_predictions", "resolve_champion", "score_partition"]
+__all__ = ["announce_predictions", "resolve_champion", "run_days", "score_partition"]
 
 log = logging.getLogger(__name__)
 
@@ -22,34 +28,61 @@ def announce_predictions(context: Any, scored: dict[str, Any]) -> None:
     }
 
 
-def resolve_champion(**context: Any) -> list[dict[str, str]]:
-    """The partitions of the run, each with the concrete champion version that scores it.
+def run_days(context: Any) -> list[str]:
+    """The days a run was started for: none when it was started for the backlog only.
 
-    No champion yet: the days are recorded as unscored (so their drift check goes ahead) and the
-    task is skipped.
+    In order: ``conf["date"]``; the partitions of the ``validated`` events; none for a run started
+    by a ``model`` event (a promotion) or with ``conf["backlog"]``; else the logical date.
+    """
+    conf = context["dag_run"].conf or {}
+    assets = pipeline_assets(pipeline_of(context))
+    if conf.get("date"):
+        return [str(resolve_partition(context))]
+    validated = triggered_partitions(context, assets.validated.name)
+    if validated:
+        return [str(p) for p in validated]
+    if conf.get("backlog") or triggering_events(context, assets.model.name):
+        return []
+    return [str(resolve_partition(context))]
+
+
+def resolve_champion(**context: Any) -> list[dict[str, Any]]:
+    """The partitions to score, each with the concrete champion version that scores it.
+
+    The run's own days, then the backlog (validated days without predictions, flagged
+    ``backlog``). No champion yet: the run's days are recorded as unscored (so their drift check
+    goes ahead) and the task is skipped.
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
     from driftloop.core.logs import quiet_libraries
-    from driftloop.model.scoring import NoChampion, resolve_model
+    from driftloop.model.scoring import NoChampion, resolve_model, unscored_days
     from driftloop.monitor.daily_check import mark_unscored
 
     quiet_libraries()
     conf = context["dag_run"].conf or {}
-    partitions = [resolve_partition(context)]
-    if not conf.get("date") and triggered_partitions(context):
-        partitions = triggered_partitions(context)
-    days = [str(p) for p in partitions]
+    days = run_days(context)
     cfg = pipeline_config(context)
     try:
         model = resolve_model(cfg, conf.get("model_version") or None)
     except NoChampion as err:
         # Recorded per day, so each day's drift check goes ahead (and may train the first model).
         mark_unscored(cfg, days, str(err))
-        log.info("%s: recorded as unscored, so the daily check can go ahead", ", ".join(days))
-        raise AirflowSkipException(f"{err} (partitions {', '.join(days)})") from err
+        if days:
+            log.info("%s: recorded as unscored, so the daily check can go ahead", ", ".join(days))
+        raise AirflowSkipException(f"{err} (partitions {', '.join(days) or 'none'})") from err
+    backlog = [d.isoformat() for d in unscored_days(cfg) if d.isoformat() not in days]
     log.info("scoring %s with %s v%s (run %s)", days, model.name, model.version, model.run_id)
-    return [{"partition": d, "model_version": model.version} for d in days]
+    if backlog:
+        log.info(
+            "backlog: %d validated day(s) without predictions, scored once with v%s: %s",
+            len(backlog),
+            model.version,
+            ", ".join(backlog),
+        )
+    return [{"partition": d, "model_version": model.version} for d in days] + [
+        {"partition": d, "model_version": model.version, "backlog": True} for d in backlog
+    ]
 
 
 def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
@@ -59,7 +92,10 @@ def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
 
     quiet_libraries()
     result = scoring.score_partition(
-        pipeline_config(context), target["partition"], target["model_version"]
+        pipeline_config(context),
+        target["partition"],
+        target["model_version"],
+        backlog=bool(target.get("backlog")),
     )
     announce_predictions(context, result.to_dict())
     return result.to_dict()
