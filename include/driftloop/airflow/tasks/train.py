@@ -90,6 +90,7 @@ def evidence(
     cfg: Any, decision: dict[str, Any], trained: dict[str, Any], report_uri: str | None
 ) -> str:
     """The approval request's body: metrics side by side, the trigger and its drift report."""
+    from driftloop.core.config import format_duration
     from driftloop.core.metrics import metric_table
     from driftloop.core.partition import Partition
     from driftloop.model.evidence import approval_evidence
@@ -100,7 +101,13 @@ def evidence(
             url = report_link(cfg.name, Partition.from_key(report_uri))
         except ValueError:
             url = None  # a report outside the partition layout: named in the reason only
-    return approval_evidence(decision, trained, metric_table(cfg.dataset.task), report_url=url)
+    return approval_evidence(
+        decision,
+        trained,
+        metric_table(cfg.dataset.task),
+        report_url=url,
+        timeout=format_duration(cfg.gate.approval_timeout),
+    )
 
 
 def route(decision: dict[str, Any]) -> str | None:
