@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from driftloop.airflow.links import LINKS_XCOM_KEY, mlflow_version_url
 from driftloop.core.storage import PREDICTIONS, partition_prefix
 from driftloop.model import registry
 from tests.support.data import START, logical, write_days
@@ -205,15 +206,15 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
         assert outcome == f"v1 not promoted: {reason}"
 
 
-def _xcom(dr: Any, task_id: str) -> Any:
-    """The return value of ``task_id`` in the run ``dr``."""
+def _xcom(dr: Any, task_id: str, key: str = "return_value") -> Any:
+    """The XCom ``key`` (default: the return value) of ``task_id`` in the run ``dr``."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
         row = session.execute(
             XComModel.get_many(
-                key="return_value", run_id=dr.run_id, dag_ids=dr.dag_id, task_ids=task_id
+                key=key, run_id=dr.run_id, dag_ids=dr.dag_id, task_ids=task_id
             ).with_only_columns(XComModel.value)
         ).first()
     assert row is not None, f"no return value of {task_id}"
@@ -224,16 +225,38 @@ def _xcom(dr: Any, task_id: str) -> Any:
 
 
 def _sweep_when_timed_out(dag_id: str, task_id: str, done: dict[str, Any]) -> None:
-    """Run the scheduler's HITL timeout sweep once the parked request's deadline has passed."""
+    """Try to answer as a user who is not an approver, then run the scheduler's HITL timeout sweep
+    once the parked request's deadline has passed."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
     from airflow.jobs.job import Job
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
     from airflow.sdk import timezone
     from airflow.utils.session import create_session
+    from fastapi import HTTPException
 
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         with create_session() as session:
             ti = _awaiting(dag_id, task_id, session)
+            if ti is not None and "outsider" not in done:
+                try:
+                    update_hitl_detail(
+                        dag_id=dag_id,
+                        dag_run_id=ti.run_id,
+                        task_id=task_id,
+                        update_hitl_detail_payload=UpdateHITLDetailPayload(
+                            chosen_options=["Approve"], params_input={"decision_reason": None}
+                        ),
+                        user=SimpleAuthManagerUser(username="mallory", role="admin"),
+                        session=session,
+                    )
+                    done["outsider"] = 200
+                except HTTPException as err:
+                    done["outsider"] = err.status_code
+                session.rollback()
+                continue
             due = ti is not None and ti.trigger_timeout is not None
             if due and ti.trigger_timeout < timezone.utcnow():
                 done["aliases_while_waiting"] = registry.aliases(done["cfg"])
@@ -268,6 +291,8 @@ def test_unanswered_approval_times_out_and_rejects(airflow_db, cfg_factory) -> N
         run_conf={"date": END.isoformat(), "reason": "manual", "auto_promote": "off"},
     )
     sweeper.join(timeout=5)
+    # Only the configured approvers may answer: an admin who is not one is refused.
+    assert done["outsider"] == 403
     assert done["swept"] and done["aliases_while_waiting"] == {"challenger": "1"}
     states = _states(dr)
     assert str(dr.state) == "success", states
@@ -301,6 +326,11 @@ def test_promote_dag_rolls_back_and_promotes_with_audit(dags, env) -> None:
     assert registry.aliases(cfg) == {"champion": "2", "previous_champion": "1"}
     rec = store.read_json(f"registry/decisions/{cfg.model_name}/v2-rollback-from-v1.json")
     assert rec["reason"] == "bad scores" and rec["actor"]
+    # The run links to the new champion's page in the MLflow registry.
+    links = _xcom(dr, "apply", LINKS_XCOM_KEY)
+    assert links == {
+        "Registry decision": mlflow_version_url(cfg.tracking_uri(), cfg.model_name, "2")
+    }
 
     dr = dags["churn__promote"].test(
         run_conf={"action": "promote", "version": "1", "reason": "fixed"}
