@@ -38,7 +38,7 @@ COPY docker ./docker
 # Folders that compose mounts named volumes on must exist owned by the runtime user, so the volumes
 # start writable by it (Docker copies ownership into a fresh named volume).
 RUN uv sync --frozen --no-dev \
-    && mkdir -p $AIRFLOW_HOME/logs $AIRFLOW_HOME/auth $AIRFLOW_HOME/data_docs \
+    && mkdir -p $AIRFLOW_HOME/logs $AIRFLOW_HOME/auth $AIRFLOW_HOME/driftloop \
     && chown -R driftloop:0 $AIRFLOW_HOME && chmod -R g+rwX $AIRFLOW_HOME
 USER driftloop
 ENTRYPOINT []

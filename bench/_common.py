@@ -8,6 +8,7 @@ Every script prints ONE JSON object on stdout and writes the same object to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import multiprocessing as mp
@@ -18,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,21 @@ def timed(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> tuple[flo
         result = fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), result
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what is printed meanwhile (MLflow's run links, library output) to stderr, at the
+    file-descriptor level, so that stdout carries only the benchmark's JSON object."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _child(target: Callable[..., dict[str, Any]], args: tuple[Any, ...], q: Any) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from airflow.sdk import dag, task
 
 from driftloop.airflow import docs
+from driftloop.airflow.arrival import landed_asset, landed_partitions
 from driftloop.airflow.factory import pipelines
 from driftloop.airflow.params import DEFAULT_ARGS, poke_interval
 from driftloop.airflow.sensors import LandingSensor
@@ -21,22 +22,31 @@ for p in pipelines("ingest"):
 
     @dag(
         dag_id=p.dag_id,
-        schedule=p.interval,
+        # arrival.mode sensor: on the schedule, waiting for the day's data; queue: when a `landed`
+        # event (the arrival queue's watcher, or a REST call) names the partition(s).
+        schedule=[landed_asset(p.cfg)] if p.on_arrival_events else p.interval,
         start_date=p.start_date,
-        catchup=p.catchup,
+        catchup=p.catchup and not p.on_arrival_events,
         max_active_runs=3,
         default_args=DEFAULT_ARGS,
         tags=p.tags("data", "great-expectations"),
         doc_md=p.doc(docs.INGEST),
     )
     def ingest() -> None:
+        outlets = [p.assets.validated, p.assets.labels]
+        if p.on_arrival_events:
+            task(
+                outlets=outlets,
+                retry_policy=t.NO_RETRY_ON_QUARANTINE,
+                map_index_template="{{ partition }}",
+            )(t.ingest_and_validate).expand(partition=task(landed_partitions)())
+            return
         landed = LandingSensor(
             task_id="wait_for_landing",
             deferrable=True,
             poke_interval=poke_interval(),
             timeout=timedelta(hours=36).total_seconds(),
         )
-        outlets = [p.assets.validated, p.assets.labels]
         task(outlets=outlets, retry_policy=t.NO_RETRY_ON_QUARANTINE)(t.ingest_and_validate)(
             landed.output
         )

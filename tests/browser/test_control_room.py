@@ -2,13 +2,15 @@
 with the defaults, answer the approval the run asks for, and see the outcome.
 
 A real ``airflow standalone`` on a fresh home with eight ingested days; promotion needs a person
-(``gate.auto_promote: false``). Screenshots of every screen go to the test's tmp folder (its path is
-printed), never into the repository.
+(``gate.auto_promote: false``). Then a few more days are ingested and checked, and the pipeline's
+monitoring view is opened from a DAG's page. Screenshots of every screen go to the test's tmp folder
+(its path is printed), never into the repository.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,69 @@ def test_trigger_from_the_form_and_approve_from_required_actions(
         listing = page.locator("body").inner_text()
         assert "admin" in listing, listing  # responded by
         shot(page, "answered")
+
+        _see_the_monitoring_view(page, base, cfg, shot)
+
+
+def _check_more_days(cfg: Any) -> list[date]:
+    """Ingest and check three more days as the loop would (drift from the second one), and
+    quarantine a fourth; returns the checked days."""
+    from driftloop.core.storage import open_store
+    from driftloop.data import synth
+    from driftloop.data.ingest import ingest_partition
+    from driftloop.monitor.daily_check import run_daily_check
+
+    store = open_store(cfg.storage)
+    first, start = date(2026, 3, 1), date(2026, 3, 9)
+    drift = synth.Scenario("covariate_shift", start + timedelta(days=1))
+    days = [start + timedelta(days=i) for i in range(3)]
+    for day in days:
+        synth.write_day(store, cfg, day, drift, seed=3, rows=600, first_day=first)
+        assert ingest_partition(cfg, day, store).status == "validated"
+        run_daily_check(cfg, day, store=store)
+    bad = start + timedelta(days=3)
+    synth.write_day(store, cfg, bad, drift, seed=3, rows=100, first_day=first)  # too few rows
+    assert ingest_partition(cfg, bad, store).status == "quarantined"
+    return days
+
+
+def _see_the_monitoring_view(page: Any, base: str, cfg: Any, shot: Screens) -> None:
+    """The pipeline's monitoring view, opened from a DAG's page and from the navigation."""
+    from driftloop.core.storage import DRIFT, open_store, partition_prefix
+
+    days = _check_more_days(cfg)
+    store = open_store(cfg.storage)
+    reasons = {
+        d: store.read_json(f"{partition_prefix(DRIFT, d)}/report.json")["decision"]["reason"]
+        for d in days
+    }
+    page.goto(f"{base}/dags/churn__drift_check")
+    page.get_by_role("link", name="Monitoring", exact=True).click()
+    page.wait_for_url("**/dags/churn__drift_check/plugin/driftloop-monitor")
+    view = page.frame_locator("iframe")
+    view.get_by_text("churn: monitoring").wait_for()
+    # v1's band, the markers of its training and promotion (on the day it was trained through).
+    assert view.locator("g.band[data-version='1']").count() == 1
+    trained = view.locator("g.marker-trained[data-version='1']")
+    promoted = view.locator("g.marker-promoted[data-version='1']")
+    assert trained.count() == 1 and promoted.count() == 1
+    assert promoted.get_attribute("data-day") == "2026-03-05"
+    assert view.get_by_text("promoted v1").first.is_visible()
+    # The decision log: each checked day, newest first, with the reason of its report.
+    log = view.locator("tr[data-day]")
+    assert log.count() == 3
+    for i, d in enumerate(reversed(days)):
+        row = log.nth(i)
+        assert row.get_attribute("data-day") == d.isoformat()
+        assert reasons[d] in row.inner_text()
+    assert view.locator("rect.rows-quarantined").count() == 1  # the day with too few rows
+    shot(page, "monitoring-in-dag")
+    # A day's report link opens that report.
+    log.first.get_by_role("link", name="report").click()
+    view.get_by_text(f"Drift report {days[-1]}").wait_for()
+    # The navigation's entry lists the pipelines; the whole view, as one page.
+    page.goto(f"{base}/plugin/driftloop-pipelines")
+    page.frame_locator("iframe").get_by_role("link", name="churn").click()
+    page.frame_locator("iframe").get_by_text("churn: monitoring").wait_for()
+    page.goto(f"{base}/driftloop/churn/monitor")
+    shot(page, "monitoring")

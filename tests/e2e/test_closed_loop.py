@@ -78,12 +78,12 @@ def test_covariate_shift_is_detected_retrained_once_and_recovers(tmp_path: Path)
     assert retrains[0]["promoted"], retrains[0]
     new_champion = retrains[0]["champion_version"]
 
-    # Live AUC, by the day whose labels arrived: before the shift (old champion) vs once the new
+    # Live ROC AUC (the primary metric), by the day whose labels arrived: before the shift (old champion) vs once the new
     # champion scored the shifted data.
     lag = 3
-    pre = [d["live_auc"] for d in days if d["live_auc"] and day_index(d) - lag < drift_day]
+    pre = [d["live_metric"] for d in days if d["live_metric"] and day_index(d) - lag < drift_day]
     promoted_at = day_index(retrains[0])
-    post = [d["live_auc"] for d in days if d["live_auc"] and day_index(d) - lag > promoted_at]
+    post = [d["live_metric"] for d in days if d["live_metric"] and day_index(d) - lag > promoted_at]
     assert len(pre) >= 3 and len(post) >= 3
     assert mean(post) >= mean(pre) - 0.02, (pre, post)
     assert days[-1]["champion_version"] == new_champion
@@ -100,15 +100,15 @@ def test_concept_drift_is_caught_by_performance_monitoring(tmp_path: Path) -> No
     assert "performance decay" in first["reason"]
     assert day_index(first) > drift_day + 3  # needs the labels of drifted days (3 days late)
     assert first["promoted"], first
-    # The decay is visible in the live AUC once labels land, and the new champion repairs it.
+    # The decay is visible in the live ROC AUC once labels land, and the new champion repairs it.
     lag = 3
     decayed = [
-        d["live_auc"]
+        d["live_metric"]
         for d in days
-        if d["live_auc"] and drift_day <= day_index(d) - lag <= day_index(first)
+        if d["live_metric"] and drift_day <= day_index(d) - lag <= day_index(first)
     ]
     repaired = [
-        d["live_auc"] for d in days if d["live_auc"] and day_index(d) - lag > day_index(first)
+        d["live_metric"] for d in days if d["live_metric"] and day_index(d) - lag > day_index(first)
     ]
     assert decayed and repaired
     assert mean(repaired) > mean(decayed) + 0.2, (decayed, repaired)

@@ -72,7 +72,8 @@ def test_flight_delays_binary(tmp_path: Path) -> None:
     assert [d["action"] for d in trained] == ["bootstrap training, promoted"]
     after = days[days.index(trained[0]) + 1 :]
     assert after and all(d["drift_status"] in ("drift", "no_drift") for d in after)
-    assert any(d["live_auc"] is not None and d["live_auc"] > 0.7 for d in after)
+    assert any(d["live_metric"] is not None and d["live_metric"] > 0.7 for d in after)
+    assert summary["meta"]["live_metric_name"] == "roc_auc"
     (run,) = registered_runs(state, "flights_delay-model")
     assert {"roc_auc", "pr_auc", "log_loss"} <= set(run.data.metrics)
 
@@ -108,7 +109,9 @@ def test_seattle_weather_multiclass_by_month(tmp_path: Path) -> None:
     trained = [d for d in days if d["retrain_triggered"]]
     assert trained and trained[0]["action"] == "bootstrap training, promoted"
     # Each month's labels arrive with the next month: its live macro F1 is in that month's row.
-    assert all(d["live_auc"] is not None for d in days[days.index(trained[0]) + 2 :])
+    assert all(d["live_metric"] is not None for d in days[days.index(trained[0]) + 2 :])
+    assert {d["live_metric_name"] for d in days} == {summary["meta"]["live_metric_name"]}
+    assert summary["meta"]["live_metric_name"] == "macro_f1"
     runs = registered_runs(state, "seattle_weather-model")
     metrics = runs[-1].data.metrics
     assert {"macro_f1", "weighted_f1", "accuracy", "log_loss"} <= set(metrics)

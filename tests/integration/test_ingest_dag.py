@@ -117,3 +117,37 @@ def test_conf_date_selects_the_partition(ingest_dag, cfg, store) -> None:
 
     assert run.state == "success"
     assert store.partitions(VALIDATED) == [day]
+
+
+def test_a_parquet_delivery_goes_through_the_ingest_dag(ingest_dag, cfg, store) -> None:
+    """The sensor sees features.parquet, ingest types and validates it (labels as Parquet too),
+    and the validated asset event is the same as for a CSV day."""
+    import io
+
+    from driftloop.data.ingest import parse_features, parse_labels
+
+    day = date(2026, 2, 20)
+    labelled = day - timedelta(days=cfg.dataset.label_delay_days)
+    synth.write_days(store, cfg, labelled, cfg.dataset.label_delay_days + 1, synth.Scenario())
+    landing = f"landing/{day.isoformat()}"
+    typed = parse_features(cfg, store.read_bytes(f"{landing}/features.csv"))
+    labels = parse_labels(cfg, store.read_bytes(f"{landing}/labels_{labelled.isoformat()}.csv"))
+    store.delete_prefix(f"{landing}/")
+    for name, frame in [(f"labels_{labelled.isoformat()}", labels), ("features", typed)]:
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False, row_group_size=256)
+        store.write_bytes(f"{landing}/{name}.parquet", buf.getvalue())
+    before = _last_event_id()
+
+    run = _run(ingest_dag, day)
+
+    assert run.state == "success"
+    validated = store.read_table(VALIDATED, day)
+    assert len(validated) == len(typed) and validated.equals(typed)
+    assert store.read_table("labels", labelled)[cfg.dataset.target].tolist() == (
+        labels[cfg.dataset.target].tolist()
+    )
+    [event] = _validated_events(before)
+    assert (event["partition"], event["rows"]) == (day.isoformat(), len(typed))
+    assert event["uri"] == store.uri(f"validated/date={day.isoformat()}")
+    assert store.partitions(QUARANTINE) == []

@@ -50,6 +50,24 @@ def test_plugin_is_discovered_with_its_links(airflow_db) -> None:
     assert any(v["name"] == "MLflow" for v in info["driftloop"]["external_views"])
 
 
+def test_monitoring_views_open_inside_the_ui(airflow_db) -> None:
+    """The monitoring views as the UI's plugins endpoint serves them: in the navigation and as a
+    tab of every DAG (Airflow fills in ``{DAG_ID}``), each opening in the UI (``url_route``)."""
+    from airflow import plugins_manager
+    from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
+
+    views = {
+        v["url_route"]: ExternalViewResponse.model_validate(v)
+        for p in plugins_manager.get_plugin_info()
+        if p["name"] == "driftloop"
+        for v in p["external_views"]
+    }
+    assert views["driftloop-pipelines"].destination == "nav"
+    assert views["driftloop-pipelines"].href == "/driftloop/"
+    assert views["driftloop-monitor"].destination == "dag"
+    assert views["driftloop-monitor"].href == "/driftloop/dags/{DAG_ID}/monitor"
+
+
 def test_train_model_links_to_its_mlflow_run(airflow_db, cfg_factory) -> None:
     import mlflow
     from airflow.dag_processing.dagbag import DagBag

@@ -40,7 +40,9 @@ DAY = date(2026, 1, 10)
 LABEL_DAY = DAY - timedelta(days=3)  # the demo config's label_delay_days
 LANDING = f"landing/{DAY}"
 FEATURES = "features.csv"
+PARQUET = "features.parquet"
 LABELS_FILE = f"labels_{LABEL_DAY}.csv"
+LABELS_PARQUET = f"labels_{LABEL_DAY}.parquet"
 Q_FEATURES = f"quarantine/date={DAY}"
 Q_BAD_NAMES = f"quarantine/labels_bad_name/date={DAY}"
 Q_LABELS = f"quarantine/labels/date={LABEL_DAY}"
@@ -104,6 +106,31 @@ def _clean(b: Batch) -> bytes:
 
 def _labels(b: Batch) -> bytes:
     return _csv(b.labels)
+
+
+def _parquet(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def _typed(b: Batch) -> pd.DataFrame:
+    """The clean features as a producer writing Parquet would type them (the raw table)."""
+    from driftloop.core.config import load_config
+    from driftloop.data.ingest import parse_features
+
+    return parse_features(load_config(environ={}), _csv(b.features))
+
+
+def _parquet_wrong_types(b: Batch) -> bytes:
+    typed = _typed(b)
+    return _parquet(typed.assign(tenure_months=typed["tenure_months"].astype(str)))
+
+
+def _rows_delivered(name: str, data: bytes) -> int:
+    if name.endswith(".parquet"):
+        return len(pd.read_parquet(io.BytesIO(data)))
+    return len(pd.read_csv(io.BytesIO(data), encoding="utf-8-sig"))
 
 
 # -- kind-specific assertions (beyond the common ones in the test) ---------------------------------
@@ -205,7 +232,7 @@ def _path_stays_inside(ran: Ran) -> None:
 class Kind:
     """One kind of bad input and its exact outcome."""
 
-    features: Callable[[Batch], bytes] | None  # None: the delivery has no features.csv
+    features: Callable[[Batch], bytes] | None  # None: the delivery has no features file
     exit: int
     status: str | None  # the JSON result's status; None: refused with a one-line error
     # delivered file -> folder that must hold its original bytes (and a reason.json)
@@ -224,6 +251,7 @@ class Kind:
     s3: bool = False  # an object store, where a key can hold '/' and '..'
     config: str | None = None  # a config file to pass with --config (its text)
     check: Callable[[Ran], None] | None = None
+    features_name: str = FEATURES  # features.csv or features.parquet
 
 
 ACCEPTED: dict[str, Any] = {"exit": 0, "status": "validated"}
@@ -359,6 +387,41 @@ KINDS: dict[str, Kind] = {
         check=_counted_out_of_partition,
     ),
     "timestamps late within the tolerance": Kind(_just_past_midnight, **ACCEPTED),
+    "Parquet delivery (features and labels)": Kind(
+        lambda b: _parquet(_typed(b)),
+        **ACCEPTED,
+        features_name=PARQUET,
+        others={LABELS_PARQUET: lambda b: _parquet(b.labels)},
+        check=_validated_equals_clean,
+    ),
+    "Parquet with wrong column types": Kind(
+        _parquet_wrong_types,
+        exit=errors.EXIT_QUARANTINED,
+        status="quarantined",
+        kept={PARQUET: Q_FEATURES},
+        features_name=PARQUET,
+        stage="ingest",
+        needles=("column 'tenure_months' has Parquet type", "expected integer or floating"),
+    ),
+    "unreadable Parquet": Kind(
+        lambda b: _parquet(_typed(b))[:-100],  # cut short: no footer
+        exit=errors.EXIT_QUARANTINED,
+        status="quarantined",
+        kept={PARQUET: Q_FEATURES},
+        features_name=PARQUET,
+        stage="ingest",
+        needles=("unreadable Parquet file",),
+    ),
+    "CSV and Parquet in one delivery": Kind(
+        lambda b: _parquet(_typed(b)),
+        exit=errors.EXIT_QUARANTINED,
+        status="quarantined",
+        kept={PARQUET: Q_FEATURES, FEATURES: Q_FEATURES},
+        features_name=PARQUET,
+        others={LABELS_FILE: _labels, FEATURES: _clean},
+        stage="ingest",
+        needles=("both features.csv and features.parquet", "deliver one format"),
+    ),
     "label file name with a path (traversal)": Kind(
         _clean,
         **ACCEPTED,
@@ -398,6 +461,15 @@ KINDS: dict[str, Kind] = {
         others={LABELS_FILE: lambda b: _labels(b).replace(b",0\n", b",2\n", 1)},
         kept={LABELS_FILE: f"{Q_LABELS}/{LABELS_FILE}"},
         needles=("1 targets not in {0, 1}",),
+        stage="labels",
+        labels_ingested=False,
+    ),
+    "bad Parquet labels (target as text)": Kind(
+        _clean,
+        **ACCEPTED,
+        others={LABELS_PARQUET: lambda b: _parquet(b.labels.astype({"churned": str}))},
+        kept={LABELS_PARQUET: Q_LABELS},
+        needles=("column 'churned' has Parquet type",),
         stage="labels",
         labels_ingested=False,
     ),
@@ -533,7 +605,7 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
         store.write_partition(VALIDATED, DAY, table)
     delivered = {n: make(batch) for n, make in kind.others.items()}
     if kind.features is not None:
-        delivered[FEATURES] = kind.features(batch)
+        delivered[kind.features_name] = kind.features(batch)
     for n, data in delivered.items():
         store.write_bytes(f"{LANDING}/{n}", data)
     args = ["ingest", "--date", DAY.isoformat()]
@@ -576,8 +648,9 @@ def test_bad_input_has_its_exact_outcome_and_loses_nothing(
     if kind.status == "validated":
         assert store.partitions(QUARANTINE) == []
         assert result is not None
-        assert len(store.read_table(VALIDATED, DAY)) + result["quarantined_rows"] == len(
-            pd.read_csv(io.BytesIO(delivered[FEATURES]), encoding="utf-8-sig")
+        name = kind.features_name
+        assert len(store.read_table(VALIDATED, DAY)) + result["quarantined_rows"] == (
+            _rows_delivered(name, delivered[name])
         )
     if kind.labels_ingested:  # the valid labels file of the same delivery still reaches labels/
         assert len(store.read_table(LABELS, LABEL_DAY)) == len(batch.labels)

@@ -158,8 +158,16 @@ class CeleryStack:
         )
         # driftloop's variables: compose's keys, this machine's values.
         driftloop = {
+            # One pipeline here (compose: the whole configs folder, checked by
+            # test_compose_settings.py): the loop's timing budget is for churn's five DAGs.
+            "DRIFTLOOP_CONFIGS": str(REPO / "configs" / "churn.yaml"),
             "DRIFTLOOP_CONFIG": str(REPO / "configs" / "churn.yaml"),
+            # churn.yaml puts its root under the base: s3://<bucket>/data. The explicit override
+            # says the same for this process's load_config(environ=...), which expands ${VAR}s
+            # from its own environment, not the stack's.
+            "DRIFTLOOP_STORAGE_BASE": f"s3://{self.bucket}",
             "DRIFTLOOP__STORAGE__ROOT": self.storage_root,
+            "DRIFTLOOP_HOME": str(self.home),
             "DRIFTLOOP__STORAGE__S3_ENDPOINT_URL": self.s3_url,
             "DRIFTLOOP__MLFLOW__TRACKING_URI": self.mlflow_url,
             "DRIFTLOOP__MLFLOW__LOCK_URI": self.pg_url(self.mlflow_db, "postgresql"),

@@ -198,3 +198,48 @@ def test_a_celery_worker_on_these_settings_passes_the_compose_healthcheck(
     finally:
         _stop(proc, 60)
         log.close()
+
+
+def _compose_value(value: str) -> str:
+    """A compose value as the container sees it: ``${VAR:-default}`` gives the default (no .env
+    sets these), a required ``${VAR:?...}`` secret a placeholder."""
+    import re
+
+    value = re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", value)
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}", "secret", value)
+
+
+def test_the_compose_pipelines_each_get_their_dags_on_their_own_s3_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker-compose.yaml's driftloop variables with the configs folder it mounts: the DAG
+    factory gives every config its five DAGs (a clash would be an import error and no DAGs for
+    the second pipeline), and each pipeline's data lies under its own prefix of the bucket."""
+    import yaml
+
+    from driftloop.core.pipelines import STAGES, dag_id, load_pipelines
+    from tests.dags.test_dag_integrity import _parse_in_subprocess
+    from tests.service.celery_stack import compose_driftloop_keys
+
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+    block = {k: _compose_value(str(v)) for k, v in compose["x-driftloop-env"].items()}
+    assert set(block) == compose_driftloop_keys()
+    # The container's folder is the repository's configs/, mounted (checked in tests/unit).
+    assert block["DRIFTLOOP_CONFIGS"] == "/opt/driftloop/configs"
+    block["DRIFTLOOP_CONFIGS"] = str(REPO / "configs")
+    block["DRIFTLOOP_HOME"] = str(tmp_path / "home")  # the container's volume, here a folder
+    for key, value in block.items():
+        monkeypatch.setenv(key, value)  # the subprocess inherits them, and so does this check
+    loaded = load_pipelines()
+    assert loaded.errors == {}
+    names = loaded.names()
+    assert len(names) >= 2 and {"churn", "churn_eu"} <= set(names)
+
+    out = _parse_in_subprocess(tmp_path)
+
+    assert out["errors"] == {}
+    assert set(out["dags"]) == {dag_id(n, s) for n in names for s in STAGES}
+    roots = {c.name: c.storage.root for c in loaded.configs}
+    assert roots["churn"] == "s3://driftloop/data"
+    assert roots["churn_eu"] == "s3://driftloop/churn_eu/data"
+    assert len(set(roots.values())) == len(roots)

@@ -96,7 +96,9 @@ def test_emit_prints_and_saves_one_object(tmp_path, monkeypatch, capsys) -> None
     assert doc["a"] == 1.235 and doc["meets_goal"] is False
 
 
-@pytest.mark.parametrize("script", ["ingest", "scoring", "training", "orchestration"])
+@pytest.mark.parametrize(
+    "script", ["ingest", "scoring", "training", "orchestration", "scale_workers"]
+)
 def test_heavy_scripts_parse_their_options(script: str) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH / f"{script}.py"), "--help"],
@@ -106,3 +108,18 @@ def test_heavy_scripts_parse_their_options(script: str) -> None:
         check=True,
     )
     assert "--quick" in done.stdout and "--repeats" in done.stdout
+
+
+def test_stdout_to_stderr_keeps_stdout_for_the_json() -> None:
+    code = (
+        "import os, sys, _common\n"
+        "with _common.stdout_to_stderr():\n"
+        "    print('library chatter')\n"
+        "    os.write(1, b'raw chatter\\n')\n"
+        "print('{}')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=BENCH, capture_output=True, text=True, check=True
+    )
+    assert done.stdout == "{}\n"
+    assert "library chatter" in done.stderr and "raw chatter" in done.stderr

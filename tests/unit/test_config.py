@@ -96,6 +96,16 @@ def test_variable_expansion(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SURELY_UNSET_VARIABLE", raising=False)
     with pytest.raises(ConfigError, match="SURELY_UNSET_VARIABLE is not set"):
         parse_config(data, environ={})
+    # A default may name another variable: a deployment-wide base, else the local state folder.
+    data["storage"]["root"] = "${STORAGE_BASE_FOR_TEST:-${DRIFTLOOP_HOME}}/eu/data"
+    monkeypatch.delenv("STORAGE_BASE_FOR_TEST", raising=False)
+    monkeypatch.setenv("DRIFTLOOP_HOME", "/srv/home")
+    assert parse_config(data, environ={}).storage.root == "/srv/home/eu/data"
+    monkeypatch.setenv("STORAGE_BASE_FOR_TEST", "s3://bucket")
+    assert parse_config(data, environ={}).storage.root == "s3://bucket/eu/data"
+    data["storage"]["root"] = "${STORAGE_BASE_UNSET_FOR_TEST:-${SURELY_UNSET_VARIABLE}}/x"
+    with pytest.raises(ConfigError, match="SURELY_UNSET_VARIABLE is not set"):
+        parse_config(data, environ={})
 
 
 @pytest.mark.parametrize(

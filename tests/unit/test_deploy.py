@@ -369,6 +369,59 @@ def test_shared_airflow_settings_resolve_with_the_compose_environment(
     assert all(test_env[name] not in cfg for name in SECRETS)
 
 
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> source (host path or volume name), in either compose's output format."""
+    result = {}
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            result[str(volume["target"])] = str(volume.get("source"))
+        else:
+            source, target, *_ = str(volume).split(":")
+            result[target] = source
+    return result
+
+
+def test_every_config_is_a_pipeline_with_its_own_s3_root(
+    rendered: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stack runs every config of the mounted configs folder, each on S3 under a root of its
+    own (an override of storage.root would put them all on one root, and the clash check would
+    then give the second pipeline no DAGs)."""
+    from driftloop.core.pipelines import load_pipelines
+
+    for name in (*AIRFLOW_SERVICES, "airflow-init"):
+        service = rendered["services"][name]
+        env = {str(k): str(v) for k, v in service["environment"].items()}
+        assert env["DRIFTLOOP_CONFIGS"] == "/opt/driftloop/configs", name
+        assert env["DRIFTLOOP_STORAGE_BASE"] == "s3://driftloop", name
+        assert "DRIFTLOOP__STORAGE__ROOT" not in env, name
+        assert "DRIFTLOOP__VALIDATION__DATA_DOCS_DIR" not in env, name  # per pipeline instead
+        volumes = mounts(service)
+        assert Path(volumes["/opt/driftloop/configs"]) == REPO / "configs", name
+        assert volumes[env["DRIFTLOOP_HOME"]] == "driftloop-home", name  # shared: docs served
+    # The configs as a worker loads them: its driftloop variables, the mounted folder's files.
+    worker = rendered["services"]["airflow-worker"]["environment"]
+    for key in [k for k in os.environ if k.startswith("DRIFTLOOP")]:
+        monkeypatch.delenv(key)
+    for key, value in worker.items():
+        if str(key).startswith("DRIFTLOOP"):
+            monkeypatch.setenv(str(key), str(value))
+    monkeypatch.setenv("DRIFTLOOP_CONFIGS", str(REPO / "configs"))
+    loaded = load_pipelines()
+    assert loaded.errors == {}
+    roots = {c.name: c.storage.root for c in loaded.configs}
+    assert {"churn", "churn_eu"} <= set(roots)
+    assert roots["churn"] == "s3://driftloop/data"  # where deliveries land, as documented
+    assert all(root.startswith("s3://driftloop/") for root in roots.values()), roots
+    assert len(set(roots.values())) == len(roots), roots
+    for a in roots.values():  # no root inside another's
+        assert not any(b != a and b.startswith(a.rstrip("/") + "/") for b in roots.values())
+    docs = {c.name: c.data_docs_dir() for c in loaded.configs}
+    assert len(set(docs.values())) == len(docs), docs
+    assert all(d.is_relative_to(worker["DRIFTLOOP_HOME"]) for d in docs.values()), docs
+    assert {c.storage.s3_endpoint_url for c in loaded.configs} == {"http://minio:9000"}
+
+
 # --- the image and the Kubernetes values -----------------------------------------------------
 
 
@@ -415,3 +468,30 @@ def test_helm_values_match_the_pod_mode_of_the_dags() -> None:
     # The pods run the same image as Airflow.
     image = values["images"]["airflow"]
     assert env["DRIFTLOOP__EXECUTION__IMAGE"] == f"{image['repository']}:{image['tag']}"
+
+
+def test_helm_values_name_the_image_and_executor_the_dockerfile_provides() -> None:
+    """The chart runs the project's image as built by the Dockerfile, on an executor it installs."""
+    from driftloop.core.config import Arrival, Execution
+
+    values = yaml.safe_load(HELM_VALUES.read_text())
+    dockerfile = (REPO / "Dockerfile").read_text()
+    baked = dict(re.findall(r"(AIRFLOW__CORE__\w+)=(\S+)", dockerfile))
+    core = values["config"]["core"]
+    assert core["dags_folder"] == baked["AIRFLOW__CORE__DAGS_FOLDER"]
+    assert core["plugins_folder"] == baked["AIRFLOW__CORE__PLUGINS_FOLDER"]
+    assert core["load_examples"] == baked["AIRFLOW__CORE__LOAD_EXAMPLES"]
+    assert values["airflowVersion"] in (REPO / "pyproject.toml").read_text()  # apache-airflow==...
+    # The executor's provider is among the image's locked dependencies.
+    provider = {
+        "KubernetesExecutor": "apache-airflow-providers-cncf-kubernetes",
+        "CeleryKubernetesExecutor": "apache-airflow-providers-celery",
+    }[values["executor"]]
+    assert f'"{provider}==' in (REPO / "pyproject.toml").read_text()
+    # The image the chart pulls is the one compose builds and the pods of pod mode run.
+    image = values["images"]["airflow"]
+    assert f"{image['repository']}:{image['tag']}" == Execution().image
+    compose = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert compose["x-airflow-common"]["image"] == f"${{DRIFTLOOP_IMAGE:-{Execution().image}}}"
+    cm = yaml.safe_load(values["extraConfigMaps"][Execution().config_map]["data"])
+    Arrival(mode=cm["DRIFTLOOP__ARRIVAL__MODE"])  # a mode the config accepts

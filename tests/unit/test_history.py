@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from driftloop.core.config import ConfigError, parse_config
@@ -79,20 +81,29 @@ def test_daily_cut_lands_features_and_delayed_labels(tmp_path: Path) -> None:
     assert list(out[0].features["rid"]) == ["r00000000", "r00000001", "r00000002"]
 
 
-def test_written_delivery_is_ingested_as_is(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_written_delivery_is_ingested_as_is(tmp_path: Path, fmt: history.LandingFormat) -> None:
     cfg = _cfg(tmp_path)
     store = open_store(cfg.storage)
     frame = history.read_source(_source(tmp_path, ["2024-03-01", "2024-03-03"], 4), cfg)
     keys = [
-        k for d in history.deliveries(frame, cfg) for k in history.write_delivery(store, cfg, d)
+        k
+        for d in history.deliveries(frame, cfg)
+        for k in history.write_delivery(store, cfg, d, fmt)
     ]
-    assert keys[0] == "landing/2024-03-01/features.csv"
-    assert "landing/2024-03-03/labels_2024-03-01.csv" in keys
-    assert keys.index("landing/2024-03-03/labels_2024-03-01.csv") < keys.index(
-        "landing/2024-03-03/features.csv"
-    )  # labels first: features.csv is what the sensor waits for
-    labels = store.read_bytes("landing/2024-03-03/labels_2024-03-01.csv").decode().splitlines()
-    assert labels[:2] == ["rid,y", "r00000000,0"]
+    assert keys[0] == f"landing/2024-03-01/features.{fmt}"
+    labels_key = f"landing/2024-03-03/labels_2024-03-01.{fmt}"
+    assert labels_key in keys
+    assert keys.index(labels_key) < keys.index(f"landing/2024-03-03/features.{fmt}")
+    # labels first: the features file is what the sensor waits for
+    if fmt == "csv":
+        labels = store.read_bytes(labels_key).decode().splitlines()
+        assert labels[:2] == ["rid,y", "r00000000,0"]
+    else:  # typed as ingest reads them
+        written = pd.read_parquet(io.BytesIO(store.read_bytes(labels_key)))
+        assert written["y"].tolist() == [0, 1, 0, 1] and written["y"].dtype == "int64"
+        features = pq.read_schema(io.BytesIO(store.read_bytes(keys[0])))
+        assert str(features.field("ts").type) == "timestamp[us, tz=UTC]"
     # What landed is what ingest expects: both days validate, the labels join their day.
     from driftloop.core.storage import LABELS, VALIDATED
     from driftloop.data import validation
@@ -100,7 +111,8 @@ def test_written_delivery_is_ingested_as_is(tmp_path: Path) -> None:
     validation.write_gx_project(cfg)
     assert ingest_partition(cfg, "2024-03-01").status == "validated"
     assert ingest_partition(cfg, "2024-03-03").status == "validated"
-    assert len(store.read_table(VALIDATED, date(2024, 3, 3))) == 4
+    validated = store.read_table(VALIDATED, date(2024, 3, 3))
+    assert len(validated) == 4 and validated["kind"].tolist() == ["a", "b", "a", "b"]
     assert list(store.read_table(LABELS, date(2024, 3, 1))["y"]) == [0, 1, 0, 1]
 
 
@@ -154,17 +166,18 @@ def test_land_command_writes_the_layout(tmp_path: Path) -> None:
     data["storage"]["root"] = str(tmp_path / "data")
     cfg_path.write_text(json.dumps(data))
     source = _source(tmp_path, ["2024-03-01", "2024-03-02"])
+    command = [
+        sys.executable,
+        "-m",
+        "driftloop.cli.main",
+        "land",
+        "--config",
+        str(cfg_path),
+        "--source",
+        str(source),
+    ]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "driftloop.cli.main",
-            "land",
-            "--config",
-            str(cfg_path),
-            "--source",
-            str(source),
-        ],
+        command,
         capture_output=True,
         text=True,
         check=False,
@@ -174,3 +187,11 @@ def test_land_command_writes_the_layout(tmp_path: Path) -> None:
     assert out["partitions"] == 2 and out["rows"] == 6 and out["ignored_columns"] == ["extra"]
     assert (tmp_path / "data/landing/2024-03-02/features.csv").exists()
     assert (tmp_path / "data/landing/2024-03-04/labels_2024-03-02.csv").exists()
+
+    done = subprocess.run(
+        [*command, "--format", "parquet"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["format"] == "parquet"
+    assert (tmp_path / "data/landing/2024-03-02/features.parquet").exists()
+    assert (tmp_path / "data/landing/2024-03-04/labels_2024-03-02.parquet").exists()

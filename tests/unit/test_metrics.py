@@ -63,6 +63,29 @@ def test_gate_defaults_follow_the_task() -> None:
     assert TABLES["regression"].primary == "rmse"
 
 
+def test_a_floor_outside_the_primary_metrics_range_is_refused_naming_the_key() -> None:
+    with pytest.raises(
+        config.ConfigError, match=r"gate\.floor: 1\.5 is outside .*roc_auc \[0, 1\]"
+    ):
+        _parse("binary", gate={"floor": 1.5})
+    with pytest.raises(config.ConfigError, match=r"gate\.floor: -0\.1 .*macro_f1 \[0, 1\]"):
+        _parse("multiclass", gate={"floor": -0.1})
+    with pytest.raises(config.ConfigError, match=r"gate\.floor: -3 .*rmse \[0, inf\)"):
+        _parse("regression", gate={"floor": -3})
+    with pytest.raises(config.ConfigError, match=r"gate\.floor: 1\.2 .*r2 \(-inf, 1\]"):
+        _parse("regression", gate={"primary_metric": "r2", "floor": 1.2})
+    # The bounds themselves, and values an unbounded side allows, are accepted.
+    assert _parse("binary", gate={"floor": 1.0}).gate.floor == 1.0
+    assert _parse("regression", gate={"floor": 1e6}).gate.floor == 1e6
+    assert _parse("regression", gate={"primary_metric": "r2", "floor": -5}).gate.floor == -5
+    assert _parse("multiclass", gate={"primary_metric": "log_loss", "floor": 3}).gate.floor == 3
+    for table in TABLES.values():  # every metric has a range, and it holds the table's defaults
+        for spec in table.specs:
+            assert spec.low is None or spec.high is None or spec.low < spec.high
+        if table.default_floor is not None:
+            assert table.spec(table.primary).in_range(table.default_floor)
+
+
 def test_regression_follows_the_direction_of_the_metric() -> None:
     assert BINARY_METRICS.regression("roc_auc", 0.7, 0.8) == pytest.approx(0.1)
     assert BINARY_METRICS.regression("log_loss", 0.5, 0.4) == pytest.approx(0.1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,18 +11,9 @@ import pytest
 from driftloop.airflow import links
 from driftloop.airflow.partition import resolve_partition, retrain_run_id, triggered_partitions
 from driftloop.core.partition import InvalidPartition, Partition
+from tests.support.context import Event, Run
 
 pytestmark = pytest.mark.unit
-
-
-@dataclass
-class Event:
-    extra: dict[str, Any]
-
-
-@dataclass
-class Run:
-    conf: dict[str, Any] = field(default_factory=dict)
 
 
 class TI:

@@ -13,7 +13,7 @@ from driftloop.airflow.sensors import (
     LandingSensor,
     ScoredSensor,
     StoreKeysTrigger,
-    landing_key,
+    landing_keys,
     scored_keys,
 )
 from driftloop.core.storage import open_store
@@ -57,11 +57,11 @@ def test_landing_sensor_defers_to_the_store_trigger_when_nothing_landed(cfg_fact
     assert kwargs == {
         "root": cfg.storage.root,
         "partition": DAY,
-        "keys": [landing_key(DAY)],
+        "keys": landing_keys(DAY),
         "poke_interval": 7.0,
         "endpoint_url": cfg.storage.s3_endpoint_url,
     }
-    assert kwargs["keys"] == [f"landing/{DAY}/features.csv"]
+    assert kwargs["keys"] == [f"landing/{DAY}/features.csv", f"landing/{DAY}/features.parquet"]
 
 
 def test_a_conf_date_picks_the_partition_the_sensor_waits_for(cfg_factory) -> None:
@@ -77,11 +77,25 @@ def test_a_conf_date_picks_the_partition_the_sensor_waits_for(cfg_factory) -> No
     assert len(kwargs["keys"]) == 3  # predictions, no-champion record, quarantine
 
 
-def test_already_landed_returns_the_partition_without_deferring(cfg_factory) -> None:
+@pytest.mark.parametrize("name", ["features.csv", "features.parquet"])
+def test_already_landed_returns_the_partition_without_deferring(cfg_factory, name: str) -> None:
     cfg = cfg_factory()
-    open_store(cfg.storage).write_bytes(landing_key(DAY), b"id\n1\n")
+    open_store(cfg.storage).write_bytes(f"landing/{DAY}/{name}", b"id\n1\n")
     sensor = LandingSensor(task_id="wait_for_landing")
     assert sensor.execute(_context()) == DAY
+
+
+def test_the_landing_trigger_fires_on_a_parquet_delivery(cfg_factory) -> None:
+    cfg = cfg_factory()
+    store = open_store(cfg.storage)
+    store.write_bytes(f"landing/{DAY}/features.parquet", b"PAR1")
+    trigger = StoreKeysTrigger(cfg.storage.root, DAY, landing_keys(DAY), poke_interval=0.01)
+
+    async def first_event() -> Any:
+        return await anext(aiter(trigger.run()))
+
+    event = asyncio.run(asyncio.wait_for(first_event(), timeout=10))
+    assert event.payload["uri"] == store.uri(f"landing/{DAY}/features.parquet")
 
 
 def test_the_trigger_fires_once_a_key_exists(cfg_factory) -> None:

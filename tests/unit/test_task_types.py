@@ -183,3 +183,35 @@ def test_regression_prediction_drift_and_rmse_decay_is_a_rise() -> None:
     # A lower rmse than on the holdout is no decay at all.
     better = evaluate_performance(cfg, joined, {**holdout_metrics, "rmse": perf.live["rmse"] + 5})
     assert better.status == "ok" and better.decay == pytest.approx(-5)
+
+
+def test_a_multiclass_window_without_a_configured_class_is_refused_by_trainer_and_policy(
+    tmp_path: Any,
+) -> None:
+    from driftloop.core.storage import LABELS, open_store, parquet_bytes
+    from driftloop.data import windows
+    from driftloop.model import train
+    from tests.support.data import write_days
+
+    cfg = _cfg(
+        "multiclass",
+        STORAGE__ROOT=str(tmp_path / "data"),
+        MLFLOW__TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+    )
+    store = open_store(cfg.storage)
+    labelled = write_days(store, cfg, 9, rows=400)
+    end = labelled[-1]
+    assert windows.window_shortfall(cfg, end) is None  # every class in both parts
+    for day in labelled[:-3]:  # the training part loses class "2"; the holdout keeps it
+        labels = store.read_table(LABELS, day)
+        kept = labels[labels[cfg.dataset.target].astype(str) != "2"]
+        store.write_partition(LABELS, day, {"part-0.parquet": parquet_bytes(kept)})
+    shortfall = windows.window_shortfall(cfg, end)
+    assert shortfall is not None and "no row of class(es) 2 listed in dataset.classes" in shortfall
+    with pytest.raises(windows.InsufficientData) as refused:
+        train.train_model(cfg, end)
+    assert str(refused.value) == shortfall  # the policy asks the trainer's own rule
+    assert not (tmp_path / "mlflow.db").exists()  # refused before any run was logged
+    # Without a configured label set, the model learns the classes its window holds.
+    open_set = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"classes": None})})
+    assert windows.window_shortfall(open_set, end) is None

@@ -172,3 +172,51 @@ def test_assets_route_is_confined_to_the_vendored_packages(client) -> None:
     assert client.get("/_assets/jquery@3.7.1/dist/jquery.min.js").status_code == 200
     for path in ("..%2F..%2Fweb.py", "%2e%2e/offline.py", "jquery@3.7.1/no-such.js"):
         assert client.get(f"/_assets/{path}").status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/", "/churn/monitor", "/dags/churn__train/monitor"])
+def test_monitoring_pages_require_an_authenticated_user(cfg_factory, url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from driftloop.airflow.web import create_app
+
+    cfg_factory()
+    response = TestClient(create_app()).get(url, follow_redirects=False)
+    assert response.status_code in (401, 403)
+    assert "monitoring" not in response.text
+
+
+def test_serves_a_pipelines_monitoring_view(client, cfg) -> None:
+    from driftloop.monitor.report import write_report_body
+
+    day = "2026-01-07"
+    decision = {"retrain": False, "reason": "bootstrap: 2/7 labelled days", "pending": False}
+    body = {"day": day, "champion_version": None, "status": "no_champion", "decision": decision}
+    write_report_body(open_store(cfg.storage), day, body)
+    page = client.get("/churn/monitor")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "churn: monitoring" in page.text
+    # The day's check is in the decision log, linked to where the plugin serves its report.
+    assert f'data-day="{day}"' in page.text and "bootstrap: 2/7 labelled days" in page.text
+    assert f'href="/driftloop/churn/reports/{day}/report.html"' in page.text
+    assert f'data-day="{DAY}"' not in page.text  # files without a _SUCCESS marker are no partition
+
+
+def test_lists_pipelines_and_leads_from_a_dag_to_its_pipeline(client) -> None:
+    index = client.get("/")
+    assert index.status_code == 200 and "href='/driftloop/churn/monitor'" in index.text
+    hop = client.get("/dags/churn__drift_check/monitor", follow_redirects=False)
+    assert hop.status_code == 307 and hop.headers["location"] == "/driftloop/churn/monitor"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/no_such_pipeline/monitor",
+        "/dags/no_such_pipeline__train/monitor",  # a pipeline-shaped DAG id, no such pipeline
+        "/dags/example_bash_operator/monitor",  # another DAG of the deployment
+    ],
+)
+def test_monitoring_view_of_an_unknown_pipeline_is_404(client, url: str) -> None:
+    assert client.get(url, follow_redirects=False).status_code == 404

@@ -13,7 +13,7 @@ from airflow.sdk import Asset
 
 __all__ = ["ZONES", "PipelineAssets", "asset", "pipeline_assets"]
 
-ZONES = ("validated", "labels", "predictions", "drift_report", "model")
+ZONES = ("validated", "labels", "predictions", "drift_report", "model", "landed")
 
 
 def asset(pipeline: str, zone: str) -> Asset:
@@ -30,6 +30,9 @@ class PipelineAssets:
     predictions: Asset
     drift_report: Asset
     model: Asset
+    # A partition has landed: recorded from the arrival queue (``arrival.mode: queue``) or by a
+    # producer through the REST API; ingest consumes it in queue mode.
+    landed: Asset
 
 
 def pipeline_assets(pipeline: str) -> PipelineAssets:

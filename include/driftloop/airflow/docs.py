@@ -8,13 +8,18 @@ INGEST = """
 ### ingest — land, type, validate
 
 One run per logical day. `wait_for_landing` defers (no worker slot held) until
-`landing/<day>/features.csv` exists in the storage root; `ingest_and_validate` parses it against the
+`landing/<day>/features.csv` or `features.parquet` exists in the storage root (both: quarantined);
+`ingest_and_validate` parses it against the
 dataset schema into `raw/date=<day>/`, validates it with the Great Expectations suite and publishes
 `validated/date=<day>/` (asset event with `{"partition", "rows", "uri"}` in its extra), or writes
 `quarantine/date=<day>/` (original bytes, `reason.json`, GX result) and **fails** with the reason.
 Labels delivered the same day go to `labels/date=<label day>/`.
 
 Trigger with `{"date": "YYYY-MM-DD"}` to (re)ingest a given day; reruns overwrite the partition.
+
+With `arrival.mode: queue` the DAG has no schedule of its own: it runs when the `landed` asset gets
+an event (a message on the arrival queue, seen by the asset's watcher, or a REST call), and
+`landed_partitions` ingests every day the events name, one mapped `ingest_and_validate` each.
 """
 
 SCORE = """

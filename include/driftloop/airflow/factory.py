@@ -70,6 +70,11 @@ class PipelineDag:
     def catchup(self) -> bool:
         return self.cfg.schedule.catchup
 
+    @property
+    def on_arrival_events(self) -> bool:
+        """Ingest starts on ``landed`` asset events (``arrival.mode: queue``), not on the schedule."""
+        return self.cfg.arrival.mode == "queue"
+
     def tags(self, *tags: str) -> list[str]:
         """The DAG's tags: the project's, the pipeline's name (to filter the UI by), ``tags``."""
         return ["driftloop", f"pipeline:{self.cfg.name}", *tags]

@@ -22,6 +22,7 @@ __all__ = [
     "link_decision",
     "mlflow_run_url",
     "mlflow_version_url",
+    "monitor_link",
     "publish_links",
     "report_link",
 ]
@@ -69,6 +70,11 @@ def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
 def mlflow_version_url(tracking_uri: str, model_name: str, version: str) -> str:
     """URL of a registered model version in the MLflow UI: its aliases, decision tags and history."""
     return f"{_mlflow_ui(tracking_uri)}/#/models/{quote(model_name, safe='')}/versions/{version}"
+
+
+def monitor_link(pipeline: str) -> str:
+    """Where the plugin serves a pipeline's monitoring view."""
+    return f"{FILES_PREFIX}/{pipeline}/monitor"
 
 
 def report_link(pipeline: str, day: PartitionLike) -> str:

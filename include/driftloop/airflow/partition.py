@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from driftloop.core.arrival import partitions_in_message
 from driftloop.core.partition import Partition, PartitionLike
 
-__all__ = ["resolve_partition", "retrain_run_id", "triggered_partitions"]
+__all__ = ["event_partitions", "resolve_partition", "retrain_run_id", "triggered_partitions"]
+
+
+def event_partitions(extra: dict[str, Any] | None) -> list[Partition]:
+    """The partitions one asset event names.
+
+    ``extra["partition"]`` for events the DAGs emit and those recorded through the REST API; for
+    an event an ``AssetWatcher`` recorded from a queue message, the message in ``extra["payload"]``
+    (see :mod:`driftloop.core.arrival`).
+    """
+    extra = extra or {}
+    if extra.get("partition"):
+        return [Partition.of(str(extra["partition"]))]
+    if extra.get("from_trigger") and "payload" in extra:
+        return partitions_in_message(extra["payload"])
+    return []
 
 
 def triggered_partitions(context: Any) -> list[Partition]:
@@ -14,10 +30,10 @@ def triggered_partitions(context: Any) -> list[Partition]:
     events = context.get("triggering_asset_events") or {}
     return sorted(
         {
-            Partition.of(str(ev.extra["partition"]))
+            p
             for evs in events.values()
             for ev in evs
-            if (getattr(ev, "extra", None) or {}).get("partition")
+            for p in event_partitions(getattr(ev, "extra", None))
         }
     )
 

@@ -1,4 +1,5 @@
-"""What the Airflow plugin (plugins/driftloop_plugin.py) registers: task links, the file server, nav.
+"""What the Airflow plugin (plugins/driftloop_plugin.py) registers: task links, the file server and
+monitoring pages, and the views in Airflow's UI.
 
 Tasks publish their links as one XCom (:data:`driftloop.airflow.links.LINKS_XCOM_KEY`), a mapping
 from a name in ``LINK_NAMES`` to a URL; a task without such a link shows it disabled. Imported only
@@ -78,13 +79,31 @@ def fastapi_apps() -> list[dict[str, Any]]:
 
 
 def external_views() -> list[dict[str, str]]:
-    """The MLflow UI in Airflow's navigation (``DRIFTLOOP_MLFLOW_UI_URL``)."""
+    """Views in Airflow's UI: the pipelines' monitoring views (in the navigation, and as a tab on
+    every DAG's page, opening that DAG's pipeline) and the MLflow UI (``DRIFTLOOP_MLFLOW_UI_URL``).
+
+    Views with a ``url_route`` open inside the UI (an iframe of ``href``, same origin, so Airflow's
+    login applies); Airflow fills ``{DAG_ID}`` in the href of a ``"dag"`` destination.
+    """
     return [
+        {
+            "name": "Pipeline monitoring",
+            "href": f"{FILES_PREFIX}/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "driftloop-pipelines",
+        },
+        {
+            "name": "Monitoring",
+            "href": f"{FILES_PREFIX}/dags/{{DAG_ID}}/monitor",
+            "destination": "dag",
+            "url_route": "driftloop-monitor",
+        },
         {
             "name": "MLflow",
             "href": os.environ.get("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
             "destination": "nav",
             "category": "browse",
             "url_route": "mlflow",
-        }
+        },
     ]

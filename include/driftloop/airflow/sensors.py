@@ -4,8 +4,8 @@ A sensor succeeds at once if one of its keys is already in the store; otherwise 
 slot and defers to ``StoreKeysTrigger``, which polls the driftloop store (a local folder or
 ``s3://``) from the triggerer until one of the keys exists.
 
-- ``LandingSensor``: ``landing/<partition>/features.csv`` (written last by the producer, so its
-  presence means the whole delivery has arrived).
+- ``LandingSensor``: ``landing/<partition>/features.csv`` or ``features.parquet`` (written last by
+  the producer, so its presence means the whole delivery has arrived).
 - ``ScoredSensor``: the partition has been through ingest and scoring: it was quarantined,
   predictions were written, or the score DAG recorded that there was no champion to score with.
 
@@ -27,22 +27,20 @@ from driftloop.airflow.partition import resolve_partition
 from driftloop.core.partition import Partition, PartitionLike
 
 __all__ = [
-    "FEATURES_FILE",
     "LandingSensor",
     "ScoredSensor",
     "StoreKeysTrigger",
-    "landing_key",
+    "landing_keys",
     "scored_keys",
 ]
 
-FEATURES_FILE = "features.csv"
 
+def landing_keys(partition: PartitionLike) -> list[str]:
+    """Keys of which any one signals that ``partition`` has landed: its features file, CSV or
+    Parquet (a delivery holding both is refused by ingest, not here)."""
+    from driftloop.core.storage import landing_features_keys
 
-def landing_key(partition: PartitionLike) -> str:
-    """The key whose arrival signals that ``partition`` has landed."""
-    from driftloop.core.storage import landing_prefix
-
-    return f"{landing_prefix(partition)}/{FEATURES_FILE}"
+    return landing_features_keys(partition)
 
 
 def scored_keys(partition: PartitionLike) -> list[str]:
@@ -186,12 +184,13 @@ class _PartitionKeysSensor(BaseSensorOperator):
 
 
 class LandingSensor(_PartitionKeysSensor):
-    """Waits until the run's partition has landed (``landing/<partition>/features.csv``)."""
+    """Waits until the run's partition has landed (``landing/<partition>/features.csv`` or
+    ``features.parquet``)."""
 
     waiting_for = "landed"
 
     def keys_for(self, partition: Partition) -> list[str]:
-        return [landing_key(partition)]
+        return landing_keys(partition)
 
 
 class ScoredSensor(_PartitionKeysSensor):

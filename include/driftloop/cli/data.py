@@ -131,11 +131,22 @@ def add_history_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _land_args(p: argparse.ArgumentParser) -> None:
+    add_history_args(p)
+    p.add_argument(
+        "--format",
+        choices=("csv", "parquet"),
+        default="csv",
+        help="file format of the landing files: features.csv + labels_<day>.csv (default), or "
+        "features.parquet + labels_<day>.parquet",
+    )
+
+
 @command(
     "land",
-    "write a history table into the landing layout (features.csv + labels_<day>.csv per "
-    "partition) for the scheduler to ingest",
-)(add_history_args)
+    "write a history table into the landing layout (features + labels_<day> files per "
+    "partition, CSV or Parquet) for the scheduler to ingest",
+)(_land_args)
 def _land(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.core.storage import open_store
     from driftloop.data import history
@@ -147,13 +158,14 @@ def _land(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     partitions = 0
     for delivery in history.deliveries(frame, cfg, args.period, args.label_delay):
         partitions += bool(len(delivery.features))
-        written += history.write_delivery(store, cfg, delivery)
+        written += history.write_delivery(store, cfg, delivery, args.format)
     emit(
         {
             "root": store.root,
             "rows": len(frame),
             "partitions": partitions,
             "files": len(written),
+            "format": args.format,
             "first": written[0] if written else None,
             "last": written[-1] if written else None,
             "ignored_columns": history.ignored_columns(frame, cfg),

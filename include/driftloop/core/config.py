@@ -352,7 +352,8 @@ class Gate(_Strict):
         return floor
 
     def check_task(self, task: str) -> None:
-        """Raise ``ValueError("gate.<key>: ...")`` when a metric is not in the task's table."""
+        """Raise ``ValueError("gate.<key>: ...")`` when a metric is not in the task's table, or the
+        floor lies outside the primary metric's range (e.g. a roc_auc floor of 1.5)."""
         table = metric_table(task)
         known = ", ".join(table.names)
         if self.primary_metric not in table.names:
@@ -364,6 +365,12 @@ class Gate(_Strict):
         if unknown:
             raise ValueError(
                 f"gate.guards: unknown guard metric(s) {', '.join(unknown)}; known: {known}"
+            )
+        spec = table.spec(self.primary_metric)
+        if self.floor is not None and not spec.in_range(self.floor):
+            raise ValueError(
+                f"gate.floor: {self.floor:g} is outside the range of {self.primary_metric} "
+                f"{spec.describe_range()}: the gate could never (or would always) pass it"
             )
 
 
@@ -447,6 +454,33 @@ class Execution(_Strict):
     memory: str = "2Gi"
 
 
+class Arrival(_Strict):
+    """How ingest learns that a partition has landed.
+
+    ``sensor`` (the default and the fallback): ingest runs on ``schedule.interval`` and a deferrable
+    sensor waits in the triggerer for ``landing/<day>/features.csv``. ``queue``: ingest is scheduled
+    on the pipeline's ``landed`` asset, whose ``AssetWatcher`` listens on a message queue; each
+    message names the landed day or object key (an S3 object-created notification, a key, a day) and
+    starts ingest of that partition at once, with no polling of the store.
+    """
+
+    mode: Literal["sensor", "queue"] = "sensor"
+    scheme: str = Field(
+        "redis+list",
+        description="redis+list: a Redis list (producers LPUSH; tested); or a MessageQueueTrigger "
+        "scheme: redis+pubsub, or sqs / kafka with their provider and the trigger's arguments in "
+        "params",
+    )
+    queue: str | None = Field(
+        None, description="Redis list or channel (default: driftloop.<pipeline>.landed)"
+    )
+    conn_id: str = Field("redis_default", description="Redis schemes: the Airflow connection")
+    poll_interval: float = Field(1.0, gt=0, description="seconds between reads of an empty queue")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="further arguments of the scheme's trigger"
+    )
+
+
 class Schedule(_Strict):
     """When the pipeline's DAGs run; read where the DAGs are parsed (no environment needed)."""
 
@@ -469,6 +503,7 @@ class PipelineConfig(_Strict):
     mlflow: Mlflow = Mlflow()
     execution: Execution = Execution()
     schedule: Schedule = Schedule()
+    arrival: Arrival = Arrival()
     source: str | None = Field(None, description="file the config was loaded from")
 
     @model_validator(mode="before")
@@ -536,7 +571,11 @@ class PipelineConfig(_Strict):
         return Path(self.validation.data_docs_dir or driftloop_home() / "data_docs")
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${NAME}, ${NAME:-default}; a default may itself hold ${OTHER} (one level), e.g.
+# ${DRIFTLOOP_STORAGE_BASE:-${DRIFTLOOP_HOME}}: a deployment-wide base, else the local state folder.
+_VAR = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^${}]|\$(?!\{)|\$\{[A-Za-z_][A-Za-z0-9_]*\})*))?\}"
+)
 
 
 def _expand(value: Any) -> Any:
@@ -549,7 +588,7 @@ def _expand(value: Any) -> Any:
             if name in os.environ:
                 return os.environ[name]
             if default is not None:
-                return default
+                return str(_expand(default))
             raise ConfigError(f"environment variable {name} is not set (used as ${{{name}}})")
 
         return _VAR.sub(repl, value)

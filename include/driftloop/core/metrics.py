@@ -48,6 +48,20 @@ class MetricSpec:
     lower_is_better: bool = False
     # Undefined (None) when the labels hold a single class (ranking metrics).
     needs_both_classes: bool = False
+    # The values the metric can take (inclusive; None: unbounded on that side). A gate floor
+    # outside it could never be met (or always would be): the config refuses it.
+    low: float | None = 0.0
+    high: float | None = 1.0
+
+    def in_range(self, value: float) -> bool:
+        """Whether ``value`` is a value this metric can take."""
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def describe_range(self) -> str:
+        """The range as text, e.g. ``[0, 1]`` or ``[0, inf)``."""
+        low = "(-inf" if self.low is None else f"[{self.low:g}"
+        high = "inf)" if self.high is None else f"{self.high:g}]"
+        return f"{low}, {high}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,13 @@ class MetricTable:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.specs)
+
+    def spec(self, name: str) -> MetricSpec:
+        """The spec of metric ``name`` (KeyError if the table has none)."""
+        for s in self.specs:
+            if s.name == name:
+                return s
+        raise KeyError(f"no {self.task} metric {name!r}; known: {', '.join(self.names)}")
 
     @property
     def lower_is_better(self) -> frozenset[str]:
@@ -205,7 +226,7 @@ BINARY_METRICS = MetricTable(
         MetricSpec("f1"),
         MetricSpec("precision"),
         MetricSpec("recall"),
-        MetricSpec("log_loss", lower_is_better=True),
+        MetricSpec("log_loss", lower_is_better=True, high=None),
         MetricSpec("brier", lower_is_better=True),
     ),
     compute=binary_metrics,
@@ -220,7 +241,7 @@ MULTICLASS_METRICS = MetricTable(
         MetricSpec("macro_f1"),
         MetricSpec("weighted_f1"),
         MetricSpec("accuracy"),
-        MetricSpec("log_loss", lower_is_better=True),
+        MetricSpec("log_loss", lower_is_better=True, high=None),
     ),
     compute=multiclass_metrics,
     primary="macro_f1",
@@ -231,10 +252,10 @@ MULTICLASS_METRICS = MetricTable(
 REGRESSION_METRICS = MetricTable(
     task=REGRESSION,
     specs=(
-        MetricSpec("rmse", lower_is_better=True),
-        MetricSpec("mae", lower_is_better=True),
-        MetricSpec("r2"),
-        MetricSpec("mape", lower_is_better=True),
+        MetricSpec("rmse", lower_is_better=True, high=None),
+        MetricSpec("mae", lower_is_better=True, high=None),
+        MetricSpec("r2", low=None),  # 1 at best, unbounded below (worse than the mean)
+        MetricSpec("mape", lower_is_better=True, high=None),
     ),
     compute=regression_metrics,
     primary="rmse",

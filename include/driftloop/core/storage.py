@@ -2,7 +2,7 @@
 
 Layout under the storage root (one partition = one logical day)::
 
-    landing/<date>/features.csv, labels_<label date>.csv   as delivered (producer side)
+    landing/<date>/features.csv|.parquet, labels_<label date>.csv|.parquet   as delivered
     raw/date=<date>/              typed parquet, immutable
     validated/date=<date>/        passed GX
     quarantine/date=<date>/       original bytes + reason.json (+ GX result)
@@ -77,6 +77,17 @@ def landing_prefix(day: PartitionLike) -> str:
     return key(Zone.LANDING, day)
 
 
+# The features file of a delivery, by format: one of them, never both (see README "Landing format").
+LANDING_FEATURES: dict[str, str] = {"csv": "features.csv", "parquet": "features.parquet"}
+LANDING_FORMATS: tuple[str, ...] = tuple(LANDING_FEATURES)
+
+
+def landing_features_keys(day: PartitionLike) -> list[str]:
+    """The keys whose arrival signals that ``day`` has landed (the features file, any format)."""
+    prefix = landing_prefix(day)
+    return [f"{prefix}/{name}" for name in LANDING_FEATURES.values()]
+
+
 class Store(ABC):
     """Keys are '/'-separated paths relative to the storage root."""
 
@@ -124,11 +135,19 @@ class Store(ABC):
 
     # -- partitions ---------------------------------------------------------------------------
     def write_partition(
-        self, zone: Zone | str, day: PartitionLike, files: Mapping[str, Content]
+        self,
+        zone: Zone | str,
+        day: PartitionLike,
+        files: Mapping[str, Content],
+        stats: Mapping[str, Any] | None = None,
     ) -> str:
-        """Replace the partition with ``files`` plus a ``_SUCCESS`` marker; returns its URI."""
+        """Replace the partition with ``files`` plus a ``_SUCCESS`` marker; returns its URI.
+
+        The marker is a small JSON manifest: the file names, plus ``stats`` (e.g. the row count),
+        which readers such as the monitoring view take from it without opening the data.
+        """
         prefix = partition_prefix(zone, day)
-        manifest = json.dumps({"files": sorted(files)}, sort_keys=True).encode()
+        manifest = json.dumps({**(stats or {}), "files": sorted(files)}, sort_keys=True).encode()
         self.replace_prefix(prefix, {**files, SUCCESS: manifest})
         log.debug("wrote %s (%d files)", self.uri(prefix), len(files))
         return self.uri(prefix)

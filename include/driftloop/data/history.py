@@ -11,6 +11,8 @@ only (others are reported by :func:`ignored_columns`)::
     landing/<D>/labels_<P>.csv        id + target of P, delivered with the first partition D on or
                                       after P + label delay (after the last partition: on that day)
 
+or the same as ``features.parquet`` and ``labels_<P>.parquet`` (``driftloop land --format parquet``).
+
 Rows without a target value are delivered as events and get no label, as in production. Nothing of
 the source is dropped: a row whose timestamp cannot be read stops the cut with the row numbers.
 """
@@ -23,9 +25,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from driftloop.core.config import ConfigError
+from driftloop.core.config import ConfigError, FeatureType
 from driftloop.core.errors import EXIT_USAGE, DriftloopError
-from driftloop.core.storage import landing_prefix
+from driftloop.core.storage import LANDING_FEATURES, landing_prefix
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from driftloop.core.storage import Store
 
 Period = Literal["day", "week", "month"]
+LandingFormat = Literal["csv", "parquet"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
 # The longest partition of each period, in hours: how far an event may lie after its partition's
 # first day (validation.partition_tolerance_hours must cover it).
@@ -160,34 +163,59 @@ def deliveries(
             yield Delivery(day, grouped[q].iloc[0:0][events], {q: labels_of(q)})
 
 
-def write_delivery(store: Store, cfg: PipelineConfig, delivery: Delivery) -> list[str]:
-    """Write one delivery to ``landing/<day>/``: labels first, ``features.csv`` last (its arrival
-    is what the ingest sensor waits for). A labels-only delivery writes no ``features.csv``."""
-    ts = cfg.dataset.timestamp_column
+def write_delivery(
+    store: Store, cfg: PipelineConfig, delivery: Delivery, fmt: LandingFormat = "csv"
+) -> list[str]:
+    """Write one delivery to ``landing/<day>/`` as CSV or Parquet (``fmt``): labels first, the
+    features file last (its arrival is what the ingest sensor waits for). A labels-only delivery
+    writes no features file.
+
+    Parquet files carry the types ingest reads: UTC timestamps, float/integer numbers, ids and
+    category codes as strings. In both formats a column of whole numbers that pandas read as floats
+    (because of blanks) is written as integers: a code ``1`` stays ``1``, not ``1.0``.
+    """
+    ds = cfg.dataset
+    categorical = [f.name for f in ds.features if f.type is FeatureType.CATEGORICAL]
     prefix = landing_prefix(delivery.day)
     written = []
     for day, labels in sorted(delivery.labels.items()):
-        key = f"{prefix}/labels_{day.isoformat()}.csv"
-        store.write_bytes(
-            key, _whole_numbers(labels, cfg.dataset.target).to_csv(index=False).encode()
-        )
+        key = f"{prefix}/labels_{day.isoformat()}.{fmt}"
+        text = [ds.target] if ds.task == "multiclass" else []
+        store.write_bytes(key, _encode(_as_delivered(labels, [ds.target], text, fmt), fmt))
         written.append(key)
     if len(delivery.features):
-        features = delivery.features.copy()
-        features[ts] = features[ts].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-        key = f"{prefix}/features.csv"
-        store.write_bytes(key, features.to_csv(index=False).encode())
+        features = _as_delivered(delivery.features, categorical, categorical, fmt)
+        if fmt == "csv":
+            features[ds.timestamp_column] = features[ds.timestamp_column].dt.strftime(
+                "%Y-%m-%dT%H:%M:%S.%f+00:00"
+            )
+        key = f"{prefix}/{LANDING_FEATURES[fmt]}"
+        store.write_bytes(key, _encode(features, fmt))
         written.append(key)
     return written
 
 
-def _whole_numbers(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Write a float column of whole numbers (a 0/1 target that held blanks) as integers."""
+def _encode(frame: pd.DataFrame, fmt: LandingFormat) -> bytes:
+    from driftloop.core.storage import parquet_bytes
+
+    return parquet_bytes(frame) if fmt == "parquet" else frame.to_csv(index=False).encode()
+
+
+def _as_delivered(
+    frame: pd.DataFrame, whole: list[str], text: list[str], fmt: LandingFormat
+) -> pd.DataFrame:
+    """``frame`` with float columns of whole numbers among ``whole`` as integers, and (Parquet
+    only: a CSV is text anyway) the ``text`` columns as strings."""
     import pandas as pd
 
-    col = frame[column]
-    if pd.api.types.is_float_dtype(col) and len(col) and bool((col == col.round()).all()):
-        frame = frame.assign(**{column: col.astype("int64")})
+    frame = frame.copy()
+    for column in whole:
+        col = frame[column]
+        values = col.dropna()
+        if pd.api.types.is_float_dtype(col) and bool((values == values.round()).all()):
+            frame[column] = col.astype("Int64")
+    for column in text if fmt == "parquet" else []:
+        frame[column] = frame[column].astype("string")
     return frame
 
 
@@ -203,6 +231,7 @@ __all__ = [
     "PERIOD_HOURS",
     "Delivery",
     "HistoryError",
+    "LandingFormat",
     "Period",
     "check_tolerance",
     "deliveries",

@@ -1,10 +1,11 @@
 """Ingestion of one landed partition: parse, type, validate, and publish or quarantine.
 
-``landing/<D>/features.csv`` is parsed against the dataset schema of the config into
+``landing/<D>/features.csv`` (or ``features.parquet``: its column types checked against the
+config, never both in one delivery) is parsed against the dataset schema of the config into
 ``raw/date=<D>/part-0.parquet`` (typed, byte-identical for identical input), validated with Great
 Expectations, and published as ``validated/date=<D>/``; anything wrong goes to
 ``quarantine/date=<D>/`` with the original bytes and a human-readable ``reason.json``. Labels
-delivered in the same landing folder (``labels_<L>.csv``) go to ``labels/date=<L>/`` or
+delivered in the same landing folder (``labels_<L>.csv`` or ``.parquet``) go to ``labels/date=<L>/`` or
 ``quarantine/labels/date=<L>/``. Labels whose id was never delivered as an event (not among the ids of
 ``validated/date=<L>/``) are not accepted: those rows are kept in
 ``quarantine/labels_unknown_ids/date=<L>/`` with a reason and a count, the known-id rows of the same
@@ -28,7 +29,8 @@ quarantine the day, or with ``validation.out_of_partition: warn`` are accepted a
 partition whole, so reruns and backfills are idempotent.
 
 Memory is bounded by block and batch sizes, not by the day: the CSV is streamed in blocks
-(``pyarrow.csv.open_csv``) into a local typed Parquet file, GX validates that file batch by batch
+(``pyarrow.csv.open_csv``), a Parquet delivery read row group by row group in batches, into a local
+typed Parquet file, GX validates that file batch by batch
 (``validation.validate_parquet``), and partitions are written from files. A quarantined delivery is
 copied as it came, byte for byte.
 
@@ -39,6 +41,7 @@ Bad data is a result, not an exception: ``ingest_partition`` returns a quarantin
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -55,12 +58,14 @@ from driftloop.core.errors import EXIT_NOTHING_TO_DO, EXIT_QUARANTINED, Driftloo
 from driftloop.core.partition import Zone
 from driftloop.core.storage import (
     LABELS,
+    LANDING_FEATURES,
     QUARANTINE,
     RAW,
     VALIDATED,
     Content,
     Store,
     as_date,
+    landing_features_keys,
     landing_prefix,
     open_store,
     parquet_bytes,
@@ -73,7 +78,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FEATURES_FILE = "features.csv"
+FEATURES_FILE = LANDING_FEATURES["csv"]
+FEATURES_PARQUET = LANDING_FEATURES["parquet"]
 PART = "part-0.parquet"
 REASON = "reason.json"
 GX_RESULT = "validation_result.json"
@@ -82,8 +88,9 @@ LABELS_QUARANTINE = Zone.LABELS_QUARANTINE
 UNKNOWN_IDS_QUARANTINE = Zone.LABELS_UNKNOWN_IDS
 UNKNOWN_IDS_FILE = "unknown_ids.csv"
 SAMPLE_SIZE = 5
-_LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.csv$")
-# Files of a delivery whose name is not labels_<valid date>.csv but that look like labels land here,
+_LABELS_FILE = re.compile(r"^labels_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+# Files of a delivery whose name is not labels_<valid date>.csv|.parquet but that look like labels
+# land here,
 # per delivery day (the label date is unknown), each with its original name.
 BAD_LABEL_NAMES_QUARANTINE = Zone.LABELS_BAD_NAME
 # Rows set apart by row-level quarantine (validation.bad_rows: quarantine_rows), per day.
@@ -92,7 +99,7 @@ ROWS_FILE = "rows.csv"
 
 
 class LandingMissing(DriftloopError, FileNotFoundError):
-    """``landing/<D>/features.csv`` has not arrived (yet)."""
+    """``landing/<D>/features.csv`` (or ``features.parquet``) has not arrived (yet)."""
 
     exit_code = EXIT_NOTHING_TO_DO
 
@@ -104,7 +111,8 @@ class DataQuarantined(DriftloopError):
 
 
 class StructuralError(ValueError):
-    """A CSV that cannot be read as the declared table (bad CSV, missing columns, bad types)."""
+    """A file that cannot be read as the declared table (bad CSV or Parquet, missing columns, bad
+    types)."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +255,132 @@ def _iter_csv_strings(path: Path, block_size: int) -> Iterator[pd.DataFrame]:
         yield _to_strings_frame(schema.empty_table())
 
 
+# Rows per batch when a Parquet delivery is read (row group by row group, one batch at a time).
+PARQUET_BATCH_ROWS = 64 * 1024
+# The Arrow types a Parquet column may have, per kind of column (anything else is refused with the
+# column's name and type: a Parquet file says what its columns are, so a wrong one is not guessed at).
+_ARROW_KINDS: dict[str, tuple[str, ...]] = {
+    "numeric": ("integer", "floating", "decimal"),
+    "timestamp": ("timestamp", "date", "string"),  # strings: ISO 8601, parsed as in a CSV
+    "string": ("string", "integer"),  # integer ids and category codes as written: 7 -> "7"
+    "binary_label": ("integer", "floating", "decimal", "boolean"),
+}
+
+
+def _arrow_family(t: Any) -> str:
+    import pyarrow as pa
+
+    checks = {
+        "integer": pa.types.is_integer,
+        "floating": pa.types.is_floating,
+        "decimal": pa.types.is_decimal,
+        "boolean": pa.types.is_boolean,
+        "timestamp": pa.types.is_timestamp,
+        "date": pa.types.is_date,
+        "string": lambda x: pa.types.is_string(x) or pa.types.is_large_string(x),
+        "null": pa.types.is_null,
+    }
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return next((name for name, check in checks.items() if check(t)), str(t))
+
+
+def _check_arrow_types(schema: Any, kinds: dict[str, str]) -> None:
+    """Refuse a Parquet schema whose columns of ``kinds`` have types that cannot hold them."""
+    wrong = []
+    for f in schema:
+        kind = kinds.get(f.name)
+        family = _arrow_family(f.type)
+        if kind is not None and family != "null" and family not in _ARROW_KINDS[kind]:
+            wanted = " or ".join(_ARROW_KINDS[kind])
+            wrong.append(f"column {f.name!r} has Parquet type {f.type}, expected {wanted}")
+    if wrong:
+        raise StructuralError("; ".join(wrong))
+
+
+def _arrow_column(col: Any, kind: str | None) -> Any:
+    """One column of a Parquet batch in the form ``_typed`` parses: numbers as float64, timestamps
+    as UTC (a zone-less timestamp is UTC, as in a CSV), string kinds as strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    family = _arrow_family(col.type)
+    if kind in ("numeric", "binary_label"):
+        return pc.cast(col, pa.float64())
+    if kind == "timestamp" and family in ("timestamp", "date"):
+        return pc.cast(col, pa.timestamp("us", tz="UTC"), safe=False)
+    if kind is not None and family != "string":
+        return pc.cast(col, pa.string())
+    return col
+
+
+def _arrow_frame(table: Any, kinds: dict[str, str]) -> pd.DataFrame:
+    """A Parquet table (or batch) as the frame ``_typed`` / ``parse_labels`` read."""
+    import pyarrow as pa
+
+    names = table.schema.names
+    columns = [_arrow_column(c, kinds.get(n)) for n, c in zip(names, table.columns, strict=True)]
+    return _to_strings_frame(pa.table(columns, names=names))
+
+
+def _data_columns(schema: Any) -> list[str]:
+    """The columns of a Parquet schema, without a pandas index stored as columns; duplicate names
+    are refused as in a CSV header."""
+    index = {
+        c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)
+    }
+    names = [n for n in schema.names if n not in index]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise StructuralError(f"duplicate column names in the Parquet file: {dupes}")
+    return names
+
+
+def _iter_parquet_frames(
+    cfg: PipelineConfig, path: Path, batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """A Parquet features file as frames of at most ``batch_rows`` rows, read row group by row
+    group (at least one frame: an empty one for a file without rows). Column types are checked
+    against the config before any row is read. Raises ``StructuralError``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kinds = _kinds(cfg)
+    try:
+        with pq.ParquetFile(path) as pf:
+            schema = pf.schema_arrow
+            names = _data_columns(schema)
+            _check_arrow_types(schema, kinds)
+            empty = True
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=names, use_threads=False):
+                empty = False
+                yield _arrow_frame(batch, kinds)
+            if empty:
+                yield _arrow_frame(schema.empty_table().select(names), kinds)
+    except (pa.ArrowException, OSError) as err:
+        raise StructuralError(f"unreadable Parquet file: {err}") from None
+
+
+def _read_parquet_labels(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
+    """A Parquet labels file as the frame ``parse_labels`` checks: the id as strings, the target as
+    float64 (binary, regression) or strings (multiclass). Raises ``StructuralError``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ds = cfg.dataset
+    target_kind = {"binary": "binary_label", "regression": "numeric"}.get(ds.task, "string")
+    kinds = {ds.id_column: "string", ds.target: target_kind}
+    try:
+        with pq.ParquetFile(io.BytesIO(data)) as pf:
+            names = _data_columns(pf.schema_arrow)
+            _check_arrow_types(pf.schema_arrow, kinds)
+            return _arrow_frame(pf.read(columns=names, use_threads=False), kinds)
+    except (pa.ArrowException, OSError) as err:
+        raise StructuralError(f"unreadable Parquet file: {err}") from None
+
+
 def _coerce(
     name: str, col: pd.Series, kind: str, problems: dict[str, list[Any]] | None = None
 ) -> pd.Series:
@@ -287,6 +421,15 @@ def parse_features(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
     return _typed(cfg, _read_csv_strings(data))
 
 
+def _kinds(cfg: PipelineConfig) -> dict[str, str]:
+    """The kind each schema column is parsed as: ``string`` (id, categorical), ``timestamp``,
+    ``numeric``."""
+    ds = cfg.dataset
+    kinds = {ds.id_column: "string", ds.timestamp_column: "timestamp"}
+    kinds |= {f.name: "numeric" if f.type is FeatureType.NUMERIC else "string" for f in ds.features}
+    return kinds
+
+
 def _typed(
     cfg: PipelineConfig, df: pd.DataFrame, problems: dict[str, list[Any]] | None = None
 ) -> pd.DataFrame:
@@ -299,8 +442,7 @@ def _typed(
         raise StructuralError(
             f"the target column {ds.target!r} must not be delivered with features"
         )
-    kinds = {ds.id_column: "string", ds.timestamp_column: "timestamp"}
-    kinds |= {f.name: "numeric" if f.type is FeatureType.NUMERIC else "string" for f in ds.features}
+    kinds = _kinds(cfg)
     extra = [c for c in df.columns if c not in kinds]
     typed = {c: _coerce(c, df[c], kinds[c], problems) for c in expected}
     typed |= {c: df[c].astype("str") for c in extra}
@@ -310,22 +452,27 @@ def _typed(
 
 
 def write_raw_parquet(
-    cfg: PipelineConfig, src: Path, dest: Path, block_size: int | None = None
+    cfg: PipelineConfig,
+    src: Path,
+    dest: Path,
+    block_size: int | None = None,
+    fmt: str = "csv",
 ) -> int:
-    """Stream the features CSV ``src`` into the typed Parquet file ``dest``; returns its rows.
+    """Stream the features file ``src`` (``fmt``: csv or parquet) into the typed Parquet file
+    ``dest``; returns its rows.
 
     The same table as ``parse_features`` (row groups of ``ROW_GROUP_ROWS``), in memory bounded by
-    the block and row-group sizes, not the file. Raises ``StructuralError``; values that do not
-    convert are counted over the whole file before it is raised, so the message matches
-    ``parse_features``'.
+    the block and row-group sizes, not the file: a CSV is read in blocks of ``block_size`` bytes, a
+    Parquet delivery row group by row group in batches of ``PARQUET_BATCH_ROWS`` rows. Raises
+    ``StructuralError``; values that do not convert are counted over the whole file before it is
+    raised, so the message matches ``parse_features``'.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     ds = cfg.dataset
     order = [ds.id_column, ds.timestamp_column, *ds.feature_names]
-    kinds = {ds.id_column: "string", ds.timestamp_column: "timestamp"}
-    kinds |= {f.name: "numeric" if f.type is FeatureType.NUMERIC else "string" for f in ds.features}
+    kinds = _kinds(cfg)
     problems: dict[str, list[Any]] = {}
     writer: pq.ParquetWriter | None = None
     pending: list[pa.Table] = []
@@ -338,7 +485,12 @@ def write_raw_parquet(
         pending.clear()
 
     try:
-        for df in _iter_csv_strings(src, block_size or CSV_BLOCK_BYTES):
+        frames = (
+            _iter_parquet_frames(cfg, src, PARQUET_BATCH_ROWS)
+            if fmt == "parquet"
+            else _iter_csv_strings(src, block_size or CSV_BLOCK_BYTES)
+        )
+        for df in frames:
             typed = _typed(cfg, df, problems)
             rows += len(typed)
             if problems:
@@ -366,14 +518,16 @@ def write_raw_parquet(
     return rows
 
 
-def parse_labels(cfg: PipelineConfig, data: bytes) -> pd.DataFrame:
-    """Parse a labels CSV (id, target) into strings and the task's target type.
+def parse_labels(cfg: PipelineConfig, data: bytes, fmt: str = "csv") -> pd.DataFrame:
+    """Parse a labels file (id, target; ``fmt``: csv or parquet) into strings and the task's target
+    type.
 
-    binary: int64 0/1; multiclass: strings (the class names as written); regression: float64.
-    Raises ``StructuralError``.
+    binary: int64 0/1; multiclass: strings (the class names as written); regression: float64. A
+    Parquet file's column types are checked first (a binary target may be boolean; integer class
+    codes are kept as written). Raises ``StructuralError``.
     """
     ds = cfg.dataset
-    df = _read_csv_strings(data)
+    df = _read_parquet_labels(cfg, data) if fmt == "parquet" else _read_csv_strings(data)
     missing = [c for c in (ds.id_column, ds.target) if c not in df.columns]
     if missing:
         raise StructuralError(f"missing columns: {missing}")
@@ -438,7 +592,7 @@ def _quarantine(
     message: str,
     details: dict[str, Any] | None = None,
     gx_result: dict[str, Any] | None = None,
-    extra_files: dict[str, bytes] | None = None,
+    extra_files: dict[str, Content] | None = None,
 ) -> str:
     reason = {
         "partition": day.isoformat(),
@@ -467,23 +621,31 @@ def ingest_partition(
 ) -> IngestResult:
     """Ingest ``landing/<day>/``: features to raw + validated (or quarantine), then its labels.
 
-    Raises ``LandingMissing`` if ``features.csv`` has not arrived; bad data never raises. With
-    ``labels_only``, a delivery holding labels files but no ``features.csv`` is ingested instead
-    (see ``ingest_labels_only``); ``LandingMissing`` then means nothing landed at all.
+    The features file is ``features.csv`` or ``features.parquet``; a delivery holding both is
+    quarantined (which one is meant cannot be guessed). Raises ``LandingMissing`` if neither has
+    arrived; bad data never raises. With ``labels_only``, a delivery holding labels files but no
+    features file is ingested instead (see ``ingest_labels_only``); ``LandingMissing`` then means
+    nothing landed at all.
     """
     from driftloop.data import validation
 
     day = as_date(day)
     store = store or open_store(cfg.storage)
-    key = f"{landing_prefix(day)}/{FEATURES_FILE}"
-    if not store.exists(key):
+    keys = landed_features(store, day)
+    if not keys:
         if labels_only:
             return ingest_labels_only(cfg, day, store)
-        raise LandingMissing(f"{store.uri(key)} has not arrived")
+        raise LandingMissing(
+            f"{store.uri(landing_prefix(day))}: neither {FEATURES_FILE} nor {FEATURES_PARQUET} "
+            "has arrived"
+        )
     # A suite that does not match the effective config is a usage error (exit 2), refused before
     # anything is written: validating with it would ignore those settings silently.
     validation.committed_suite(cfg)
-    result = _ingest_features(cfg, store, day, key)
+    if len(keys) > 1:
+        result = _refuse_two_formats(store, day, keys)
+    else:
+        result = _ingest_features(cfg, store, day, keys[0])
     labels = ingest_labels(cfg, day, store)
     result = IngestResult(**{**asdict(result), "labels": labels})
     if result.status == "validated":
@@ -491,6 +653,41 @@ def ingest_partition(
     else:
         log.warning("%s (quarantine: %s)", result.message, result.uri)
     return result
+
+
+def landed_features(store: Store, day: date) -> list[str]:
+    """The features files of the delivery of ``day`` that have arrived (CSV and/or Parquet)."""
+    return [k for k in landing_features_keys(day) if store.exists(k)]
+
+
+def _refuse_two_formats(store: Store, day: date, keys: list[str]) -> IngestResult:
+    """Quarantine a delivery holding both ``features.csv`` and ``features.parquet``: both files
+    are kept as they came, and no raw or validated partition may claim the day."""
+    names = [k.rsplit("/", 1)[-1] for k in keys]
+    for zone in (RAW, VALIDATED, ROWS_QUARANTINE):
+        store.delete_partition(zone, day)
+    message = (
+        f"ingest of {day} refused: the delivery holds both {' and '.join(names)}; deliver one "
+        "format per day (remove the other and ingest again)"
+    )
+    with contextlib.ExitStack() as stack:
+        files = {
+            name: stack.enter_context(store.local_file(k))
+            for name, k in zip(names, keys, strict=True)
+        }
+        first, *others = names
+        uri = _quarantine(
+            store,
+            QUARANTINE,
+            day,
+            original_name=first,
+            original=files[first],
+            stage="ingest",
+            message=message,
+            details={"originals": names},
+            extra_files={name: files[name] for name in others},
+        )
+    return IngestResult("quarantined", day.isoformat(), uri, 0, message, "ingest", None, uri)
 
 
 def ingest_labels_only(
@@ -508,17 +705,18 @@ def ingest_labels_only(
     day = as_date(day)
     store = store or open_store(cfg.storage)
     prefix = landing_prefix(day)
-    if store.exists(f"{prefix}/{FEATURES_FILE}"):
+    if landed_features(store, day):
         return ingest_partition(cfg, day, store)
     labels = ingest_labels(cfg, day, store)
     if not labels:
         raise LandingMissing(
-            f"{store.uri(prefix)}: neither {FEATURES_FILE} nor labels have arrived"
+            f"{store.uri(prefix)}: neither features ({FEATURES_FILE} or {FEATURES_PARQUET}) nor "
+            "labels have arrived"
         )
     ingested = sum(lr.status == "ingested" for lr in labels)
     message = (
-        f"label-only delivery {day}: {FEATURES_FILE} has not arrived; {ingested} of "
-        f"{len(labels)} labels file(s) ingested"
+        f"label-only delivery {day}: {FEATURES_FILE} or {FEATURES_PARQUET} has not arrived; "
+        f"{ingested} of {len(labels)} labels file(s) ingested"
     )
     unknown = sum(lr.unknown_ids for lr in labels)
     if unknown:
@@ -531,27 +729,31 @@ def ingest_labels_only(
 
 
 def _ingest_features(cfg: PipelineConfig, store: Store, day: date, key: str) -> IngestResult:
-    """Stream ``key`` (the features CSV) to raw Parquet, validate it, publish or quarantine it.
+    """Stream ``key`` (the features CSV or Parquet file) to raw Parquet, validate it, publish or
+    quarantine it.
 
     Memory stays bounded by the block and batch sizes, not by the day: the CSV is parsed in blocks
-    into a local Parquet file, GX validates that file batch by batch, and the partitions are
-    written from files. Only a quarantined delivery is copied whole (its original bytes are kept).
+    (a Parquet delivery read in batches) into a local Parquet file, GX validates that file batch by
+    batch, and the partitions are written from files. Only a quarantined delivery is copied whole
+    (its original bytes are kept, under its own name).
     """
+    name = key.rsplit("/", 1)[-1]
     with (
         store.local_file(key) as src,
         tempfile.TemporaryDirectory(prefix="driftloop-ingest-") as tmp,
     ):
-        return _ingest_file(cfg, store, day, src, Path(tmp))
+        return _ingest_file(cfg, store, day, src, Path(tmp), name)
 
 
 def _ingest_file(
-    cfg: PipelineConfig, store: Store, day: date, src: Path, tmp: Path
+    cfg: PipelineConfig, store: Store, day: date, src: Path, tmp: Path, name: str = FEATURES_FILE
 ) -> IngestResult:
     from driftloop.data import validation
 
     raw_path = tmp / PART
+    fmt = "parquet" if name == FEATURES_PARQUET else "csv"
     try:
-        write_raw_parquet(cfg, src, raw_path)
+        write_raw_parquet(cfg, src, raw_path, fmt=fmt)
     except StructuralError as err:
         # The landing file does not describe a table of the schema: no raw or validated partition
         # may claim to hold it (a rerun with corrected data replaces them again).
@@ -562,7 +764,7 @@ def _ingest_file(
             store,
             QUARANTINE,
             day,
-            original_name=FEATURES_FILE,
+            original_name=name,
             original=src,
             stage="ingest",
             message=message,
@@ -579,7 +781,7 @@ def _ingest_file(
         store.delete_partition(ROWS_QUARANTINE, day)  # a rerun replaces an earlier split
         published, rows_uri, bad = raw_path, None, 0
     if outcome.success:
-        uri = store.write_partition(VALIDATED, day, {PART: published})
+        uri = store.write_partition(VALIDATED, day, {PART: published}, {"rows": outcome.rows})
         store.delete_partition(QUARANTINE, day)
         split_note = f"; {bad} row(s) quarantined ({rows_uri})" if bad else ""
         return IngestResult(
@@ -605,7 +807,7 @@ def _ingest_file(
         store,
         QUARANTINE,
         day,
-        original_name=FEATURES_FILE,
+        original_name=name,
         original=src,
         stage="validation",
         message=message,
@@ -737,23 +939,30 @@ def _split_file(
 def ingest_labels(
     cfg: PipelineConfig, day: str | date, store: Store | None = None
 ) -> list[LabelsResult]:
-    """Ingest every ``labels_<L>.csv`` delivered in ``landing/<day>/`` to ``labels/date=<L>/``."""
+    """Ingest every ``labels_<L>.csv`` or ``labels_<L>.parquet`` delivered in ``landing/<day>/``
+    to ``labels/date=<L>/``. Both formats of the same ``L`` in one delivery are refused together
+    (quarantined with a reason): which one is meant cannot be guessed."""
     day = as_date(day)
     store = store or open_store(cfg.storage)
     prefix = landing_prefix(day) + "/"
     results = []
     bad_names: dict[str, str] = {}  # file name -> why its name is refused
+    by_day: dict[date, list[str]] = {}
     for key in store.list(prefix):
         name = key[len(prefix) :]
         label_day, problem = _label_date(name)
         if problem:
             bad_names[name] = problem
+        elif label_day is not None:  # else not a labels file (features.csv, ...)
+            by_day.setdefault(label_day, []).append(name)
+    for label_day, names in sorted(by_day.items()):
+        if len(names) > 1:
+            results.append(_refuse_two_label_formats(store, day, label_day, prefix, names))
             continue
-        if label_day is None:
-            continue  # not a labels file (features.csv, ...)
-        original = store.read_bytes(key)
+        (name,) = names
+        original = store.read_bytes(prefix + name)
         try:
-            df = parse_labels(cfg, original)
+            df = parse_labels(cfg, original, "parquet" if name.endswith(".parquet") else "csv")
         except StructuralError as err:
             store.delete_partition(LABELS, label_day)
             message = f"labels of {label_day} (delivered {day}) rejected: {err}"
@@ -776,6 +985,31 @@ def ingest_labels(
     else:  # a redelivery with the names fixed replaces the earlier verdict
         store.delete_partition(BAD_LABEL_NAMES_QUARANTINE, day)
     return results
+
+
+def _refuse_two_label_formats(
+    store: Store, day: date, label_day: date, prefix: str, names: list[str]
+) -> LabelsResult:
+    """Quarantine ``labels_<L>.csv`` and ``labels_<L>.parquet`` delivered together (both kept)."""
+    store.delete_partition(LABELS, label_day)
+    message = (
+        f"labels of {label_day} (delivered {day}) rejected: the delivery holds both "
+        f"{' and '.join(names)}; deliver one format"
+    )
+    first, *others = names
+    uri = _quarantine(
+        store,
+        LABELS_QUARANTINE,
+        label_day,
+        original_name=first,
+        original=store.read_bytes(prefix + first),
+        stage="labels",
+        message=message,
+        details={"delivered": day.isoformat(), "originals": names},
+        extra_files={name: store.read_bytes(prefix + name) for name in others},
+    )
+    log.warning("%s (quarantine: %s)", message, uri)
+    return LabelsResult(label_day.isoformat(), "quarantined", uri, 0, message)
 
 
 def _known_ids(cfg: PipelineConfig, store: Store, label_day: date) -> pd.Index | None:
@@ -893,7 +1127,8 @@ def _publish_labels(
 
 
 def _label_date(name: str) -> tuple[date | None, str | None]:
-    """(label date, None) for ``labels_<date>.csv``; (None, why) for a labels file with a bad name;
+    """(label date, None) for ``labels_<date>.csv`` or ``.parquet``; (None, why) for a labels file
+    with a bad name;
     (None, None) for any other file.
 
     ``name`` is relative to the delivery folder; an object store can deliver one with separators or
@@ -909,7 +1144,7 @@ def _label_date(name: str) -> tuple[date | None, str | None]:
         )
     m = _LABELS_FILE.match(name)
     if not m:
-        return None, f"the name {name!r} is not labels_<YYYY-MM-DD>.csv"
+        return None, f"the name {name!r} is not labels_<YYYY-MM-DD>.csv or .parquet"
     try:
         return date.fromisoformat(m.group(1)), None
     except ValueError as err:

@@ -154,10 +154,35 @@ def window_shortfall(
         frame, days = training_frame(cfg, end, window)
     except InsufficientData as err:
         return str(err)
-    split = time_split(frame, days, cfg.training.holdout_days)
+    return target_shortfall(cfg, time_split(frame, days, cfg.training.holdout_days), end)
+
+
+def target_shortfall(cfg: PipelineConfig, split: Split, end: date) -> str | None:
+    """Why the targets of ``split`` cannot be learned from or measured on (None: they can).
+
+    Classification needs two classes in each part, regression two distinct values. A multiclass
+    pipeline with ``dataset.classes`` also needs every listed class in the training part: a model
+    learns the classes it sees, and one that never saw a class would have no ``proba_<class>``
+    column for it, so its predictions, prediction drift and gate comparisons would not line up with
+    a champion's. Refusing (the policy waits, asking this same function) was chosen over padding
+    the missing column with zeros: a zero probability is a claim the model never learned (it makes
+    the log loss of any such label the clipped maximum), and padding would need a wrapper estimator
+    in the model format's trusted types.
+    """
+    ds = cfg.dataset
     for part, name in ((split.train, "training"), (split.holdout, "holdout")):
-        if part[cfg.dataset.target].nunique() < 2:
-            return f"the {name} part of the window ending {end} has one class only"
+        if part[ds.target].nunique() < 2:
+            what = "value" if ds.task == "regression" else "class"
+            return f"the {name} part of the window ending {end} has one {what} only"
+    if ds.task == "multiclass" and ds.classes:
+        seen = set(split.train[ds.target].astype(str))
+        absent = [c for c in ds.classes if str(c) not in seen]
+        if absent:
+            return (
+                f"the training part of the window ending {end} has no row of class(es) "
+                f"{', '.join(map(str, absent))} listed in dataset.classes; a model must learn "
+                "every listed class (wait for labelled rows of it, or widen the window)"
+            )
     return None
 
 

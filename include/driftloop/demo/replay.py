@@ -21,7 +21,7 @@ from pathlib import Path
 
 from driftloop.core.config import load_config
 from driftloop.data import history
-from driftloop.demo.run import DayRecord, DemoRunner, drive_day, write_outcome
+from driftloop.demo.run import DayRecord, DemoRunner, drive_day, live_metric_name, write_outcome
 from driftloop.demo.summary import format_row, header
 
 # The config key of the DAGs' start date (schedule.start_date), as an environment override.
@@ -85,7 +85,7 @@ def run_replay(
 
     records: list[DayRecord] = []
     t_all = time.perf_counter()
-    echo(header())
+    echo(header(live_metric_name(cfg)))
     for delivery in deliveries:
         rec = drive_day(
             runner,
@@ -107,6 +107,7 @@ def run_replay(
         "end": deliveries[-1].day.isoformat(),
         "overrides": overrides,
         "ignored_columns": ignored,
+        "live_metric_name": live_metric_name(cfg),
     }
     write_outcome(records, out, meta, t_all, echo)
     return records

@@ -53,7 +53,9 @@ class DayRecord:
     drift_status: str | None = None
     drift_share: float | None = None
     drifted_features: list[str] = field(default_factory=list)
-    live_auc: float | None = None
+    # The pipeline's primary metric on the day whose labels just arrived, and its name.
+    live_metric: float | None = None
+    live_metric_name: str | None = None
     champion_version: str | None = None
     action: str = "-"
     retrain_triggered: bool = False
@@ -159,7 +161,7 @@ def run_demo(
 
     records: list[DayRecord] = []
     t_all = time.perf_counter()
-    echo(header(_live_metric(cfg)))
+    echo(header(live_metric_name(cfg)))
     for i in range(days):
         day = start + timedelta(days=i)
         rec = drive_day(
@@ -177,7 +179,7 @@ def run_demo(
         "start": start.isoformat(),
         "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
         "rows_per_day": rows,
-        "live_metric": "ROC AUC" if cfg.dataset.task == "binary" else _live_metric(cfg),
+        "live_metric_name": live_metric_name(cfg),
     }
     write_outcome(records, out, meta, t_all, echo)
     return records
@@ -235,7 +237,10 @@ def drive_day(
 
     if labelled is None:
         labelled = day - timedelta(days=cfg.dataset.label_delay_days)
-    rec.live_auc = _live_auc(store, cfg, labelled)
+    rec.live_metric, rec.live_metric_name = (
+        _live_metric(store, cfg, labelled),
+        live_metric_name(cfg),
+    )
     rec.action = ", ".join(actions) or "-"
     rec.seconds = round(time.perf_counter() - t0, 2)
     return rec
@@ -281,23 +286,20 @@ def _read_report(store: Any, day: date, rec: DayRecord) -> dict[str, Any]:
     return report
 
 
-def _live_metric(cfg: PipelineConfig) -> str:
-    """The name of the demo table's live column: AUC, or the primary metric of other tasks."""
-    return "AUC" if cfg.dataset.task == "binary" else cfg.gate.primary_metric
+def live_metric_name(cfg: PipelineConfig) -> str:
+    """The metric of the demo table's live column: the gate's primary metric (roc_auc by default
+    for binary, macro_f1 for multiclass, rmse for regression), as monitoring measures decay."""
+    return cfg.gate.primary_metric
 
 
-def _live_auc(store: Any, cfg: PipelineConfig, labelled: date) -> float | None:
-    """Live AUC of partition ``labelled`` (scored by whichever model was champion), whose labels
-    have just arrived.
-
-    For a multiclass or regression pipeline: its primary metric (e.g. macro_f1, rmse) instead.
-    """
+def _live_metric(store: Any, cfg: PipelineConfig, labelled: date) -> float | None:
+    """The live primary metric of partition ``labelled`` (scored by whichever model was champion),
+    whose labels have just arrived; None before any labelled day was scored."""
     from driftloop.monitor import monitoring
 
     found = monitoring.daily_metrics(store, cfg, labelled)
-    metric = "roc_auc" if cfg.dataset.task == "binary" else cfg.gate.primary_metric
-    auc = found.get(metric) if found else None
-    return None if auc is None else round(auc, 4)
+    value = found.get(live_metric_name(cfg)) if found else None
+    return None if value is None else round(value, 4)
 
 
 def write_outcome(
@@ -524,9 +526,9 @@ class LiveDemo:
             actions.append("promoted" if rec.promoted else "rejected")
         elif rec.drift_status == "drift" and not decision.get("retrain"):
             actions.append("alarm")
-        rec.live_auc = _live_auc(
-            self.store, self.cfg, day - timedelta(days=self.cfg.dataset.label_delay_days)
-        )
+        labelled = day - timedelta(days=self.cfg.dataset.label_delay_days)
+        rec.live_metric = _live_metric(self.store, self.cfg, labelled)
+        rec.live_metric_name = live_metric_name(self.cfg)
         rec.action = ", ".join(actions) or "-"
         return rec
 
@@ -597,7 +599,7 @@ def run_live_demo(
     live = LiveDemo(state, stack, cfg)
     records: list[DayRecord] = []
     try:
-        echo(f"\n{header(_live_metric(cfg))}")
+        echo(f"\n{header(live_metric_name(cfg))}")
         for i in range(days):
             day = start + timedelta(days=i)
             champion_before = registry.champion(cfg)
@@ -618,7 +620,7 @@ def run_live_demo(
             "start": start.isoformat(),
             "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
             "rows_per_day": rows,
-            "live_metric": "ROC AUC" if cfg.dataset.task == "binary" else _live_metric(cfg),
+            "live_metric_name": live_metric_name(cfg),
             "airflow_url": stack.airflow_url,
             "mlflow_url": stack.mlflow_url,
         }

@@ -13,7 +13,8 @@ COLUMNS = (
     ("rows", "rows", 6),
     ("validation", "validation", 11),
     ("drift_share", "drift", 6),
-    ("live_auc", "live AUC", 8),
+    # The primary metric of the pipeline on the newly labelled day (its name: ``live_metric_name``).
+    ("live_metric", "live", 13),
     ("champion_version", "champion", 8),
     ("action", "action", 0),
 )
@@ -27,11 +28,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def header(live_metric: str = "AUC") -> str:
-    """The table's header; ``live_metric`` names the live column (the pipeline's primary metric
-    for a multiclass or regression pipeline)."""
-    titles = [(f"live {live_metric}" if key == "live_auc" else t, w) for key, t, w in COLUMNS]
-    return "  ".join(title.ljust(width) if width else title for title, width in titles)
+def _titles(live_metric_name: str | None) -> list[tuple[str, int]]:
+    """Column titles; the live column is named by its metric (e.g. ``live roc_auc``)."""
+    return [
+        (f"{t} {live_metric_name}" if key == "live_metric" and live_metric_name else t, w)
+        for key, t, w in COLUMNS
+    ]
+
+
+def header(live_metric_name: str | None = None) -> str:
+    """The table's header; ``live_metric_name`` names the live column's metric (the pipeline's
+    primary metric: roc_auc, macro_f1, rmse...)."""
+    return "  ".join(
+        title.ljust(width) if width else title for title, width in _titles(live_metric_name)
+    )
 
 
 def format_row(record: dict[str, Any]) -> str:
@@ -65,15 +75,15 @@ def _plot(records: Sequence[dict[str, Any]], path: Path, meta: dict[str, Any]) -
     x = list(range(len(records)))
     labels = [str(r["day"]) for r in records]
     drift = [r.get("drift_share") for r in records]
-    auc = [r.get("live_auc") for r in records]
+    live = [r.get("live_metric") for r in records]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
     ax1.plot(
         x, [d if d is not None else float("nan") for d in drift], marker=".", color="tab:orange"
     )
     ax1.set_ylabel("share of drifted features")
     ax1.set_ylim(-0.02, 1.02)
-    ax2.plot(x, [a if a is not None else float("nan") for a in auc], marker=".", color="tab:blue")
-    ax2.set_ylabel(f"live {meta.get('live_metric', 'ROC AUC')} (labelled day)")
+    ax2.plot(x, [a if a is not None else float("nan") for a in live], marker=".", color="tab:blue")
+    ax2.set_ylabel(f"live {meta.get('live_metric_name') or 'metric'} (labelled day)")
     for ax in (ax1, ax2):
         for i, r in enumerate(records):
             if r.get("validation") == "quarantined":
@@ -99,7 +109,8 @@ def _plot(records: Sequence[dict[str, Any]], path: Path, meta: dict[str, Any]) -
 
 
 def _html(records: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str:
-    head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in COLUMNS)
+    titles = _titles(meta.get("live_metric_name"))
+    head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in titles)
     rows = []
     for r in records:
         cls = "q" if r.get("validation") == "quarantined" else ("p" if r.get("promoted") else "")
@@ -114,6 +125,6 @@ def _html(records: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str:
 td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left;font-size:13px}}
 tr.q{{background:#fde2e2}}tr.p{{background:#e2f7e2}}</style></head>
 <body><h1>driftloop demo</h1><ul>{facts}</ul>
-<img src="summary.png" alt="drift and live AUC over time" style="max-width:100%">
+<img src="summary.png" alt="drift and the live metric over time" style="max-width:100%">
 <table><tr>{head}</tr>{"".join(rows)}</table></body></html>
 """

@@ -27,7 +27,13 @@ from driftloop.core.metrics import (
     proba_column,
 )
 from driftloop.core.storage import LABELS, VALIDATED, as_date, open_store, partition_prefix
-from driftloop.data.windows import InsufficientData, time_split, training_frame, training_window
+from driftloop.data.windows import (
+    InsufficientData,
+    target_shortfall,
+    time_split,
+    training_frame,
+    training_window,
+)
 from driftloop.model.pipeline import (
     InvalidParameter,
     build_pipeline,
@@ -245,18 +251,11 @@ def train_model(
 
 
 def _check_targets(cfg: PipelineConfig, split: Any, end: date) -> None:
-    """Refuse a window whose training or holdout part cannot be learned from or measured on.
-
-    Classification needs two classes in each part (a multiclass model learns the classes of its
-    training part; with ``dataset.classes`` set, labels outside it never get past ingestion);
-    regression needs two distinct target values.
-    """
-    for part, name in ((split.train, "training"), (split.holdout, "holdout")):
-        if part[cfg.dataset.target].nunique() < 2:
-            what = "value" if cfg.dataset.task == "regression" else "class"
-            raise InsufficientData(
-                f"the {name} part of the window ending {end} has one {what} only"
-            )
+    """Refuse a window whose targets cannot be learned from or measured on (the same rule the
+    retrain policy asks before triggering: ``windows.target_shortfall``)."""
+    problem = target_shortfall(cfg, split, end)
+    if problem:
+        raise InsufficientData(problem)
 
 
 __all__ = ["TrainResult", "train_model"]
