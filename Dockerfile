@@ -3,6 +3,14 @@
 # the plugin, the pipeline configs and the GX project baked in. Dependencies come from uv.lock
 # (exact pins), so the image runs what the tests ran. Runs as uid 50000, gid 0 (as Airflow's own
 # image and the official Helm chart expect).
+
+# Data Docs' scripts, styles and fonts, fetched from npm (include/driftloop/airflow/offline.py) in a
+# throwaway stage, so the plugin serves them and the pages work behind a firewall.
+FROM python:3.11-slim-bookworm AS web-assets
+RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
+COPY include/driftloop/airflow/offline.py /tmp/offline.py
+RUN DRIFTLOOP_WEB_ASSETS=/web_assets python /tmp/offline.py
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
@@ -20,6 +28,7 @@ WORKDIR /opt/driftloop
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY include ./include
+COPY --from=web-assets /web_assets ./include/driftloop/airflow/web_assets
 COPY dags ./dags
 COPY plugins ./plugins
 COPY configs ./configs

@@ -34,7 +34,14 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python 3.11
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv with uv and install driftloop + dev tools (idempotent)
+# Data Docs' scripts, styles and fonts from npm (exact versions; not committed), served by the plugin
+# so the pages work offline. Without npm the pages load them from CDNs as GX made them.
+ASSETS_STAMP := include/driftloop/airflow/web_assets/.installed
+$(ASSETS_STAMP): include/driftloop/airflow/offline.py | $(STAMP)
+	$(PY) -m driftloop.airflow.offline
+	@if [ -d $(@D) ]; then touch $@; fi
+
+install: $(STAMP) $(ASSETS_STAMP) ## Create .venv with uv and install driftloop + dev tools + Data Docs web assets (idempotent)
 
 test: install ## Run every tier: dags, unit, integration, service, live, e2e
 	$(PY) -m pytest tests

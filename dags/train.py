@@ -40,7 +40,7 @@ for p in pipelines("train"):
             trained = task(multiple_outputs=False, retries=1)(t.train_model)()
         decision = task(multiple_outputs=False)(t.gate)(trained)
         branch = task.branch(t.route)(decision)
-        approve_promotion = promotion_approval()
+        approve_promotion = promotion_approval(p.cfg)
         promoted = task(
             trigger_rule="none_failed_min_one_success",
             outlets=[p.assets.model],

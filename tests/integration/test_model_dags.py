@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from driftloop.airflow.links import LINKS_XCOM_KEY, mlflow_version_url
 from driftloop.core.storage import PREDICTIONS, partition_prefix
 from driftloop.model import registry
 from tests.support.data import START, logical, write_days
@@ -68,8 +69,14 @@ def test_train_auto_promotes_first_model_then_score_writes_predictions(dags, env
     assert {a.path for a in client.list_artifacts(mv.run_id)} >= {"plots", "reference", "holdout"}
     # MLflow 3 keeps the model files with the logged model the version points at.
     assert mv.source.startswith("models:/m-")
-    assert mv.tags["driftloop.gate.rule"] == "first_model"
-    assert mv.tags["driftloop.promoted_by"] == "gate (auto-promote)"
+    # The version shows what a person reads; the rest is in the run's decision.json.
+    assert mv.tags["driftloop.decision"] == "promoted to champion by gate (auto-promote)"
+    assert mv.tags["driftloop.trigger"] == "bootstrap: first model"
+    assert mv.tags["driftloop.primary_metric"].startswith("roc_auc 0.")
+    assert len(mv.tags) <= 8, mv.tags
+    doc = registry.decision_record(cfg, "1")
+    assert doc["gate"]["rule"] == "first_model"
+    assert [e["action"] for e in doc["history"]] == ["gate", "promote"]
     decisions = f"registry/decisions/{cfg.model_name}"
     assert store.read_json(f"{decisions}/v1-gate.json")["decision"]["promote"] is True
     assert store.read_json(f"{decisions}/v1-promote.json")["partition_date"] == END.isoformat()
@@ -94,23 +101,32 @@ def test_score_without_champion_skips_and_writes_nothing(dags, env) -> None:
     assert store.partitions(PREDICTIONS) == []
 
 
-def _respond_when_awaiting(dag_id: str, task_id: str, option: str, done: dict[str, Any]) -> None:
-    """Answer a parked approval task like the UI does: through the core API's HITL route handler."""
+def _awaiting(dag_id: str, task_id: str, session: Any) -> Any:
+    """The task instance of ``task_id`` parked in AWAITING_INPUT, or None."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.state import TaskInstanceState
+
+    return (
+        session.query(TaskInstance)
+        .filter_by(dag_id=dag_id, task_id=task_id, state=TaskInstanceState.AWAITING_INPUT)
+        .one_or_none()
+    )
+
+
+def _respond_when_awaiting(
+    dag_id: str, task_id: str, option: str, done: dict[str, Any], reason: str | None = None
+) -> None:
+    """Answer a parked approval task like the UI does: through the core API's HITL route handler,
+    with the request's reason field filled in."""
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
     from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
-    from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
 
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         with create_session() as session:
-            ti = (
-                session.query(TaskInstance)
-                .filter_by(dag_id=dag_id, task_id=task_id, state=TaskInstanceState.AWAITING_INPUT)
-                .one_or_none()
-            )
+            ti = _awaiting(dag_id, task_id, session)
             if ti is not None:
                 from airflow.models.hitl import HITLDetail
 
@@ -120,7 +136,9 @@ def _respond_when_awaiting(dag_id: str, task_id: str, option: str, done: dict[st
                     dag_id=dag_id,
                     dag_run_id=ti.run_id,
                     task_id=task_id,
-                    update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option]),
+                    update_hitl_detail_payload=UpdateHITLDetailPayload(
+                        chosen_options=[option], params_input={"decision_reason": reason}
+                    ),
                     user=SimpleAuthManagerUser(username="reviewer", role="admin"),
                     session=session,
                 )
@@ -136,9 +154,10 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
     done: dict[str, Any] = {"cfg": cfg}
     # dag.test() keeps polling while the approval task is parked in AWAITING_INPUT; a reviewer thread
     # answers it the way the Required Actions page does, then the run resumes.
+    note = "looks right" if option == "Approve" else "holdout too small to trust"
     reviewer = threading.Thread(
         target=_respond_when_awaiting,
-        args=("churn__train", "approve_promotion", option, done),
+        args=("churn__train", "approve_promotion", option, done, note),
         daemon=True,
     )
     reviewer.start()
@@ -160,18 +179,133 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
     states = _states(dr)
     assert str(dr.state) == "success", states
     assert states["approve_promotion"] == "success"
+    tags = registry.get_version(cfg, "1").tags
+    outcome = _xcom(dr, "record_outcome")
     if option == "Approve":
         assert states["promote_model"] == "success"
         assert registry.aliases(cfg) == {"champion": "1"}
-        assert registry.get_version(cfg, "1").tags["driftloop.promoted_by"] == (
-            "reviewer (approved in Airflow)"
+        assert (
+            tags["driftloop.decision"] == "promoted to champion by reviewer (approved in Airflow)"
         )
+        # The approver's note is part of the promotion's recorded reason.
+        rec = store.read_json(f"registry/decisions/{cfg.model_name}/v1-promote.json")
+        assert rec["reason"].endswith("; approver: looks right"), rec
+        assert outcome == "v1 is the champion"
     else:
         assert states["promote_model"] == "skipped"
         assert registry.aliases(cfg) == {"challenger": "1"}
+        # The reviewer's reason: in the audit record, on the version, in decision.json, and in
+        # what the run reports as its outcome.
+        reason = "rejected in the approval step: holdout too small to trust"
         rec = store.read_json(f"registry/decisions/{cfg.model_name}/v1-rejected.json")
-        assert rec["actor"] == "reviewer"
-        assert registry.get_version(cfg, "1").tags["driftloop.approval"] == "rejected"
+        assert (rec["actor"], rec["reason"]) == ("reviewer", reason)
+        assert tags["driftloop.decision"] == "promotion rejected by reviewer"
+        assert tags["driftloop.reason"] == reason
+        last = registry.decision_record(cfg, "1")["history"][-1]
+        assert (last["action"], last["reason"]) == ("rejected", reason)
+        assert outcome == f"v1 not promoted: {reason}"
+
+
+def _xcom(dr: Any, task_id: str, key: str = "return_value") -> Any:
+    """The XCom ``key`` (default: the return value) of ``task_id`` in the run ``dr``."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.execute(
+            XComModel.get_many(
+                key=key, run_id=dr.run_id, dag_ids=dr.dag_id, task_ids=task_id
+            ).with_only_columns(XComModel.value)
+        ).first()
+    assert row is not None, f"no return value of {task_id}"
+    try:  # stored as JSON text by some metadata databases, decoded by others
+        return json.loads(row.value)
+    except (TypeError, ValueError):
+        return row.value
+
+
+def _sweep_when_timed_out(dag_id: str, task_id: str, done: dict[str, Any]) -> None:
+    """Try to answer as a user who is not an approver, then run the scheduler's HITL timeout sweep
+    once the parked request's deadline has passed."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.sdk import timezone
+    from airflow.utils.session import create_session
+    from fastapi import HTTPException
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        with create_session() as session:
+            ti = _awaiting(dag_id, task_id, session)
+            if ti is not None and "outsider" not in done:
+                try:
+                    update_hitl_detail(
+                        dag_id=dag_id,
+                        dag_run_id=ti.run_id,
+                        task_id=task_id,
+                        update_hitl_detail_payload=UpdateHITLDetailPayload(
+                            chosen_options=["Approve"], params_input={"decision_reason": None}
+                        ),
+                        user=SimpleAuthManagerUser(username="mallory", role="admin"),
+                        session=session,
+                    )
+                    done["outsider"] = 200
+                except HTTPException as err:
+                    done["outsider"] = err.status_code
+                session.rollback()
+                continue
+            due = ti is not None and ti.trigger_timeout is not None
+            if due and ti.trigger_timeout < timezone.utcnow():
+                done["aliases_while_waiting"] = registry.aliases(done["cfg"])
+                SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()
+                done["swept"] = True
+                return
+        time.sleep(0.5)
+    done["swept"] = False
+
+
+def test_unanswered_approval_times_out_and_rejects(airflow_db, cfg_factory) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    cfg = cfg_factory(**FAST, GATE__APPROVAL_TIMEOUT="2s", GATE__APPROVERS="[alice]")
+    from driftloop.core.storage import open_store
+
+    store = open_store(cfg.storage)
+    write_days(store, cfg, DAYS, rows=600)
+    bag = DagBag()  # parsed with this config: the request's timeout and approvers come from it
+    assert not bag.import_errors
+    approval = bag.dags["churn__train"].get_task("approve_promotion")
+    assert approval.response_timeout == timedelta(seconds=2)
+    assert approval.assigned_users == [{"id": "alice", "name": "alice"}]
+
+    done: dict[str, Any] = {"cfg": cfg}
+    sweeper = threading.Thread(
+        target=_sweep_when_timed_out, args=("churn__train", "approve_promotion", done), daemon=True
+    )
+    sweeper.start()
+    dr = bag.dags["churn__train"].test(
+        logical_date=logical(END),
+        run_conf={"date": END.isoformat(), "reason": "manual", "auto_promote": "off"},
+    )
+    sweeper.join(timeout=5)
+    # Only the configured approvers may answer: an admin who is not one is refused.
+    assert done["outsider"] == 403
+    assert done["swept"] and done["aliases_while_waiting"] == {"challenger": "1"}
+    states = _states(dr)
+    assert str(dr.state) == "success", states
+    assert states["approve_promotion"] == "success" and states["promote_model"] == "skipped"
+    # Not promoted, and the reason recorded like a reviewer's rejection.
+    assert registry.aliases(cfg) == {"challenger": "1"}
+    reason = "approval timed out after 2s"
+    rec = store.read_json(f"registry/decisions/{cfg.model_name}/v1-rejected.json")
+    assert rec["reason"] == reason and rec["actor"] == "airflow (no answer)"
+    tags = registry.get_version(cfg, "1").tags
+    assert tags["driftloop.reason"] == reason
+    assert tags["driftloop.decision"] == "promotion rejected by airflow (no answer)"
+    assert _xcom(dr, "record_outcome") == f"v1 not promoted: {reason}"
 
 
 def test_promote_dag_rolls_back_and_promotes_with_audit(dags, env) -> None:
@@ -192,6 +326,11 @@ def test_promote_dag_rolls_back_and_promotes_with_audit(dags, env) -> None:
     assert registry.aliases(cfg) == {"champion": "2", "previous_champion": "1"}
     rec = store.read_json(f"registry/decisions/{cfg.model_name}/v2-rollback-from-v1.json")
     assert rec["reason"] == "bad scores" and rec["actor"]
+    # The run links to the new champion's page in the MLflow registry.
+    links = _xcom(dr, "apply", LINKS_XCOM_KEY)
+    assert links == {
+        "Registry decision": mlflow_version_url(cfg.tracking_uri(), cfg.model_name, "2")
+    }
 
     dr = dags["churn__promote"].test(
         run_conf={"action": "promote", "version": "1", "reason": "fixed"}

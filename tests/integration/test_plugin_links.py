@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from driftloop.airflow.links import LINK_NAMES, mlflow_run_url
+from driftloop.airflow.links import LINK_NAMES, mlflow_run_url, mlflow_version_url
 from tests.support.data import START, write_days
 
 pytestmark = pytest.mark.integration
@@ -95,7 +95,17 @@ def test_train_model_links_to_its_mlflow_run(airflow_db, cfg_factory) -> None:
     assert {n: links[n] for n in LINK_NAMES if n != "MLflow run"} == {
         n: None for n in LINK_NAMES if n != "MLflow run"
     }
+    # The gate and the promotion link to the version's page in the MLflow registry, where its
+    # decision tags and history are.
+    version_page = mlflow_version_url(cfg.tracking_uri(), cfg.model_name, "1")
+    assert version_page.endswith(f"/#/models/{cfg.model_name}/versions/1")
+    for task_id in ("gate", "promote_model"):
+        links = _extra_links("churn__train", dr.run_id, task_id)
+        assert links["Registry decision"] == version_page, task_id
+        assert {n: links[n] for n in LINK_NAMES if n != "Registry decision"} == {
+            n: None for n in LINK_NAMES if n != "Registry decision"
+        }
     # A task that published nothing has every driftloop link disabled.
     assert {
-        n: _extra_links("churn__train", dr.run_id, "gate")[n] for n in LINK_NAMES
+        n: _extra_links("churn__train", dr.run_id, "record_outcome")[n] for n in LINK_NAMES
     } == dict.fromkeys(LINK_NAMES)

@@ -96,7 +96,7 @@ def test_forms_work_with_their_defaults_and_logs_say_what_happened(tmp_path: Pat
         assert run["state"] == "success", server.dump_logs()
         assert registry.aliases(cfg) == {"champion": "1"}
         tags = registry.get_version(cfg, "1").tags
-        assert tags["driftloop.gate.rule"] == "first_model"
+        assert tags["driftloop.decision"] == "promoted to champion by gate (auto-promote)"
 
         log = server.task_log("churn__train", run["dag_run_id"], "train_model")
         print(f"--- train_model log ({len(log)} lines) ---\n{log_text(log)}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
 
 from tests.live.airflow_server import AirflowServer
+from tests.support.web import external, loaded_urls
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(400)]
 
@@ -82,6 +84,15 @@ def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_pat
         )
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert day.isoformat() in page.text
+        # Offline: its scripts and styles come from the plugin, each one served.
+        page_url = server.base_url + links["Data docs"]
+        urls = loaded_urls(page.text)
+        assert urls and not external(urls), external(urls)
+        for url in {urljoin(page_url, u) for u in urls}:
+            asset = requests.get(
+                url, headers={"Authorization": f"Bearer {server.token()}"}, timeout=15
+            )
+            assert asset.status_code == 200, url
         anonymous = requests.get(server.base_url + links["Data docs"], timeout=15)
         assert anonymous.status_code in (401, 403)
         escape = requests.get(

@@ -119,8 +119,8 @@ def test_registry_lifecycle_on_postgres(cfg_factory, postgres_db: str, tmp_path:
             (cfg.model_name,),
         )
     )
-    assert tags["driftloop.gate.rule"] == "improvement"
-    assert tags["driftloop.rolled_back_by"] == "oncall"
+    assert tags["driftloop.decision"] == "rolled back by oncall"
+    assert registry.decision_record(cfg, "2")["gate"]["rule"] == "improvement"
     run_rows = pg_query(
         postgres_db,
         "SELECT r.status, t.value FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
@@ -129,7 +129,7 @@ def test_registry_lifecycle_on_postgres(cfg_factory, postgres_db: str, tmp_path:
     )
     assert run_rows == [("FINISHED", "drift_check 2026-01-05")]
     v1 = fresh.get_model_version(cfg.model_name, "1")
-    assert v1.tags["driftloop.restored_by"] == "oncall"
+    assert v1.tags["driftloop.decision"] == "restored to champion by oncall"
     assert "Restored to champion by oncall" in v1.description
 
     # -- the audit trail: one record per decision, in storage -----------------------------------

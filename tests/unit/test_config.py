@@ -228,3 +228,29 @@ def test_task_types_and_their_dataset_keys() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(data, environ={"DRIFTLOOP_HOME": "/tmp/x"})
     assert "training.algorithm: logistic_regression is a classifier" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds", "shown"),
+    [("7d", 604800, "7d"), ("12h", 43200, "12h"), ("90m", 5400, "90m"), ("2s", 2, "2s"),
+     ("3600", 3600, "1h"), ("P1D", 86400, "1d")],
+)  # fmt: skip
+def test_approval_timeout_and_approvers(value: str, seconds: int, shown: str) -> None:
+    from driftloop.core.config import format_duration
+
+    env = {
+        "DRIFTLOOP__GATE__APPROVAL_TIMEOUT": value,
+        "DRIFTLOOP__GATE__APPROVERS": "[alice, bob]",
+    }
+    gate = load_config(DEMO, environ=env).gate
+    assert gate.approval_timeout.total_seconds() == seconds
+    assert format_duration(gate.approval_timeout) == shown
+    assert gate.approvers == ["alice", "bob"]
+    default = load_config(DEMO, environ={}).gate
+    assert (default.approvers, format_duration(default.approval_timeout)) == ([], "7d")
+
+
+@pytest.mark.parametrize("value", ["0s", "-5", "soon"])
+def test_a_bad_approval_timeout_names_the_key(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"gate\.approval_timeout"):
+        load_config(DEMO, environ={"DRIFTLOOP__GATE__APPROVAL_TIMEOUT": value})

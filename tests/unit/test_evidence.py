@@ -54,7 +54,8 @@ def test_each_metric_shows_its_change_in_the_better_direction_and_its_rule() -> 
 
 def test_a_first_model_has_no_champion_column_values() -> None:
     first = {**DECISION, "rule": "first_model", "champion_metrics": None, "champion_version": None}
-    text = approval_evidence(first, TRAINED, metric_table())
+    text = approval_evidence(first, TRAINED, metric_table(), timeout="12h")
+    assert "Unanswered, the request is rejected after 12h." in text
     assert "No champion yet: v2 would be the first" in text
     assert "| roc_auc | 0.7500 | – |  | primary; floor 0.65: pass |" in text
     assert "drift report" not in text and "Reject keeps no champion" in text

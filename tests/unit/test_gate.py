@@ -91,7 +91,12 @@ def test_promote_moves_champion_to_previous_and_records(cfg, store) -> None:
     assert rec["actor"] == "bob" and rec["reason"] == "better"
     assert rec["partition_date"] == "2026-01-20"  # the version's run date, not the clock
     mv = registry.get_version(cfg, v2)
-    assert mv.tags["driftloop.promoted_by"] == "bob"
+    assert mv.tags["driftloop.decision"] == "promoted to champion by bob"
+    assert mv.tags["driftloop.reason"] == "better"
+    history = registry.decision_record(cfg, v2)["history"]
+    assert [(e["action"], e["actor"], e["previous_champion"]) for e in history] == [
+        ("promote", "bob", v1)
+    ]
     assert "Promoted to champion by bob: better" in mv.description
 
 
@@ -114,7 +119,10 @@ def test_rollback_restores_previous_champion_and_is_reversible(cfg, store) -> No
     rec = store.read_json(f"registry/decisions/{cfg.model_name}/v{v1}-rollback-from-v{v2}.json")
     assert (rec["champion"], rec["previous_champion"], rec["actor"]) == (v1, v2, "carol")
     assert out["reason"] == rec["reason"] == "v2 scores look wrong"
-    assert registry.get_version(cfg, v2).tags["driftloop.rolled_back_by"] == "carol"
+    assert registry.get_version(cfg, v2).tags["driftloop.decision"] == "rolled back by carol"
+    assert registry.get_version(cfg, v1).tags["driftloop.decision"] == (
+        "restored to champion by carol"
+    )
 
     registry.rollback(cfg, "undo", "carol")
     assert registry.aliases(cfg) == {"champion": v2, "previous_champion": v1}

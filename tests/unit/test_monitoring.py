@@ -16,6 +16,7 @@ from driftloop.drift import build_profile
 from driftloop.monitor.monitoring import check, evaluate_performance
 from driftloop.monitor.policy import decide_for
 from driftloop.monitor.report import HTML_NAME, JSON_NAME, write_report
+from tests.support.web import external, loaded_urls
 
 pytestmark = pytest.mark.unit
 
@@ -154,6 +155,8 @@ def test_write_report_files(cfg, store, populated) -> None:
     for name in cfg.dataset.feature_names:
         assert name in page
     assert page.count("data:image/png;base64,") == len(cfg.dataset.features) + 1  # + scores
+    # Self-contained: plots inline, no script, stylesheet or image from another host.
+    assert len(loaded_urls(page)) >= len(cfg.dataset.features) and not external(loaded_urls(page))
     # A rerun replaces the partition whole (idempotent).
     assert write_report(store, day, report, decision) == uri
     assert sorted(k.rsplit("/", 1)[1] for k in store.list(prefix + "/")) == [

@@ -150,9 +150,19 @@ def test_gate_rescores_champion_on_challenger_holdout(cfg_factory) -> None:
     assert d2.champion_metrics == pytest.approx(d2.challenger_metrics)
     assert (d2.promote, d2.rule) == (False, "no_improvement")
     mv = registry.get_version(cfg, second.model_version)
-    assert mv.tags["driftloop.gate.decision"] == "reject"
-    assert mv.tags["driftloop.gate.rule"] == "no_improvement"
-    assert mv.tags["driftloop.gate.champion_version"] == first.model_version
+    # A few tags a person reads; the whole decision in the run's decision.json.
+    assert mv.tags["driftloop.decision"] == "gate: reject (no_improvement)"
+    assert mv.tags["driftloop.reason"] == d2.reason
+    assert mv.tags["driftloop.primary_metric"].startswith(
+        f"roc_auc {d2.challenger_metrics['roc_auc']:.4f} (champion v{first.model_version}: "
+    )
+    assert mv.tags["driftloop.trained_window"] == f"{second.partitions[0]}..{second.partitions[-1]}"
+    assert mv.tags["driftloop.trigger"] == "same again"
+    assert not [t for t in mv.tags if t.startswith("driftloop.gate.")]
+    doc = registry.decision_record(cfg, second.model_version)
+    assert doc["gate"]["champion_version"] == first.model_version
+    assert doc["gate"]["champion_metrics"] == pytest.approx(d2.champion_metrics)
+    assert [e["action"] for e in doc["history"]] == ["gate"]
     rec = store.read_json(f"registry/decisions/{cfg.model_name}/v{second.model_version}-gate.json")
     assert rec["decision"]["rule"] == "no_improvement" and rec["partition_date"] == "2026-01-09"
     assert registry.aliases(cfg)["champion"] == first.model_version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -113,6 +114,64 @@ def test_each_pipeline_serves_its_own_reports(tmp_path, monkeypatch) -> None:
     client = TestClient(app)
     assert client.get(f"/churn_eu/reports/{DAY}/report.html").text == "<h1>eu</h1>"
     assert client.get(f"/churn/reports/{DAY}/report.html").status_code == 404
+
+
+def test_data_docs_pages_load_their_assets_from_the_plugin_not_a_cdn(cfg_factory) -> None:
+    """A real GX page, served: every script and stylesheet resolves to a vendored copy (200)."""
+    from urllib.parse import urljoin
+
+    from fastapi.testclient import TestClient
+
+    from driftloop.airflow.offline import ASSETS, assets_dir
+    from driftloop.airflow.web import create_app
+    from driftloop.data import synth, validation
+    from driftloop.data.ingest import parse_features
+    from tests.support.web import external, loaded_urls
+
+    missing = [a.package for a in ASSETS if not (assets_dir() / a.package / a.path).is_file()]
+    assert not missing, f"web assets not vendored (make install): {sorted(set(missing))}"
+    cfg = cfg_factory()
+    day = date(2026, 1, 3)
+    df = synth.generate_day(cfg, day, synth.Scenario(), seed=1, rows=200).features
+    validation.validate_frame(cfg, parse_features(cfg, df.to_csv(index=False).encode()), day)
+    root = cfg.data_docs_dir()
+    pages = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html"))
+    assert "index.html" in pages and any(p.startswith("validations/") for p in pages)
+    # As GX wrote them, the pages load scripts and styles from CDNs.
+    assert external(loaded_urls((root / pages[-1]).read_text()))
+
+    app = create_app()
+    for dependency in app.router.dependencies:
+        app.dependency_overrides[dependency.dependency] = lambda: None
+    client = TestClient(app, base_url="http://airflow.test")
+    fetched: set[str] = set()
+    for page in pages:
+        url = f"http://airflow.test/driftloop/churn/data-docs/{page}"
+        response = client.get(url.removeprefix("http://airflow.test/driftloop"))
+        assert response.status_code == 200
+        urls = loaded_urls(response.text)
+        assert not external(urls), (page, external(urls))
+        # Resolved as the browser resolves them, from the page's address under the plugin.
+        for asset in {urljoin(url, u) for u in urls if not u.startswith("data:")}:
+            if asset not in fetched:
+                path = asset.removeprefix("http://airflow.test/driftloop")
+                assert client.get(path).status_code == 200, (page, asset)
+                fetched.add(asset)
+    served = {u for u in fetched if "/_assets/" in u}
+    assert len({u.split("/_assets/")[1] for u in served}) == len(
+        {(a.package, a.path) for a in ASSETS}
+    )
+    assert any(u.endswith("/static/images/logo-long.png") for u in fetched)
+    # Font Awesome's stylesheet finds its fonts beside it.
+    css = next(u for u in served if u.endswith("/css/all.min.css"))
+    font = urljoin(css, "../webfonts/fa-solid-900.woff2")
+    assert client.get(font.removeprefix("http://airflow.test/driftloop")).status_code == 200
+
+
+def test_assets_route_is_confined_to_the_vendored_packages(client) -> None:
+    assert client.get("/_assets/jquery@3.7.1/dist/jquery.min.js").status_code == 200
+    for path in ("..%2F..%2Fweb.py", "%2e%2e/offline.py", "jquery@3.7.1/no-such.js"):
+        assert client.get(f"/_assets/{path}").status_code == 404
 
 
 @pytest.mark.parametrize("url", ["/", "/churn/monitor", "/dags/churn__train/monitor"])

@@ -9,6 +9,7 @@
 - ``approval``: the human approval step of ``train``
 - ``tasks``: the task bodies, one module per DAG
 - ``docs``: the DAGs' ``doc_md``
-- ``links``: links tasks publish; ``plugin`` and ``web``: what the Airflow plugin serves
+- ``links``: links tasks publish; ``plugin`` and ``web``: what the Airflow plugin serves;
+  ``offline``: the Data Docs pages' scripts and styles, vendored from npm and served locally
 - ``driver``: run the DAGs in-process (``dag.test()``) for the demo
 """

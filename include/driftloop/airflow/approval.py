@@ -1,15 +1,48 @@
-"""The human approval step of ``train``: an ApprovalOperator that records the answer."""
+"""The human approval step of ``train``: an ApprovalOperator that records the answer.
+
+Who may answer (``gate.approvers``) and how long the request waits (``gate.approval_timeout``) come
+from the pipeline config. The request has one form field, a reason: the reason given with "Reject"
+is recorded on the model version and in the audit record, and one given with "Approve" becomes
+part of the promotion's reason. An unanswered request resolves to "Reject" when the timeout passes,
+recorded as "approval timed out after <timeout>".
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param
 
-__all__ = ["ANSWER_KEY", "PromotionApproval", "promotion_approval"]
+from driftloop.core.config import format_duration
 
-ANSWER_KEY = "approval_answer"  # XCom key of {"user": who answered}
+if TYPE_CHECKING:
+    from driftloop.core.config import PipelineConfig
+
+__all__ = [
+    "ANSWER_KEY",
+    "REASON_PARAM",
+    "PromotionApproval",
+    "answer_of",
+    "promotion_approval",
+]
+
+ANSWER_KEY = "approval_answer"  # XCom key of {"user": who answered, "reason": their note}
+REASON_PARAM = "decision_reason"  # the request's form field (not the DAG's trigger "reason")
+TIMEOUT_ACTOR = "airflow (no answer)"
+
+
+def answer_of(event: dict[str, Any], timeout: str) -> tuple[bool, str, str]:
+    """(approved, who, reason) of a HITL response event (a person's or the timeout's default)."""
+    approved = ApprovalOperator.APPROVE in (event.get("chosen_options") or [])
+    if event.get("timedout"):
+        return False, TIMEOUT_ACTOR, f"approval timed out after {timeout}"
+    user = event.get("responded_by_user") or {}
+    who = str(user.get("name") or user.get("id") or "unknown")
+    note = str((event.get("params_input") or {}).get(REASON_PARAM) or "").strip()
+    if approved:
+        return True, who, note
+    return False, who, f"rejected in the approval step: {note or 'no reason given'}"
 
 
 class PromotionApproval(ApprovalOperator):
@@ -21,30 +54,37 @@ class PromotionApproval(ApprovalOperator):
     """
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        user = event.get("responded_by_user") or {}
-        who = user.get("name") or user.get("id") or "unknown"
-        context["ti"].xcom_push(key=ANSWER_KEY, value={"user": who})
-        if self.REJECT in (event.get("chosen_options") or []):
+        timeout = format_duration(self.response_timeout) if self.response_timeout else "?"
+        approved, who, reason = answer_of(event, timeout)
+        context["ti"].xcom_push(key=ANSWER_KEY, value={"user": who, "reason": reason})
+        if not approved and "error" not in event:
             from driftloop.airflow.factory import pipeline_config
             from driftloop.model import registry
 
             decision = context["ti"].xcom_pull(task_ids="gate")
-            registry.reject(
-                pipeline_config(context),
-                decision["challenger_version"],
-                "rejected in the approval step",
-                who,
-            )
+            registry.reject(pipeline_config(context), decision["challenger_version"], reason, who)
+            self.log.info("v%s not promoted: %s (%s)", decision["challenger_version"], reason, who)
         return super().execute_complete(context, event)
 
 
-def promotion_approval() -> PromotionApproval:
+def promotion_approval(cfg: PipelineConfig) -> PromotionApproval:
     """The ``approve_promotion`` task: does the challenger the gate passed become the champion?"""
+    gate = cfg.gate
     return PromotionApproval(
         task_id="approve_promotion",
         subject="Promote {{ ti.xcom_pull(task_ids='gate')['challenger_version'] }} to champion?",
         # Markdown: champion vs challenger on the same holdout, the trigger, the training window.
         body="{{ ti.xcom_pull(task_ids='gate')['evidence'] }}",
+        params={
+            REASON_PARAM: Param(
+                None,
+                type=["null", "string"],
+                title="Reason",
+                description="Why you reject (recorded with the decision); optional to approve.",
+            )
+        },
+        # Airflow user ids (SimpleAuthManager: the username). None: anyone allowed by their role.
+        assigned_users=[{"id": u, "name": u} for u in gate.approvers] or None,
         defaults="Reject",  # what an unanswered request resolves to after response_timeout
-        response_timeout=timedelta(days=7),
+        response_timeout=gate.approval_timeout,
     )

@@ -1,4 +1,4 @@
-"""Links tasks publish for the plugin: MLflow runs, Data Docs pages and drift reports.
+"""Links tasks publish for the plugin: MLflow runs and versions, Data Docs pages, drift reports.
 
 Tasks publish their links as one XCom (``LINKS_XCOM_KEY``): a mapping from a name in ``LINK_NAMES``
 to a URL. The plugin shows them on the task instance page; reports and Data Docs are served under
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from driftloop.core.partition import Partition, PartitionLike
 
@@ -18,7 +19,9 @@ __all__ = [
     "LINKS_XCOM_KEY",
     "LINK_NAMES",
     "data_docs_link",
+    "link_decision",
     "mlflow_run_url",
+    "mlflow_version_url",
     "monitor_link",
     "publish_links",
     "report_link",
@@ -41,14 +44,32 @@ def publish_links(context: Any, **links: str | None) -> None:
         context["ti"].xcom_push(key=LINKS_XCOM_KEY, value=payload)
 
 
-def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
-    """URL of a run in the MLflow UI (the UI address for sqlite/file stores is configurable)."""
+def _mlflow_ui(tracking_uri: str) -> str:
+    """The MLflow UI's address: the tracking server's, else ``DRIFTLOOP_MLFLOW_UI_URL`` (for
+    sqlite/file stores, whose UI runs separately)."""
     base = (
         tracking_uri
         if tracking_uri.startswith("http")
         else os.environ.get("DRIFTLOOP_MLFLOW_UI_URL", "http://127.0.0.1:5000")
     )
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return base.rstrip("/")
+
+
+def link_decision(context: Any, cfg: Any, version: str) -> None:
+    """Publish the MLflow page of a model version (its decision tags, description and aliases) as
+    the task's "Registry decision" link."""
+    url = mlflow_version_url(cfg.tracking_uri(), cfg.model_name, str(version))
+    publish_links(context, registry_decision=url)
+
+
+def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """URL of a run in the MLflow UI."""
+    return f"{_mlflow_ui(tracking_uri)}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def mlflow_version_url(tracking_uri: str, model_name: str, version: str) -> str:
+    """URL of a registered model version in the MLflow UI: its aliases, decision tags and history."""
+    return f"{_mlflow_ui(tracking_uri)}/#/models/{quote(model_name, safe='')}/versions/{version}"
 
 
 def monitor_link(pipeline: str) -> str:

@@ -3,9 +3,11 @@
 Each pipeline has its own pages (``/driftloop/<pipeline>/reports/...``, ``.../data-docs/...``,
 ``.../monitor``), read from that pipeline's storage and Data Docs folder; ``/driftloop/`` lists the
 pipelines, and ``/driftloop/dags/<dag id>/monitor`` leads from a DAG's page to its pipeline's
-view. Links published by tasks point here rather than at storage paths, which a browser will not
-open from an http page. Every route requires an authenticated Airflow user (the
-UI's session cookie or a bearer token). Importing this module needs FastAPI (the API server has it).
+view. Data Docs pages are served with their CDN scripts and stylesheets pointed at local copies
+under ``/driftloop/_assets/`` (:mod:`.offline`). Links published by tasks point here rather than
+at storage paths, which a browser will not open from an http page. Every route requires an
+authenticated Airflow user (the UI's session cookie or a bearer token). Importing this module needs
+FastAPI (the API server has it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from driftloop.airflow.links import FILES_PREFIX, monitor_link, report_link
+from driftloop.airflow.offline import ASSETS_ROUTE, assets_dir, rewrite_html
 from driftloop.core.config import ConfigError, PipelineConfig
 from driftloop.core.pipelines import Pipelines, find_pipeline, load_pipelines, split_dag_id
 from driftloop.core.storage import DRIFT, open_store, partition_prefix
@@ -42,6 +45,18 @@ def create_app() -> FastAPI:
     """The file server and the monitoring pages, every route behind Airflow's authenticated-user
     check."""
     app = FastAPI(title="driftloop files", dependencies=_authenticated())
+
+    @app.get(f"/{ASSETS_ROUTE}/{{path:path}}")
+    def web_asset(path: str) -> Response:
+        """A vendored script, stylesheet or font of a Data Docs page (see ``offline``)."""
+        root = assets_dir().resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPException(404, "no such asset")
+        media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        # Versioned paths (name@version): a browser may keep them for a day.
+        headers = {"Cache-Control": "private, max-age=86400"}
+        return Response(target.read_bytes(), media_type=media, headers=headers)
 
     @app.get("/", response_class=HTMLResponse)
     def pipelines() -> str:
@@ -94,6 +109,14 @@ def create_app() -> FastAPI:
         if not target.is_relative_to(root) or not target.is_file():
             raise HTTPException(404, "no such Data Docs file")
         media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if target.suffix == ".html":
+            # Relative URLs from the page up to the site root and to the file server's root, so
+            # the links hold under any Airflow base URL.
+            rel = target.relative_to(root).as_posix()
+            site = "../" * rel.count("/") or "./"
+            assets = f"{site}../../{ASSETS_ROUTE}"
+            page = rewrite_html(target.read_text(encoding="utf-8"), assets, site, root)
+            return Response(page.encode("utf-8"), media_type=media)
         return Response(target.read_bytes(), media_type=media)
 
     return app

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -272,6 +272,30 @@ class Training(_Strict):
         return self
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhms]?)\s*$")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
+
+
+def parse_duration(text: str) -> timedelta | str:
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"45s"`` or ``"90"`` (seconds) as a timedelta.
+
+    Anything else is returned unchanged for pydantic to parse (ISO 8601 ``P7D``) or reject.
+    """
+    m = _DURATION.match(text)
+    if not m:
+        return text
+    return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    """A timedelta in the largest whole unit of :func:`parse_duration` (``7d``, ``90m``, ``5s``)."""
+    seconds = value.total_seconds()
+    for unit in "dhm":
+        if seconds >= _UNIT_SECONDS[unit] and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{int(seconds // _UNIT_SECONDS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
 class Gate(_Strict):
     """Champion/challenger promotion rule, in the terms of the task's metric table.
 
@@ -288,6 +312,28 @@ class Gate(_Strict):
     # metric -> allowed regression, in the metric's own direction.
     guards: dict[str, float] = Field(default_factory=lambda: dict(_BINARY_GUARDS))
     auto_promote: bool = True
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="user ids who may answer the approval step (empty: any user allowed to "
+        "answer it by their role)",
+    )
+    approval_timeout: timedelta = Field(
+        timedelta(days=7),
+        description="how long the approval step waits; then the promotion is rejected "
+        "(e.g. 7d, 12h, 30m, or seconds)",
+    )
+
+    @field_validator("approval_timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("approval_timeout")
+    @classmethod
+    def _positive_timeout(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("approval_timeout must be positive")
+        return value
 
     @field_validator("guards")
     @classmethod

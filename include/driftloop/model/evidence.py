@@ -73,8 +73,12 @@ def approval_evidence(
     table: MetricTable,
     *,
     report_url: str | None = None,
+    timeout: str | None = None,
 ) -> str:
-    """The Markdown body of a promotion request (see the module docstring)."""
+    """The Markdown body of a promotion request (see the module docstring).
+
+    ``timeout``: how long the request waits (e.g. ``7d``) before it resolves to Reject.
+    """
     challenger = decision.get("challenger_version")
     champion = decision.get("champion_version")
     verdict = f"**The gate passed** ({decision.get('rule')}): {decision.get('reason')}."
@@ -104,7 +108,8 @@ def approval_evidence(
     lines.append(
         "Approve moves the champion alias to the challenger; Reject keeps "
         + (f"v{champion}" if champion else "no champion")
-        + " and marks the challenger rejected."
+        + " and records the challenger rejected, with the reason given below."
+        + (f" Unanswered, the request is rejected after {timeout}." if timeout else "")
     )
     return "\n".join(lines)
 

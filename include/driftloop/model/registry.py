@@ -4,9 +4,12 @@ The gate's rules are pure (:mod:`driftloop.model.gate`); this module does the I/
 re-scoring the champion on the challenger's holdout, recording the decision, moving aliases.
 
 Only MLflow aliases are used (``champion``, ``challenger``, ``previous_champion``), never the
-deprecated stages. Every decision is written twice: as tags + description on the model version (what
-the MLflow UI shows) and as a JSON record in storage under ``registry/decisions/<model>/`` (an audit
-trail that survives a registry migration).
+deprecated stages. Every decision is written three times: as a few tags + a description line on the
+model version (what a person reads in the MLflow UI: the latest decision and its reason, the primary
+metric, the training window and trigger), in full in the training run's ``decision.json`` artifact
+(:func:`decision_record`: the gate's metrics and thresholds, then every promotion, rejection and
+rollback), and as a JSON record in storage under ``registry/decisions/<model>/`` (an audit trail
+that survives a registry migration).
 
 One champion decision at a time: the gate, promotion, rollback and rejection each run under the
 pipeline's champion lock (:mod:`driftloop.core.locking`, across processes and DAGs), and a promotion that
@@ -29,17 +32,18 @@ from driftloop.core.locking import champion_lock
 from driftloop.core.metrics import metric_table
 from driftloop.model.gate import GateDecision, evaluate_gate
 from driftloop.tracking.mlflow import (
+    DECISION_ARTIFACT,
     HOLDOUT_ARTIFACT,
     PROFILE_ARTIFACT,
-    TAG_APPROVAL,
-    TAG_GATE_PREFIX,
+    TAG_DECISION,
+    TAG_DECISION_REASON,
     TAG_ORPHAN,
     TAG_PARTITION_DATE,
-    TAG_PROMOTED_BY,
-    TAG_PROMOTION_REASON,
-    TAG_REJECTED_BY,
-    TAG_RESTORED_BY,
-    TAG_ROLLED_BACK_BY,
+    TAG_PARTITIONS,
+    TAG_PRIMARY_METRIC,
+    TAG_REASON,
+    TAG_TRAINED_WINDOW,
+    TAG_TRIGGER,
     mlflow_client,
     read_run_text,
     run_id_of,
@@ -216,25 +220,34 @@ def _evaluate_challenger(
 def _record_gate(cfg: PipelineConfig, mv: ModelVersion, decision: GateDecision) -> str:
     client = mlflow_client(cfg)
     verdict = "promote" if decision.promote else "reject"
+    run_tags = client.get_run(run_id_of(mv)).data.tags
+    days = json.loads(run_tags.get(TAG_PARTITIONS) or "[]")
+    pm = decision.primary_metric
+    metric = f"{pm} {_fmt(decision.challenger_metrics.get(pm))}"
+    if decision.champion_metrics:
+        metric += (
+            f" (champion v{decision.champion_version}: {_fmt(decision.champion_metrics.get(pm))})"
+        )
     tags = {
-        f"{TAG_GATE_PREFIX}decision": verdict,
-        f"{TAG_GATE_PREFIX}rule": decision.rule,
-        f"{TAG_GATE_PREFIX}reason": decision.reason,
-        f"{TAG_GATE_PREFIX}primary_metric": decision.primary_metric,
-        f"{TAG_GATE_PREFIX}champion_version": decision.champion_version or "none",
-        **{
-            f"{TAG_GATE_PREFIX}challenger.{k}": f"{v:.6f}"
-            for k, v in decision.challenger_metrics.items()
-        },
-        **{
-            f"{TAG_GATE_PREFIX}champion.{k}": f"{v:.6f}"
-            for k, v in (decision.champion_metrics or {}).items()
-        },
+        TAG_PRIMARY_METRIC: metric,
+        TAG_TRAINED_WINDOW: f"{days[0]}..{days[-1]}" if days else "unknown",
+        TAG_TRIGGER: run_tags.get(TAG_REASON) or "unknown",
     }
     for key, value in tags.items():
-        client.set_model_version_tag(cfg.model_name, mv.version, key, value)
-    _describe(cfg, mv.version, f"Gate: {verdict} ({decision.rule}): {decision.reason}")
+        client.set_model_version_tag(cfg.model_name, mv.version, key, value[:5000])
+    _decide(
+        cfg,
+        mv,
+        f"gate: {verdict} ({decision.rule})",
+        decision.reason,
+        {"action": "gate", "actor": "gate"},
+        gate=decision.to_dict(),
+    )
     return write_record(cfg, mv, "gate", {"decision": decision.to_dict()})
+
+
+def _fmt(value: float | None) -> str:
+    return "?" if value is None else f"{value:.4f}"
 
 
 # -- promotion / rollback -----------------------------------------------------------------------
@@ -288,9 +301,6 @@ def _promote(
         client.set_registered_model_alias(cfg.model_name, CHAMPION, version)
     if aliases(cfg).get(CHALLENGER) == version:
         client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
-    client.set_model_version_tag(cfg.model_name, version, TAG_PROMOTED_BY, actor)
-    client.set_model_version_tag(cfg.model_name, version, TAG_PROMOTION_REASON, reason)
-    _describe(cfg, version, f"Promoted to champion by {actor}: {reason}")
     record = {
         "previous_champion": current,
         "champion": version,
@@ -300,6 +310,8 @@ def _promote(
         "decision": decision.to_dict() if decision else None,
     }
     key = write_record(cfg, mv, "promote", record)
+    event = {"action": "promote", "actor": actor, "previous_champion": current, "record": key}
+    _decide(cfg, mv, f"promoted to champion by {actor}", reason, event)
     log.info("%s v%s is champion (was %s): %s", cfg.model_name, version, current, reason)
     return {**record, "record": key}
 
@@ -328,36 +340,80 @@ def _rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
     client.set_registered_model_alias(cfg.model_name, CHAMPION, restored)
     if demoted is not None:
         client.set_registered_model_alias(cfg.model_name, PREVIOUS_CHAMPION, demoted)
-        client.set_model_version_tag(cfg.model_name, demoted, TAG_ROLLED_BACK_BY, actor)
-        _describe(cfg, demoted, f"Rolled back by {actor}: {reason}")
-    client.set_model_version_tag(cfg.model_name, restored, TAG_RESTORED_BY, actor)
-    _describe(cfg, restored, f"Restored to champion by {actor}: {reason}")
     record = {
         "champion": restored,
         "previous_champion": demoted,
         "reason": reason,
         "actor": actor,
     }
-    key = write_record(cfg, get_version(cfg, restored), f"rollback-from-v{demoted}", record)
+    restored_mv = get_version(cfg, restored)
+    key = write_record(cfg, restored_mv, f"rollback-from-v{demoted}", record)
+    event = {"action": "rollback", "actor": actor, "champion": restored, "record": key}
+    if demoted is not None:
+        _decide(cfg, get_version(cfg, demoted), f"rolled back by {actor}", reason, event)
+    _decide(cfg, restored_mv, f"restored to champion by {actor}", reason, event)
     log.info("%s rolled back: v%s -> v%s: %s", cfg.model_name, demoted, restored, reason)
     return {**record, "record": key}
 
 
 def reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
-    """Record that a person turned down the promotion of ``version`` (aliases stay as they are)."""
+    """Record that the promotion of ``version`` was turned down (by a person or the approval
+    timeout) and why; aliases stay as they are."""
     with champion_lock(cfg):
         return _reject(cfg, version, reason, actor)
 
 
 def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
-    client = mlflow_client(cfg)
     mv = get_version(cfg, str(version))
-    client.set_model_version_tag(cfg.model_name, mv.version, TAG_APPROVAL, "rejected")
-    client.set_model_version_tag(cfg.model_name, mv.version, TAG_REJECTED_BY, actor)
-    _describe(cfg, mv.version, f"Promotion rejected by {actor}: {reason}")
     record = {"champion": aliases(cfg).get(CHAMPION), "reason": reason, "actor": actor}
     key = write_record(cfg, mv, "rejected", record)
+    _decide(
+        cfg,
+        mv,
+        f"promotion rejected by {actor}",
+        reason,
+        {"action": "rejected", "actor": actor, "record": key},
+    )
     return {**record, "record": key}
+
+
+# -- what a version shows: tags, description, decision.json ---------------------------------------
+def _decide(
+    cfg: PipelineConfig,
+    mv: ModelVersion,
+    decision: str,
+    reason: str,
+    event: dict[str, Any],
+    gate: dict[str, Any] | None = None,
+) -> None:
+    """Record a decision on ``mv``: the two tags a person reads, a description line, and the event
+    appended to the run's ``decision.json`` (the gate's full decision replaces the stored one)."""
+    client = mlflow_client(cfg)
+    client.set_model_version_tag(cfg.model_name, mv.version, TAG_DECISION, decision)
+    client.set_model_version_tag(cfg.model_name, mv.version, TAG_DECISION_REASON, reason[:5000])
+    _describe(cfg, mv.version, f"{decision[:1].upper()}{decision[1:]}: {reason}")
+    body = decision_record(cfg, str(mv.version)) or {
+        "model_name": cfg.model_name,
+        "version": str(mv.version),
+        "gate": None,
+        "history": [],
+    }
+    if gate is not None:
+        body["gate"] = gate
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    body["history"].append({**event, "decision": decision, "reason": reason, "recorded_at": at})
+    client.log_text(run_id_of(mv), json.dumps(body, indent=2, default=str), DECISION_ARTIFACT)
+
+
+def decision_record(cfg: PipelineConfig, version: str) -> dict[str, Any] | None:
+    """The run's ``decision.json`` of ``version``: ``{"gate": <gate decision>, "history": [...]}``
+    (each history entry: action, actor, decision, reason, recorded_at); None before the gate."""
+    client = mlflow_client(cfg)
+    run_id = run_id_of(get_version(cfg, version))
+    if DECISION_ARTIFACT not in {a.path for a in client.list_artifacts(run_id)}:
+        return None
+    body: dict[str, Any] = json.loads(read_run_text(cfg, run_id, DECISION_ARTIFACT))
+    return body
 
 
 # -- audit --------------------------------------------------------------------------------------
@@ -385,6 +441,15 @@ def write_record(cfg: PipelineConfig, mv: ModelVersion, action: str, body: dict[
     key = record_key(cfg, str(mv.version), action)
     store.write_bytes(key, json.dumps(record, indent=2, sort_keys=True, default=str).encode())
     return store.uri(key)
+
+
+def read_record(cfg: PipelineConfig, version: str, action: str) -> dict[str, Any] | None:
+    """The audit record of ``action`` on ``version`` (see :func:`record_key`), or None."""
+    from driftloop.core.storage import open_store
+
+    store = open_store(cfg.storage)
+    key = record_key(cfg, version, action)
+    return store.read_json(key) if store.exists(key) else None
 
 
 def read_records(cfg: PipelineConfig) -> list[dict[str, Any]]:
@@ -425,11 +490,13 @@ __all__ = [
     "StaleDecision",
     "aliases",
     "champion",
+    "decision_record",
     "evaluate_challenger",
     "gate_and_promote",
     "get_version",
     "load_reference_profile",
     "promote",
+    "read_record",
     "read_records",
     "record_key",
     "reject",

@@ -165,8 +165,12 @@ def gate_step(
     }
 
 
-def promote_step(cfg: PipelineConfig, gated: Mapping[str, Any], actor: str) -> dict[str, Any]:
+def promote_step(
+    cfg: PipelineConfig, gated: Mapping[str, Any], actor: str, note: str = ""
+) -> dict[str, Any]:
     """Promote the challenger of a :func:`gate_step` result, against the champion it was gated on.
+
+    ``note``: what the approver wrote, if anyone did; recorded as part of the reason.
 
     Raises:
         StaleDecision: the champion moved since the gate (gate again).
@@ -177,7 +181,8 @@ def promote_step(cfg: PipelineConfig, gated: Mapping[str, Any], actor: str) -> d
     return registry.promote(
         cfg,
         gated["challenger_version"],
-        reason=f"{gated['trigger_reason']}; gate: {gated['reason']}",
+        reason=f"{gated['trigger_reason']}; gate: {gated['reason']}"
+        + (f"; approver: {note}" if note else ""),
         actor=actor,
         decision=GateDecision.from_dict(dict(gated)),
     )

@@ -47,16 +47,17 @@ TAG_ORPHAN = "driftloop.orphan"
 TAG_SHA256 = "driftloop.model_sha256"
 # The newest daily check of the version: "<date>: <monitoring run id>".
 TAG_LAST_DRIFT_CHECK = "driftloop.last_drift_check"
-# The gate's decision on the version: <prefix>decision, rule, reason, primary_metric,
-# champion_version, challenger.<metric>, champion.<metric>.
-TAG_GATE_PREFIX = "driftloop.gate."
-# Who moved which alias, and why (the registry's audit also keeps a JSON record in storage).
-TAG_PROMOTED_BY = "driftloop.promoted_by"
-TAG_PROMOTION_REASON = "driftloop.promotion_reason"
-TAG_ROLLED_BACK_BY = "driftloop.rolled_back_by"
-TAG_RESTORED_BY = "driftloop.restored_by"
-TAG_APPROVAL = "driftloop.approval"
-TAG_REJECTED_BY = "driftloop.rejected_by"
+# What a person reads on a version in the registry UI; the full decisions (every metric of both
+# models, thresholds, who did what and when) are in the training run's DECISION_ARTIFACT.
+# The latest decision on the version ("gate: promote (improvement)", "promoted to champion by ...",
+# "promotion rejected by ...", "rolled back by ...") and its reason.
+TAG_DECISION = "driftloop.decision"
+TAG_DECISION_REASON = "driftloop.reason"
+# The gate's primary metric on the holdout: "roc_auc 0.8123 (champion v1: 0.8011)".
+TAG_PRIMARY_METRIC = "driftloop.primary_metric"
+# The training window ("2026-01-01..2026-01-21") and why the training ran.
+TAG_TRAINED_WINDOW = "driftloop.trained_window"
+TAG_TRIGGER = "driftloop.trigger"
 
 # -- tags of a monitoring run (the daily check) ----------------------------------------------------
 TAG_CHECK_DATE = "driftloop.check_date"
@@ -69,6 +70,8 @@ TAG_NOTE = "mlflow.note.content"
 # -- artifacts of a training run -------------------------------------------------------------------
 HOLDOUT_ARTIFACT = "holdout/holdout.json"
 PROFILE_ARTIFACT = "reference/reference_profile.json"
+# The gate decision and the history of promotions, rejections and rollbacks of the run's version.
+DECISION_ARTIFACT = "decision.json"
 MODEL_NAME_IN_RUN = "model"
 
 MONITORING_SUFFIX = "-monitoring"
@@ -225,17 +228,18 @@ def read_run_text(cfg: PipelineConfig, run_id: str, artifact_path: str) -> str:
 
 
 __all__ = [
+    "DECISION_ARTIFACT",
     "HOLDOUT_ARTIFACT",
     "MODEL_NAME_IN_RUN",
     "MONITORING_SUFFIX",
     "PROFILE_ARTIFACT",
     "TAG_ALGORITHM",
-    "TAG_APPROVAL",
     "TAG_CHECK_DATE",
     "TAG_CHECK_STATUS",
     "TAG_DAG_ID",
     "TAG_DAG_RUN_ID",
-    "TAG_GATE_PREFIX",
+    "TAG_DECISION",
+    "TAG_DECISION_REASON",
     "TAG_GIT_COMMIT",
     "TAG_LAST_DRIFT_CHECK",
     "TAG_MODEL_NAME",
@@ -244,16 +248,14 @@ __all__ = [
     "TAG_ORPHAN",
     "TAG_PARTITIONS",
     "TAG_PARTITION_DATE",
-    "TAG_PROMOTED_BY",
-    "TAG_PROMOTION_REASON",
+    "TAG_PRIMARY_METRIC",
     "TAG_REASON",
-    "TAG_REJECTED_BY",
     "TAG_REPORT_URI",
-    "TAG_RESTORED_BY",
     "TAG_RETRAIN",
-    "TAG_ROLLED_BACK_BY",
     "TAG_SHA256",
     "TAG_TASK_ID",
+    "TAG_TRAINED_WINDOW",
+    "TAG_TRIGGER",
     "download",
     "ensure_experiment",
     "ensure_monitoring_experiment",

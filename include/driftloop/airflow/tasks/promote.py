@@ -7,6 +7,7 @@ from typing import Any
 
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.factory import pipeline_config
+from driftloop.airflow.links import link_decision
 
 __all__ = ["apply"]
 
@@ -55,4 +56,5 @@ def apply(**context: Any) -> dict[str, Any]:
         "model_version": record["champion"],
         "action": action,
     }
+    link_decision(context, cfg, record["champion"])
     return record

@@ -11,7 +11,7 @@ from typing import Any
 from driftloop.airflow.approval import ANSWER_KEY
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.factory import pipeline_config
-from driftloop.airflow.links import mlflow_run_url, publish_links, report_link
+from driftloop.airflow.links import link_decision, mlflow_run_url, publish_links, report_link
 
 __all__ = [
     "gate",
@@ -82,6 +82,7 @@ def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
         trigger_reason=p.get("reason") or "manual",
     )
     decision["evidence"] = evidence(cfg, decision, trained, p.get("report_uri"))
+    link_decision(context, cfg, decision["challenger_version"])
     return decision
 
 
@@ -89,6 +90,7 @@ def evidence(
     cfg: Any, decision: dict[str, Any], trained: dict[str, Any], report_uri: str | None
 ) -> str:
     """The approval request's body: metrics side by side, the trigger and its drift report."""
+    from driftloop.core.config import format_duration
     from driftloop.core.metrics import metric_table
     from driftloop.core.partition import Partition
     from driftloop.model.evidence import approval_evidence
@@ -99,7 +101,13 @@ def evidence(
             url = report_link(cfg.name, Partition.from_key(report_uri))
         except ValueError:
             url = None  # a report outside the partition layout: named in the reason only
-    return approval_evidence(decision, trained, metric_table(cfg.dataset.task), report_url=url)
+    return approval_evidence(
+        decision,
+        trained,
+        metric_table(cfg.dataset.task),
+        report_url=url,
+        timeout=format_duration(cfg.gate.approval_timeout),
+    )
 
 
 def route(decision: dict[str, Any]) -> str | None:
@@ -129,7 +137,7 @@ def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
     answer = context["ti"].xcom_pull(task_ids="approve_promotion", key=ANSWER_KEY)
     actor = f"{answer['user']} (approved in Airflow)" if answer else "gate (auto-promote)"
     try:
-        record = promote_step(cfg, decision, actor)
+        record = promote_step(cfg, decision, actor, (answer or {}).get("reason") or "")
     except StaleDecision as err:
         # The champion moved since the gate (a manual promote, another pipeline run): the
         # comparison no longer holds, and a retry would not change that.
@@ -140,6 +148,7 @@ def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
         "previous_champion": record["previous_champion"],
         "partition": decision["partition"],
     }
+    link_decision(context, cfg, decision["challenger_version"])
     log.info("audit record: %s", record["record"])
     return record
 
@@ -152,10 +161,15 @@ def record_outcome(decision: dict[str, Any], **context: Any) -> str:
     from driftloop.model import registry
 
     version = decision["challenger_version"]
+    cfg = pipeline_config(context)
     skipped = context["ti"].xcom_pull(task_ids="approve_promotion", key="skipmixin_key")
-    champion = registry.champion(pipeline_config(context))
+    champion = registry.champion(cfg)
     if skipped and "promote_model" in skipped.get("skipped", []):
-        outcome = f"v{version}: promotion rejected in the approval step"
+        # The approval step recorded why (a reviewer's reason, or the timeout) in the audit record.
+        rejected = registry.read_record(cfg, str(version), "rejected") or {}
+        outcome = (
+            f"v{version} not promoted: {rejected.get('reason', 'rejected in the approval step')}"
+        )
     elif champion is not None and str(champion.version) == str(version):
         outcome = f"v{version} is the champion"
     else:
