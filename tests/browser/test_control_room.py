@@ -9,13 +9,18 @@ monitoring view is opened from a DAG's page. Screenshots of every screen go to t
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from driftloop.local.stack import Service, free_port, mlflow_ready, wait_until
 from tests.live.airflow_server import AirflowServer, seed_days
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -37,6 +42,27 @@ class Screens:
         return path
 
 
+@contextmanager
+def mlflow_ui(home: Path, tracking_uri: str, port: int) -> Iterator[str]:
+    """The MLflow UI over the test's tracking store (where the task links point); yields its URL.
+
+    Started before Airflow, so its schema migration of the SQLite store is done before any task
+    opens the store.
+    """
+    url = f"http://127.0.0.1:{port}"
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    argv = [mlflow, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    argv += ["--backend-store-uri", tracking_uri]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    service = Service("mlflow", argv, env, home / "mlflow-ui.log")
+    service.start(port=port, url=url)
+    try:
+        wait_until(lambda: mlflow_ready(url), 120, "the MLflow UI")
+        yield url
+    finally:
+        service.stop()
+
+
 def _task_state(server: AirflowServer, run_id: str, task_id: str) -> str | None:
     return server.api("GET", f"dags/churn__train/dagRuns/{run_id}/taskInstances/{task_id}")["state"]
 
@@ -47,17 +73,19 @@ def test_trigger_from_the_form_and_approve_from_required_actions(
     from driftloop.core.config import load_config
     from driftloop.model import registry
 
+    tracking_uri, mlflow_port = f"sqlite:///{tmp_path / 'mlflow.db'}", free_port()
     server = AirflowServer(
         tmp_path,
         {
-            "DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "DRIFTLOOP__MLFLOW__TRACKING_URI": tracking_uri,
             "DRIFTLOOP__GATE__AUTO_PROMOTE": "false",
+            "DRIFTLOOP_MLFLOW_UI_URL": f"http://127.0.0.1:{mlflow_port}",
         },
     )
     cfg = load_config(environ={k: v for k, v in server.env.items() if k.startswith("DRIFTLOOP")})
     shot = Screens(tmp_path / "screenshots")
     seed_days(cfg)
-    with server:
+    with mlflow_ui(tmp_path, tracking_uri, mlflow_port) as mlflow_url, server:
         server.unpause("churn__train")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         base = server.base_url
@@ -123,7 +151,30 @@ def test_trigger_from_the_form_and_approve_from_required_actions(
         assert "admin" in listing, listing  # responded by
         shot(page, "answered")
 
+        _follow_the_task_links(page, base, run_id, mlflow_url, shot)
         _see_the_monitoring_view(page, base, cfg, shot)
+
+
+def _follow_the_task_links(
+    page: Any, base: str, run_id: str, mlflow_url: str, shot: Screens
+) -> None:
+    """The links the plugin shows on the train run's task instances open the MLflow pages they
+    name: the training run (its holdout metrics) and the registered version (its alias, decision)."""
+    run_page = f"{base}/dags/churn__train/runs/{run_id}/tasks"
+    targets = {
+        ("train_model", "MLflow run"): "roc_auc",
+        ("gate", "Registry decision"): "champion",
+    }
+    for (task_id, name), expected in targets.items():
+        page.goto(f"{run_page}/{task_id}")
+        link = page.get_by_role("link", name=name, exact=True)
+        link.wait_for()
+        href = link.get_attribute("href") or ""
+        assert href.startswith(f"{mlflow_url}/#/"), href
+        shot(page, f"link-{task_id}")
+        page.goto(href)
+        page.get_by_text(expected).first.wait_for(timeout=60_000)
+        shot(page, f"mlflow-{task_id}")
 
 
 def _check_more_days(cfg: Any) -> list[date]:
