@@ -208,10 +208,17 @@ def unscored_days(cfg: PipelineConfig, store: Store | None = None) -> list[date]
     return [d for d in store.partitions(VALIDATED) if d not in scored]
 
 
-def _record_backfill(store: Store, day: date, model: ResolvedModel, rows: int) -> None:
-    """Replace a day's "unscored" record: scored from the backlog, by which version."""
+def write_scoring_status(store: Store, day: date | str, body: dict[str, Any]) -> str:
+    """Write a day's scoring record (``monitoring/scoring/date=<day>/status.json``), replacing it."""
     import json
 
+    return store.write_partition(
+        SCORING, as_date(day), {"status.json": json.dumps(body, sort_keys=True).encode()}
+    )
+
+
+def _record_backfill(store: Store, day: date, model: ResolvedModel, rows: int) -> None:
+    """Replace a day's "unscored" record: scored from the backlog, by which version."""
     body = {
         "status": "scored",
         "backlog": True,
@@ -220,7 +227,7 @@ def _record_backfill(store: Store, day: date, model: ResolvedModel, rows: int) -
         "run_id": model.run_id,
         "rows": rows,
     }
-    store.write_partition(SCORING, day, {"status.json": json.dumps(body, sort_keys=True).encode()})
+    write_scoring_status(store, day, body)
 
 
 def score_backlog(
@@ -305,4 +312,5 @@ __all__ = [
     "score_backlog",
     "score_partition",
     "unscored_days",
+    "write_scoring_status",
 ]

@@ -20,7 +20,6 @@ from driftloop.core.partition import Partition
 from driftloop.core.storage import (
     DRIFT,
     LABELS,
-    SCORING,
     VALIDATED,
     Store,
     as_date,
@@ -324,9 +323,11 @@ def mark_unscored(cfg: PipelineConfig, days: list[str], reason: str) -> list[str
 
     The drift check of a day waits for its predictions, its quarantine, or this record.
     """
+    from driftloop.model.scoring import write_scoring_status
+
     store = open_store(cfg.storage)
-    body = json.dumps({"status": "no_champion", "reason": reason}, sort_keys=True).encode()
-    return [store.write_partition(SCORING, d, {"status.json": body}) for d in days]
+    body = {"status": "no_champion", "reason": reason}
+    return [write_scoring_status(store, d, body) for d in days]
 
 
 __all__ = [
