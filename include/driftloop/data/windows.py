@@ -253,7 +253,8 @@ def window_shortfall(
 
 
 def time_split(frame: pd.DataFrame, partitions: list[date], holdout_days: int) -> Split:
-    """Hold out the most recent ``holdout_days`` partitions; both parts must hold both classes."""
+    """Hold out the most recent ``holdout_days`` partitions (:func:`split_shortfall` says whether
+    the parts can be learned from and measured on)."""
     holdout_parts = sorted(partitions)[-holdout_days:]
     train_parts = sorted(partitions)[:-holdout_days]
     is_holdout = frame[PARTITION_COLUMN].isin({d.isoformat() for d in holdout_parts})
