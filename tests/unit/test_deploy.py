@@ -456,7 +456,11 @@ def test_helm_values_match_the_pod_mode_of_the_dags() -> None:
     defaults = Execution()
     assert defaults.config_map in values["extraConfigMaps"]
     cm = yaml.safe_load(values["extraConfigMaps"][defaults.config_map]["data"])
-    assert cm["DRIFTLOOP__STORAGE__ROOT"].startswith("s3://")
+    # Many pipelines, one storage base: each config adds its own prefix (as in the compose file).
+    assert cm["DRIFTLOOP_CONFIGS"] == "/opt/driftloop/configs"
+    assert cm["DRIFTLOOP_STORAGE_BASE"].startswith("s3://")
+    assert "DRIFTLOOP__STORAGE__ROOT" not in cm
+    assert "DRIFTLOOP_CONFIG" not in cm
     assert cm["DRIFTLOOP__MLFLOW__TRACKING_URI"].startswith("http")
     env_from = yaml.safe_load(values["extraEnvFrom"])
     assert {"configMapRef": {"name": defaults.config_map}} in env_from
