@@ -145,16 +145,19 @@ def gate_and_promote(
     actor: str,
     min_improvement: float | None = None,
     auto_promote: bool = True,
+    first_only: bool = False,
 ) -> tuple[GateDecision, dict[str, Any] | None]:
     """Gate ``version`` and, if it passes and ``auto_promote``, promote it, under one lock.
 
     Nothing can move the champion between the comparison and the alias move.
+    ``first_only``: promote only a first model (challengers then earn promotion in shadow).
     Returns the decision and the promotion record (None when not promoted).
     """
     with champion_lock(cfg):
         decision = _evaluate_challenger(cfg, version, min_improvement)
         promoted = None
-        if decision.promote and auto_promote:
+        first = decision.champion_version is None
+        if decision.promote and auto_promote and (first or not first_only):
             promoted = _promote(cfg, version, f"{reason}; gate: {decision.reason}", actor, decision)
     return decision, promoted
 
@@ -377,6 +380,107 @@ def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[
     return {**record, "record": key}
 
 
+# -- shadow ---------------------------------------------------------------------------------------
+# The challenger in shadow: the first partition it scores, the champion it is measured against,
+# and a line a person reads in the registry UI. Removed when the shadow ends.
+TAG_SHADOW = "driftloop.shadow"
+TAG_SHADOW_SINCE = "driftloop.shadow_since"
+TAG_SHADOW_CHAMPION = "driftloop.shadow_champion"
+
+
+def shadow_challenger(cfg: PipelineConfig) -> dict[str, str] | None:
+    """The challenger in shadow: ``{"version", "since", "champion_version"}``, or None.
+
+    Only the version behind the ``challenger`` alias can be in shadow: a newer training moves the
+    alias, and the version it left is no longer scored.
+    """
+    mv = version_by_alias(cfg, CHALLENGER)
+    tags = (mv.tags or {}) if mv is not None else {}
+    if mv is None or TAG_SHADOW_SINCE not in tags:
+        return None
+    return {
+        "version": str(mv.version),
+        "since": tags[TAG_SHADOW_SINCE],
+        "champion_version": tags.get(TAG_SHADOW_CHAMPION, ""),
+    }
+
+
+def start_shadow(
+    cfg: PipelineConfig, version: str, decision: GateDecision, since: str
+) -> dict[str, Any]:
+    """Keep a challenger that passed the gate in shadow from partition ``since`` (not promoted).
+
+    It keeps the ``challenger`` alias and is scored beside the champion on every new partition
+    until ``gate.shadow_partitions`` of them have labels (:mod:`driftloop.monitor.shadow`).
+    """
+    with champion_lock(cfg):
+        client = mlflow_client(cfg)
+        mv = get_version(cfg, version)
+        set_challenger(cfg, str(version))
+        n = cfg.gate.shadow_partitions
+        text = f"in shadow since {since} against champion {_v(decision.champion_version)}"
+        tags = {
+            TAG_SHADOW: f"{text}; 0/{n} labelled partitions compared",
+            TAG_SHADOW_SINCE: since,
+            TAG_SHADOW_CHAMPION: decision.champion_version or "",
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(cfg.model_name, mv.version, key, value)
+        reason = f"gate: {decision.reason}; promoted only if it beats the champion on {n} labelled partitions"
+        key = write_record(
+            cfg,
+            mv,
+            "shadow",
+            {"since": since, "champion": decision.champion_version, "decision": decision.to_dict(),
+             "reason": reason, "actor": "gate (shadow)"},
+        )
+        _decide(cfg, mv, text, reason, {"action": "shadow", "actor": "gate", "record": key})
+    log.info("%s v%s %s", cfg.model_name, version, text)
+    return {"version": str(version), "since": since, "record": key}
+
+
+def record_shadow_partition(
+    cfg: PipelineConfig, version: str, comparison: dict[str, Any], progress: str
+) -> str:
+    """Record one partition compared in shadow (``v<version>-shadow-<day>``)."""
+    client = mlflow_client(cfg)
+    mv = get_version(cfg, version)
+    since = (mv.tags or {}).get(TAG_SHADOW_SINCE, "?")
+    client.set_model_version_tag(
+        cfg.model_name, mv.version, TAG_SHADOW, f"in shadow since {since}; {progress}"
+    )
+    return write_record(cfg, mv, f"shadow-{comparison['partition']}", {"comparison": comparison})
+
+
+def end_shadow(
+    cfg: PipelineConfig, version: str, outcome: str, reason: str, actor: str
+) -> dict[str, Any]:
+    """End a shadow that did not win: the challenger alias is removed and the version tagged.
+
+    ``outcome`` says how it ended (e.g. ``lost in shadow``, ``shadow timed out``).
+    """
+    with champion_lock(cfg):
+        client = mlflow_client(cfg)
+        mv = get_version(cfg, version)
+        if aliases(cfg).get(CHALLENGER) == str(version):
+            client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
+        client.set_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000])
+        client.delete_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW_SINCE)
+        return _reject(cfg, str(version), f"{outcome}: {reason}", actor)
+
+
+def promote_from_shadow(
+    cfg: PipelineConfig, version: str, decision: GateDecision, reason: str, actor: str
+) -> dict[str, Any]:
+    """Promote a challenger that won in shadow (against the champion it was measured against)."""
+    with champion_lock(cfg):
+        record = _promote(cfg, version, reason, actor, decision)
+        client = mlflow_client(cfg)
+        client.set_model_version_tag(cfg.model_name, version, TAG_SHADOW, f"won in shadow: {reason}"[:5000])
+        client.delete_model_version_tag(cfg.model_name, version, TAG_SHADOW_SINCE)
+    return record
+
+
 # -- what a version shows: tags, description, decision.json ---------------------------------------
 def _decide(
     cfg: PipelineConfig,
@@ -498,10 +602,15 @@ __all__ = [
     "promote",
     "read_record",
     "read_records",
+    "end_shadow",
+    "promote_from_shadow",
     "record_key",
+    "record_shadow_partition",
     "reject",
     "rollback",
     "set_challenger",
+    "shadow_challenger",
+    "start_shadow",
     "version_by_alias",
     "write_record",
 ]
