@@ -431,8 +431,13 @@ def start_shadow(
             cfg,
             mv,
             "shadow",
-            {"since": since, "champion": decision.champion_version, "decision": decision.to_dict(),
-             "reason": reason, "actor": "gate (shadow)"},
+            {
+                "since": since,
+                "champion": decision.champion_version,
+                "decision": decision.to_dict(),
+                "reason": reason,
+                "actor": "gate (shadow)",
+            },
         )
         _decide(cfg, mv, text, reason, {"action": "shadow", "actor": "gate", "record": key})
     log.info("%s v%s %s", cfg.model_name, version, text)
@@ -464,7 +469,9 @@ def end_shadow(
         mv = get_version(cfg, version)
         if aliases(cfg).get(CHALLENGER) == str(version):
             client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
-        client.set_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000])
+        client.set_model_version_tag(
+            cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000]
+        )
         client.delete_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW_SINCE)
         return _reject(cfg, str(version), f"{outcome}: {reason}", actor)
 
@@ -476,7 +483,9 @@ def promote_from_shadow(
     with champion_lock(cfg):
         record = _promote(cfg, version, reason, actor, decision)
         client = mlflow_client(cfg)
-        client.set_model_version_tag(cfg.model_name, version, TAG_SHADOW, f"won in shadow: {reason}"[:5000])
+        client.set_model_version_tag(
+            cfg.model_name, version, TAG_SHADOW, f"won in shadow: {reason}"[:5000]
+        )
         client.delete_model_version_tag(cfg.model_name, version, TAG_SHADOW_SINCE)
     return record
 
@@ -595,15 +604,15 @@ __all__ = [
     "aliases",
     "champion",
     "decision_record",
+    "end_shadow",
     "evaluate_challenger",
     "gate_and_promote",
     "get_version",
     "load_reference_profile",
     "promote",
+    "promote_from_shadow",
     "read_record",
     "read_records",
-    "end_shadow",
-    "promote_from_shadow",
     "record_key",
     "record_shadow_partition",
     "reject",
