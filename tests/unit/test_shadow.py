@@ -85,3 +85,13 @@ def test_verdict_follows_the_metric_direction() -> None:
     won, lost = verdict([lower], gate, **kw), verdict([higher], gate, **kw)
     assert won.outcome == "promote" and "change +1.0000" in won.reason
     assert lost.outcome == "reject" and "change -1.0000" in lost.reason
+
+
+def test_shadow_evidence_shows_each_partition_on_the_same_rows() -> None:
+    from driftloop.model.evidence import shadow_evidence
+
+    v = verdict([_c(10, 0.80, 0.84), _c(11, 0.80, 0.70)], GATE, since=DAY, today=date(2026, 1, 14))
+    text = shadow_evidence({"since": "2026-01-10", **v.to_dict()}, metric_table())
+    assert text.startswith("**In shadow since 2026-01-10:** lost in shadow: roc_auc over 2")
+    assert "| 2026-01-10 | 1000 | 0.8400 | 0.8000 (v1) | +0.0400 |" in text
+    assert "| 2026-01-11 | 1000 | 0.7000 | 0.8000 (v1) | -0.1000 |" in text

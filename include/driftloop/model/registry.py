@@ -61,6 +61,12 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 DECISIONS_PREFIX = "registry/decisions"
+# The challenger in shadow: the first partition it scores, the champion it is measured against,
+# and a line a person reads in the registry UI. ``shadow_since`` is removed when the
+# shadow ends; the line then says how it ended.
+TAG_SHADOW = "driftloop.shadow"
+TAG_SHADOW_SINCE = "driftloop.shadow_since"
+TAG_SHADOW_CHAMPION = "driftloop.shadow_champion"
 
 
 class RegistryError(DriftloopError, RuntimeError):
@@ -304,6 +310,8 @@ def _promote(
         client.set_registered_model_alias(cfg.model_name, CHAMPION, version)
     if aliases(cfg).get(CHALLENGER) == version:
         client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
+    if TAG_SHADOW_SINCE in (mv.tags or {}):  # promoted out of its shadow (by a person or a win)
+        client.delete_model_version_tag(cfg.model_name, version, TAG_SHADOW_SINCE)
     record = {
         "previous_champion": current,
         "champion": version,
@@ -381,11 +389,6 @@ def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[
 
 
 # -- shadow ---------------------------------------------------------------------------------------
-# The challenger in shadow: the first partition it scores, the champion it is measured against,
-# and a line a person reads in the registry UI. Removed when the shadow ends.
-TAG_SHADOW = "driftloop.shadow"
-TAG_SHADOW_SINCE = "driftloop.shadow_since"
-TAG_SHADOW_CHAMPION = "driftloop.shadow_champion"
 
 
 def shadow_challenger(cfg: PipelineConfig) -> dict[str, str] | None:
@@ -476,17 +479,35 @@ def end_shadow(
         return _reject(cfg, str(version), f"{outcome}: {reason}", actor)
 
 
+def record_shadow_win(
+    cfg: PipelineConfig, version: str, decision: GateDecision, evidence: str
+) -> str:
+    """Record that ``version`` won in shadow and waits for a person (``gate.auto_promote`` off).
+
+    It keeps the ``challenger`` alias; the record carries the decision to promote it with and the
+    per-partition evidence (``v<version>-shadow-won``).
+    """
+    client = mlflow_client(cfg)
+    mv = get_version(cfg, version)
+    client.set_model_version_tag(
+        cfg.model_name,
+        mv.version,
+        TAG_SHADOW,
+        f"won in shadow, awaiting approval: {decision.reason}"[:5000],
+    )
+    body = {"decision": decision.to_dict(), "evidence": evidence, "reason": decision.reason}
+    return write_record(cfg, mv, "shadow-won", body)
+
+
 def promote_from_shadow(
     cfg: PipelineConfig, version: str, decision: GateDecision, reason: str, actor: str
 ) -> dict[str, Any]:
     """Promote a challenger that won in shadow (against the champion it was measured against)."""
     with champion_lock(cfg):
         record = _promote(cfg, version, reason, actor, decision)
-        client = mlflow_client(cfg)
-        client.set_model_version_tag(
+        mlflow_client(cfg).set_model_version_tag(
             cfg.model_name, version, TAG_SHADOW, f"won in shadow: {reason}"[:5000]
         )
-        client.delete_model_version_tag(cfg.model_name, version, TAG_SHADOW_SINCE)
     return record
 
 
@@ -615,6 +636,7 @@ __all__ = [
     "read_records",
     "record_key",
     "record_shadow_partition",
+    "record_shadow_win",
     "reject",
     "rollback",
     "set_challenger",

@@ -192,6 +192,7 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
     """
     from driftloop.core.storage import open_store
     from driftloop.model import registry
+    from driftloop.model.evidence import shadow_evidence
     from driftloop.model.gate import GateDecision
 
     state = registry.shadow_challenger(cfg)
@@ -227,6 +228,7 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
             )
     current = registry.aliases(cfg).get(registry.CHAMPION)
     summary = {"version": version, "since": since.isoformat(), **result.to_dict()}
+    summary["evidence"] = shadow_evidence(summary, table)
     if current != expected:
         reason = f"the champion moved from v{expected} to v{current} during the shadow"
         registry.end_shadow(cfg, version, "shadow stopped", reason, "shadow review")
@@ -251,6 +253,7 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
             )
         else:
             summary["outcome"] = "awaiting_approval"
+            registry.record_shadow_win(cfg, version, decision, summary["evidence"])
     log.info("shadow v%s since %s: %s (%s)", version, since, summary["outcome"], result.reason)
     return summary
 
