@@ -153,7 +153,7 @@ def verdict(
         return ShadowVerdict("promote", f"won in shadow: {summary}", usable, champ, chall)
     return ShadowVerdict(
         "reject",
-        f"lost in shadow: {summary}; needs +{gate.shadow_margin} (a tie keeps the champion)",
+        f"lost in shadow: {summary}; needs +{gate.shadow_margin:g} (a tie keeps the champion)",
         usable,
         champ,
         chall,
