@@ -47,7 +47,9 @@ def test_compare_scores_both_models_on_the_same_labelled_rows(cfg) -> None:
 
 
 def _c(day: int, champion: float | None, challenger: float | None) -> PartitionComparison:
-    return PartitionComparison(f"2026-01-{day:02d}", "roc_auc", 1000, "1", "2", champion, challenger)
+    return PartitionComparison(
+        f"2026-01-{day:02d}", "roc_auc", 1000, "1", "2", champion, challenger
+    )
 
 
 GATE = Gate(shadow_partitions=2, shadow_margin=0.01, shadow_max_days=6)
