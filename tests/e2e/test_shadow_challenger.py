@@ -92,6 +92,7 @@ def test_challenger_that_wins_offline_but_loses_in_shadow_is_not_promoted(tmp_pa
         assert c["challenger"] < c["champion"] - 0.05, c  # worse on the live, reverted regime
     rejected = result["records"]["v2-rejected"]
     assert rejected["reason"].startswith("not promoted: lost in shadow"), rejected
+    assert rejected["partition_date"] == day_of(DAYS - 1).isoformat()  # decided on the last day
     assert "v2-promote" not in result["records"]
     assert set(result["champion_by_day"].values()) == {None, "1"}
     assert "challenger" not in result["aliases"]
@@ -108,6 +109,7 @@ def test_challenger_that_wins_in_shadow_is_promoted(tmp_path: Path) -> None:
     assert promoted["previous_champion"] == "1" and promoted["champion"] == "2"
     assert promoted["decision"]["rule"] == "shadow"
     assert promoted["reason"].startswith("won in shadow")
+    assert promoted["partition_date"] == day_of(DAYS - 1).isoformat()
     last = day_of(DAYS - 1).isoformat()
     assert result["champion_by_day"][last] == "2"
     assert result["champion_by_day"][day_of(DAYS - 2).isoformat()] == "1"  # one partition short

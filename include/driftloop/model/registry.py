@@ -287,6 +287,7 @@ def _promote(
     reason: str,
     actor: str,
     decision: GateDecision | None,
+    on_day: str | None = None,
 ) -> dict[str, Any]:
     client = mlflow_client(cfg)
     version = str(version)
@@ -319,6 +320,7 @@ def _promote(
         "reason": reason,
         "actor": actor,
         "decision": decision.to_dict() if decision else None,
+        **_on_day(on_day),
     }
     key = write_record(cfg, mv, "promote", record)
     event = {"action": "promote", "actor": actor, "previous_champion": current, "record": key}
@@ -374,9 +376,12 @@ def reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[s
         return _reject(cfg, version, reason, actor)
 
 
-def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
+def _reject(
+    cfg: PipelineConfig, version: str, reason: str, actor: str, on_day: str | None = None
+) -> dict[str, Any]:
     mv = get_version(cfg, str(version))
     record = {"champion": aliases(cfg).get(CHAMPION), "reason": reason, "actor": actor}
+    record.update(_on_day(on_day))
     key = write_record(cfg, mv, "rejected", record)
     _decide(
         cfg,
@@ -457,13 +462,22 @@ def record_shadow_partition(
     client.set_model_version_tag(
         cfg.model_name, mv.version, TAG_SHADOW, f"in shadow since {since}; {progress}"
     )
-    return write_record(cfg, mv, f"shadow-{comparison['partition']}", {"comparison": comparison})
+    body = {"comparison": comparison, **_on_day(comparison["partition"])}
+    return write_record(cfg, mv, f"shadow-{comparison['partition']}", body)
 
 
 def end_shadow(
-    cfg: PipelineConfig, version: str, outcome: str, reason: str, actor: str
+    cfg: PipelineConfig,
+    version: str,
+    outcome: str,
+    reason: str,
+    actor: str,
+    on_day: str | None = None,
 ) -> dict[str, Any]:
     """End a shadow that did not win: the challenger alias is removed and the version tagged.
+
+    ``on_day``: the partition day of the review that decided (the record's ``partition_date``, so
+    the monitoring timeline places the decision there rather than on the training day).
 
     ``outcome`` says how it ended (e.g. ``lost in shadow``, ``shadow timed out``).
     """
@@ -476,7 +490,7 @@ def end_shadow(
             cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000]
         )
         client.delete_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW_SINCE)
-        return _reject(cfg, str(version), f"{outcome}: {reason}", actor)
+        return _reject(cfg, str(version), f"{outcome}: {reason}", actor, on_day)
 
 
 def record_shadow_win(
@@ -500,11 +514,17 @@ def record_shadow_win(
 
 
 def promote_from_shadow(
-    cfg: PipelineConfig, version: str, decision: GateDecision, reason: str, actor: str
+    cfg: PipelineConfig,
+    version: str,
+    decision: GateDecision,
+    reason: str,
+    actor: str,
+    on_day: str | None = None,
 ) -> dict[str, Any]:
-    """Promote a challenger that won in shadow (against the champion it was measured against)."""
+    """Promote a challenger that won in shadow (against the champion it was measured against);
+    ``on_day`` as for :func:`end_shadow`."""
     with champion_lock(cfg):
-        record = _promote(cfg, version, reason, actor, decision)
+        record = _promote(cfg, version, reason, actor, decision, on_day)
         mlflow_client(cfg).set_model_version_tag(
             cfg.model_name, version, TAG_SHADOW, f"won in shadow: {reason}"[:5000]
         )
@@ -601,6 +621,11 @@ def get_version(cfg: PipelineConfig, version: str) -> ModelVersion:
         return mlflow_client(cfg).get_model_version(cfg.model_name, str(version))
     except MlflowException as err:
         raise RegistryError(f"{cfg.model_name} has no version {version!r}: {err.message}") from err
+
+
+def _on_day(day: str | None) -> dict[str, str]:
+    """The partition date of a decision made on another day than the version's training."""
+    return {"partition_date": day} if day else {}
 
 
 def _v(version: str | None) -> str:

@@ -199,6 +199,7 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
     if state is None:
         return None
     version, since = state["version"], as_date(state["since"])
+    day = as_date(today).isoformat()
     expected = state["champion_version"]
     store = open_store(cfg.storage)
     table = metric_table(cfg.dataset.task)
@@ -231,10 +232,10 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
     summary["evidence"] = shadow_evidence(summary, table)
     if current != expected:
         reason = f"the champion moved from v{expected} to v{current} during the shadow"
-        registry.end_shadow(cfg, version, "shadow stopped", reason, "shadow review")
+        registry.end_shadow(cfg, version, "shadow stopped", reason, "shadow review", day)
         return {**summary, "outcome": "reject", "reason": reason}
     if result.outcome == "reject":
-        registry.end_shadow(cfg, version, "not promoted", result.reason, "shadow review")
+        registry.end_shadow(cfg, version, "not promoted", result.reason, "shadow review", day)
     elif result.outcome == "promote":
         decision = GateDecision(
             promote=True,
@@ -249,7 +250,7 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
         )
         if cfg.gate.auto_promote:
             registry.promote_from_shadow(
-                cfg, version, decision, result.reason, "shadow review (auto-promote)"
+                cfg, version, decision, result.reason, "shadow review (auto-promote)", day
             )
         else:
             summary["outcome"] = "awaiting_approval"
