@@ -199,7 +199,7 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
     if state is None:
         return None
     version, since = state["version"], as_date(state["since"])
-    day = as_date(today).isoformat()
+    decided_on = as_date(today).isoformat()
     expected = state["champion_version"]
     store = open_store(cfg.storage)
     table = metric_table(cfg.dataset.task)
@@ -232,10 +232,12 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
     summary["evidence"] = shadow_evidence(summary, table)
     if current != expected:
         reason = f"the champion moved from v{expected} to v{current} during the shadow"
-        registry.end_shadow(cfg, version, "shadow stopped", reason, "shadow review", day)
+        registry.end_shadow(cfg, version, "shadow stopped", reason, "shadow review", decided_on)
         return {**summary, "outcome": "reject", "reason": reason}
     if result.outcome == "reject":
-        registry.end_shadow(cfg, version, "not promoted", result.reason, "shadow review", day)
+        registry.end_shadow(
+            cfg, version, "not promoted", result.reason, "shadow review", decided_on
+        )
     elif result.outcome == "promote":
         decision = GateDecision(
             promote=True,
@@ -250,7 +252,7 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
         )
         if cfg.gate.auto_promote:
             registry.promote_from_shadow(
-                cfg, version, decision, result.reason, "shadow review (auto-promote)", day
+                cfg, version, decision, result.reason, "shadow review (auto-promote)", decided_on
             )
         else:
             summary["outcome"] = "awaiting_approval"
