@@ -39,6 +39,8 @@ for p in pipelines("drift_check"):
             soft_fail=True,  # a day that never landed is skipped here; ingest reports it as failed
         )
         summary = task(outlets=[p.assets.drift_report])(t.check)(ready.output)
+        # A challenger in shadow: compared on the labelled partitions, then promoted or rejected.
+        task(multiple_outputs=False)(t.review_shadow)(ready.output)
         task.short_circuit(t.should_retrain)(summary) >> t.trigger_train(p.dag_id_of("train"))
 
     drift_check()

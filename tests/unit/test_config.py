@@ -254,3 +254,36 @@ def test_approval_timeout_and_approvers(value: str, seconds: int, shown: str) ->
 def test_a_bad_approval_timeout_names_the_key(value: str) -> None:
     with pytest.raises(ConfigError, match=r"gate\.approval_timeout"):
         load_config(DEMO, environ={"DRIFTLOOP__GATE__APPROVAL_TIMEOUT": value})
+
+
+def test_shadow_is_off_by_default_and_loads_from_the_gate_section() -> None:
+    default = load_config(DEMO, environ={}).gate
+    assert default.shadow_partitions == 0
+    env = {
+        "DRIFTLOOP__GATE__SHADOW_PARTITIONS": "3",
+        "DRIFTLOOP__GATE__SHADOW_MARGIN": "0.01",
+        "DRIFTLOOP__GATE__SHADOW_MAX_DAYS": "10",
+    }
+    gate = load_config(DEMO, environ=env).gate
+    assert (gate.shadow_partitions, gate.shadow_margin, gate.shadow_max_days) == (3, 0.01, 10)
+
+
+@pytest.mark.parametrize(
+    ("env", "key", "problem"),
+    [
+        ({"SHADOW_PARTITIONS": "-1"}, r"gate\.shadow_partitions", "greater than or equal"),
+        ({"SHADOW_MARGIN": "-0.1"}, r"gate\.shadow_margin", "greater than or equal"),
+        ({"SHADOW_MAX_DAYS": "0"}, r"gate\.shadow_max_days", "greater than or equal"),
+        # 5 partitions whose labels land 3 days later cannot all be in within 6 days.
+        (
+            {"SHADOW_PARTITIONS": "5", "SHADOW_MAX_DAYS": "6"},
+            r"gate\.shadow_max_days",
+            "needs at least 8 days",
+        ),
+    ],
+)
+def test_bad_shadow_settings_name_the_key(env: dict[str, str], key: str, problem: str) -> None:
+    environ = {f"DRIFTLOOP__GATE__{k}": v for k, v in env.items()}
+    with pytest.raises(ConfigError, match=key) as err:
+        load_config(DEMO, environ=environ)
+    assert problem in str(err.value)

@@ -111,3 +111,31 @@ def test_train_gate_promote_and_the_dag_steps(cfg_factory) -> None:
     # Gated against v1, which is no longer the champion: promoting v1's challenger again is stale.
     with pytest.raises(registry.StaleDecision):
         promote_step(cfg, {**gated, "challenger_version": v1}, "approver")
+
+
+def test_with_shadow_on_a_challenger_that_passes_the_gate_is_kept_in_shadow(cfg_factory) -> None:
+    cfg = cfg_factory(**FAST, GATE__SHADOW_PARTITIONS="2")
+    write_days(open_store(cfg.storage), cfg, 10, rows=300)
+    weak = {"max_iter": 1, "max_depth": 1}
+    first = train_gate_promote(
+        cfg, TrainRequest(reason="first", hyperparameters=weak), actor="test"
+    )
+    v1 = first["train"]["model_version"]
+    assert first["promotion"]["champion"] == v1  # no champion to compare with: promoted as before
+    assert first["gate"]["shadow_since"] is None
+
+    second = train_gate_promote(cfg, TrainRequest(reason="second"), actor="test")
+    v2 = second["train"]["model_version"]
+    since = (START + timedelta(days=10)).isoformat()  # the day after the newest validated one
+    assert second["gate"]["promote"] and second["promotion"] is None
+    assert second["gate"]["shadow_since"] == since
+    assert registry.shadow_challenger(cfg) == {
+        "version": v2,
+        "since": since,
+        "champion_version": v1,
+    }
+    assert registry.aliases(cfg) == {"champion": v1, "challenger": v2}
+    record = registry.read_record(cfg, v2, "shadow")
+    assert record["since"] == since and record["decision"]["rule"] == "improvement"
+    history = registry.decision_record(cfg, v2)["history"]
+    assert [e["action"] for e in history] == ["gate", "shadow"]

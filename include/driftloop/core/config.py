@@ -323,6 +323,25 @@ class Gate(_Strict):
         "(e.g. 7d, 12h, 30m, or seconds)",
     )
 
+    shadow_partitions: int = Field(
+        0,
+        ge=0,
+        description="labelled live partitions a challenger that passed the gate is scored on "
+        "beside the champion before it is promoted or rejected (0: no shadow, promote at once)",
+    )
+    shadow_margin: float = Field(
+        0.0,
+        ge=0,
+        description="how much the challenger must beat the champion by in shadow, on the primary "
+        "metric over the same rows (a tie keeps the champion)",
+    )
+    shadow_max_days: int = Field(
+        30,
+        ge=1,
+        description="days after the shadow starts by which it must have its labelled partitions; "
+        "then the challenger is rejected",
+    )
+
     @field_validator("approval_timeout", mode="before")
     @classmethod
     def _timeout(cls, value: Any) -> Any:
@@ -536,6 +555,14 @@ class PipelineConfig(_Strict):
     @model_validator(mode="after")
     def _task_metrics(self) -> PipelineConfig:
         self.gate.check_task(self.dataset.task)
+        gate, delay = self.gate, self.dataset.label_delay_days
+        if gate.shadow_partitions and gate.shadow_max_days < gate.shadow_partitions + delay:
+            raise ValueError(
+                f"gate.shadow_max_days: {gate.shadow_max_days} is too short for "
+                f"gate.shadow_partitions {gate.shadow_partitions} with labels arriving after "
+                f"dataset.label_delay_days {delay}: it needs at least "
+                f"{gate.shadow_partitions + delay} days, or every shadow would be rejected"
+            )
         if (
             self.dataset.task == REGRESSION
             and self.training.algorithm == Algorithm.LOGISTIC_REGRESSION

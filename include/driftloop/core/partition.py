@@ -49,6 +49,8 @@ class Zone(StrEnum):
     QUARANTINE_ROWS = "quarantine/rows"
     LABELS = "labels"
     PREDICTIONS = "predictions"
+    # Predictions of a challenger scored in shadow beside the champion (never read as the champion's).
+    SHADOW_PREDICTIONS = "predictions/shadow"
     DRIFT = "monitoring/drift"
     SCORING = "monitoring/scoring"
 

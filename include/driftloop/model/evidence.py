@@ -114,4 +114,28 @@ def approval_evidence(
     return "\n".join(lines)
 
 
-__all__ = ["approval_evidence", "metrics_table"]
+def shadow_evidence(verdict: Mapping[str, Any], table: MetricTable) -> str:
+    """Markdown: the shadow's outcome and, per live partition, both models on the same rows.
+
+    ``verdict``: :meth:`driftloop.monitor.shadow.ShadowVerdict.to_dict` plus ``version``/``since``.
+    """
+    compared = verdict.get("compared") or []
+    metric = compared[0]["metric"] if compared else "?"
+    arrow = " (lower is better)" if metric in table.lower_is_better else ""
+    lines = [
+        f"**In shadow since {verdict.get('since', '?')}:** {verdict.get('reason', '')}.",
+        "",
+        f"| partition | rows | challenger {metric}{arrow} | champion | change |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for c in compared:
+        new, old = c.get("challenger"), c.get("champion")
+        change = "" if None in (new, old) else f"{-table.regression(metric, new, old):+.4f}"
+        lines.append(
+            f"| {c['partition']} | {c['rows']} | {_num(new)} | "
+            f"{_num(old)} (v{c['champion_version']}) | {change} |"
+        )
+    return "\n".join(lines)
+
+
+__all__ = ["approval_evidence", "metrics_table", "shadow_evidence"]

@@ -61,6 +61,12 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 DECISIONS_PREFIX = "registry/decisions"
+# The challenger in shadow: the first partition it scores, the champion it is measured against,
+# and a line a person reads in the registry UI. ``shadow_since`` is removed when the
+# shadow ends; the line then says how it ended.
+TAG_SHADOW = "driftloop.shadow"
+TAG_SHADOW_SINCE = "driftloop.shadow_since"
+TAG_SHADOW_CHAMPION = "driftloop.shadow_champion"
 
 
 class RegistryError(DriftloopError, RuntimeError):
@@ -145,16 +151,19 @@ def gate_and_promote(
     actor: str,
     min_improvement: float | None = None,
     auto_promote: bool = True,
+    first_only: bool = False,
 ) -> tuple[GateDecision, dict[str, Any] | None]:
     """Gate ``version`` and, if it passes and ``auto_promote``, promote it, under one lock.
 
     Nothing can move the champion between the comparison and the alias move.
+    ``first_only``: promote only a first model (challengers then earn promotion in shadow).
     Returns the decision and the promotion record (None when not promoted).
     """
     with champion_lock(cfg):
         decision = _evaluate_challenger(cfg, version, min_improvement)
         promoted = None
-        if decision.promote and auto_promote:
+        first = decision.champion_version is None
+        if decision.promote and auto_promote and (first or not first_only):
             promoted = _promote(cfg, version, f"{reason}; gate: {decision.reason}", actor, decision)
     return decision, promoted
 
@@ -278,6 +287,7 @@ def _promote(
     reason: str,
     actor: str,
     decision: GateDecision | None,
+    on_day: str | None = None,
 ) -> dict[str, Any]:
     client = mlflow_client(cfg)
     version = str(version)
@@ -301,6 +311,8 @@ def _promote(
         client.set_registered_model_alias(cfg.model_name, CHAMPION, version)
     if aliases(cfg).get(CHALLENGER) == version:
         client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
+    if TAG_SHADOW_SINCE in (mv.tags or {}):  # promoted out of its shadow (by a person or a win)
+        client.delete_model_version_tag(cfg.model_name, version, TAG_SHADOW_SINCE)
     record = {
         "previous_champion": current,
         "champion": version,
@@ -308,6 +320,7 @@ def _promote(
         "reason": reason,
         "actor": actor,
         "decision": decision.to_dict() if decision else None,
+        **_on_day(on_day),
     }
     key = write_record(cfg, mv, "promote", record)
     event = {"action": "promote", "actor": actor, "previous_champion": current, "record": key}
@@ -363,9 +376,12 @@ def reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[s
         return _reject(cfg, version, reason, actor)
 
 
-def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[str, Any]:
+def _reject(
+    cfg: PipelineConfig, version: str, reason: str, actor: str, on_day: str | None = None
+) -> dict[str, Any]:
     mv = get_version(cfg, str(version))
     record = {"champion": aliases(cfg).get(CHAMPION), "reason": reason, "actor": actor}
+    record.update(_on_day(on_day))
     key = write_record(cfg, mv, "rejected", record)
     _decide(
         cfg,
@@ -375,6 +391,144 @@ def _reject(cfg: PipelineConfig, version: str, reason: str, actor: str) -> dict[
         {"action": "rejected", "actor": actor, "record": key},
     )
     return {**record, "record": key}
+
+
+# -- shadow ---------------------------------------------------------------------------------------
+
+
+def shadow_challenger(cfg: PipelineConfig) -> dict[str, str] | None:
+    """The challenger in shadow: ``{"version", "since", "champion_version"}``, or None.
+
+    Only the version behind the ``challenger`` alias can be in shadow: a newer training moves the
+    alias, and the version it left is no longer scored.
+    """
+    mv = version_by_alias(cfg, CHALLENGER)
+    tags = (mv.tags or {}) if mv is not None else {}
+    if mv is None or TAG_SHADOW_SINCE not in tags:
+        return None
+    return {
+        "version": str(mv.version),
+        "since": tags[TAG_SHADOW_SINCE],
+        "champion_version": tags.get(TAG_SHADOW_CHAMPION, ""),
+    }
+
+
+def start_shadow(
+    cfg: PipelineConfig, version: str, decision: GateDecision, since: str
+) -> dict[str, Any]:
+    """Keep a challenger that passed the gate in shadow from partition ``since`` (not promoted).
+
+    It keeps the ``challenger`` alias and is scored beside the champion on every new partition
+    until ``gate.shadow_partitions`` of them have labels (:mod:`driftloop.monitor.shadow`).
+    """
+    with champion_lock(cfg):
+        client = mlflow_client(cfg)
+        mv = get_version(cfg, version)
+        set_challenger(cfg, str(version))
+        n = cfg.gate.shadow_partitions
+        text = f"in shadow since {since} against champion {_v(decision.champion_version)}"
+        tags = {
+            TAG_SHADOW: f"{text}; 0/{n} labelled partitions compared",
+            TAG_SHADOW_SINCE: since,
+            TAG_SHADOW_CHAMPION: decision.champion_version or "",
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(cfg.model_name, mv.version, key, value)
+        reason = f"gate: {decision.reason}; promoted only if it beats the champion on {n} labelled partitions"
+        key = write_record(
+            cfg,
+            mv,
+            "shadow",
+            {
+                "since": since,
+                "champion": decision.champion_version,
+                "decision": decision.to_dict(),
+                "reason": reason,
+                "actor": "gate (shadow)",
+            },
+        )
+        _decide(cfg, mv, text, reason, {"action": "shadow", "actor": "gate", "record": key})
+    log.info("%s v%s %s", cfg.model_name, version, text)
+    return {"version": str(version), "since": since, "record": key}
+
+
+def record_shadow_partition(
+    cfg: PipelineConfig, version: str, comparison: dict[str, Any], progress: str
+) -> str:
+    """Record one partition compared in shadow (``v<version>-shadow-<day>``)."""
+    client = mlflow_client(cfg)
+    mv = get_version(cfg, version)
+    since = (mv.tags or {}).get(TAG_SHADOW_SINCE, "?")
+    client.set_model_version_tag(
+        cfg.model_name, mv.version, TAG_SHADOW, f"in shadow since {since}; {progress}"
+    )
+    body = {"comparison": comparison, **_on_day(comparison["partition"])}
+    return write_record(cfg, mv, f"shadow-{comparison['partition']}", body)
+
+
+def end_shadow(
+    cfg: PipelineConfig,
+    version: str,
+    outcome: str,
+    reason: str,
+    actor: str,
+    on_day: str | None = None,
+) -> dict[str, Any]:
+    """End a shadow that did not win: the challenger alias is removed and the version tagged.
+
+    ``on_day``: the partition day of the review that decided (the record's ``partition_date``, so
+    the monitoring timeline places the decision there rather than on the training day).
+
+    ``outcome`` says how it ended (e.g. ``lost in shadow``, ``shadow timed out``).
+    """
+    with champion_lock(cfg):
+        client = mlflow_client(cfg)
+        mv = get_version(cfg, version)
+        if aliases(cfg).get(CHALLENGER) == str(version):
+            client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
+        client.set_model_version_tag(
+            cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000]
+        )
+        client.delete_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW_SINCE)
+        return _reject(cfg, str(version), f"{outcome}: {reason}", actor, on_day)
+
+
+def record_shadow_win(
+    cfg: PipelineConfig, version: str, decision: GateDecision, evidence: str
+) -> str:
+    """Record that ``version`` won in shadow and waits for a person (``gate.auto_promote`` off).
+
+    It keeps the ``challenger`` alias; the record carries the decision to promote it with and the
+    per-partition evidence (``v<version>-shadow-won``).
+    """
+    client = mlflow_client(cfg)
+    mv = get_version(cfg, version)
+    client.set_model_version_tag(
+        cfg.model_name,
+        mv.version,
+        TAG_SHADOW,
+        f"won in shadow, awaiting approval: {decision.reason}"[:5000],
+    )
+    body = {"decision": decision.to_dict(), "evidence": evidence, "reason": decision.reason}
+    return write_record(cfg, mv, "shadow-won", body)
+
+
+def promote_from_shadow(
+    cfg: PipelineConfig,
+    version: str,
+    decision: GateDecision,
+    reason: str,
+    actor: str,
+    on_day: str | None = None,
+) -> dict[str, Any]:
+    """Promote a challenger that won in shadow (against the champion it was measured against);
+    ``on_day`` as for :func:`end_shadow`."""
+    with champion_lock(cfg):
+        record = _promote(cfg, version, reason, actor, decision, on_day)
+        mlflow_client(cfg).set_model_version_tag(
+            cfg.model_name, version, TAG_SHADOW, f"won in shadow: {reason}"[:5000]
+        )
+    return record
 
 
 # -- what a version shows: tags, description, decision.json ---------------------------------------
@@ -469,6 +623,11 @@ def get_version(cfg: PipelineConfig, version: str) -> ModelVersion:
         raise RegistryError(f"{cfg.model_name} has no version {version!r}: {err.message}") from err
 
 
+def _on_day(day: str | None) -> dict[str, str]:
+    """The partition date of a decision made on another day than the version's training."""
+    return {"partition_date": day} if day else {}
+
+
 def _v(version: str | None) -> str:
     return f"v{version}" if version else "none"
 
@@ -491,17 +650,23 @@ __all__ = [
     "aliases",
     "champion",
     "decision_record",
+    "end_shadow",
     "evaluate_challenger",
     "gate_and_promote",
     "get_version",
     "load_reference_profile",
     "promote",
+    "promote_from_shadow",
     "read_record",
     "read_records",
     "record_key",
+    "record_shadow_partition",
+    "record_shadow_win",
     "reject",
     "rollback",
     "set_challenger",
+    "shadow_challenger",
+    "start_shadow",
     "version_by_alias",
     "write_record",
 ]

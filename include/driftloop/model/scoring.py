@@ -42,7 +42,7 @@ from driftloop.core.metrics import (
     SCORE,
     proba_column,
 )
-from driftloop.core.partition import PART_FILE
+from driftloop.core.partition import PART_FILE, Zone
 from driftloop.core.storage import PREDICTIONS, SCORING, VALIDATED, Store, as_date, open_store
 from driftloop.tracking.mlflow import mlflow_client, run_id_of
 
@@ -120,11 +120,13 @@ def score_partition(
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     backlog: bool = False,
+    zone: Zone = PREDICTIONS,
 ) -> ScoreResult:
     """Score ``validated/date=<day>`` and write ``predictions/date=<day>/`` (replacing it).
 
     ``backlog``: the day is scored late (it was validated before a champion existed); its scoring
-    record then says so.
+    record then says so. ``zone``: where the predictions go (``predictions/shadow`` for a challenger
+    scored in shadow beside the champion).
 
     Raises:
         NoChampion: no version given and no champion; nothing is written.
@@ -174,7 +176,7 @@ def score_partition(
                     schema=schema,
                 )
             )
-    uri = store.write_partition(PREDICTIONS, day, {PART_FILE: sink.getvalue()})
+    uri = store.write_partition(zone, day, {PART_FILE: sink.getvalue()})
     seconds = round(time.perf_counter() - t0, 3)
     log.info(
         "scored %d rows of %s with %s v%s -> %s%s",

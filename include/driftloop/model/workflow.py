@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
+    from driftloop.model.gate import GateDecision
     from driftloop.model.train import TrainResult
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,33 @@ def gate_step(
         "auto_promote": resolve_auto_promote(auto_promote, cfg.gate.auto_promote),
         "trigger_reason": trigger_reason,
         "partition": trained["partition_date"],
+        "shadow_since": maybe_start_shadow(cfg, decision),
     }
+
+
+def shadow_start_day(cfg: PipelineConfig) -> str:
+    """The first partition a challenger starting its shadow now is scored on: the day after the
+    newest validated one (those are scored by the champion already)."""
+    from driftloop.core.storage import VALIDATED, open_store
+
+    days = open_store(cfg.storage).partitions(VALIDATED)
+    start = days[-1] + dt.timedelta(days=1) if days else dt.datetime.now(dt.UTC).date()
+    return start.isoformat()
+
+
+def maybe_start_shadow(cfg: PipelineConfig, decision: GateDecision) -> str | None:
+    """Keep a challenger that passed the gate in shadow instead of promoting it, when
+    ``gate.shadow_partitions`` is on and there is a champion to measure it against.
+
+    Returns the first partition of the shadow, or None (no shadow: promote as the gate says).
+    """
+    from driftloop.model import registry
+
+    if not (decision.promote and cfg.gate.shadow_partitions and decision.champion_version):
+        return None
+    since = shadow_start_day(cfg)
+    registry.start_shadow(cfg, str(decision.challenger_version), decision, since)
+    return since
 
 
 def promote_step(
@@ -205,23 +232,33 @@ def train_gate_promote(
     from driftloop.model import registry
 
     result = train_step(cfg, request, extra_hyperparameters=extra_hyperparameters)
+    shadow = bool(cfg.gate.shadow_partitions)
     decision, promoted = registry.gate_and_promote(
         cfg,
         result.model_version,
         reason=request.reason,
         actor=actor,
         min_improvement=min_improvement,
+        # In shadow, a challenger that passes is promoted only when there is no champion yet.
         auto_promote=resolve_auto_promote(auto_promote, cfg.gate.auto_promote),
+        first_only=shadow,
     )
-    return {"train": result.to_dict(), "gate": decision.to_dict(), "promotion": promoted}
+    since = maybe_start_shadow(cfg, decision) if promoted is None else None
+    return {
+        "train": result.to_dict(),
+        "gate": {**decision.to_dict(), "shadow_since": since},
+        "promotion": promoted,
+    }
 
 
 __all__ = [
     "AUTO_PROMOTE_CHOICES",
     "TrainRequest",
     "gate_step",
+    "maybe_start_shadow",
     "promote_step",
     "resolve_auto_promote",
+    "shadow_start_day",
     "train_gate_promote",
     "train_step",
 ]

@@ -11,7 +11,7 @@ from driftloop.airflow.links import publish_links, report_link
 from driftloop.airflow.partition import retrain_run_id
 from driftloop.core.pipelines import dag_id
 
-__all__ = ["check", "should_retrain", "trigger_train"]
+__all__ = ["check", "review_shadow", "should_retrain", "trigger_train"]
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +65,17 @@ def trigger_train(train_dag_id: str) -> Any:
         skip_when_already_exists=True,
         wait_for_completion=False,
     )
+
+
+def review_shadow(day: str, **context: Any) -> dict[str, Any] | None:
+    """Compare the challenger in shadow with the champion on the newly labelled partitions; promote
+    or reject it once ``gate.shadow_partitions`` of them are in (see ``driftloop.monitor.shadow``)."""
+    from driftloop.core.logs import quiet_libraries
+
+    quiet_libraries()
+    cfg = pipeline_config(context)
+    if not cfg.gate.shadow_partitions:
+        return None
+    from driftloop.monitor.shadow import review
+
+    return review(cfg, day)

@@ -15,7 +15,14 @@ from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.factory import pipeline_config, pipeline_of
 from driftloop.airflow.partition import resolve_partition, triggered_partitions, triggering_events
 
-__all__ = ["announce_predictions", "resolve_champion", "run_days", "score_partition"]
+__all__ = [
+    "announce_predictions",
+    "resolve_champion",
+    "run_days",
+    "score_partition",
+    "score_shadow",
+    "with_shadow",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +87,50 @@ def resolve_champion(**context: Any) -> list[dict[str, Any]]:
             model.version,
             ", ".join(backlog),
         )
-    return [{"partition": d, "model_version": model.version} for d in days] + [
+    targets = [{"partition": d, "model_version": model.version} for d in days] + [
         {"partition": d, "model_version": model.version, "backlog": True} for d in backlog
     ]
+    return with_shadow(cfg, targets)
+
+
+def with_shadow(cfg: Any, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Name the challenger in shadow on the targets from its first partition on (if there is one)."""
+    from driftloop.model import registry
+
+    shadow = registry.shadow_challenger(cfg) if cfg.gate.shadow_partitions else None
+    if shadow is None:
+        return targets
+    log.info("challenger v%s in shadow since %s", shadow["version"], shadow["since"])
+    return [
+        {**t, "shadow_version": shadow["version"]} if t["partition"] >= shadow["since"] else t
+        for t in targets
+    ]
+
+
+def score_shadow(cfg: Any, day: str, version: str) -> dict[str, Any]:
+    """Score a partition with the challenger in shadow into ``predictions/shadow/``.
+
+    Never fails the champion's scoring: an error is logged and recorded (the partition then does
+    not count in the shadow comparison).
+    """
+    import json
+
+    from driftloop.core.storage import SHADOW_PREDICTIONS, open_store
+    from driftloop.model import scoring
+    from driftloop.monitor.shadow import status_key
+
+    try:
+        body = scoring.score_partition(cfg, day, version, zone=SHADOW_PREDICTIONS).to_dict()
+        body["status"] = "scored"
+    except Exception as err:
+        log.exception("shadow scoring of %s with v%s failed (the champion's stands)", day, version)
+        body = {"status": "failed", "partition": day, "model_version": version, "error": str(err)}
+    try:
+        store = open_store(cfg.storage)
+        store.write_bytes(status_key(cfg, version, day), json.dumps(body, sort_keys=True).encode())
+    except Exception:
+        log.exception("could not record the shadow scoring of %s", day)
+    return body
 
 
 def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
@@ -91,11 +139,15 @@ def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
     from driftloop.model import scoring
 
     quiet_libraries()
+    cfg = pipeline_config(context)
     result = scoring.score_partition(
-        pipeline_config(context),
+        cfg,
         target["partition"],
         target["model_version"],
         backlog=bool(target.get("backlog")),
     )
     announce_predictions(context, result.to_dict())
-    return result.to_dict()
+    out = result.to_dict()
+    if target.get("shadow_version"):
+        out["shadow"] = score_shadow(cfg, target["partition"], target["shadow_version"])
+    return out

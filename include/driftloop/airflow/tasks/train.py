@@ -116,6 +116,14 @@ def route(decision: dict[str, Any]) -> str | None:
     if not decision["promote"]:
         log.info("v%s stays a challenger: the gate rejected it (%s)", version, decision["reason"])
         return None
+    if decision.get("shadow_since"):
+        log.info(
+            "v%s passed the gate; in shadow from %s: promoted only if it beats the champion "
+            "on the labelled partitions to come",
+            version,
+            decision["shadow_since"],
+        )
+        return None
     if decision["auto_promote"]:
         log.info("v%s passed the gate; auto-promote is on: promoting", version)
         return "promote_model"
@@ -170,6 +178,8 @@ def record_outcome(decision: dict[str, Any], **context: Any) -> str:
         outcome = (
             f"v{version} not promoted: {rejected.get('reason', 'rejected in the approval step')}"
         )
+    elif decision.get("shadow_since"):
+        outcome = f"v{version} in shadow since {decision['shadow_since']}"
     elif champion is not None and str(champion.version) == str(version):
         outcome = f"v{version} is the champion"
     else:
