@@ -239,6 +239,12 @@ def test_dataset_schema_from_a_sample_is_the_full_inference() -> None:
         full = _infer_schema(frame).to_dict()
     assert _infer_schema(sample).to_dict() == full
     assert [c["required"] for c in full] == [True, False, False, True]
-    dataset = _dataset(frame, source=partitions_source(["file:///v/date=2026-01-01"]), targets="y", name="t", digest="0123456789abcdef")
+    dataset = _dataset(
+        frame,
+        source=partitions_source(["file:///v/date=2026-01-01"]),
+        targets="y",
+        name="t",
+        digest="0123456789abcdef",
+    )
     assert json.loads(dataset.to_dict()["schema"])["mlflow_colspec"] == full
     assert json.loads(dataset.to_dict()["profile"]) == {"num_rows": n, "num_elements": 4 * n}

@@ -194,7 +194,9 @@ def _score_args(p: argparse.ArgumentParser) -> None:
         "--model-version", type=_opt(str), help="registered version (default: the champion)"
     )
     p.add_argument(
-        "--chunk-rows", type=_opt(int), help="rows per scoring batch (default: from a memory budget)"
+        "--chunk-rows",
+        type=_opt(int),
+        help="rows per scoring batch (default: from a memory budget)",
     )
 
 

@@ -697,7 +697,6 @@ class _WholePartition:
     BUCKET_HASHES = 1 << 17  # the hashes a bucket is sized for (1 MiB), from the rows expected
 
     def __init__(self, unique_columns: list[str], rows_hint: int = 0) -> None:
-        import numpy as np
 
         self.rows = 0
         self.batches = 0

@@ -329,10 +329,10 @@ def output_columns(
 __all__ = [
     "CHUNK_FRAME_BYTES",
     "DEFAULT_CHUNK_ROWS",
-    "chunk_rows_for",
     "NoChampion",
     "ResolvedModel",
     "ScoreResult",
+    "chunk_rows_for",
     "output_columns",
     "resolve_model",
     "score_backlog",
