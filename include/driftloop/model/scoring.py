@@ -173,13 +173,13 @@ def score_partition(
             for batch in source.iter_batches(
                 batch_size=chunk_rows or chunk_rows_for(source, columns), columns=columns
             ):
-                frame = batch.to_pandas()
+                frame = batch.select(ds.feature_names).to_pandas()
                 n = len(frame)
                 rows += n
                 out.write_table(
                     pa.table(
                         {
-                            ds.id_column: pa.array(frame[ds.id_column].astype(str), pa.string()),
+                            ds.id_column: _id_strings(batch.column(ds.id_column)),
                             **output_columns(cfg, model, frame, resolved.threshold),
                             "model_name": pa.array([resolved.name] * n, pa.string()),
                             "model_version": pa.array([resolved.version] * n, pa.string()),
@@ -210,6 +210,15 @@ def score_partition(
         run_id=resolved.run_id,
         seconds=seconds,
     )
+
+
+def _id_strings(ids: pa.Array) -> pa.Array:
+    """The ids as strings, as ``astype(str)`` writes them (kept in Arrow when they are strings)."""
+    import pyarrow as pa
+
+    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+        return ids.cast(pa.string())
+    return pa.array(ids.to_pandas().astype(str), pa.string())
 
 
 def chunk_rows_for(source: Any, columns: list[str]) -> int:
