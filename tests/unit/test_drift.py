@@ -190,3 +190,31 @@ def test_covariate_shift_flags_exactly_the_shifted_features(demo_profile: Profil
     for first in (21, 22):  # windows that start on or after the drift start
         result = compare(demo_profile, _days(scenario, first, 3), cfg)
         assert sorted(result.drifted) == sorted(synth.DEFAULT_SHIFTED)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_table_binning_matches_a_binary_search_on_every_value(seed: int) -> None:
+    """The lookup-table binning gives searchsorted's bin for every value: edges, their neighbours,
+    ±inf, values far outside the edges, ties of rounded data, an extreme edge stretching the range."""
+    from driftloop.drift.columns import Binner
+
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        scale = rng.choice([1e-3, 1.0, 1e6])
+        edges = np.unique(np.round(rng.normal(size=rng.integers(0, 120)) * scale, seed))
+        if edges.size and rng.random() < 0.3:  # one extreme reference value at each end
+            edges = np.unique(np.concatenate([edges, [edges[0] - 1e9, edges[-1] + 1e12]]))
+        values = np.concatenate(
+            [
+                np.round(rng.lognormal(size=3000) * scale * rng.choice([-1, 1]), seed),
+                np.round(rng.normal(size=3000) * scale * 3, seed),
+                edges,
+                np.nextafter(edges, np.inf),
+                np.nextafter(edges, -np.inf),
+                [np.inf, -np.inf, 0.0, -0.0],
+            ]
+        )
+        expected = np.searchsorted(edges, values, side="left")
+        assert np.array_equal(Binner(edges).index(values), expected)
+        counts = np.bincount(expected, minlength=edges.size + 1)
+        assert np.array_equal(Binner(edges).count(values), counts)

@@ -64,6 +64,9 @@ def test_scores_with_the_champion_idempotently_and_chunk_independent(cfg_factory
     before = store.read_bytes(key)
     scoring.score_partition(cfg, day, first.model_version, chunk_rows=100)
     assert store.read_bytes(key) == before  # a rerun rewrites identical bytes
+    # The default chunk, from the memory budget (the whole day here), scores the same rows alike.
+    scoring.score_partition(cfg, day, first.model_version)
+    pd.testing.assert_frame_equal(store.read_table(PREDICTIONS, day), out)
 
     # A newer champion does not change what an explicit (XCom-carried) version scores with.
     second = train.train_model(cfg, day, hyperparameters={"C": 0.01})
@@ -122,3 +125,25 @@ def test_backlog_is_scored_once_by_the_first_champion_and_feeds_live_performance
         len(store.read_table(LABELS, d)) for d in days[6:8]
     )
     assert report["performance"]["live"]["roc_auc"] is not None
+
+
+def test_chunk_rows_come_from_the_frame_budget(cfg_factory, monkeypatch) -> None:
+    """A chunk is the budget over a row's bytes as a pandas frame, within the bounds."""
+    import pyarrow.parquet as pq
+
+    cfg = cfg_factory(**FAST)
+    store = open_store(cfg.storage)
+    write_days(store, cfg, 1, rows=300)
+    columns = [cfg.dataset.id_column, *cfg.dataset.feature_names]
+    with store.local_file(f"{partition_prefix(VALIDATED, START)}/part-0.parquet") as path:
+        source = pq.ParquetFile(path)
+        row_bytes = (
+            store.read_table(VALIDATED, START)[columns].memory_usage(deep=True, index=False).sum()
+            / 300
+        )
+        expected = scoring.CHUNK_FRAME_BYTES / row_bytes  # (strings are sized as pandas holds them)
+        assert scoring.chunk_rows_for(source, columns) == pytest.approx(expected, rel=0.1)
+        monkeypatch.setattr(scoring, "CHUNK_FRAME_BYTES", 1)
+        assert scoring.chunk_rows_for(source, columns) == scoring.MIN_CHUNK_ROWS
+        monkeypatch.setattr(scoring, "CHUNK_FRAME_BYTES", 2**40)
+        assert scoring.chunk_rows_for(source, columns) == scoring.MAX_CHUNK_ROWS

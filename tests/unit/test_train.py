@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import date, timedelta
 
 import pytest
@@ -207,3 +208,43 @@ def test_checked_parameters_are_what_training_uses(cfg_factory) -> None:
     assert params == {"max_iter": 7, "learning_rate": 0.1, "max_depth": 3}
     algo, params = pipeline.check_parameters(cfg, "random_forest", {"n_estimators": 5})
     assert params["n_estimators"] == 5 and "max_iter" not in params  # config is for another algo
+
+
+def test_dataset_schema_from_a_sample_is_the_full_inference() -> None:
+    """The logged dataset's schema is inferred on a sample, yet equals MLflow's inference over every
+    row: the same types, and ``required`` false exactly for the columns with a missing value (here
+    only in one late row)."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.types.utils import _infer_schema
+
+    from driftloop.model.report import _dataset, partitions_source, schema_sample
+
+    n = 50_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "x": rng.normal(size=n),
+            "plan": rng.choice(["basic", "pro"], n).astype(object),
+            "y": rng.integers(0, 2, n),
+        }
+    )
+    frame.loc[n - 7, "x"] = np.nan
+    frame.loc[n - 3, "plan"] = None
+    sample = schema_sample(frame)
+    assert len(sample) < 2_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = _infer_schema(frame).to_dict()
+    assert _infer_schema(sample).to_dict() == full
+    assert [c["required"] for c in full] == [True, False, False, True]
+    dataset = _dataset(
+        frame,
+        source=partitions_source(["file:///v/date=2026-01-01"]),
+        targets="y",
+        name="t",
+        digest="0123456789abcdef",
+    )
+    assert json.loads(dataset.to_dict()["schema"])["mlflow_colspec"] == full
+    assert json.loads(dataset.to_dict()["profile"]) == {"num_rows": n, "num_elements": 4 * n}

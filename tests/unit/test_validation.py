@@ -263,11 +263,16 @@ def test_validation_settings_are_checked_when_the_config_loads(override, message
         load_config(environ=override)
 
 
+@pytest.mark.parametrize("spill_hashes", [None, 64], ids=["in-memory", "spilled"])
 def test_batch_by_batch_validation_of_a_parquet_file_gives_the_whole_frame_verdict(
-    cfg, tmp_path
+    cfg, tmp_path, monkeypatch, spill_hashes
 ) -> None:
-    """Counts summed over batches, mostly on the totals, row count and duplicates across batches."""
+    """Counts summed over batches, mostly on the totals, row count and duplicates across batches
+    (the id hashes kept in memory, or spilled to bucket files on disk after every batch)."""
     import pyarrow as pa
+
+    if spill_hashes:
+        monkeypatch.setattr(validation._WholePartition, "SPILL_HASHES", spill_hashes)
     import pyarrow.parquet as pq
 
     day = date(2026, 1, 8)
@@ -325,3 +330,29 @@ def test_streamed_ingest_writes_the_same_raw_table_as_parse_features(cfg, tmp_pa
     src.write_bytes(df.to_csv(index=False).encode())
     with pytest.raises(StructuralError, match=rf"'tenure_months': 2 of {len(df)} values"):
         write_raw_parquet(cfg, src, out, block_size=16 << 10)
+
+
+def test_spilled_uniqueness_finds_the_duplicates_of_one_sort_and_cleans_up() -> None:
+    """Hashes spilled to bucket files give the same duplicates (count and hashes) as one sort in
+    memory, across batches and buckets; the bucket files are removed afterwards."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    ids = pd.Series([f"c{v}" for v in rng.integers(0, 40_000, 30_000)], dtype=object)
+    ids[rng.integers(0, len(ids), 500)] = None
+    memory = validation._WholePartition(["id"], rows_hint=len(ids))
+    spilled = validation._WholePartition(["id"], rows_hint=len(ids))
+    spilled.SPILL_HASHES = 1_000
+    for start in range(0, len(ids), 2_500):
+        batch = pd.DataFrame({"id": ids[start : start + 2_500]})
+        memory.add(batch)
+        spilled.add(batch)
+    buckets = spilled._spilled["id"]
+    assert len(list(buckets.iterdir())) == 16
+    found = spilled.duplicates("id")
+    expected = ids.dropna()
+    assert found == memory.duplicates("id")
+    assert found[0] == int(expected.duplicated(keep=False).sum()) > 0
+    spilled.close()
+    assert not buckets.exists()

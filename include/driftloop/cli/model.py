@@ -193,7 +193,11 @@ def _score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model-version", type=_opt(str), help="registered version (default: the champion)"
     )
-    p.add_argument("--chunk-rows", type=int, default=50_000, help="rows per scoring batch")
+    p.add_argument(
+        "--chunk-rows",
+        type=_opt(int),
+        help="rows per scoring batch (default: from a memory budget)",
+    )
 
 
 @command("score", "score one validated partition (or the backlog) into predictions/")(_score_args)

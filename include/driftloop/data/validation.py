@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -61,6 +62,7 @@ from driftloop.core.errors import EXIT_USAGE, DriftloopError
 from driftloop.core.storage import as_date
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -570,7 +572,8 @@ def validate_parquet(
     the per-row expectations' counts are summed over the batches and their ``mostly`` judged on
     the totals, so the verdict on them is exact. The two expectations that concern the partition
     as a whole are evaluated on it, streaming: the row count, and uniqueness (64-bit hashes of the
-    values, 8 bytes a row; the duplicates named are re-read from the file). Any other aggregate
+    values, spilled to bucket files on disk past a few MiB; the duplicates named are re-read from
+    the file). Any other aggregate
     expectation (e.g. a mean from the extra expectations) must hold in every batch. Data Docs show
     the merged result of the partition.
     """
@@ -637,16 +640,19 @@ def _validate_batches(
     ]
     whole = _WholePartition(unique_columns, rows_hint)
     merged: _Merged | None = None
-    for df in frames():
-        result = vdef.run(
-            batch_parameters={"dataframe": df},
-            result_format=checkpoint.result_format,
-            run_id=run_id,
-        )
-        whole.add(df)
-        merged = _Merged(result) if merged is None else merged.add(result)
-    assert merged is not None  # frames() yields at least one (maybe empty) frame
-    suite_result = merged.finish(whole, frames)
+    try:
+        for df in frames():
+            result = vdef.run(
+                batch_parameters={"dataframe": df},
+                result_format=checkpoint.result_format,
+                run_id=run_id,
+            )
+            whole.add(df)
+            merged = _Merged(result) if merged is None else merged.add(result)
+        assert merged is not None  # frames() yields at least one (maybe empty) frame
+        suite_result = merged.finish(whole, frames)
+    finally:
+        whole.close()
     key = checkpoint._build_result_key(
         validation_definition=vdef, run_id=run_id, batch_identifier=suite_result.batch_id
     )
@@ -680,49 +686,96 @@ def _validate_batches(
 class _WholePartition:
     """What only the whole partition can tell: its row count, and duplicates across batches.
 
-    Uniqueness keeps one 64-bit hash per non-null value (8 bytes a row, in one array sized from
-    ``rows_hint``, sorted in place at the end): the only memory that grows with the partition.
+    Uniqueness keeps one 64-bit hash per non-null value. Up to ``SPILL_HASHES`` of them stay in
+    memory (a small partition is checked there, in one sort); past that they are spilled to bucket
+    files on disk by their top bits, so equal hashes share a bucket, and each bucket is then read
+    and sorted on its own: memory is bounded by the buffer and one bucket (about ``BUCKET_HASHES``),
+    whatever the rows. The duplicates found are exactly those of one sort of all the hashes.
     """
 
+    SPILL_HASHES = 1 << 18  # 2 MiB of hashes a column in memory before spilling
+    BUCKET_HASHES = 1 << 17  # the hashes a bucket is sized for (1 MiB), from the rows expected
+
     def __init__(self, unique_columns: list[str], rows_hint: int = 0) -> None:
-        import numpy as np
 
         self.rows = 0
         self.batches = 0
-        self._hashes = {c: np.empty(rows_hint, dtype=np.uint64) for c in unique_columns}
-        self._filled = dict.fromkeys(unique_columns, 0)
+        self._pending: dict[str, list[np.ndarray]] = {c: [] for c in unique_columns}
+        self._pending_n = dict.fromkeys(unique_columns, 0)
+        self._spilled: dict[str, Path] = {}
+        buckets = max(1, -(-max(rows_hint, 1) // self.BUCKET_HASHES))
+        self._bits = min(12, max(4, (buckets - 1).bit_length()))
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def add(self, df: pd.DataFrame) -> None:
-        import numpy as np
         import pandas as pd
 
         self.rows += len(df)
         self.batches += 1
-        for column, arr in self._hashes.items():
+        for column in self._pending:
             if column not in df.columns:
                 continue
             values = df[column].dropna().astype("str").to_numpy(dtype=object)
-            hashed = pd.util.hash_array(values)
-            start = self._filled[column]
-            if start + len(hashed) > len(arr):  # more rows than the hint: grow
-                arr = self._hashes[column] = np.concatenate([arr[:start], hashed])
-            else:
-                arr[start : start + len(hashed)] = hashed
-            self._filled[column] = start + len(hashed)
+            self._pending[column].append(pd.util.hash_array(values))
+            self._pending_n[column] += len(values)
+            if self._pending_n[column] >= self.SPILL_HASHES:
+                self._spill(column)
+
+    def _spill(self, column: str) -> None:
+        """Append the column's buffered hashes to its bucket files (by their top bits)."""
+        import numpy as np
+
+        hashes = np.concatenate(self._pending[column])
+        self._pending[column], self._pending_n[column] = [], 0
+        if column not in self._spilled:
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="driftloop-unique-")
+            self._spilled[column] = Path(self._tmp.name) / str(len(self._spilled))
+            self._spilled[column].mkdir()
+        bucket = (hashes >> np.uint64(64 - self._bits)).astype(np.intp)
+        order = np.argsort(bucket, kind="stable")
+        bounds = np.searchsorted(bucket[order], np.arange((1 << self._bits) + 1))
+        grouped = hashes[order]
+        for b in np.flatnonzero(np.diff(bounds)):
+            with open(self._spilled[column] / f"{b:04x}", "ab") as f:
+                f.write(grouped[bounds[b] : bounds[b + 1]].tobytes())
 
     def duplicates(self, column: str) -> tuple[int, set[int]]:
         """(rows whose value occurs more than once, the set of their hashes)."""
         import numpy as np
 
-        if column not in self._hashes:
+        if column not in self._pending:
             return 0, set()
-        hashes = self._hashes[column][: self._filled[column]]
+        if column not in self._spilled:
+            pending = self._pending[column]
+            return self._sorted_duplicates(
+                np.concatenate(pending) if pending else np.empty(0, np.uint64)
+            )
+        if self._pending_n[column]:
+            self._spill(column)
+        count, found = 0, set()
+        for path in sorted(self._spilled[column].iterdir()):
+            n, hashes = self._sorted_duplicates(np.fromfile(path, dtype=np.uint64))
+            count += n
+            found |= hashes
+        return count, found
+
+    @staticmethod
+    def _sorted_duplicates(hashes: np.ndarray) -> tuple[int, set[int]]:
+        import numpy as np
+
         hashes.sort()
         same = hashes[1:] == hashes[:-1]
         dup = np.zeros(len(hashes), dtype=bool)
         dup[1:] |= same
         dup[:-1] |= same
         return int(dup.sum()), set(np.unique(hashes[dup]).tolist())
+
+    def close(self) -> None:
+        """Remove the spilled buckets (also done when the object is collected)."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
 
 _MAP_KEYS = ("element_count", "unexpected_count", "missing_count")

@@ -23,17 +23,22 @@ class NumericState:
     missing: int = 0
     lo: float = math.inf
     hi: float = -math.inf
+    binner: columns.Binner | None = field(default=None, repr=False, compare=False)
 
     def update(self, values: np.ndarray) -> None:
-        nan = np.isnan(values)
-        n_nan = int(nan.sum())
-        if n_nan:
-            self.missing += n_nan
-            values = values[~nan]
         if values.size == 0:
             return
-        self.counts += columns.bincount(values, self.grid)
         lo, hi = float(values.min()), float(values.max())
+        if math.isnan(lo) or math.isnan(hi):  # min/max propagate NaN: mask only when there are any
+            nan = np.isnan(values)
+            self.missing += int(nan.sum())
+            values = values[~nan]
+            if values.size == 0:
+                return
+            lo, hi = float(values.min()), float(values.max())
+        if self.binner is None:
+            self.binner = columns.Binner(self.grid)
+        self.counts += self.binner.count(values)
         if not (math.isfinite(lo) and math.isfinite(hi)):  # ±inf count in the tails, not the range
             finite = values[np.isfinite(values)]
             if finite.size == 0:

@@ -46,7 +46,6 @@ def log_training_run(
     profile_json: str,
 ) -> None:
     """Params, metrics, dataset inputs, holdout spec, reference profile and plots of one run."""
-    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import Metric, Param
 
     ds = cfg.dataset
@@ -63,33 +62,30 @@ def log_training_run(
     )
 
     columns = [ds.id_column, *ds.feature_names, ds.target]
+    digests = {}
     inputs = []
     for part, days, context in (
         (split.train, split.train_partitions, "training"),
         (split.holdout, split.holdout_partitions, "holdout"),
     ):
         day_set = {Partition.of(d) for d in days}
-        with warnings.catch_warnings():
-            # A 0/1 target is an integer column on purpose; MLflow's hint about NaN-able
-            # integers concerns model inputs, not this dataset record. (The schema is inferred
-            # lazily, when the dataset is turned into a run input: that call is inside too.)
-            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-            dataset = from_pandas(
-                part[columns],
-                source=partitions_source(
-                    [u for u in partition_uris if Partition.from_key(u) in day_set]
-                ),
-                targets=ds.target,
-                name=f"{cfg.name}-{context}",
-                digest=frame_digest(part, columns),
-            )
-            inputs.append(_dataset_input(dataset, context))
+        digests[context] = frame_digest(part, columns)
+        dataset = _dataset(
+            part[columns],
+            source=partitions_source(
+                [u for u in partition_uris if Partition.from_key(u) in day_set]
+            ),
+            targets=ds.target,
+            name=f"{cfg.name}-{context}",
+            digest=digests[context],
+        )
+        inputs.append(_dataset_input(dataset, context))
     client.log_inputs(run_id, datasets=inputs)
 
     holdout_spec = {
         "partitions": [d.isoformat() for d in split.holdout_partitions],
         "n_rows": len(split.holdout),
-        "digest": frame_digest(split.holdout, columns),
+        "digest": digests["holdout"],
         "digest_columns": columns,
         "labels": store_labels_uri,
     }
@@ -111,6 +107,42 @@ def _holdout_summary(holdout: pd.DataFrame, cfg: PipelineConfig) -> dict[str, fl
         shares = holdout[cfg.dataset.target].astype(str).value_counts(normalize=True)
         return {class_metric_name("holdout_share_", c): float(v) for c, v in shares.items()}
     return {"holdout_target_mean": float(target(holdout, cfg).mean())}
+
+
+# Rows a dataset's schema is inferred from (plus one row with a missing value per column that has any).
+_SCHEMA_SAMPLE_ROWS = 1000
+
+
+def schema_sample(frame: pd.DataFrame, rows: int = _SCHEMA_SAMPLE_ROWS) -> pd.DataFrame:
+    """Rows of ``frame`` from which MLflow infers the schema it would infer from all of them.
+
+    MLflow's inference looks at every element of object columns (seconds a million rows); the
+    types come from any rows, and a column's ``required`` flag from whether any value is missing.
+    So: evenly spaced rows, plus the first missing value of each column that has one.
+    """
+    import numpy as np
+
+    picks = set(range(0, len(frame), max(1, len(frame) // rows)))
+    missing = frame.isna()
+    for name in frame.columns[missing.any().to_numpy()]:
+        picks.add(int(np.argmax(missing[name].to_numpy())))
+    return frame.iloc[sorted(picks)]
+
+
+def _dataset(frame: pd.DataFrame, **kwargs: Any) -> Any:
+    """An MLflow pandas dataset of ``frame`` whose schema is inferred on :func:`schema_sample`
+    (its profile, row and element counts, and the given digest still describe the whole frame)."""
+    from mlflow.data.pandas_dataset import PandasDataset
+    from mlflow.types.utils import _infer_schema
+
+    dataset = PandasDataset(frame, **kwargs)
+    with warnings.catch_warnings():
+        # A 0/1 target is an integer column on purpose; MLflow's hint about NaN-able integers
+        # concerns model inputs, not this dataset record.
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        # ``schema`` is a cached property: filled here, MLflow never infers it over every row.
+        dataset.__dict__["schema"] = _infer_schema(schema_sample(frame))
+    return dataset
 
 
 def _dataset_input(dataset: Any, context: str) -> Any:
@@ -350,4 +382,10 @@ def partitions_source(uris: list[str]) -> Any:
     return _partition_source_class()(uris)
 
 
-__all__ = ["holdout_figures", "log_and_register_model", "log_training_run", "partitions_source"]
+__all__ = [
+    "holdout_figures",
+    "log_and_register_model",
+    "log_training_run",
+    "partitions_source",
+    "schema_sample",
+]
