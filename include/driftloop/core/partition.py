@@ -53,6 +53,8 @@ class Zone(StrEnum):
     SHADOW_PREDICTIONS = "predictions/shadow"
     DRIFT = "monitoring/drift"
     SCORING = "monitoring/scoring"
+    # The champion's performance estimated per day before labels (driftloop.monitor.estimates).
+    ESTIMATES = "monitoring/estimates"
 
 
 class InvalidPartition(DriftloopError, ValueError):
