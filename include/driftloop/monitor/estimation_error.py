@@ -95,7 +95,9 @@ def estimation_error(
     from driftloop.monitor.estimates import read_estimates
 
     found = {
-        day: est for day, est in read_estimates(store).items() if since is None or as_date(day) >= since
+        day: est
+        for day, est in read_estimates(store).items()
+        if since is None or as_date(day) >= since
     }
     rows = estimation_rows(store, cfg, found)
     return rows, mean_absolute_error(rows)
