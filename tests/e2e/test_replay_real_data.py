@@ -58,6 +58,27 @@ def registered_runs(state: Path, model: str) -> list[Any]:
     return [client.get_run(v.run_id) for v in versions]
 
 
+def estimator_error(summary: dict[str, Any], metric: str) -> tuple[float, int]:
+    """The estimator's record in a replay's summary: every day checked against a champion has an
+    estimate of ``metric``; a day whose labels landed has its realised value and the error.
+    Returns (mean absolute error, labelled estimated days), checked against the per-day errors."""
+    days, meta = summary["days"], summary["meta"]
+    first = next(i for i, d in enumerate(days) if d["champion_version"] is not None)
+    checked = days[first + 1 :]  # the champion's own training day is checked before it exists
+    assert checked and all(d["estimated_metric"] is not None for d in checked), checked
+    labelled = [d for d in days if d["estimation_error"] is not None]
+    assert all(d["realised_metric"] is not None for d in labelled)
+    for d in labelled:
+        assert d["estimation_error"] == pytest.approx(
+            d["estimated_metric"] - d["realised_metric"], abs=2e-4
+        )
+    mae = sum(abs(d["estimation_error"]) for d in labelled) / len(labelled)
+    assert meta["estimator_mae"] == pytest.approx(mae, abs=2e-4)
+    assert meta["estimated_days_labelled"] == len(labelled)
+    print(f"estimator {meta['estimator_method']} {metric}: MAE {mae:.4f} on {len(labelled)} days")
+    return mae, len(labelled)
+
+
 REFERENCES = ("champion_window", "same_period_last_cycle")
 
 

@@ -127,3 +127,28 @@ def test_retrain_after_onset_names_the_first_retrain_and_its_reason() -> None:
     # A bootstrap after the onset is not the answer to it; no retrain yet: None; no onset: nothing.
     assert retrain_after_onset(records[:3], "2026-01-01") == {"retrain_after_onset_days": None}
     assert retrain_after_onset(records, None) == {}
+
+
+def test_the_days_estimate_is_read_from_its_drift_report(store) -> None:
+    from datetime import date
+
+    from driftloop.core.storage import DRIFT
+    from driftloop.demo.run import DayRecord, _read_report
+
+    day = date(2026, 1, 5)
+    body = {"drift": {"status": "drift", "drift_share": 0.5, "drifted": ["a"]},
+            "decision": {"retrain": True, "reason": "estimated roc_auc drop"},
+            "estimated_performance": {"method": "cbpe", "metric": "roc_auc",
+                                      "day": {"date": day.isoformat(), "value": 0.71234, "rows": 9},
+                                      "window": {"days": [], "value": 0.7}}}  # fmt: skip
+    store.write_bytes(f"{DRIFT}/date={day.isoformat()}/report.json", json.dumps(body).encode())
+    rec = DayRecord(day.isoformat())
+    _read_report(store, day, rec)
+    assert (rec.estimated_metric, rec.estimation_method) == (0.7123, "cbpe")
+    assert rec.reason == "estimated roc_auc drop" and rec.drift_share == 0.5
+    # A report without an estimate (no champion yet, or an older report): no value.
+    del body["estimated_performance"]
+    store.write_bytes(f"{DRIFT}/date={day.isoformat()}/report.json", json.dumps(body).encode())
+    rec = DayRecord(day.isoformat())
+    _read_report(store, day, rec)
+    assert rec.estimated_metric is None and rec.estimation_method is None
