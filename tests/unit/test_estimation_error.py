@@ -104,3 +104,31 @@ def test_error_sign_and_mae() -> None:
     ]
     assert [r.error for r in rows] == [-2.0, 1.0, None]
     assert mean_absolute_error(rows) == pytest.approx(1.5)
+
+
+def test_the_demo_summary_settles_estimates_from_storage(cfg, store) -> None:
+    """The estimate files the daily check writes, read back at the end of a run: each record gets
+    its realised metric and error, the meta the estimator's MAE."""
+    import json
+
+    from driftloop.demo.run import DayRecord, settle_estimates
+    from driftloop.monitor.estimation_error import estimation_error
+
+    auc = [_day(store, i, labelled=i < 2, versions={"1": 1.0})["1"] for i in range(3)]
+    for i, value in enumerate((0.8, 0.75, 0.7)):
+        body = json.dumps(_estimate(i, "1", value)).encode()
+        day = START + timedelta(days=i)
+        store.write_partition("monitoring/estimates", day, {"estimate.json": body})
+    records = [DayRecord((START + timedelta(days=i)).isoformat()) for i in range(4)]
+    rows, facts = settle_estimates(records, store, cfg)
+    assert [r["realised"] for r in rows] == [pytest.approx(auc[0]), pytest.approx(auc[1]), None]
+    assert [r.realised_metric for r in records] == [round(auc[0], 4), round(auc[1], 4), None, None]
+    assert records[1].estimation_error == round(0.75 - auc[1], 4)
+    assert records[2].estimation_error is None and records[3].estimation_error is None
+    mae = (abs(0.8 - auc[0]) + abs(0.75 - auc[1])) / 2
+    assert facts == {"estimator_method": ["cbpe"], "estimator_mae": round(mae, 4),
+                     "estimated_days": 3, "estimated_days_labelled": 2}  # fmt: skip
+    # From a day on: the earlier estimates are left out.
+    later, later_mae = estimation_error(store, cfg, since=START + timedelta(days=1))
+    assert [r.date for r in later] == [r["date"] for r in rows[1:]]
+    assert later_mae == pytest.approx(abs(0.75 - auc[1]))
