@@ -254,3 +254,22 @@ def test_approval_timeout_and_approvers(value: str, seconds: int, shown: str) ->
 def test_a_bad_approval_timeout_names_the_key(value: str) -> None:
     with pytest.raises(ConfigError, match=r"gate\.approval_timeout"):
         load_config(DEMO, environ={"DRIFTLOOP__GATE__APPROVAL_TIMEOUT": value})
+
+
+def test_estimate_settings_default_and_validation() -> None:
+    cfg = load_config(DEMO, environ={})
+    assert cfg.drift.estimated_tolerance_value == cfg.drift.performance_tolerance
+    assert cfg.retrain.on_drift_without_estimated_drop is False
+    assert cfg.estimated_drop_wait == cfg.training.holdout_days + 1
+    env = {"DRIFTLOOP_HOME": "/tmp/x"}
+    data = _demo()
+    data["drift"]["estimated_tolerance"] = 0.02
+    data["retrain"]["min_labelled_days_after_estimated_drop"] = 5
+    cfg = parse_config(data, source="t.yaml", environ=env)
+    assert (cfg.drift.estimated_tolerance_value, cfg.estimated_drop_wait) == (0.02, 5)
+    data["retrain"]["min_labelled_days_after_estimated_drop"] = 9
+    with pytest.raises(ConfigError, match="must not exceed min_labelled_days_after_drift"):
+        parse_config(data, source="t.yaml", environ=env)
+    data["retrain"]["min_labelled_days_after_estimated_drop"] = 2
+    with pytest.raises(ConfigError, match="holdout_days"):
+        parse_config(data, source="t.yaml", environ=env)

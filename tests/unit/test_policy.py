@@ -207,3 +207,71 @@ def test_bootstrap_respects_the_lock_and_the_cooldown() -> None:
     assert not rejected.retrain
     assert "was not promoted" in rejected.reason and "2026-02-08" in rejected.reason
     assert boot(9, last_training_date=DAY - timedelta(days=7)).retrain
+
+
+# -- the performance estimated before labels ---------------------------------------------------------
+ESTIMATED_OK = Signals(
+    **{
+        **DRIFT.to_dict(),
+        "estimate_available": True,
+        "estimated_value": 0.80,
+        "holdout_value": 0.81,
+    }
+)
+ESTIMATED_DROP = Signals(
+    **{**ESTIMATED_OK.to_dict(), "estimated_drop": True, "estimated_value": 0.70}
+)
+
+
+def run_estimated(signals: Signals, *, on_drift: bool = False, labelled: int = 0):
+    onset = DAY - timedelta(days=5)
+    return decide(
+        signals,
+        DAY,
+        training_active=False,
+        last_training_date=None,
+        cooldown_days=7,
+        drift_onset=onset,
+        labelled_days_since_onset=labelled,
+        min_labelled_days=7,
+        min_labelled_days_estimated=4,
+        on_drift_without_estimated_drop=on_drift,
+    )
+
+
+def test_drift_the_estimate_does_not_confirm_is_reported_not_acted_on() -> None:
+    d = run_estimated(ESTIMATED_OK, labelled=7)
+    assert not d.retrain and not d.pending
+    assert d.fired == ["feature_drift"]
+    assert "drift reported, not acted on" in d.reason and "estimated roc_auc (0.800" in d.reason
+    assert run_estimated(ESTIMATED_OK, on_drift=True, labelled=7).retrain
+
+
+def test_without_an_estimate_drift_still_retrains() -> None:
+    d = run_estimated(DRIFT, labelled=7)
+    assert d.retrain and d.fired == ["feature_drift"]
+
+
+def test_an_estimated_drop_shortens_the_wait_for_labels() -> None:
+    waiting = run_estimated(ESTIMATED_DROP, labelled=3)
+    assert waiting.pending and "3/4 labelled days" in waiting.reason
+    assert waiting.fired == ["feature_drift", "estimated_drop"]
+    assert "estimated drop: roc_auc 0.810 -> 0.700" in waiting.reason
+    d = run_estimated(ESTIMATED_DROP, labelled=4)
+    assert d.retrain and d.since == DAY - timedelta(days=5)
+    # The same day without the estimate still waits for the full drift wait.
+    assert run_estimated(DRIFT, labelled=4).pending
+
+
+def test_an_estimated_drop_alone_is_a_signal() -> None:
+    alone = Signals(
+        estimate_available=True, estimated_drop=True, estimated_value=0.7, holdout_value=0.81
+    )
+    d = decide(alone, DAY, training_active=False, last_training_date=None, cooldown_days=7)
+    assert d.retrain and d.fired == ["estimated_drop"]
+
+
+def test_realised_decay_is_acted_on_whatever_the_estimate_says() -> None:
+    decayed = Signals(**{**ESTIMATED_OK.to_dict(), "performance_decay": True, "live_value": 0.7})
+    d = run_estimated(decayed, labelled=7)
+    assert d.retrain and d.fired == ["feature_drift", "performance_decay"]

@@ -392,6 +392,12 @@ class Drift(_Strict):
         description="allowed worsening of the primary metric, in its direction and units",
     )
     min_labelled_samples: int = Field(500, ge=1)
+    estimated_tolerance: float | None = Field(
+        None,
+        ge=0,
+        description="allowed worsening of the primary metric as estimated without labels (CBPE / "
+        "direct loss estimation) before it is a signal; default: performance_tolerance",
+    )
     reference: Literal["champion_window", "same_period_last_cycle"] = Field(
         "champion_window",
         description="what current data is compared with: the champion's training data, or the "
@@ -401,6 +407,13 @@ class Drift(_Strict):
     reference_cycle_days: int = Field(
         365, ge=1, description="length of a cycle for same_period_last_cycle, in days"
     )
+
+    @property
+    def estimated_tolerance_value(self) -> float:
+        """``estimated_tolerance``, or ``performance_tolerance`` when unset."""
+        if self.estimated_tolerance is None:
+            return self.performance_tolerance
+        return self.estimated_tolerance
 
     @model_validator(mode="before")
     @classmethod
@@ -428,6 +441,35 @@ class Retrain(_Strict):
     bootstrap_labelled_days: int = Field(
         7, ge=1, description="labelled days before the first model is trained (no champion yet)"
     )
+    estimated_drop_signal: bool = Field(
+        True,
+        description="use the performance estimated without labels as a signal (false: drift alone "
+        "retrains, as before estimates existed)",
+    )
+    on_drift_without_estimated_drop: bool = Field(
+        False,
+        description="retrain on feature/prediction drift even when the estimated primary metric "
+        "did not drop (false: such drift is reported, not acted on)",
+    )
+    min_labelled_days_after_estimated_drop: int | None = Field(
+        None,
+        ge=0,
+        description="labelled days since the drift onset before retraining when the estimate "
+        "dropped (evidence that the shift hurts); at most min_labelled_days_after_drift; default: "
+        "training.holdout_days + 1 (the fewest the trainer accepts), capped by that",
+    )
+
+    @model_validator(mode="after")
+    def _estimated_wait(self) -> Retrain:
+        wait = self.min_labelled_days_after_estimated_drop
+        if wait is not None and wait > self.min_labelled_days_after_drift:
+            raise ValueError(
+                f"min_labelled_days_after_estimated_drop "
+                f"({self.min_labelled_days_after_estimated_drop}) must not exceed "
+                f"min_labelled_days_after_drift ({self.min_labelled_days_after_drift}): an "
+                "estimated drop is more evidence, not less"
+            )
+        return self
 
 
 class Mlflow(_Strict):
@@ -544,11 +586,27 @@ class PipelineConfig(_Strict):
                 "training.algorithm: logistic_regression is a classifier; use linear (ridge) "
                 "for task regression"
             )
+        wait = self.retrain.min_labelled_days_after_estimated_drop
+        if wait is not None and 0 < wait <= self.training.holdout_days:
+            raise ValueError(
+                f"retrain.min_labelled_days_after_estimated_drop: {wait} labelled days cannot be "
+                f"trained on: training.holdout_days ({self.training.holdout_days}) of them are held "
+                f"out, so set it above {self.training.holdout_days} (or 0: don't wait)"
+            )
         return self
 
     @property
     def task(self) -> str:
         return self.dataset.task
+
+    @property
+    def estimated_drop_wait(self) -> int:
+        """Labelled days since the onset before retraining on an estimated drop (the default is the
+        fewest days the trainer accepts: the holdout days plus one to train on)."""
+        r = self.retrain
+        if r.min_labelled_days_after_estimated_drop is not None:
+            return r.min_labelled_days_after_estimated_drop
+        return min(r.min_labelled_days_after_drift, self.training.holdout_days + 1)
 
     @property
     def experiment_name(self) -> str:

@@ -51,6 +51,8 @@ class Zone(StrEnum):
     PREDICTIONS = "predictions"
     DRIFT = "monitoring/drift"
     SCORING = "monitoring/scoring"
+    # The champion's performance estimated per day before labels (driftloop.monitor.estimates).
+    ESTIMATES = "monitoring/estimates"
 
 
 class InvalidPartition(DriftloopError, ValueError):

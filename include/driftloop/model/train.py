@@ -115,7 +115,7 @@ def train_model(
     """
 
     from driftloop import drift
-    from driftloop.model import model_io, registry
+    from driftloop.model import estimate, model_io, registry
 
     end = as_date(end)
     timings: dict[str, float] = {}
@@ -151,6 +151,7 @@ def train_model(
     # Binary: both classes are in the holdout (checked above), so every metric is defined.
     metrics = evaluate(model, split.holdout, cfg)
     task_params: dict[str, Any] = {"task": task}
+    classes: list[str] | None = None
     if task == MULTICLASS:
         classes = model_classes(model)
         task_params["classes"] = json.dumps(classes)
@@ -167,6 +168,7 @@ def train_model(
         profile = drift.build_profile(
             split.train[features], cfg, scores=holdout_output, score_name=name
         )
+    estimator = estimate.fit_for(cfg, split.holdout, holdout_output, classes)
     timings["evaluate_seconds"] = time.perf_counter() - t
 
     client = mlflow_client(cfg)
@@ -211,6 +213,8 @@ def train_model(
             store_labels_uri=store.uri(LABELS),
             profile_json=profile.to_json(),
         )
+        # Performance estimation before labels (driftloop.model.estimate), JSON beside the profile.
+        client.log_text(run_id, estimator.to_json(), estimate.ESTIMATOR_ARTIFACT)
         timings["log_run_seconds"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,6 +167,10 @@ def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) ->
     perf = body.get("performance") or {}
     values["performance_decay"] = perf.get("decay")
     values.update({f"live_{k}": v for k, v in (perf.get("live") or {}).items()})
+    est = body.get("estimated_performance") or {}
+    if est.get("metric"):
+        values[f"estimated_{est['metric']}"] = (est.get("day") or {}).get("value")
+        values[f"estimated_window_{est['metric']}"] = (est.get("window") or {}).get("value")
     metrics = [
         Metric(k, float(v), stamp, 0) for k, v in values.items() if isinstance(v, int | float)
     ]
@@ -216,7 +220,15 @@ def run_daily_check(
         training_end=champ.training_end,
         trained_days=champ.trained_days,
     )
+    estimated = _estimate(cfg, store, day, champ, report.drift_days_used)
     signals = report.signals()
+    if cfg.retrain.estimated_drop_signal and estimated["window"]["value"] is not None:
+        signals = replace(
+            signals,
+            estimate_available=True,
+            estimated_drop=bool(estimated["drop"]),
+            estimated_value=estimated["window"]["value"],
+        )
     if signals.performance_decay:
         onset = decay_onset(store, cfg, day, champ.version, champ.holdout_metrics)
     else:
@@ -238,7 +250,12 @@ def run_daily_check(
             decision = policy.pending_for_data(decision, shortfall)
     uri = store.uri(partition_prefix(DRIFT, day))
     trigger_conf = _trigger_conf(day, decision, uri)
-    body = {**report_dict(report, decision), "trigger_conf": trigger_conf}
+    body = {
+        **report_dict(report, decision),
+        "signals": signals.to_dict(),
+        "estimated_performance": estimated,
+        "trigger_conf": trigger_conf,
+    }
     write_report_body(store, day, body)
     mlflow_run = log_check_to_mlflow(cfg, day, body)
     log.info(
@@ -265,6 +282,25 @@ def run_daily_check(
         performance=report.performance.status,
         trigger_conf=trigger_conf,
         mlflow_run_id=mlflow_run,
+    )
+
+
+def _estimate(
+    cfg: PipelineConfig, store: Store, day: date, champ: ChampionContext, window: list[str]
+) -> dict[str, Any]:
+    """The champion's primary metric estimated before labels (report key ``estimated_performance``)."""
+    from driftloop.monitor.estimates import estimated_performance, load_estimator
+
+    estimator, reason = load_estimator(cfg, champ.version)
+    return estimated_performance(
+        cfg,
+        store,
+        day,
+        champ.version,
+        champ.holdout_metrics.get(cfg.gate.primary_metric),
+        [as_date(d) for d in window],
+        estimator,
+        reason,
     )
 
 

@@ -9,19 +9,33 @@ Order of the rules:
 2. A signal, but a training run is already queued or running -> suppressed (no trigger loops).
 3. A signal within ``retrain.cooldown_days`` of the last training's partition date -> suppressed.
    Cooldown counts partition dates (simulated days), never the wall clock.
-4. A change with a known onset (the first day of drift alarms, or the first day whose own live
+4. Drift (feature or prediction) that the estimated performance does not confirm -> reported, not
+   acted on, unless ``retrain.on_drift_without_estimated_drop``. The default (false) is there
+   because drift alone is a poor trigger: on seasonal data the features drift most days while the
+   model copes, and retraining then costs runs and promotes models for nothing. The estimate sees
+   when rows move to where the model is unsure; a change it cannot see (concept drift: same inputs,
+   new answers) is still caught by realised decay once labels land. Without an estimate (a champion
+   trained before estimators existed, or a primary metric that cannot be estimated) drift retrains
+   as before, and with ``retrain.estimated_drop_signal: false`` estimates are reported only.
+5. A change with a known onset (the first day of drift alarms, or the first day whose own live
    metric decayed) -> wait for labels: retraining on data from before the change would teach the
    model nothing new, so training starts once ``retrain.min_labelled_days_after_drift`` labelled
    days exist since the onset, and then trains on data since the onset ("the new regime").
-5. Otherwise retrain, naming every signal that fired.
+   When the estimate dropped, that is evidence the shift hurts, so the wait is shorter:
+   ``retrain.min_labelled_days_after_estimated_drop`` (default ``training.holdout_days + 1``, the
+   fewest the trainer can split; never more than the drift wait). The trainer's own shortfall rule
+   (:func:`driftloop.data.windows.window_shortfall`) is still asked before triggering.
+6. Otherwise retrain, naming every signal that fired (``fired`` in the decision).
 
 With no champion at all (a fresh deployment) there is nothing to compare against: the *bootstrap*
 rule trains the first model once ``retrain.bootstrap_labelled_days`` labelled days exist and the
 trainer would accept the window, with the same lock and cooldown as any other training.
 
 Signals: dataset-level feature drift (share of drifted features >= ``drift.drift_share`` or a
-critical feature drifted), prediction drift (score PSI over ``drift.prediction_psi_threshold``) and
-performance decay (primary metric down by more than ``drift.performance_tolerance``).
+critical feature drifted), prediction drift (score PSI over ``drift.prediction_psi_threshold``),
+estimated drop (the primary metric estimated without labels over the drift window down by more than
+``drift.estimated_tolerance``, default ``drift.performance_tolerance``) and realised decay (the
+primary metric on labelled rows down by more than ``drift.performance_tolerance``).
 """
 
 from __future__ import annotations
@@ -53,6 +67,10 @@ class Signals:
     live_value: float | None = None
     insufficient_data: bool = False
     insufficient_labels: bool = True
+    # Performance estimated without labels (driftloop.model.estimate) over the drift window.
+    estimate_available: bool = False
+    estimated_drop: bool = False
+    estimated_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +85,8 @@ class RetrainDecision:
     since: date | None = None
     pending: bool = False
     bootstrap: bool = False
+    # The signals that fired: feature_drift, prediction_drift, estimated_drop, performance_decay.
+    fired: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -84,11 +104,22 @@ def _reasons(s: Signals) -> list[str]:
     if s.prediction_drift:
         psi = f" (PSI {s.prediction_psi:.2f})" if s.prediction_psi is not None else ""
         out.append(f"prediction drift{psi}")
+    if s.estimated_drop:
+        out.append(
+            f"estimated drop: {s.primary_metric} {_fmt(s.holdout_value)} -> "
+            f"{_fmt(s.estimated_value)} estimated before labels"
+        )
     if s.performance_decay:
         out.append(
             f"performance decay: {s.primary_metric} {_fmt(s.holdout_value)} -> {_fmt(s.live_value)}"
         )
     return out
+
+
+def fired(s: Signals) -> list[str]:
+    """The names of the signals that fired, in the order of :func:`_reasons`."""
+    names = ("feature_drift", "prediction_drift", "estimated_drop", "performance_decay")
+    return [n for n in names if getattr(s, n)]
 
 
 def _more_days(have: int, need: int) -> str:
@@ -109,6 +140,7 @@ def pending_for_data(decision: RetrainDecision, shortfall: Shortfall) -> Retrain
         since=decision.since,
         pending=True,
         bootstrap=decision.bootstrap,
+        fired=decision.fired,
     )
 
 
@@ -126,14 +158,35 @@ def decide(
     drift_onset: date | None = None,
     labelled_days_since_onset: int = 0,
     min_labelled_days: int = 0,
+    min_labelled_days_estimated: int | None = None,
+    on_drift_without_estimated_drop: bool = True,
 ) -> RetrainDecision:
     """Whether to trigger training on partition ``day`` (see the module docstring for the rules).
 
     ``drift_onset`` is when the change began (None: unknown, retrain on the usual window) and
     ``labelled_days_since_onset`` the validated days since then whose labels have arrived.
+    ``min_labelled_days_estimated`` replaces ``min_labelled_days`` when the estimate dropped;
+    ``on_drift_without_estimated_drop`` False reports drift the estimate does not confirm without
+    retraining (only when an estimate exists: without one, drift is all the evidence there is).
     """
     sig = signals.to_dict()
     reasons = _reasons(signals)
+    names = fired(signals)
+    drift_only = not (signals.estimated_drop or signals.performance_decay)
+    if (
+        reasons
+        and drift_only
+        and signals.estimate_available
+        and not on_drift_without_estimated_drop
+    ):
+        return RetrainDecision(
+            False,
+            f"no retrain: {'; '.join(reasons)}, but the estimated {signals.primary_metric} "
+            f"({_fmt(signals.estimated_value)}, holdout {_fmt(signals.holdout_value)}) is within "
+            "tolerance: drift reported, not acted on",
+            sig,
+            fired=names,
+        )
     if not reasons:
         if signals.insufficient_data and signals.insufficient_labels:
             return RetrainDecision(False, "insufficient data", sig)
@@ -149,13 +202,20 @@ def decide(
         return RetrainDecision(False, "no drift", sig)
     because = "; ".join(reasons)
     if training_active:
-        return RetrainDecision(False, f"suppressed: training already running ({because})", sig)
+        return RetrainDecision(
+            False, f"suppressed: training already running ({because})", sig, fired=names
+        )
     if last_training_date is not None:
         until = last_training_date + timedelta(days=cooldown_days)
         if day < until:
             return RetrainDecision(
-                False, f"suppressed: cooldown until {until.isoformat()} ({because})", sig
+                False,
+                f"suppressed: cooldown until {until.isoformat()} ({because})",
+                sig,
+                fired=names,
             )
+    if signals.estimated_drop and min_labelled_days_estimated is not None:
+        min_labelled_days = min(min_labelled_days, min_labelled_days_estimated)
     if drift_onset is not None and min_labelled_days > 0:
         if labelled_days_since_onset < min_labelled_days:
             return RetrainDecision(
@@ -166,14 +226,16 @@ def decide(
                 sig,
                 since=drift_onset,
                 pending=True,
+                fired=names,
             )
         return RetrainDecision(
             True,
             f"{because}; training on data since {drift_onset.isoformat()}",
             sig,
             since=drift_onset,
+            fired=names,
         )
-    return RetrainDecision(True, because, sig)
+    return RetrainDecision(True, because, sig, fired=names)
 
 
 def decide_bootstrap(
@@ -252,6 +314,8 @@ def decide_for(
         drift_onset=drift_onset,
         labelled_days_since_onset=labelled_days_since_onset,
         min_labelled_days=cfg.retrain.min_labelled_days_after_drift,
+        min_labelled_days_estimated=cfg.estimated_drop_wait,
+        on_drift_without_estimated_drop=cfg.retrain.on_drift_without_estimated_drop,
     )
 
 
@@ -288,6 +352,7 @@ __all__ = [
     "decide",
     "decide_bootstrap",
     "decide_for",
+    "fired",
     "last_training_date",
     "pending_for_data",
 ]

@@ -54,6 +54,34 @@ def write_report_body(store: Store, day: str | date, body: dict[str, Any]) -> st
 
 
 # -- HTML ------------------------------------------------------------------------------------------
+def _estimate_html(est: dict[str, Any] | None, realised: float | None) -> list[str]:
+    """The estimated primary metric (before labels) beside the realised one, and past errors."""
+    if not est:
+        return []
+    e = html.escape
+    day, win = est.get("day") or {}, est.get("window") or {}
+    out = [
+        "<h3>Estimated before labels</h3>",
+        f"<p>{e(str(est.get('metric')))} by {e(str(est.get('method')).upper())}: day "
+        f"{e(str(day.get('date')))} {_num(day.get('value'))} on {day.get('rows', 0)} rows; "
+        f"drift window {_num(win.get('value'))}; holdout {_num(est.get('holdout_value'))}; "
+        f"realised (labelled window) {_num(realised)}. Estimated drop beyond tolerance "
+        f"{est.get('tolerance')}: <b>{'yes' if est.get('drop') else 'no'}</b>."
+        + (f" {e(str(est['reason']))}." if est.get("reason") else "")
+        + "</p>",
+    ]
+    errors = est.get("errors") or []
+    if errors:
+        out.append("<table><tr><th>day</th><th>estimated</th><th>realised</th><th>error</th></tr>")
+        out.extend(
+            f"<tr><td>{e(r['date'])}</td><td>{_num(r['estimated'])}</td>"
+            f"<td>{_num(r['realised'])}</td><td>{_num(r['error'])}</td></tr>"
+            for r in errors
+        )
+        out.append(f"</table><p>Mean absolute error {_num(est.get('mean_absolute_error'))}.</p>")
+    return out
+
+
 def _bar_plot(title: str, bins: list[str], reference: list[float], current: list[float]) -> str:
     """Reference vs current shares per bin as a base64 PNG (matplotlib, Agg backend)."""
     import matplotlib
@@ -206,6 +234,7 @@ def render_html(body: dict[str, Any]) -> str:
             f"<tr><td>{e(m)}</td><td>{_num(perf['holdout'].get(m))}</td><td>{_num(live)}</td></tr>"
         )
     parts.append("</table>")
+    parts.extend(_estimate_html(body.get("estimated_performance"), perf["live"].get(metric)))
 
     parts.append("<h2>Distributions (reference vs current)</h2><div class='plots'>")
     for f in drift["features"]:

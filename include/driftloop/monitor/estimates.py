@@ -1,0 +1,217 @@
+"""The champion's performance estimated per day before labels, and its error once labels land.
+
+The daily check applies the champion's estimator (:mod:`driftloop.model.estimate`, logged with its
+training run) to the day's own predictions and to the drift window's, and writes
+
+* ``estimated_performance`` in report.json (:func:`estimated_performance`), and
+* one small file per day, ``monitoring/estimates/date=D/estimate.json``
+  (``{"date", "model_version", "metric", "method", "value", "rows", "holdout_value"}``), read back by
+  :func:`read_estimates`.
+
+When labels have arrived for an earlier estimated day, the realised metric of the same model version
+on the same rows is compared with that day's estimate (``errors`` in the report).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from driftloop.core.metrics import PREDICTION
+from driftloop.core.partition import Zone
+from driftloop.core.storage import LABELS, PREDICTIONS, VALIDATED, Store, as_date
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftloop.core.config import PipelineConfig
+    from driftloop.model.estimate import Estimator
+
+log = logging.getLogger(__name__)
+
+ESTIMATES = Zone.ESTIMATES
+ESTIMATE_FILE = "estimate.json"
+
+
+def load_estimator(cfg: PipelineConfig, version: str | None) -> tuple[Estimator | None, str | None]:
+    """The estimator logged with ``version``'s training run, or (None, why not).
+
+    A version trained before estimators existed has none: the reason says so, nothing raises.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from driftloop.model.estimate import ESTIMATOR_ARTIFACT, Estimator
+    from driftloop.tracking.mlflow import mlflow_client, read_run_text, run_id_of
+
+    if version is None:
+        return None, "no champion"
+    try:
+        mv = mlflow_client(cfg).get_model_version(cfg.model_name, str(version))
+        text = read_run_text(cfg, run_id_of(mv), ESTIMATOR_ARTIFACT)
+    except (MlflowException, OSError) as err:  # the artifact is absent
+        log.info("no estimator for model version %s: %s", version, str(err).splitlines()[0])
+        return None, f"no estimator for model version {version}"
+    try:
+        return Estimator.from_json(text), None
+    except (ValueError, KeyError) as err:
+        return None, f"estimator of model version {version} is unreadable: {err}"
+
+
+def estimation_frame(
+    store: Store, cfg: PipelineConfig, days: list[date], version: str | None
+) -> pd.DataFrame:
+    """The champion's predictions of ``days`` (regression: joined with the day's features)."""
+    import pandas as pd
+
+    from driftloop.monitor.monitoring import _champion_predictions, prediction_columns
+
+    ds = cfg.dataset
+    frames = []
+    present = set(store.partitions(PREDICTIONS))
+    for d in (d for d in days if d in present):
+        parts = list(_champion_predictions(store, [d], version, prediction_columns(cfg)))
+        if not parts:
+            continue
+        pred = pd.concat(parts, ignore_index=True)
+        if ds.task == "regression":
+            if not store.partition_exists(VALIDATED, d):
+                continue
+            feats = store.read_table(VALIDATED, d)[[ds.id_column, *ds.feature_names]]
+            pred = pred[[ds.id_column, PREDICTION]].merge(feats, on=ds.id_column, how="inner")
+        frames.append(pred)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_estimate(store: Store, day: date, body: Mapping[str, Any]) -> str:
+    """Write ``monitoring/estimates/date=D/estimate.json``; returns the partition URI."""
+    data = json.dumps(dict(body), indent=2, sort_keys=True, allow_nan=False).encode()
+    return store.write_partition(ESTIMATES, day, {ESTIMATE_FILE: data})
+
+
+def read_estimates(store: Store) -> dict[date, dict[str, Any]]:
+    """Every day's estimate file, by date (ascending)."""
+    out: dict[date, dict[str, Any]] = {}
+    for d in store.partitions(ESTIMATES):
+        key = store.key(ESTIMATES, d, ESTIMATE_FILE)
+        if store.exists(key):
+            out[d] = store.read_json(key)
+    return out
+
+
+def estimation_errors(
+    store: Store, cfg: PipelineConfig, day: date, version: str | None, metric: str
+) -> list[dict[str, Any]]:
+    """Earlier estimated days of ``version`` whose labels have arrived: estimate vs realised.
+
+    The realised metric is measured on the same model version's predictions of that day.
+    """
+    from driftloop.monitor.monitoring import daily_metrics
+
+    labelled = set(store.partitions(LABELS))
+    out = []
+    for d, est in read_estimates(store).items():
+        if d >= day or d not in labelled or est.get("value") is None:
+            continue
+        if str(est.get("model_version")) != str(version) or est.get("metric") != metric:
+            continue
+        realised = (daily_metrics(store, cfg, d, version) or {}).get(metric)
+        if realised is None:
+            continue
+        out.append(
+            {
+                "date": d.isoformat(),
+                "estimated": est["value"],
+                "realised": float(realised),
+                "error": float(est["value"]) - float(realised),
+            }
+        )
+    return out
+
+
+def estimated_performance(
+    cfg: PipelineConfig,
+    store: Store,
+    day: date,
+    version: str | None,
+    holdout_value: float | None,
+    window_days: list[date],
+    estimator: Estimator | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """The ``estimated_performance`` body of report.json, and the day's estimate file written.
+
+    ``drop``: the window's estimate is worse than the holdout value by more than the tolerance
+    (``drift.estimated_tolerance``, default ``drift.performance_tolerance``).
+    """
+    from driftloop.model.estimate import drop_of, estimated_metric, method_of
+
+    ds = cfg.dataset
+    metric = cfg.gate.primary_metric
+    tolerance = cfg.drift.estimated_tolerance_value
+    day = as_date(day)
+    day_frame = estimation_frame(store, cfg, [day], version) if estimator else None
+    rows = 0 if day_frame is None else len(day_frame)
+    day_value, day_reason = (None, reason)
+    win_value, win_reason = (None, reason)
+    if estimator is not None and day_frame is not None:
+        day_value, day_reason = estimated_metric(estimator, metric, day_frame)
+        win_frame = estimation_frame(store, cfg, window_days, version)
+        if len(win_frame) < cfg.drift.min_samples:
+            win_reason = (
+                f"too few predictions in the window to estimate ({len(win_frame)} < "
+                f"drift.min_samples {cfg.drift.min_samples})"
+            )
+        else:
+            win_value, win_reason = estimated_metric(estimator, metric, win_frame)
+    drop = (
+        win_value is not None
+        and holdout_value is not None
+        and drop_of(ds.task, metric, win_value, holdout_value) > tolerance
+    )
+    errors = estimation_errors(store, cfg, day, version, metric)
+    body = {
+        "method": method_of(ds.task),
+        "metric": metric,
+        "holdout_value": holdout_value,
+        "day": {"date": day.isoformat(), "value": day_value, "rows": rows},
+        "window": {"days": [d.isoformat() for d in window_days], "value": win_value},
+        "tolerance": tolerance,
+        "drop": bool(drop),
+        "reason": win_reason if win_value is None else None,
+        "errors": errors,
+        "mean_absolute_error": (
+            sum(abs(e["error"]) for e in errors) / len(errors) if errors else None
+        ),
+    }
+    if day_reason and day_value is None and body["reason"] is None:
+        body["reason"] = f"day: {day_reason}"
+    if estimator is not None and rows:
+        write_estimate(
+            store,
+            day,
+            {
+                "date": day.isoformat(),
+                "model_version": version,
+                "metric": metric,
+                "method": method_of(ds.task),
+                "value": day_value,
+                "rows": rows,
+                "holdout_value": holdout_value,
+            },
+        )
+    return body
+
+
+__all__ = [
+    "ESTIMATES",
+    "ESTIMATE_FILE",
+    "estimated_performance",
+    "estimation_errors",
+    "estimation_frame",
+    "load_estimator",
+    "read_estimates",
+    "write_estimate",
+]
