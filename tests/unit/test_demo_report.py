@@ -115,13 +115,15 @@ def test_retrain_after_onset_names_the_first_retrain_and_its_reason() -> None:
     from driftloop.demo.run import DayRecord, retrain_after_onset
 
     def rec(day: int, action: str = "-", reason: str | None = None) -> DayRecord:
-        return DayRecord(f"2026-01-{day:02d}", action=action, reason=reason,
+        fired = ["estimated_drop"] if reason and "estimated" in reason else []
+        return DayRecord(f"2026-01-{day:02d}", action=action, reason=reason, fired=fired,
                          retrain_triggered="retrain" in action or "training" in action)  # fmt: skip
 
     records = [rec(1, "bootstrap training, promoted", "bootstrap"), rec(5), rec(6, "alarm"),
                rec(8, "retrain, promoted", "estimated roc_auc drop 0.07 > 0.04"), rec(9, "retrain")]  # fmt: skip
     assert retrain_after_onset(records, "2026-01-05") == {
         "retrain_after_onset_days": 3,
+        "retrain_signals": ["estimated_drop"],
         "retrain_reason": "estimated roc_auc drop 0.07 > 0.04",
     }
     # A bootstrap after the onset is not the answer to it; no retrain yet: None; no onset: nothing.
@@ -137,7 +139,8 @@ def test_the_days_estimate_is_read_from_its_drift_report(store) -> None:
 
     day = date(2026, 1, 5)
     body = {"drift": {"status": "drift", "drift_share": 0.5, "drifted": ["a"]},
-            "decision": {"retrain": True, "reason": "estimated roc_auc drop"},
+            "decision": {"retrain": True, "reason": "estimated roc_auc drop",
+                         "fired": ["feature_drift", "estimated_drop"]},
             "estimated_performance": {"method": "cbpe", "metric": "roc_auc",
                                       "day": {"date": day.isoformat(), "value": 0.71234, "rows": 9},
                                       "window": {"days": [], "value": 0.7}}}  # fmt: skip
@@ -146,6 +149,7 @@ def test_the_days_estimate_is_read_from_its_drift_report(store) -> None:
     _read_report(store, day, rec)
     assert (rec.estimated_metric, rec.estimation_method) == (0.7123, "cbpe")
     assert rec.reason == "estimated roc_auc drop" and rec.drift_share == 0.5
+    assert rec.fired == ["feature_drift", "estimated_drop"]
     # A report without an estimate (no champion yet, or an older report): no value.
     del body["estimated_performance"]
     store.write_bytes(f"{DRIFT}/date={day.isoformat()}/report.json", json.dumps(body).encode())

@@ -41,6 +41,7 @@ def _report(
     live: float | None = 0.8,
     prediction_psi: float | None = 0.05,
     estimated: float | None = None,
+    fired: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """A report.json body made by the same classes and function the daily check uses."""
     features = [
@@ -94,7 +95,7 @@ def _report(
         tolerance=0.04,
     )
     report = MonitoringReport(day.isoformat(), version, None, drift, perf, [], [])
-    decision = RetrainDecision(retrain=retrain, reason=reason, signals={})
+    decision = RetrainDecision(retrain=retrain, reason=reason, signals={}, fired=list(fired))
     body = report_dict(report, decision)
     if estimated is not None:  # the daily check's estimate before labels (contract of report.json)
         drop = 0.85 - estimated > 0.04
@@ -150,7 +151,7 @@ def history(tmp_path) -> Store:
         store,
         d(4),
         _report(d(4), "1", {"contract": 0.5, "region": 0.4}, retrain=True, reason="drift <b>",
-                estimated=0.78),
+                estimated=0.78, fired=("feature_drift", "estimated_drop")),
     )  # fmt: skip
     _write_report(store, d(6), _report(d(6), "2", {}, live=0.86, estimated=0.86))
     _record(store, "1", "gate", d(0), decision={"promote": True, "reason": "first model"})
@@ -187,6 +188,7 @@ def test_timeline_gathers_rows_checks_bands_and_markers(history: Store) -> None:
     ]
     assert drift.estimate_method == "cbpe" and "below holdout" in (drift.estimate_reason or "")
     assert t.days[1].check.estimate_reason is None
+    assert drift.fired == ("feature_drift", "estimated_drop") and t.days[6].check.fired == ()  # type: ignore[union-attr]
     assert t.metric == "roc_auc"
     assert t.top_drifted() == [("contract", 2), ("region", 1)]
     assert t.bands == [VersionBand("1", d(1), d(4)), VersionBand("2", d(6), d(6))]
@@ -297,6 +299,9 @@ def test_rendering_draws_the_markers_bands_and_decision_log(history: Store) -> N
     assert "<td class='est'>0.780 <span class=\"pill p-drift\">drop</span></td>" in cells
     assert "<td class='est'>0.860</td>" in log[0][2] and "<td class='est'>–</td>" in log[-1][2]
     assert "<th>roc_auc estimated</th>" in page
+    # Which signals fired, beside the decision.
+    assert '<span class="pill p-signal">estimated drop</span>' in cells
+    assert "p-signal" not in log[0][2]
     assert '<a href="/driftloop/churn/reports/2026-03-05/report.html">report</a>' in cells
     assert "v3" in page and "not now" in page  # the registry events table
 

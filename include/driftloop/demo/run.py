@@ -70,6 +70,8 @@ class DayRecord:
     # Validated days without predictions scored after this day's promotion (the backlog).
     backfilled: list[str] = field(default_factory=list)
     reason: str | None = None
+    # The policy's signals that fired (feature_drift, estimated_drop, performance_decay...).
+    fired: list[str] = field(default_factory=list)
     seconds: float = 0.0
     dag_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -302,6 +304,7 @@ def _read_report(store: Any, day: date, rec: DayRecord) -> dict[str, Any]:
     rec.drift_share = found.get("drift_share")
     rec.drifted_features = list(found.get("drifted") or [])
     rec.reason = report["decision"].get("reason")
+    rec.fired = [str(f) for f in report["decision"].get("fired") or ()]
     estimate = report.get("estimated_performance") or {}
     value = (estimate.get("day") or {}).get("value")
     rec.estimated_metric = None if value is None else round(float(value), 4)
@@ -351,8 +354,8 @@ def settle_estimates(
 
 
 def retrain_after_onset(records: list[DayRecord], onset: str | None) -> dict[str, Any]:
-    """When the first retrain on or after the drift onset fired, in days after the onset, and the
-    decision's reason (which signal fired); empty without an onset or such a retrain."""
+    """When the first retrain on or after the drift onset fired, in days after the onset, the
+    signals that fired and the decision's reason; empty without an onset or such a retrain."""
     if not onset:
         return {}
     first = next(
@@ -366,7 +369,11 @@ def retrain_after_onset(records: list[DayRecord], onset: str | None) -> dict[str
     if first is None:
         return {"retrain_after_onset_days": None}
     waited = (date.fromisoformat(first.day) - date.fromisoformat(onset)).days
-    return {"retrain_after_onset_days": waited, "retrain_reason": first.reason}
+    return {
+        "retrain_after_onset_days": waited,
+        "retrain_signals": first.fired,
+        "retrain_reason": first.reason,
+    }
 
 
 def write_outcome(
@@ -400,7 +407,8 @@ def write_outcome(
     if meta.get("retrain_after_onset_days") is not None:
         echo(
             f"first retrain {meta['retrain_after_onset_days']} day(s) after the drift onset "
-            f"({meta['drift_start']}): {meta['retrain_reason']}"
+            f"({meta['drift_start']}), fired by {', '.join(meta['retrain_signals']) or '-'}: "
+            f"{meta['retrain_reason']}"
         )
     echo(
         f"\n{meta['retrains']} training runs, {meta['promotions']} promotions, {meta['wall_seconds']} s"

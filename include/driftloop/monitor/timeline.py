@@ -69,6 +69,9 @@ class Check:
     estimate_method: str | None = None  # "cbpe", "dle"
     estimate_drop: bool = False
     estimate_reason: str | None = None
+    # The policy's signals that fired (feature_drift, prediction_drift, estimated_drop,
+    # performance_decay), whether or not they led to a retrain.
+    fired: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -175,6 +178,7 @@ def parse_check(body: dict[str, Any]) -> Check:
         estimate_method=estimate.get("method"),
         estimate_drop=bool(estimate.get("drop")),
         estimate_reason=estimate.get("reason"),
+        fired=tuple(str(f) for f in decision.get("fired") or ()),
     )
 
 

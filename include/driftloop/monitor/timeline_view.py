@@ -65,6 +65,7 @@ tr.retrain td{background:#fff4e8}tr.pending td{background:#fdfbe6}
 .p-none{background:#e6ebf0;color:#3e4c59}
 .p-drift{background:#fbd5d2;color:#8a1c12}.p-ok{background:#d8efdf;color:#1d5c33}
 .p-wait{background:#eceff3;color:#52606d}
+.p-signal{background:#fff;border:1px solid #cbd2d9;color:#3e4c59;font-size:11px}
 a{color:#1f5fa8}
 """
 
@@ -457,6 +458,13 @@ def _decision_pill(c: Check) -> str:
     return f'<span class="pill {cls}">{_e(c.verdict)}</span>'
 
 
+def _fired(c: Check) -> str:
+    """The signals that fired, one small pill each (the decision's ``fired``)."""
+    return "".join(
+        f' <span class="pill p-signal">{_e(name.replace("_", " "))}</span>' for name in c.fired
+    )
+
+
 def _decision_log(t: Timeline, report_url: Callable[[date], str]) -> str:
     metric = t.metric or "metric"
     rows = []
@@ -470,7 +478,7 @@ def _decision_log(t: Timeline, report_url: Callable[[date], str]) -> str:
         rows.append(
             f'<tr class="{cls}" data-day="{d}"><td>{d}</td><td>{version}</td>'
             f"<td>{_status_pill(c)} {_num(c.drift_share, 2)}</td><td>{_num(c.prediction_psi)}</td>"
-            f"<td>{perf}</td><td class='est'>{estimate}</td><td>{_decision_pill(c)}</td>"
+            f"<td>{perf}</td><td class='est'>{estimate}</td><td>{_decision_pill(c)}{_fired(c)}</td>"
             f"<td>{_e(c.reason)}</td>"
             f'<td><a href="{_e(report_url(d))}">report</a></td></tr>'
         )
