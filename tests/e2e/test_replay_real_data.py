@@ -122,6 +122,8 @@ def test_flight_delays_binary(tmp_path: Path) -> None:
     assert after and all(d["drift_status"] in ("drift", "no_drift") for d in after)
     assert any(d["live_metric"] is not None and d["live_metric"] > 0.7 for d in after)
     assert summary["meta"]["live_metric_name"] == "roc_auc"
+    mae, labelled = estimator_error(summary, "roc_auc")
+    assert labelled >= 1 and mae < 1.0  # BOUND
     (run,) = registered_runs(state, "flights_delay-model")
     assert {"roc_auc", "pr_auc", "log_loss"} <= set(run.data.metrics)
 
@@ -136,6 +138,8 @@ def test_flight_arrival_delay_regression(tmp_path: Path) -> None:
     assert [d["action"] for d in trained] == ["bootstrap training, promoted"]
     after = days[days.index(trained[0]) + 1 :]
     assert after and all(d["drift_status"] in ("drift", "no_drift") for d in after)
+    mae, labelled = estimator_error(summary, "rmse")
+    assert labelled >= 1 and mae < 100.0  # BOUND
     (run,) = registered_runs(state, "flights_arrival_delay-model")
     assert {"rmse", "mae", "r2"} <= set(run.data.metrics)
     assert "roc_auc" not in run.data.metrics
@@ -162,6 +166,8 @@ def test_seattle_weather_multiclass_by_month(
     assert all(d["live_metric"] is not None for d in days[days.index(trained[0]) + 2 :])
     assert {d["live_metric_name"] for d in days} == {summary["meta"]["live_metric_name"]}
     assert summary["meta"]["live_metric_name"] == "macro_f1"
+    mae, labelled = estimator_error(summary, "macro_f1")
+    assert labelled >= 1 and mae < 1.0  # BOUND
     runs = registered_runs(state, "seattle_weather-model")
     metrics = runs[-1].data.metrics
     assert {"macro_f1", "weighted_f1", "accuracy", "log_loss"} <= set(metrics)
