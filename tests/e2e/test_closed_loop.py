@@ -24,13 +24,22 @@ START = date(2026, 1, 1)
 BIN = Path(sys.executable).parent
 
 
-def run_demo(tmp_path: Path, scenario: str, days: int, drift_day: int | None) -> dict[str, Any]:
-    out = tmp_path / scenario
+def run_demo(
+    tmp_path: Path,
+    scenario: str,
+    days: int,
+    drift_day: int | None,
+    settings: dict[str, str] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Run the demo; ``settings`` are config overrides (``{"RETRAIN__X": "v"}`` as DRIFTLOOP__ vars)."""
+    out = tmp_path / (name or scenario)
     cmd = [str(BIN / "driftloop"), "demo", "--days", str(days), "--scenario", scenario]
     cmd += ["--seed", "7", "--out", str(out), "--start", START.isoformat()]
     if drift_day is not None:
         cmd += ["--drift-start", (START + timedelta(days=drift_day)).isoformat()]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DRIFTLOOP__"))}
+    env.update({f"DRIFTLOOP__{k}": v for k, v in (settings or {}).items()})
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
     if proc.returncode != 0:
         log = out / "state" / "tasks.log"

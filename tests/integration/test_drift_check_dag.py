@@ -166,3 +166,65 @@ def test_no_drift_skips_the_trigger(dags, champion_env) -> None:
     assert str(dr.state) == "success"
     assert _report(store, day)["decision"]["retrain"] is False
     assert _train_runs() == []
+
+
+def _scored_shift(cfg_factory, dags) -> tuple[Any, Any]:
+    """A promoted champion, then three shifted days scored by the score DAG (labels not yet in)."""
+    from driftloop.core.storage import open_store
+
+    cfg = cfg_factory(**FAST)
+    store = open_store(cfg.storage)
+    write_days(store, cfg, 10, rows=800, label_delay=0)
+    result = train_model(cfg, TRAIN_END, reason="test champion")
+    registry.promote(cfg, result.model_version, reason="test", actor="pytest")
+    shifted = synth.Scenario("covariate_shift", drift_start=START + timedelta(days=10))
+    write_days(store, cfg, 3, start=START + timedelta(days=10), rows=800, scenario=shifted)
+    for i in range(10, 13):
+        day = START + timedelta(days=i)
+        run = dags["churn__score"].test(logical_date=logical(day), run_conf={"date": str(day)})
+        assert str(run.state) == "success"
+    return cfg, store
+
+
+def test_the_check_estimates_the_champion_before_labels(dags, cfg_factory) -> None:
+    from driftloop.monitor.estimates import read_estimates
+
+    cfg, store = _scored_shift(cfg_factory, dags)
+    _clear_train_runs()
+    day = START + timedelta(days=12)
+    assert str(dags["churn__drift_check"].test(logical_date=logical(day)).state) == "success"
+    est = _report(store, day)["estimated_performance"]
+    assert (est["method"], est["metric"]) == ("cbpe", "roc_auc")
+    assert est["day"]["date"] == day.isoformat() and est["day"]["rows"] > 500
+    assert 0.5 <= est["day"]["value"] <= 1 and est["window"]["value"] is not None
+    assert est["tolerance"] == cfg.drift.performance_tolerance and est["reason"] is None
+    drop = est["holdout_value"] - est["window"]["value"] > est["tolerance"]
+    assert est["drop"] is drop
+    decision = _report(store, day)["decision"]
+    assert ("estimated_drop" in decision["fired"]) is drop
+    files = read_estimates(store)
+    assert files[day]["model_version"] == "1" and files[day]["value"] == est["day"]["value"]
+    assert set(files[day]) == {
+        "date", "model_version", "metric", "method", "value", "rows", "holdout_value"
+    }  # fmt: skip
+    html = store.read_bytes(f"{partition_prefix(DRIFT, day)}/report.html").decode()
+    assert "Estimated before labels" in html
+
+
+def test_a_champion_without_an_estimator_is_reported_not_fatal(dags, cfg_factory) -> None:
+    import shutil
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    from mlflow import MlflowClient
+
+    cfg, store = _scored_shift(cfg_factory, dags)
+    client = MlflowClient(tracking_uri=cfg.tracking_uri())
+    run = client.get_run(registry.champion(cfg).run_id)
+    shutil.rmtree(Path(urlparse(run.info.artifact_uri).path) / "estimator")  # an older model
+    day = START + timedelta(days=12)
+    assert str(dags["churn__drift_check"].test(logical_date=logical(day)).state) == "success"
+    report = _report(store, day)
+    est = report["estimated_performance"]
+    assert est["reason"] == "no estimator for model version 1" and est["window"]["value"] is None
+    assert report["decision"]["retrain"] is True  # without an estimate, drift retrains as before

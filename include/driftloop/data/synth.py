@@ -16,6 +16,9 @@ Scenarios (selected by name):
     covariate_shift   from ``drift_start`` chosen features move (a price rise and less engagement by
                       default); the label relation P(y | x) is unchanged
     concept_drift     from ``drift_start`` the label relation changes (features look the same)
+    harmless_shift    from ``drift_start`` customers are older and spend longer per session (one
+                      standard deviation, inside the range the model was trained on); P(y | x) is
+                      unchanged and both features weigh little in it: drift the model handles
     data_quality      an incident over three days from ``drift_start``: nulls over the threshold,
                       a numeric column with text in it, then a dropped column
 """
@@ -34,8 +37,9 @@ from driftloop.core.config import FeatureType, PipelineConfig
 from driftloop.core.metrics import BINARY, MULTICLASS, TASKS
 from driftloop.core.storage import Store, landing_prefix
 
-SCENARIOS = ("none", "covariate_shift", "concept_drift", "data_quality")
+SCENARIOS = ("none", "covariate_shift", "concept_drift", "data_quality", "harmless_shift")
 DEFAULT_SHIFTED = ("monthly_charges", "days_since_last_login")
+HARMLESS_SHIFTED = ("age", "avg_session_minutes")
 
 _PLANS = ["basic", "standard", "premium"]
 _PAYMENTS = ["card", "bank_transfer", "paypal", "invoice"]
@@ -241,6 +245,16 @@ def _covariate_shift(
     return df
 
 
+def _harmless_shift(df: pd.DataFrame) -> pd.DataFrame:
+    """One stationary standard deviation up in features that weigh little in the label relation."""
+    df = df.copy()
+    df["age"] = np.clip(df["age"] + round(_stationary_std("age")), 18, 90)
+    df["avg_session_minutes"] = (
+        df["avg_session_minutes"] + _stationary_std("avg_session_minutes")
+    ).round(1)
+    return df
+
+
 @dataclass(frozen=True)
 class DayBatch:
     """One day of the feed: the events and their (not yet delivered) labels."""
@@ -272,6 +286,8 @@ def generate_day(
     df = _population(rng, n)
     if scenario.name == "covariate_shift" and scenario.active(day):
         df = _covariate_shift(df, cfg, scenario.features)
+    if scenario.name == "harmless_shift" and scenario.active(day):
+        df = _harmless_shift(df)
     concept = scenario.name == "concept_drift" and scenario.active(day)
     y = _target(df, cfg, task, concept, _rng(seed, day, "labels"))
 
