@@ -259,7 +259,7 @@ def test_a_bad_approval_timeout_names_the_key(value: str) -> None:
 def test_estimate_settings_default_and_validation() -> None:
     cfg = load_config(DEMO, environ={})
     assert cfg.drift.estimated_tolerance_value == cfg.drift.performance_tolerance
-    assert cfg.retrain.on_drift_without_estimated_drop is False
+    assert cfg.retrain.on_drift_without_estimated_drop is True
     assert cfg.estimated_drop_wait == cfg.training.holdout_days + 1
     env = {"DRIFTLOOP_HOME": "/tmp/x"}
     data = _demo()

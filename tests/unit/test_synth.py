@@ -97,3 +97,15 @@ def test_unknown_scenario_is_rejected() -> None:
         synth.Scenario("earthquake")
     with pytest.raises(ValueError, match="needs a drift_start"):
         synth.Scenario("covariate_shift")
+
+
+def test_harmless_shift_moves_low_weight_features_within_range(cfg) -> None:
+    start = date(2026, 3, 1)
+    scen = synth.Scenario("harmless_shift", drift_start=start)
+    before = synth.generate_day(cfg, start - timedelta(days=1), scen, seed=1).features
+    after = synth.generate_day(cfg, start, scen, seed=1).features
+    base = synth.generate_day(cfg, start, synth.Scenario(), seed=1).features
+    for name in synth.HARMLESS_SHIFTED:
+        assert after[name].mean() > before[name].mean() + 0.5 * before[name].std()
+    assert after["age"].between(18, 90).all()
+    pd.testing.assert_series_equal(after["monthly_charges"], base["monthly_charges"])

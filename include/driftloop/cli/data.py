@@ -68,7 +68,9 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=iso_date, required=True, help="first day (YYYY-MM-DD)")
     p.add_argument("--days", type=int, default=7)
     p.add_argument(
-        "--scenario", default="none", help="none | covariate_shift | concept_drift | data_quality"
+        "--scenario",
+        default="none",
+        help="none | covariate_shift | concept_drift | data_quality | harmless_shift",
     )
     p.add_argument(
         "--drift-start", type=iso_date, help="day the scenario starts (default: mid-way)"

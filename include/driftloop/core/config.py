@@ -447,9 +447,10 @@ class Retrain(_Strict):
         "retrains, as before estimates existed)",
     )
     on_drift_without_estimated_drop: bool = Field(
-        False,
+        True,
         description="retrain on feature/prediction drift even when the estimated primary metric "
-        "did not drop (false: such drift is reported, not acted on)",
+        "did not drop (false: such drift is reported, not acted on; for data that drifts often "
+        "and harmlessly, e.g. seasonal)",
     )
     min_labelled_days_after_estimated_drop: int | None = Field(
         None,
