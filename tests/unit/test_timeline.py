@@ -18,7 +18,7 @@ from driftloop.monitor.monitoring import MonitoringReport, PerformanceResult
 from driftloop.monitor.policy import RetrainDecision
 from driftloop.monitor.report import JSON_NAME, report_dict
 from driftloop.monitor.timeline import Marker, VersionBand, build_timeline
-from driftloop.monitor.timeline_view import render_timeline
+from driftloop.monitor.timeline_view import ESTIMATE_COLOUR, render_timeline
 
 pytestmark = pytest.mark.unit
 
@@ -40,6 +40,8 @@ def _report(
     reason: str = "no signal",
     live: float | None = 0.8,
     prediction_psi: float | None = 0.05,
+    estimated: float | None = None,
+    fired: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """A report.json body made by the same classes and function the daily check uses."""
     features = [
@@ -93,8 +95,18 @@ def _report(
         tolerance=0.04,
     )
     report = MonitoringReport(day.isoformat(), version, None, drift, perf, [], [])
-    decision = RetrainDecision(retrain=retrain, reason=reason, signals={})
-    return report_dict(report, decision)
+    decision = RetrainDecision(retrain=retrain, reason=reason, signals={}, fired=list(fired))
+    body = report_dict(report, decision)
+    if estimated is not None:  # the daily check's estimate before labels (contract of report.json)
+        drop = 0.85 - estimated > 0.04
+        body["estimated_performance"] = {
+            "method": "cbpe", "metric": "roc_auc", "holdout_value": 0.85,
+            "day": {"date": day.isoformat(), "value": estimated - 0.01, "rows": 300},
+            "window": {"days": [day.isoformat()], "value": estimated},
+            "tolerance": 0.04, "drop": drop,
+            "reason": f"estimated roc_auc {estimated} below holdout 0.85" if drop else None,
+        }  # fmt: skip
+    return body
 
 
 def _bootstrap(day: date, retrain: bool) -> dict[str, Any]:
@@ -131,14 +143,17 @@ def history(tmp_path) -> Store:
     _reason(store, QUARANTINE, d(3), {"rows": 120, "summary": "validation of day 3 failed"})
     _reason(store, Zone.QUARANTINE_ROWS, d(5), {"quarantined_rows": 12, "summary": "12 bad"})
     _write_report(store, d(0), _bootstrap(d(0), retrain=True))
-    _write_report(store, d(1), _report(d(1), "1", {}, live=None))
-    _write_report(store, d(2), _report(d(2), "1", {"contract": 0.3}, prediction_psi=0.3))
+    _write_report(store, d(1), _report(d(1), "1", {}, live=None, estimated=0.84))
+    _write_report(
+        store, d(2), _report(d(2), "1", {"contract": 0.3}, prediction_psi=0.3, estimated=0.83)
+    )
     _write_report(
         store,
         d(4),
-        _report(d(4), "1", {"contract": 0.5, "region": 0.4}, retrain=True, reason="drift <b>"),
-    )
-    _write_report(store, d(6), _report(d(6), "2", {}, live=0.86))
+        _report(d(4), "1", {"contract": 0.5, "region": 0.4}, retrain=True, reason="drift <b>",
+                estimated=0.78, fired=("feature_drift", "estimated_drop")),
+    )  # fmt: skip
+    _write_report(store, d(6), _report(d(6), "2", {}, live=0.86, estimated=0.86))
     _record(store, "1", "gate", d(0), decision={"promote": True, "reason": "first model"})
     _record(store, "1", "promote", d(0), changed=True, reason="bootstrap")
     _record(store, "2", "gate", d(4), decision={"promote": True, "reason": "better"})
@@ -163,6 +178,17 @@ def test_timeline_gathers_rows_checks_bands_and_markers(history: Store) -> None:
     assert drift.live == 0.8 and drift.holdout == 0.85 and drift.reason == "drift <b>"
     assert t.days[2].check is not None and t.days[2].check.prediction_drifted
     assert t.days[1].check is not None and t.days[1].check.live is None
+    # The estimate before labels: window value, the day's own value, method and the drop verdict.
+    assert [(c.estimated, c.estimated_day, c.estimate_drop) for _, c in t.checks] == [
+        (None, None, False),
+        (0.84, pytest.approx(0.83), False),
+        (0.83, pytest.approx(0.82), False),
+        (0.78, pytest.approx(0.77), True),
+        (0.86, pytest.approx(0.85), False),
+    ]
+    assert drift.estimate_method == "cbpe" and "below holdout" in (drift.estimate_reason or "")
+    assert t.days[1].check.estimate_reason is None
+    assert drift.fired == ("feature_drift", "estimated_drop") and t.days[6].check.fired == ()  # type: ignore[union-attr]
     assert t.metric == "roc_auc"
     assert t.top_drifted() == [("contract", 2), ("region", 1)]
     assert t.bands == [VersionBand("1", d(1), d(4)), VersionBand("2", d(6), d(6))]
@@ -251,12 +277,31 @@ def test_rendering_draws_the_markers_bands_and_decision_log(history: Store) -> N
         "2026-03-04",
         "2026-03-06",
     ]
+    # Performance: holdout (grey), estimate before labels (orange), live (blue), each dot a title.
+    perf = svgs[4]
+    lines = [pl.get("stroke") for pl in perf.iter(f"{ns}polyline")]
+    assert lines[0] == "#9aa5b1" and ESTIMATE_COLOUR in lines and lines[-1] == "#1f5fa8"
+    tips = [c.find(f"{ns}title").text or "" for c in perf.iter(f"{ns}circle")]  # type: ignore[union-attr]
+    estimated = [tip for tip in tips if "estimated" in tip]
+    assert [tip.split(":")[0] for tip in estimated] == ["2026-03-02", "2026-03-03", "2026-03-05",
+                                                        "2026-03-07"]  # fmt: skip
+    assert "estimated roc_auc 0.7800 before labels (cbpe, v1; the day alone 0.7700)" in estimated[2]
+    assert "drop beyond tolerance: estimated roc_auc 0.78 below holdout 0.85" in estimated[2]
+    assert "within tolerance" in estimated[0]
+    assert "estimated" in page and "(orange)" in page
     # The decision log: newest first, every checked day with its reason and report link.
     log = re.findall(r'<tr class="([a-z]*)" data-day="([0-9-]+)">(.*?)</tr>', page, flags=re.S)
     assert [day for _, day, _ in log] == ["2026-03-07", "2026-03-05", "2026-03-03", "2026-03-02",
                                           "2026-03-01"]  # fmt: skip
     cls, _, cells = log[1]
     assert cls == "retrain" and "drift &lt;b&gt;" in cells and "<b>" not in cells
+    # Its estimate column: the window estimate, and the drop that is one of the policy's signals.
+    assert "<td class='est'>0.780 <span class=\"pill p-drift\">drop</span></td>" in cells
+    assert "<td class='est'>0.860</td>" in log[0][2] and "<td class='est'>–</td>" in log[-1][2]
+    assert "<th>roc_auc estimated</th>" in page
+    # Which signals fired, beside the decision.
+    assert '<span class="pill p-signal">estimated drop</span>' in cells
+    assert "p-signal" not in log[0][2]
     assert '<a href="/driftloop/churn/reports/2026-03-05/report.html">report</a>' in cells
     assert "v3" in page and "not now" in page  # the registry events table
 
@@ -267,7 +312,8 @@ def test_hundreds_of_days_build_and_render_fast(tmp_path) -> None:
     for i in range(n):
         _validated(store, d(i), 1000 + i)
         psi = {"contract": 0.3} if i % 50 < 5 else {}
-        _write_report(store, d(i), _report(d(i), str(1 + i // 100), psi, retrain=i % 100 == 4))
+        body = _report(d(i), str(1 + i // 100), psi, retrain=i % 100 == 4, estimated=0.8)
+        _write_report(store, d(i), body)
     for v in range(2, 5):
         _record(store, str(v), "promote", d(100 * (v - 1) - 1), changed=True, reason="drift")
     started = time.perf_counter()
@@ -277,5 +323,6 @@ def test_hundreds_of_days_build_and_render_fast(tmp_path) -> None:
     rendered = time.perf_counter() - started - built
     assert len(t.days) == n and len(t.bands) == 4 and len(t.markers) == 4 + 3
     assert len(_svgs(page)) == 6
+    assert sum(c.estimated is not None for _, c in t.checks) == n
     print(f"{n} days: built in {built:.3f} s, rendered in {rendered:.3f} s")
     assert built < 3.0 and rendered < 1.0, (built, rendered)

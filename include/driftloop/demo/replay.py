@@ -109,7 +109,7 @@ def run_replay(
         "ignored_columns": ignored,
         "live_metric_name": live_metric_name(cfg),
     }
-    write_outcome(records, out, meta, t_all, echo)
+    write_outcome(records, out, meta, t_all, echo, store, cfg)
     return records
 
 

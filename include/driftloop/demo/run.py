@@ -35,7 +35,7 @@ from driftloop.core.config import (
     load_config,
 )
 from driftloop.core.pipelines import CONFIGS_ENV, dag_id, split_dag_id
-from driftloop.demo.summary import format_row, header, write_summary
+from driftloop.demo.summary import estimation_lines, format_row, header, write_summary
 from driftloop.local.env import apply_airflow_env
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,13 @@ class DayRecord:
     # The pipeline's primary metric on the day whose labels just arrived, and its name.
     live_metric: float | None = None
     live_metric_name: str | None = None
+    # The primary metric the drift check estimated for this day before its labels (and how); once
+    # the labels landed (filled in at the end of the run): the realised metric of the same model
+    # version and estimated - realised.
+    estimated_metric: float | None = None
+    estimation_method: str | None = None
+    realised_metric: float | None = None
+    estimation_error: float | None = None
     champion_version: str | None = None
     action: str = "-"
     retrain_triggered: bool = False
@@ -63,6 +70,8 @@ class DayRecord:
     # Validated days without predictions scored after this day's promotion (the backlog).
     backfilled: list[str] = field(default_factory=list)
     reason: str | None = None
+    # The policy's signals that fired (feature_drift, estimated_drop, performance_decay...).
+    fired: list[str] = field(default_factory=list)
     seconds: float = 0.0
     dag_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -184,7 +193,7 @@ def run_demo(
         "rows_per_day": rows,
         "live_metric_name": live_metric_name(cfg),
     }
-    write_outcome(records, out, meta, t_all, echo)
+    write_outcome(records, out, meta, t_all, echo, store, cfg)
     return records
 
 
@@ -295,6 +304,11 @@ def _read_report(store: Any, day: date, rec: DayRecord) -> dict[str, Any]:
     rec.drift_share = found.get("drift_share")
     rec.drifted_features = list(found.get("drifted") or [])
     rec.reason = report["decision"].get("reason")
+    rec.fired = [str(f) for f in report["decision"].get("fired") or ()]
+    estimate = report.get("estimated_performance") or {}
+    value = (estimate.get("day") or {}).get("value")
+    rec.estimated_metric = None if value is None else round(float(value), 4)
+    rec.estimation_method = estimate.get("method")
     return report
 
 
@@ -314,20 +328,88 @@ def _live_metric(store: Any, cfg: PipelineConfig, labelled: date) -> float | Non
     return None if value is None else round(value, 4)
 
 
+def settle_estimates(
+    records: list[DayRecord], store: Any, cfg: PipelineConfig
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Fill each record's realised metric and estimation error from storage (the labels that have
+    landed by now); returns the estimator's per-day rows and its summary facts for the meta."""
+    from driftloop.monitor.estimation_error import estimation_error
+
+    rows, mae = estimation_error(store, cfg)
+    by_day = {r.date: r for r in rows}
+    for rec in records:
+        row = by_day.get(rec.day)
+        if row is not None:
+            rec.realised_metric = None if row.realised is None else round(row.realised, 4)
+            rec.estimation_error = None if row.error is None else round(row.error, 4)
+    facts: dict[str, Any] = {}
+    if rows:
+        facts = {
+            "estimator_method": sorted({r.method for r in rows if r.method}),
+            "estimator_mae": None if mae is None else round(mae, 4),
+            "estimated_days": len(rows),
+            "estimated_days_labelled": sum(r.error is not None for r in rows),
+        }
+    return [r.to_dict() for r in rows], facts
+
+
+def retrain_after_onset(records: list[DayRecord], onset: str | None) -> dict[str, Any]:
+    """When the first retrain on or after the drift onset fired, in days after the onset, the
+    signals that fired and the decision's reason; empty without an onset or such a retrain."""
+    if not onset:
+        return {}
+    first = next(
+        (
+            r
+            for r in records
+            if r.day >= onset and r.retrain_triggered and not r.action.startswith("bootstrap")
+        ),
+        None,
+    )
+    if first is None:
+        return {"retrain_after_onset_days": None}
+    waited = (date.fromisoformat(first.day) - date.fromisoformat(onset)).days
+    return {
+        "retrain_after_onset_days": waited,
+        "retrain_signals": first.fired,
+        "retrain_reason": first.reason,
+    }
+
+
 def write_outcome(
     records: list[DayRecord],
     out: Path,
     meta: dict[str, Any],
     t_all: float,
     echo: Callable[[str], None],
+    store: Any = None,
+    cfg: PipelineConfig | None = None,
 ) -> None:
+    """Write the summary files; with ``store`` and ``cfg``, the estimator's error first."""
+    estimation: list[dict[str, Any]] = []
+    facts: dict[str, Any] = {}
+    if store is not None and cfg is not None:
+        estimation, facts = settle_estimates(records, store, cfg)
     meta = {
         **meta,
         "retrains": sum(r.retrain_triggered for r in records),
         "promotions": sum(r.promoted for r in records),
+        **facts,
+        **retrain_after_onset(records, meta.get("drift_start")),
         "wall_seconds": round(time.perf_counter() - t_all, 1),
     }
     paths = write_summary([asdict(r) for r in records], out, meta)
+    lines = estimation_lines(estimation, facts.get("estimator_mae"), meta.get("live_metric_name"))
+    if lines:
+        echo("\nEstimated vs realised, per day (realised once the labels landed):")
+        for line in lines:
+            echo(line)
+    if meta.get("retrain_after_onset_days") is not None:
+        echo(
+            f"first retrain {meta['retrain_after_onset_days']} day(s) after the drift onset "
+            f"({meta['drift_start']}), fired by {', '.join(meta['retrain_signals']) or '-'}: "
+            f"{meta['retrain_reason']}"
+        )
     echo(
         f"\n{meta['retrains']} training runs, {meta['promotions']} promotions, {meta['wall_seconds']} s"
     )
@@ -636,7 +718,7 @@ def run_live_demo(
             "airflow_url": stack.airflow_url,
             "mlflow_url": stack.mlflow_url,
         }
-        write_outcome(records, out, meta, t_all, echo)
+        write_outcome(records, out, meta, t_all, echo, live.store, cfg)
     finally:
         if keep_running:
             echo(f"\nThe stack keeps running: {stack.airflow_url}  (stop: {stop_hint})")

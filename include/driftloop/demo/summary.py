@@ -13,11 +13,17 @@ COLUMNS = (
     ("rows", "rows", 6),
     ("validation", "validation", 11),
     ("drift_share", "drift", 6),
+    # The primary metric estimated for the day itself, before its labels (the champion's scores).
+    ("estimated_metric", "est", 13),
     # The primary metric of the pipeline on the newly labelled day (its name: ``live_metric_name``).
     ("live_metric", "live", 13),
     ("champion_version", "champion", 8),
     ("action", "action", 0),
 )
+# Known only once the day's labels have landed, so in the summary files, not in the running table:
+# the realised metric of the day (same model version as its estimate) and estimated - realised.
+SETTLED = (("realised_metric", "realised", 13), ("estimation_error", "est error", 9))
+METRIC_KEYS = ("estimated_metric", "live_metric", "realised_metric")
 
 
 def _cell(value: Any) -> str:
@@ -28,12 +34,46 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _titles(live_metric_name: str | None) -> list[tuple[str, int]]:
-    """Column titles; the live column is named by its metric (e.g. ``live roc_auc``)."""
+def _titles(
+    live_metric_name: str | None, columns: Sequence[tuple[str, str, int]] = COLUMNS
+) -> list[tuple[str, int]]:
+    """Column titles; the metric columns are named by their metric (e.g. ``live roc_auc``)."""
     return [
-        (f"{t} {live_metric_name}" if key == "live_metric" and live_metric_name else t, w)
-        for key, t, w in COLUMNS
+        (f"{t} {live_metric_name}" if key in METRIC_KEYS and live_metric_name else t, w)
+        for key, t, w in columns
     ]
+
+
+def _summary_columns() -> tuple[tuple[str, str, int], ...]:
+    """The columns of summary.html: the table's, with the settled ones after the estimate."""
+    at = [key for key, _, _ in COLUMNS].index("estimated_metric") + 1
+    return (*COLUMNS[:at], *SETTLED, *COLUMNS[at:])
+
+
+def estimation_lines(
+    rows: Sequence[dict[str, Any]], mae: float | None, metric: str | None
+) -> list[str]:
+    """The estimator's record as text: per estimated day, estimated vs realised, then the MAE.
+
+    ``rows`` are :class:`driftloop.monitor.estimation_error.EstimationRow` dicts.
+    """
+    if not rows:
+        return []
+    name = metric or "metric"
+    widths = (10, 8, 6, 16, 16, 9)
+    titles = ("day", "model", "method", f"est {name}", f"realised {name}", "error")
+    lines = ["  ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True))]
+    for r in rows:
+        version = f"v{r['model_version']}" if r.get("model_version") else None
+        cells = (r["date"], version, r.get("method"), r.get("estimated"), r.get("realised"),
+                 r.get("error"))  # fmt: skip
+        lines.append("  ".join(_cell(c).ljust(w) for c, w in zip(cells, widths, strict=True)))
+    settled = sum(r.get("error") is not None for r in rows)
+    lines.append(
+        f"estimator mean absolute error: {_cell(mae)} over {settled} labelled day(s) "
+        f"of {len(rows)} estimated"
+    )
+    return lines
 
 
 def header(live_metric_name: str | None = None) -> str:
@@ -66,6 +106,10 @@ def write_summary(
     return paths
 
 
+def _series(records: Sequence[dict[str, Any]], key: str) -> list[float]:
+    return [float("nan") if r.get(key) is None else float(r[key]) for r in records]
+
+
 def _plot(records: Sequence[dict[str, Any]], path: Path, meta: dict[str, Any]) -> None:
     import matplotlib
 
@@ -74,16 +118,25 @@ def _plot(records: Sequence[dict[str, Any]], path: Path, meta: dict[str, Any]) -
 
     x = list(range(len(records)))
     labels = [str(r["day"]) for r in records]
-    drift = [r.get("drift_share") for r in records]
-    live = [r.get("live_metric") for r in records]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
-    ax1.plot(
-        x, [d if d is not None else float("nan") for d in drift], marker=".", color="tab:orange"
-    )
+    metric = meta.get("live_metric_name") or "metric"
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
+    ax1.plot(x, _series(records, "drift_share"), marker=".", color="tab:orange")
     ax1.set_ylabel("share of drifted features")
     ax1.set_ylim(-0.02, 1.02)
-    ax2.plot(x, [a if a is not None else float("nan") for a in live], marker=".", color="tab:blue")
-    ax2.set_ylabel(f"live {meta.get('live_metric_name') or 'metric'} (labelled day)")
+    if any(r.get("estimated_metric") is not None for r in records):
+        # Each day's own metric: estimated on the day, realised once its labels landed.
+        ax2.plot(x, _series(records, "realised_metric"), marker=".", color="tab:blue",
+                 label=f"realised {metric}")  # fmt: skip
+        ax2.plot(x, _series(records, "estimated_metric"), marker="x", ms=4, ls="--",
+                 color="tab:orange", label=f"estimated {metric} (before labels)")  # fmt: skip
+        mae = meta.get("estimator_mae")
+        title = f"{metric} of each day" + (f" (estimator MAE {mae:.4f})" if mae is not None else "")
+        ax2.set_title(title, fontsize=9, loc="left")
+        ax2.legend(fontsize=8, loc="lower left")
+        ax2.set_ylabel(metric)
+    else:
+        ax2.plot(x, _series(records, "live_metric"), marker=".", color="tab:blue")
+        ax2.set_ylabel(f"live {metric} (labelled day)")
     for ax in (ax1, ax2):
         for i, r in enumerate(records):
             if r.get("validation") == "quarantined":
@@ -98,9 +151,10 @@ def _plot(records: Sequence[dict[str, Any]], path: Path, meta: dict[str, Any]) -
             ax.axvline(labels.index(meta["drift_start"]), color="black", ls=":", lw=1)
     step = max(1, len(x) // 12)
     ax2.set_xticks(x[::step], labels[::step], rotation=30, ha="right")
+    what = meta.get("scenario") or Path(str(meta.get("source") or "")).name
     fig.suptitle(
-        f"driftloop demo: scenario {meta.get('scenario')} (dotted: drift start, dashed: retrain "
-        "triggered, green: promotion, red: quarantined)",
+        f"driftloop {meta.get('mode') or 'demo'}: {what}"
+        "\n(dotted: drift start, dashed: retrain triggered, green: promotion, red: quarantined)",
         fontsize=9,
     )
     fig.tight_layout()
@@ -109,12 +163,13 @@ def _plot(records: Sequence[dict[str, Any]], path: Path, meta: dict[str, Any]) -
 
 
 def _html(records: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str:
-    titles = _titles(meta.get("live_metric_name"))
+    columns = _summary_columns()
+    titles = _titles(meta.get("live_metric_name"), columns)
     head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in titles)
     rows = []
     for r in records:
         cls = "q" if r.get("validation") == "quarantined" else ("p" if r.get("promoted") else "")
-        cells = "".join(f"<td>{html.escape(_cell(r.get(key)))}</td>" for key, _, _ in COLUMNS)
+        cells = "".join(f"<td>{html.escape(_cell(r.get(key)))}</td>" for key, _, _ in columns)
         rows.append(f'<tr class="{cls}">{cells}</tr>')
     facts = "".join(
         f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in meta.items()

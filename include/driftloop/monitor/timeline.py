@@ -2,8 +2,9 @@
 
 :func:`build_timeline` gathers, for every day found in storage, the rows validated and quarantined
 by ingest, the day's drift report (drift share, per-feature PSI, prediction drift, live metric vs
-the champion's holdout metric, the policy's decision and reason) and, from the registry's audit
-records, when versions were trained, promoted, rejected or rolled back. It reads only small JSON
+the champion's holdout metric, the metric estimated before labels, the policy's decision and
+reason) and, from the registry's audit records, when versions were trained, promoted, rejected or
+rolled back. It reads only small JSON
 files (report.json, partition markers, quarantine reasons, audit records), never the data, so a
 history of hundreds of days loads in well under a second. Nothing here needs Airflow or MLflow.
 """
@@ -61,6 +62,16 @@ class Check:
     live: float | None = None
     holdout: float | None = None
     performance: str | None = None  # "ok", "decay", "insufficient_labels"
+    # The primary metric estimated before labels (report.json's ``estimated_performance``): over
+    # the estimate's window (what the policy compares with the holdout) and for the day alone.
+    estimated: float | None = None
+    estimated_day: float | None = None
+    estimate_method: str | None = None  # "cbpe", "dle"
+    estimate_drop: bool = False
+    estimate_reason: str | None = None
+    # The policy's signals that fired (feature_drift, prediction_drift, estimated_drop,
+    # performance_decay), whether or not they led to a retrain.
+    fired: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -137,7 +148,8 @@ def parse_check(body: dict[str, Any]) -> Check:
     drift = body.get("drift") or {}
     perf = body.get("performance") or {}
     pred = drift.get("prediction") or {}
-    metric = perf.get("primary_metric")
+    estimate = body.get("estimated_performance") or {}
+    metric = perf.get("primary_metric") or estimate.get("metric")
     version = body.get("champion_version")
     return Check(
         champion_version=None if version is None else str(version),
@@ -161,6 +173,12 @@ def parse_check(body: dict[str, Any]) -> Check:
         live=_float((perf.get("live") or {}).get(metric)),
         holdout=_float((perf.get("holdout") or {}).get(metric)),
         performance=perf.get("status"),
+        estimated=_float((estimate.get("window") or {}).get("value")),
+        estimated_day=_float((estimate.get("day") or {}).get("value")),
+        estimate_method=estimate.get("method"),
+        estimate_drop=bool(estimate.get("drop")),
+        estimate_reason=estimate.get("reason"),
+        fired=tuple(str(f) for f in decision.get("fired") or ()),
     )
 
 

@@ -3,9 +3,9 @@
 Charts are inline SVG drawn here (no JavaScript, no fonts or scripts from the internet: the page
 works behind a firewall), all on the same day axis so a marker lines up across them: champion
 versions with retrain / training / promotion markers, drift share, the most drifted features,
-prediction drift, the live metric against the champion's holdout metric, rows validated and
-quarantined; then the registry events and the decision log, newest first, each day linking to its
-drift report. Hovering a bar or a marker shows its numbers (SVG ``<title>``).
+prediction drift, the live metric and the metric estimated before labels against the champion's
+holdout metric, rows validated and quarantined; then the registry events and the decision log,
+newest first, each day linking to its drift report. Hovering a bar or a marker shows its numbers (SVG ``<title>``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ MARKER_STYLE = {  # kind -> (colour, dash, label)
     "rejected": ("#c33", "2 2", "rejected"),
     "rollback": ("#7a4bb0", "6 2", "rolled back"),
 }
+ESTIMATE_COLOUR = "#e67e22"  # the estimated metric's line
 HEAT = ((0.0, "#f4f6f8"), (0.1, "#fde9c9"), (0.2, "#f8c27a"), (0.5, "#e8803a"), (1.0, "#c0392b"))
 
 _CSS = """
@@ -64,6 +65,7 @@ tr.retrain td{background:#fff4e8}tr.pending td{background:#fdfbe6}
 .p-none{background:#e6ebf0;color:#3e4c59}
 .p-drift{background:#fbd5d2;color:#8a1c12}.p-ok{background:#d8efdf;color:#1d5c33}
 .p-wait{background:#eceff3;color:#52606d}
+.p-signal{background:#fff;border:1px solid #cbd2d9;color:#3e4c59;font-size:11px}
 a{color:#1f5fa8}
 """
 
@@ -394,7 +396,25 @@ def _metric_chart(t: Timeline, axis: _Axis) -> str | None:
         for d, c in t.checks
         if c.holdout is not None
     ]
-    return _series_chart(t, axis, metric, [("#9aa5b1", "5 4", holdout), ("#1f5fa8", "", live)])
+    estimated = [(d, c.estimated, _estimate_tip(d, c, metric)) for d, c in t.checks
+                 if c.estimated is not None]  # fmt: skip
+    return _series_chart(
+        t,
+        axis,
+        metric,
+        [("#9aa5b1", "5 4", holdout), (ESTIMATE_COLOUR, "", estimated), ("#1f5fa8", "", live)],
+    )
+
+
+def _estimate_tip(d: date, c: Check, metric: str) -> str:
+    """The hover text of an estimate: window and day values, method, and the policy's reading."""
+    day = f"; the day alone {c.estimated_day:.4f}" if c.estimated_day is not None else ""
+    verdict = "drop beyond tolerance" if c.estimate_drop else "within tolerance"
+    why = f": {c.estimate_reason}" if c.estimate_reason else ""
+    return (
+        f"{d}: estimated {metric} {_num(c.estimated, 4)} before labels "
+        f"({c.estimate_method or 'estimate'}, v{c.champion_version}{day}); {verdict}{why}"
+    )
 
 
 def _rows_chart(t: Timeline, axis: _Axis) -> str:
@@ -438,6 +458,13 @@ def _decision_pill(c: Check) -> str:
     return f'<span class="pill {cls}">{_e(c.verdict)}</span>'
 
 
+def _fired(c: Check) -> str:
+    """The signals that fired, one small pill each (the decision's ``fired``)."""
+    return "".join(
+        f' <span class="pill p-signal">{_e(name.replace("_", " "))}</span>' for name in c.fired
+    )
+
+
 def _decision_log(t: Timeline, report_url: Callable[[date], str]) -> str:
     metric = t.metric or "metric"
     rows = []
@@ -445,17 +472,22 @@ def _decision_log(t: Timeline, report_url: Callable[[date], str]) -> str:
         cls = "retrain" if c.retrain else ("pending" if c.pending else "")
         version = f"v{_e(c.champion_version)}" if c.champion_version else "none"
         perf = f"{_num(c.live)} / {_num(c.holdout)}" if c.live or c.holdout else "–"
+        estimate = _num(c.estimated)
+        if c.estimate_drop:
+            estimate += ' <span class="pill p-drift">drop</span>'
         rows.append(
             f'<tr class="{cls}" data-day="{d}"><td>{d}</td><td>{version}</td>'
             f"<td>{_status_pill(c)} {_num(c.drift_share, 2)}</td><td>{_num(c.prediction_psi)}</td>"
-            f"<td>{perf}</td><td>{_decision_pill(c)}</td><td>{_e(c.reason)}</td>"
+            f"<td>{perf}</td><td class='est'>{estimate}</td><td>{_decision_pill(c)}{_fired(c)}</td>"
+            f"<td>{_e(c.reason)}</td>"
             f'<td><a href="{_e(report_url(d))}">report</a></td></tr>'
         )
     if not rows:
         return "<p class='note'>No drift check has run yet.</p>"
     return (
         "<div class='log'><table><thead><tr><th>day</th><th>champion</th><th>drift share</th>"
-        f"<th>prediction PSI</th><th>{_e(metric)} live / holdout</th><th>decision</th>"
+        f"<th>prediction PSI</th><th>{_e(metric)} live / holdout</th>"
+        f"<th>{_e(metric)} estimated</th><th>decision</th>"
         "<th>reason</th><th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
     )
 
@@ -492,6 +524,8 @@ def _cards(t: Timeline) -> str:
     ]
     if last is not None:
         cards.insert(1, (last[1].verdict, f"on {last[0]}"))
+        if last[1].estimated is not None:
+            cards.insert(2, (_num(last[1].estimated), f"estimated {t.metric or 'metric'}"))
     return (
         "<div class='cards'>"
         + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards)
@@ -567,7 +601,8 @@ def render_timeline(
         _section(
             "Live performance",
             _metric_chart(t, axis),
-            f"Live {metric} on labelled rows (blue) vs the champion's holdout {metric} (grey)."
+            f"Live {metric} on labelled rows (blue) and {metric} estimated before the labels "
+            f"(orange) vs the champion's holdout {metric} (grey dashed)."
             + (
                 ""
                 if any(c.live is not None for _, c in t.checks)
