@@ -32,8 +32,9 @@ COMPARABLE = ("scenario", "seed", "start", "drift_start", "rows_per_day")
 
 def load_baseline(path: Path, run: dict[str, Any]) -> dict[str, Any]:
     """The meta of the baseline run's summary.json at ``path``, checked to be the same simulation
-    as ``run`` (its ``COMPARABLE`` facts): the same scenario, seed, days and rows, so that only the
-    config differs (e.g. ``retrain.estimated_drop_signal`` off in the baseline)."""
+    as ``run`` (its ``COMPARABLE`` facts: scenario, seed, first day, drift onset, rows a day; the
+    number of days may differ), so that only the config differs (e.g.
+    ``retrain.estimated_drop_signal`` off in the baseline)."""
     meta: dict[str, Any] = json.loads(Path(path).read_text())["meta"]
     differ = [
         f"{k} {meta.get(k)!r} vs {run.get(k)!r}" for k in COMPARABLE if meta.get(k) != run.get(k)
