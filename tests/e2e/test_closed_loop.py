@@ -31,11 +31,13 @@ def run_demo(
     drift_day: int | None,
     settings: dict[str, str] | None = None,
     name: str | None = None,
+    args: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Run the demo; ``settings`` are config overrides (``{"RETRAIN__X": "v"}`` as DRIFTLOOP__ vars)."""
+    """Run the demo; ``settings`` are config overrides (``{"RETRAIN__X": "v"}`` as DRIFTLOOP__ vars),
+    ``args`` more demo options (``--rows``, ``--baseline``)."""
     out = tmp_path / (name or scenario)
     cmd = [str(BIN / "driftloop"), "demo", "--days", str(days), "--scenario", scenario]
-    cmd += ["--seed", "7", "--out", str(out), "--start", START.isoformat()]
+    cmd += ["--seed", "7", "--out", str(out), "--start", START.isoformat(), *args]
     if drift_day is not None:
         cmd += ["--drift-start", (START + timedelta(days=drift_day)).isoformat()]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DRIFTLOOP__"))}

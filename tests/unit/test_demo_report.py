@@ -156,3 +156,20 @@ def test_the_days_estimate_is_read_from_its_drift_report(store) -> None:
     rec = DayRecord(day.isoformat())
     _read_report(store, day, rec)
     assert rec.estimated_metric is None and rec.estimation_method is None
+
+
+def test_days_saved_against_a_baseline_run_of_the_same_simulation(tmp_path: Path) -> None:
+    from driftloop.demo.summary import days_saved, load_baseline
+
+    run = {"scenario": "harmful_shift", "seed": 7, "start": "2026-01-01",
+           "drift_start": "2026-01-13", "rows_per_day": 1000}  # fmt: skip
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({"meta": {**run, "retrain_after_onset_days": 9}, "days": []}))
+    baseline = load_baseline(path, run)
+    assert days_saved({"retrain_after_onset_days": 6}, baseline) == {
+        "baseline_retrain_after_onset_days": 9,
+        "days_saved": 3,
+    }
+    assert days_saved({"retrain_after_onset_days": None}, baseline)["days_saved"] is None
+    with pytest.raises(ValueError, match="another simulation: seed 7 vs 8"):
+        load_baseline(path, {**run, "seed": 8})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -109,3 +110,21 @@ def test_harmless_shift_moves_low_weight_features_within_range(cfg) -> None:
         assert after[name].mean() > before[name].mean() + 0.5 * before[name].std()
     assert after["age"].between(18, 90).all()
     pd.testing.assert_series_equal(after["monthly_charges"], base["monthly_charges"])
+
+
+def test_harmful_shift_crowds_customers_where_churn_is_a_coin_toss(cfg) -> None:
+    start = date(2026, 3, 1)
+    scen = synth.Scenario("harmful_shift", drift_start=start)
+    before = synth.generate_day(cfg, start - timedelta(days=1), scen, seed=1).features
+    after = synth.generate_day(cfg, start, scen, seed=1)
+    base = synth.generate_day(cfg, start, synth.Scenario(), seed=1)
+    for name in synth.HARMFUL_SQUEEZE:
+        assert after.features[name].std() < 0.4 * before[name].std(), name
+    assert (after.features["contract"] == "month_to_month").mean() > 0.85
+    pd.testing.assert_series_equal(after.features["age"], base.features["age"])
+    # The same label relation, evaluated on the crowded population: churn probabilities near 0.5.
+    target = cfg.dataset.target
+    p = 1 / (1 + np.exp(-synth._churn_logit(after.features, concept_drift=False)))
+    p_base = 1 / (1 + np.exp(-synth._churn_logit(base.features, concept_drift=False)))
+    assert np.abs(p - 0.5).mean() < 0.7 * np.abs(p_base - 0.5).mean()
+    assert abs(after.labels[target].mean() - p.mean()) < 0.04

@@ -70,7 +70,7 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scenario",
         default="none",
-        help="none | covariate_shift | concept_drift | data_quality | harmless_shift",
+        help="none | covariate_shift | concept_drift | data_quality | harmless_shift | harmful_shift",
     )
     p.add_argument(
         "--drift-start", type=iso_date, help="day the scenario starts (default: mid-way)"

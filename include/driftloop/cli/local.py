@@ -143,6 +143,13 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rows", type=int, default=None, help="mean rows per day (default 2000; live: 1000)"
     )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="summary.json of the same simulation run with another config (e.g. "
+        "DRIFTLOOP__RETRAIN__ESTIMATED_DROP_SIGNAL=false): report the days saved against it",
+    )
     live = p.add_argument_group(
         "live mode", "the same history through a real local Airflow scheduler and MLflow server"
     )
@@ -166,6 +173,9 @@ def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.local import stack
 
     live = args.live
+    if live and args.baseline:
+        print("driftloop: --baseline compares in-process demo runs, not --live", file=sys.stderr)
+        return 2
     common = {
         "days": args.days or (25 if live else 60),
         "scenario": args.scenario,
@@ -177,7 +187,7 @@ def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         "config_path": cfg.source,
     }
     if not live:
-        demo.run_demo(**common)
+        demo.run_demo(**common, baseline=args.baseline)
         return 0
     try:
         demo.run_live_demo(

@@ -19,6 +19,11 @@ Scenarios (selected by name):
     harmless_shift    from ``drift_start`` customers are older and spend longer per session (one
                       standard deviation, inside the range the model was trained on); P(y | x) is
                       unchanged and both features weigh little in it: drift the model handles
+    harmful_shift     from ``drift_start`` the customers crowd where churn is a coin toss: new
+                      month-to-month customers of short tenure at mid-range prices (the strongest
+                      features squeezed toward the values where P(churn) is near 0.5); P(y | x) is
+                      unchanged, but the features that separated churners now barely vary, so the
+                      champion's ranking (ROC AUC) drops, estimated and realised alike
     data_quality      an incident over three days from ``drift_start``: nulls over the threshold,
                       a numeric column with text in it, then a dropped column
 """
@@ -37,7 +42,14 @@ from driftloop.core.config import FeatureType, PipelineConfig
 from driftloop.core.metrics import BINARY, MULTICLASS, TASKS
 from driftloop.core.storage import Store, landing_prefix
 
-SCENARIOS = ("none", "covariate_shift", "concept_drift", "data_quality", "harmless_shift")
+SCENARIOS = (
+    "none",
+    "covariate_shift",
+    "concept_drift",
+    "data_quality",
+    "harmless_shift",
+    "harmful_shift",
+)
 DEFAULT_SHIFTED = ("monthly_charges", "days_since_last_login")
 HARMLESS_SHIFTED = ("age", "avg_session_minutes")
 
@@ -255,6 +267,21 @@ def _harmless_shift(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+# harmful_shift: each feature squeezed to this share of its spread around the value where the churn
+# logit is near 0 (with a month-to-month contract): tenure 15 months, the standard plan's price.
+HARMFUL_SQUEEZE = {"tenure_months": (15.0, 0.25), "monthly_charges": (65.0, 0.25)}
+
+
+def _harmful_shift(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The population crowds where the classes overlap: the same P(y | x), less to rank by."""
+    df = df.copy()
+    for name, (centre, keep) in HARMFUL_SQUEEZE.items():
+        df[name] = (centre + keep * (df[name].astype(float) - centre)).clip(lower=0).round(2)
+    df["tenure_months"] = df["tenure_months"].round()
+    df["contract"] = np.where(rng.random(len(df)) < 0.9, "month_to_month", df["contract"])
+    return df
+
+
 @dataclass(frozen=True)
 class DayBatch:
     """One day of the feed: the events and their (not yet delivered) labels."""
@@ -288,6 +315,8 @@ def generate_day(
         df = _covariate_shift(df, cfg, scenario.features)
     if scenario.name == "harmless_shift" and scenario.active(day):
         df = _harmless_shift(df)
+    if scenario.name == "harmful_shift" and scenario.active(day):
+        df = _harmful_shift(df, _rng(seed, day, "harmful_shift"))
     concept = scenario.name == "concept_drift" and scenario.active(day)
     y = _target(df, cfg, task, concept, _rng(seed, day, "labels"))
 

@@ -35,7 +35,14 @@ from driftloop.core.config import (
     load_config,
 )
 from driftloop.core.pipelines import CONFIGS_ENV, dag_id, split_dag_id
-from driftloop.demo.summary import estimation_lines, format_row, header, write_summary
+from driftloop.demo.summary import (
+    days_saved,
+    estimation_lines,
+    format_row,
+    header,
+    load_baseline,
+    write_summary,
+)
 from driftloop.local.env import apply_airflow_env
 
 log = logging.getLogger(__name__)
@@ -158,18 +165,32 @@ def run_demo(
     drift_start: date | None = None,
     rows: int = 2000,
     config_path: str | None = None,
+    baseline: Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[DayRecord]:
-    """Simulate ``days`` days of ``scenario`` through the DAGs; write the summary into ``out``."""
+    """Simulate ``days`` days of ``scenario`` through the DAGs; write the summary into ``out``.
+
+    ``baseline``: the summary.json of the same simulation run with another config (e.g.
+    ``retrain.estimated_drop_signal: false``); the summary then gives the days saved against it.
+    """
     from driftloop.core.storage import open_store
     from driftloop.data import synth
 
     check_demo_config(load_config(config_path))  # before the state folder is wiped
+    scen = _scenario(scenario, start, days, drift_start)
+    meta: dict[str, Any] = {
+        "scenario": scenario,
+        "seed": seed,
+        "days": days,
+        "start": start.isoformat(),
+        "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
+        "rows_per_day": rows,
+    }
+    base = None if baseline is None else load_baseline(baseline, meta)  # before a run is spent
     out = out.resolve()
     runner = DemoRunner(out / "state", config_path)
     cfg = runner.cfg
     store = open_store(cfg.storage)
-    scen = _scenario(scenario, start, days, drift_start)
 
     records: list[DayRecord] = []
     t_all = time.perf_counter()
@@ -184,16 +205,10 @@ def run_demo(
         records.append(rec)
         echo(format_row(asdict(rec)))
 
-    meta = {
-        "scenario": scenario,
-        "seed": seed,
-        "days": days,
-        "start": start.isoformat(),
-        "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
-        "rows_per_day": rows,
-        "live_metric_name": live_metric_name(cfg),
-    }
-    write_outcome(records, out, meta, t_all, echo, store, cfg)
+    meta["live_metric_name"] = live_metric_name(cfg)
+    if baseline is not None:
+        meta["baseline"] = str(baseline)
+    write_outcome(records, out, meta, t_all, echo, store, cfg, base)
     return records
 
 
@@ -376,6 +391,10 @@ def retrain_after_onset(records: list[DayRecord], onset: str | None) -> dict[str
     }
 
 
+def _cell_days(days: int | None) -> str:
+    return "- (no retrain after the onset in one of the runs)" if days is None else str(days)
+
+
 def write_outcome(
     records: list[DayRecord],
     out: Path,
@@ -384,8 +403,10 @@ def write_outcome(
     echo: Callable[[str], None],
     store: Any = None,
     cfg: PipelineConfig | None = None,
+    baseline: dict[str, Any] | None = None,
 ) -> None:
-    """Write the summary files; with ``store`` and ``cfg``, the estimator's error first."""
+    """Write the summary files; with ``store`` and ``cfg``, the estimator's error first; with
+    ``baseline`` (the meta of a comparable run), the days saved against it."""
     estimation: list[dict[str, Any]] = []
     facts: dict[str, Any] = {}
     if store is not None and cfg is not None:
@@ -396,8 +417,10 @@ def write_outcome(
         "promotions": sum(r.promoted for r in records),
         **facts,
         **retrain_after_onset(records, meta.get("drift_start")),
-        "wall_seconds": round(time.perf_counter() - t_all, 1),
     }
+    if baseline is not None:
+        meta.update(days_saved(meta, baseline))
+    meta["wall_seconds"] = round(time.perf_counter() - t_all, 1)
     paths = write_summary([asdict(r) for r in records], out, meta)
     lines = estimation_lines(estimation, facts.get("estimator_mae"), meta.get("live_metric_name"))
     if lines:
@@ -409,6 +432,12 @@ def write_outcome(
             f"first retrain {meta['retrain_after_onset_days']} day(s) after the drift onset "
             f"({meta['drift_start']}), fired by {', '.join(meta['retrain_signals']) or '-'}: "
             f"{meta['retrain_reason']}"
+        )
+    if baseline is not None:
+        echo(
+            f"days saved against the baseline ({meta['baseline']}): {_cell_days(meta['days_saved'])}"
+            f" (its first retrain: {_cell_days(meta['baseline_retrain_after_onset_days'])} day(s) "
+            "after the onset)"
         )
     echo(
         f"\n{meta['retrains']} training runs, {meta['promotions']} promotions, {meta['wall_seconds']} s"

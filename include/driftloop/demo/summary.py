@@ -26,6 +26,32 @@ SETTLED = (("realised_metric", "realised", 13), ("estimation_error", "est error"
 METRIC_KEYS = ("estimated_metric", "live_metric", "realised_metric")
 
 
+# What two demo runs must share for their retrain days to compare (a config setting aside).
+COMPARABLE = ("scenario", "seed", "start", "drift_start", "rows_per_day")
+
+
+def load_baseline(path: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """The meta of the baseline run's summary.json at ``path``, checked to be the same simulation
+    as ``run`` (its ``COMPARABLE`` facts: scenario, seed, first day, drift onset, rows a day; the
+    number of days may differ), so that only the config differs (e.g.
+    ``retrain.estimated_drop_signal`` off in the baseline)."""
+    meta: dict[str, Any] = json.loads(Path(path).read_text())["meta"]
+    differ = [
+        f"{k} {meta.get(k)!r} vs {run.get(k)!r}" for k in COMPARABLE if meta.get(k) != run.get(k)
+    ]
+    if differ:
+        raise ValueError(f"baseline {path} is another simulation: {'; '.join(differ)}")
+    return meta
+
+
+def days_saved(meta: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """How many days sooner than the baseline run the first retrain after the drift onset started
+    (negative: later; None when either run did not retrain after the onset)."""
+    ours, theirs = meta.get("retrain_after_onset_days"), baseline.get("retrain_after_onset_days")
+    saved = None if ours is None or theirs is None else theirs - ours
+    return {"baseline_retrain_after_onset_days": theirs, "days_saved": saved}
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
