@@ -83,7 +83,7 @@ def shadow_win(cfg_factory, airflow_db):
             (SHADOW_PREDICTIONS, _predictions(labels, sharp, v2)),
         ):
             store.write_partition(zone, day, {"part-0.parquet": parquet_bytes(frame)})
-    return cfg, store, v1, v2
+    return cfg, v1, v2
 
 
 def _promote_runs() -> list[Any]:
@@ -107,7 +107,7 @@ def _review(dags: dict[str, Any], day: date = REVIEW_DAY) -> Any:
 def test_shadow_win_asks_for_approval_then_promotes_or_ends_the_shadow(
     dags, shadow_win, option: str
 ) -> None:
-    cfg, store, v1, v2 = shadow_win
+    cfg, v1, v2 = shadow_win
     dr = _review(dags)
     summary = _xcom(dr, "review_shadow")
     assert summary["outcome"] == "awaiting_approval" and summary["new_win"], summary
@@ -180,7 +180,7 @@ def test_shadow_win_asks_for_approval_then_promotes_or_ends_the_shadow(
 
 
 def test_a_shadow_win_is_refused_once_the_champion_moved(dags, shadow_win) -> None:
-    cfg, store, v1, v2 = shadow_win
+    cfg, v1, v2 = shadow_win
     _review(dags)
     (run,) = _promote_runs()
     # Someone promoted another version while the request waited: the comparison no longer holds.
@@ -197,4 +197,6 @@ def test_a_shadow_win_is_refused_once_the_champion_moved(dags, shadow_win) -> No
     reviewer.join(timeout=5)
     assert str(pr.state) == "failed"
     assert _states(pr)["apply"] == "failed"
-    assert registry.aliases(cfg)["champion"] == v3
+    # Nothing moved: v3 stays the champion, v2 in shadow (the next review stops it).
+    assert registry.aliases(cfg) == {"champion": v3, "previous_champion": v1, "challenger": v2}
+    assert registry.read_record(cfg, v2, "promote") is None

@@ -33,7 +33,9 @@ WIN = {
         (None, False),  # no challenger in shadow (or shadow off)
     ],
 )
-def test_approval_is_requested_only_for_a_new_win(summary: dict[str, Any] | None, ask: bool) -> None:
+def test_approval_is_requested_only_for_a_new_win(
+    summary: dict[str, Any] | None, ask: bool
+) -> None:
     assert should_request_approval(summary) is ask
 
 
@@ -51,7 +53,9 @@ def test_promote_asks_first_only_for_a_shadow_win() -> None:
     assert route({"challenger_version": "2", "champion_version": "1"}) == APPROVAL_TASK
 
 
-def test_shadow_win_evidence_has_the_live_table_the_offline_gate_and_what_each_answer_does() -> None:
+def test_shadow_win_evidence_has_the_live_table_the_offline_gate_and_what_each_answer_does() -> (
+    None
+):
     gate = {
         "rule": "improvement",
         "reason": "roc_auc up",

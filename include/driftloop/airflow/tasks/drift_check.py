@@ -115,7 +115,9 @@ def should_request_approval(summary: dict[str, Any] | None) -> bool:
     if not summary or summary.get("outcome") != "awaiting_approval":
         return False
     if not summary.get("new_win"):
-        log.info("v%s won in shadow earlier; its approval was already requested", summary["version"])
+        log.info(
+            "v%s won in shadow earlier; its approval was already requested", summary["version"]
+        )
         return False
     log.info("v%s won in shadow: asking for approval (promote DAG)", summary["version"])
     return True
