@@ -23,7 +23,9 @@ for p in pipelines("promote"):
         schedule=None,
         start_date=p.start_date,
         catchup=False,
-        max_active_runs=1,
+        # Not one run at a time: a shadow win's approval may wait for days, and a rollback must
+        # not queue behind it (every registry change is made under the champion lock).
+        max_active_runs=4,
         default_args=DEFAULT_ARGS,
         tags=p.tags("model"),
         doc_md=p.doc(docs.PROMOTE),
