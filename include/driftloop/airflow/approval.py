@@ -1,4 +1,5 @@
-"""The human approval step of ``train``: an ApprovalOperator that records the answer.
+"""The human approval step of ``train`` (and of ``promote``, for a version that won in shadow):
+an ApprovalOperator that records the answer.
 
 Who may answer (``gate.approvers``) and how long the request waits (``gate.approval_timeout``) come
 from the pipeline config. The request has one form field, a reason: the reason given with "Reject"
@@ -54,7 +55,7 @@ class PromotionApproval(ApprovalOperator):
 
     ``decision_task``: the task whose return value names the version (``challenger_version``) and
     carries the evidence. ``shadow``: the version won in shadow, and a "Reject" ends its shadow
-    (``registry.end_shadow``) rather than only recording the rejection.
+    (``registry.end_shadow``; only recorded when the shadow already ended meanwhile).
     """
 
     def __init__(self, *, decision_task: str = "gate", shadow: bool = False, **kwargs: Any):
@@ -72,7 +73,8 @@ class PromotionApproval(ApprovalOperator):
 
             cfg = pipeline_config(context)
             version = context["ti"].xcom_pull(task_ids=self.decision_task)["challenger_version"]
-            if self.shadow:
+            in_shadow = (registry.shadow_challenger(cfg) or {}).get("version") == str(version)
+            if self.shadow and in_shadow:
                 registry.end_shadow(cfg, version, "not promoted", reason, who)
             else:
                 registry.reject(cfg, version, reason, who)
