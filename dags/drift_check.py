@@ -40,7 +40,11 @@ for p in pipelines("drift_check"):
         )
         summary = task(outlets=[p.assets.drift_report])(t.check)(ready.output)
         # A challenger in shadow: compared on the labelled partitions, then promoted or rejected.
-        task(multiple_outputs=False)(t.review_shadow)(ready.output)
+        shadow = task(multiple_outputs=False)(t.review_shadow)(ready.output)
+        # A win waiting for a person: its approval is asked in a promote run (not waited for).
+        task.short_circuit(t.should_request_approval)(shadow) >> t.request_approval(
+            p.dag_id_of("promote")
+        )
         task.short_circuit(t.should_retrain)(summary) >> t.trigger_train(p.dag_id_of("train"))
 
     drift_check()

@@ -1,4 +1,5 @@
-"""The human approval step of ``train``: an ApprovalOperator that records the answer.
+"""The human approval step of ``train`` (and of ``promote``, for a version that won in shadow):
+an ApprovalOperator that records the answer.
 
 Who may answer (``gate.approvers``) and how long the request waits (``gate.approval_timeout``) come
 from the pipeline config. The request has one form field, a reason: the reason given with "Reject"
@@ -51,7 +52,16 @@ class PromotionApproval(ApprovalOperator):
     The answer is recorded here, where the response (and who gave it) is at hand: on "Reject" the
     operator's return value and other XComs pushed while resuming do not reach downstream tasks
     (observed with dag.test on Airflow 3.3.2), only the skip marker does.
+
+    ``decision_task``: the task whose return value names the version (``challenger_version``) and
+    carries the evidence. ``shadow``: the version won in shadow, and a "Reject" ends its shadow
+    (``registry.end_shadow``; only recorded when the shadow already ended meanwhile).
     """
+
+    def __init__(self, *, decision_task: str = "gate", shadow: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.decision_task = decision_task
+        self.shadow = shadow
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         timeout = format_duration(self.response_timeout) if self.response_timeout else "?"
@@ -61,20 +71,40 @@ class PromotionApproval(ApprovalOperator):
             from driftloop.airflow.factory import pipeline_config
             from driftloop.model import registry
 
-            decision = context["ti"].xcom_pull(task_ids="gate")
-            registry.reject(pipeline_config(context), decision["challenger_version"], reason, who)
-            self.log.info("v%s not promoted: %s (%s)", decision["challenger_version"], reason, who)
+            cfg = pipeline_config(context)
+            version = context["ti"].xcom_pull(task_ids=self.decision_task)["challenger_version"]
+            in_shadow = (registry.shadow_challenger(cfg) or {}).get("version") == str(version)
+            if self.shadow and in_shadow:
+                registry.end_shadow(cfg, version, "not promoted", reason, who)
+            else:
+                registry.reject(cfg, version, reason, who)
+            self.log.info("v%s not promoted: %s (%s)", version, reason, who)
         return super().execute_complete(context, event)
 
 
-def promotion_approval(cfg: PipelineConfig) -> PromotionApproval:
-    """The ``approve_promotion`` task: does the challenger the gate passed become the champion?"""
+def promotion_approval(
+    cfg: PipelineConfig,
+    *,
+    task_id: str = "approve_promotion",
+    decision_task: str = "gate",
+    subject: str | None = None,
+    shadow: bool = False,
+) -> PromotionApproval:
+    """The ``approve_promotion`` task: does the challenger the gate passed become the champion?
+
+    ``decision_task`` and ``shadow`` as for :class:`PromotionApproval`; ``subject``: a template
+    (default: "Promote <version> to champion?").
+    """
     gate = cfg.gate
+    pull = f"ti.xcom_pull(task_ids='{decision_task}')"
     return PromotionApproval(
-        task_id="approve_promotion",
-        subject="Promote {{ ti.xcom_pull(task_ids='gate')['challenger_version'] }} to champion?",
-        # Markdown: champion vs challenger on the same holdout, the trigger, the training window.
-        body="{{ ti.xcom_pull(task_ids='gate')['evidence'] }}",
+        task_id=task_id,
+        decision_task=decision_task,
+        shadow=shadow,
+        subject=subject or f"Promote {{{{ {pull}['challenger_version'] }}}} to champion?",
+        # Markdown: champion vs challenger on the same holdout (or on live partitions, for a
+        # shadow win), the trigger, the training window.
+        body=f"{{{{ {pull}['evidence'] }}}}",
         params={
             REASON_PARAM: Param(
                 None,

@@ -119,4 +119,9 @@ this is the human override. Both write tags and a description on the versions an
 The form checks the action and the shape of the version; **apply** checks the rest first (promote
 without a version, a version that does not exist, nothing to roll back to) and fails at once with a
 one-line message naming the param.
+
+`shadow_win` (set by `drift_check`'s `request_approval` for a version that won in shadow with
+`gate.auto_promote` off): **approve_shadow_win** asks the approvers first, with the per-partition
+shadow evidence and the offline gate's figures. Approve promotes the version out of its shadow (the
+run fails if the champion moved since); Reject or no answer ends its shadow, with the reason.
 """

@@ -177,4 +177,11 @@ def promote_params() -> dict[str, Param]:
             title="Reason",
             description="Why; kept on the model versions and in the audit record.",
         ),
+        "shadow_win": Param(
+            False,
+            type="boolean",
+            title="Won in shadow",
+            description="Set by drift_check for a version that won in shadow: ask for approval "
+            "first (Approve promotes it, Reject ends its shadow). Off for a manual promotion.",
+        ),
     }

@@ -138,4 +138,37 @@ def shadow_evidence(verdict: Mapping[str, Any], table: MetricTable) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["approval_evidence", "metrics_table", "shadow_evidence"]
+def shadow_win_evidence(
+    shadow: str,
+    gate: Mapping[str, Any] | None,
+    table: MetricTable,
+    *,
+    challenger: str,
+    champion: str,
+    timeout: str | None = None,
+) -> str:
+    """The Markdown body of the approval request for a version that won in shadow.
+
+    ``shadow``: the recorded per-partition evidence (:func:`shadow_evidence`); ``gate``: the offline
+    gate's decision that sent the version into shadow (None if it was not recorded).
+    """
+    decision = gate or {}
+    lines = [shadow, ""]
+    if gate:
+        lines += [
+            f"**The offline gate passed** ({decision.get('rule')}): {decision.get('reason')}.",
+            "",
+            f"Challenger v{challenger} against champion v{champion} on the challenger's holdout "
+            "(change: + is better):",
+            "",
+            *metrics_table(decision, table),
+            "",
+        ]
+    lines.append(
+        f"Approve moves the champion alias to v{challenger}; Reject keeps v{champion} and ends the shadow (the challenger alias is removed), with the reason given below."
+        + (f" Unanswered, the request is rejected after {timeout}." if timeout else "")
+    )
+    return "\n".join(lines)
+
+
+__all__ = ["approval_evidence", "metrics_table", "shadow_evidence", "shadow_win_evidence"]

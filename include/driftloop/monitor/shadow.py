@@ -187,8 +187,9 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
     each, and promote or reject it once the verdict is in. None when no challenger is in shadow.
 
     Promotion goes through the registry's promotion (the champion lock, the stale-decision check,
-    the audit record) with ``gate.auto_promote``; with it off the win is recorded and the version
-    waits for a person to promote it (the ``promote`` DAG).
+    the audit record) with ``gate.auto_promote``; with it off the win is recorded once
+    (``v<version>-shadow-won``; ``new_win`` is true only on that first review) and the version waits
+    for a person's approval (the ``promote`` DAG, which the ``drift_check`` DAG starts for it).
     """
     from driftloop.core.storage import open_store
     from driftloop.model import registry
@@ -228,7 +229,12 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
                 c.champion,
             )
     current = registry.aliases(cfg).get(registry.CHAMPION)
-    summary = {"version": version, "since": since.isoformat(), **result.to_dict()}
+    summary = {
+        "version": version,
+        "since": since.isoformat(),
+        "champion_version": expected,
+        **result.to_dict(),
+    }
     summary["evidence"] = shadow_evidence(summary, table)
     if current != expected:
         reason = f"the champion moved from v{expected} to v{current} during the shadow"
@@ -256,7 +262,11 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
             )
         else:
             summary["outcome"] = "awaiting_approval"
-            registry.record_shadow_win(cfg, version, decision, summary["evidence"])
+            # The first review that sees the win records it (and asks for approval); later
+            # days find the record and ask nothing again.
+            summary["new_win"] = registry.read_record(cfg, version, "shadow-won") is None
+            if summary["new_win"]:
+                registry.record_shadow_win(cfg, version, decision, summary["evidence"])
     log.info("shadow v%s since %s: %s (%s)", version, since, summary["outcome"], result.reason)
     return summary
 

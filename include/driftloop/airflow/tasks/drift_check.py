@@ -11,7 +11,15 @@ from driftloop.airflow.links import publish_links, report_link
 from driftloop.airflow.partition import retrain_run_id
 from driftloop.core.pipelines import dag_id
 
-__all__ = ["check", "review_shadow", "should_retrain", "trigger_train"]
+__all__ = [
+    "check",
+    "request_approval",
+    "review_shadow",
+    "shadow_win_conf",
+    "should_request_approval",
+    "should_retrain",
+    "trigger_train",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,28 +56,79 @@ def should_retrain(summary: dict[str, Any]) -> bool:
     return bool(summary["retrain"])
 
 
-def trigger_train(train_dag_id: str) -> Any:
-    """The ``trigger_train`` task: starts the pipeline's ``train`` DAG (``train_dag_id``) with the check's conf, once per day.
-
-    The run id ``retrain__<day>`` makes a rerun of the day's check never start a second training;
-    the conf is rendered as a native object (the DAG sets ``render_template_as_native_obj``).
-    """
+def _trigger(task_id: str, dag_id: str, run_id: str, conf: str) -> Any:
+    """A TriggerDagRunOperator that starts ``dag_id`` once per ``run_id`` and does not wait for it;
+    ``conf`` is a template rendered to the dict (the DAG sets ``render_template_as_native_obj``)."""
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
     return TriggerDagRunOperator(
-        task_id="trigger_train",
-        trigger_dag_id=train_dag_id,
-        trigger_run_id="retrain__{{ ti.xcom_pull(task_ids='check')['date'] }}",
-        # A template rendered to the dict (the DAG renders templates as native objects).
-        conf="{{ ti.xcom_pull(task_ids='check')['trigger_conf'] }}",  # type: ignore[arg-type]
+        task_id=task_id,
+        trigger_dag_id=dag_id,
+        trigger_run_id=run_id,
+        conf=conf,  # type: ignore[arg-type]
         skip_when_already_exists=True,
         wait_for_completion=False,
     )
 
 
+def trigger_train(train_dag_id: str) -> Any:
+    """The ``trigger_train`` task: starts the pipeline's ``train`` DAG (``train_dag_id``) with the check's conf, once per day.
+
+    The run id ``retrain__<day>`` makes a rerun of the day's check never start a second training.
+    """
+    return _trigger(
+        "trigger_train",
+        train_dag_id,
+        "retrain__{{ ti.xcom_pull(task_ids='check')['date'] }}",
+        "{{ ti.xcom_pull(task_ids='check')['trigger_conf'] }}",
+    )
+
+
+def request_approval(promote_dag_id: str) -> Any:
+    """The ``request_approval`` task: starts the ``promote`` DAG (``promote_dag_id``) for a
+    challenger that has just won in shadow, where a person approves or rejects it.
+
+    Started, not waited for: an approval may take days and this DAG runs daily, one run at a time.
+    The run id ``shadow_win__v<version>`` asks at most once per version.
+    """
+    return _trigger(
+        "request_approval",
+        promote_dag_id,
+        "shadow_win__v{{ ti.xcom_pull(task_ids='review_shadow')['version'] }}",
+        "{{ ti.xcom_pull(task_ids='review_shadow')['promote_conf'] }}",
+    )
+
+
+def shadow_win_conf(summary: dict[str, Any]) -> dict[str, Any]:
+    """The ``promote`` DAG's conf that asks for approval of the version that won in shadow."""
+    return {
+        "action": "promote",
+        "version": str(summary["version"]),
+        "reason": str(summary["reason"]),  # "won in shadow: <metric> over N partitions ..."
+        "shadow_win": True,
+    }
+
+
+def should_request_approval(summary: dict[str, Any] | None) -> bool:
+    """Whether the review has just seen a win that waits for a person (``gate.auto_promote`` off);
+    a win already recorded on an earlier day is not asked about again."""
+    if not summary or summary.get("outcome") != "awaiting_approval":
+        return False
+    if not summary.get("new_win"):
+        log.info(
+            "v%s won in shadow earlier; its approval was already requested", summary["version"]
+        )
+        return False
+    log.info("v%s won in shadow: asking for approval (promote DAG)", summary["version"])
+    return True
+
+
 def review_shadow(day: str, **context: Any) -> dict[str, Any] | None:
     """Compare the challenger in shadow with the champion on the newly labelled partitions; promote
-    or reject it once ``gate.shadow_partitions`` of them are in (see ``driftloop.monitor.shadow``)."""
+    or reject it once ``gate.shadow_partitions`` of them are in (see ``driftloop.monitor.shadow``).
+
+    A new win that waits for approval carries ``promote_conf``, the conf of the ``promote`` run
+    that asks for it (``request_approval``)."""
     from driftloop.core.logs import quiet_libraries
 
     quiet_libraries()
@@ -78,4 +137,7 @@ def review_shadow(day: str, **context: Any) -> dict[str, Any] | None:
         return None
     from driftloop.monitor.shadow import review
 
-    return review(cfg, day)
+    summary = review(cfg, day)
+    if summary is not None and should_request_approval(summary):
+        summary["promote_conf"] = shadow_win_conf(summary)
+    return summary
