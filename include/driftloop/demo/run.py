@@ -178,14 +178,7 @@ def run_demo(
 
     check_demo_config(load_config(config_path))  # before the state folder is wiped
     scen = _scenario(scenario, start, days, drift_start)
-    meta: dict[str, Any] = {
-        "scenario": scenario,
-        "seed": seed,
-        "days": days,
-        "start": start.isoformat(),
-        "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
-        "rows_per_day": rows,
-    }
+    meta = _simulation_meta(scen, seed, days, start, rows)
     base = None if baseline is None else load_baseline(baseline, meta)  # before a run is spent
     out = out.resolve()
     runner = DemoRunner(out / "state", config_path)
@@ -306,6 +299,18 @@ def _scenario(name: str, start: date, days: int, drift_start: date | None) -> An
     if name == "none":
         return synth.Scenario(name)
     return synth.Scenario(name, drift_start or start + timedelta(days=days // 2))
+
+
+def _simulation_meta(scen: Any, seed: int, days: int, start: date, rows: int) -> dict[str, Any]:
+    """What identifies a simulated run in its summary (a baseline must match it)."""
+    return {
+        "scenario": scen.name,
+        "seed": seed,
+        "days": days,
+        "start": start.isoformat(),
+        "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
+        "rows_per_day": rows,
+    }
 
 
 def _read_report(store: Any, day: date, rec: DayRecord) -> dict[str, Any]:
@@ -737,12 +742,7 @@ def run_live_demo(
             echo(format_row(asdict(rec)))
         meta = {
             "mode": "live",
-            "scenario": scenario,
-            "seed": seed,
-            "days": days,
-            "start": start.isoformat(),
-            "drift_start": scen.drift_start.isoformat() if scen.drift_start else None,
-            "rows_per_day": rows,
+            **_simulation_meta(scen, seed, days, start, rows),
             "live_metric_name": live_metric_name(cfg),
             "airflow_url": stack.airflow_url,
             "mlflow_url": stack.mlflow_url,
