@@ -112,7 +112,7 @@ def test_the_demo_summary_settles_estimates_from_storage(cfg, store) -> None:
     import json
 
     from driftloop.demo.run import DayRecord, settle_estimates
-    from driftloop.monitor.estimation_error import estimation_error
+    from driftloop.monitor.estimates import estimation_error
 
     auc = [_day(store, i, labelled=i < 2, versions={"1": 1.0})["1"] for i in range(3)]
     for i, value in enumerate((0.8, 0.75, 0.7)):

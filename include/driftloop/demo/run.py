@@ -353,7 +353,7 @@ def settle_estimates(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Fill each record's realised metric and estimation error from storage (the labels that have
     landed by now); returns the estimator's per-day rows and its summary facts for the meta."""
-    from driftloop.monitor.estimation_error import estimation_error
+    from driftloop.monitor.estimates import estimation_error
 
     rows, mae = estimation_error(store, cfg)
     by_day = {r.date: r for r in rows}

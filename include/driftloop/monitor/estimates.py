@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from driftloop.core.metrics import PREDICTION
 from driftloop.core.partition import Zone
 from driftloop.core.storage import LABELS, PREDICTIONS, VALIDATED, Store, as_date
+from driftloop.monitor.estimation_error import EstimationRow, estimation_rows, mean_absolute_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,32 +104,36 @@ def read_estimates(store: Store) -> dict[date, dict[str, Any]]:
 
 def estimation_errors(
     store: Store, cfg: PipelineConfig, day: date, version: str | None, metric: str
-) -> list[dict[str, Any]]:
+) -> list[EstimationRow]:
     """Earlier estimated days of ``version`` whose labels have arrived: estimate vs realised.
 
-    The realised metric is measured on the same model version's predictions of that day.
+    The realised metric is measured on the same model version's predictions of that day
+    (:func:`driftloop.monitor.estimation_error.estimation_rows`).
     """
-    from driftloop.monitor.monitoring import daily_metrics
-
     labelled = set(store.partitions(LABELS))
-    out = []
-    for d, est in read_estimates(store).items():
-        if d >= day or d not in labelled or est.get("value") is None:
-            continue
-        if str(est.get("model_version")) != str(version) or est.get("metric") != metric:
-            continue
-        realised = (daily_metrics(store, cfg, d, version) or {}).get(metric)
-        if realised is None:
-            continue
-        out.append(
-            {
-                "date": d.isoformat(),
-                "estimated": est["value"],
-                "realised": float(realised),
-                "error": float(est["value"]) - float(realised),
-            }
-        )
-    return out
+    earlier = {
+        d: est
+        for d, est in read_estimates(store).items()
+        if d < day
+        and d in labelled
+        and est.get("value") is not None
+        and str(est.get("model_version")) == str(version)
+        and est.get("metric") == metric
+    }
+    return [r for r in estimation_rows(store, cfg, earlier) if r.error is not None]
+
+
+def estimation_error(
+    store: Store, cfg: PipelineConfig, since: date | None = None
+) -> tuple[list[EstimationRow], float | None]:
+    """The per-day rows of every estimate in storage (from ``since`` on) and their MAE."""
+    found = {
+        day: est
+        for day, est in read_estimates(store).items()
+        if since is None or as_date(day) >= since
+    }
+    rows = estimation_rows(store, cfg, found)
+    return rows, mean_absolute_error(rows)
 
 
 def estimated_performance(
@@ -171,7 +176,11 @@ def estimated_performance(
         and holdout_value is not None
         and drop_of(ds.task, metric, win_value, holdout_value) > tolerance
     )
-    errors = estimation_errors(store, cfg, day, version, metric)
+    settled = estimation_errors(store, cfg, day, version, metric)
+    errors = [
+        {"date": r.date, "estimated": r.estimated, "realised": r.realised, "error": r.error}
+        for r in settled
+    ]
     body = {
         "method": method_of(ds.task),
         "metric": metric,
@@ -182,9 +191,7 @@ def estimated_performance(
         "drop": bool(drop),
         "reason": win_reason if win_value is None else None,
         "errors": errors,
-        "mean_absolute_error": (
-            sum(abs(e["error"]) for e in errors) / len(errors) if errors else None
-        ),
+        "mean_absolute_error": mean_absolute_error(settled),
     }
     if day_reason and day_value is None and body["reason"] is None:
         body["reason"] = f"day: {day_reason}"
@@ -209,6 +216,7 @@ __all__ = [
     "ESTIMATES",
     "ESTIMATE_FILE",
     "estimated_performance",
+    "estimation_error",
     "estimation_errors",
     "estimation_frame",
     "load_estimator",

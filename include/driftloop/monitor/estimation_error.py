@@ -5,14 +5,14 @@ The daily check estimates the champion's primary metric of each day before its l
 When a day's labels arrive, the same model version's predictions of that day joined with them give
 the realised metric (:func:`driftloop.monitor.monitoring.daily_metrics`, the metric code the
 monitoring uses). :func:`estimation_rows` pairs the two per day; :func:`mean_absolute_error` sums
-up how good the estimator was.
+up how good the estimator was; :func:`driftloop.monitor.estimates.estimation_error` applies both
+to every estimate in storage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.storage import as_date
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
     from driftloop.core.storage import Store
 
-__all__ = ["EstimationRow", "estimation_error", "estimation_rows", "mean_absolute_error"]
+__all__ = ["EstimationRow", "estimation_rows", "mean_absolute_error"]
 
 
 @dataclass(frozen=True)
@@ -86,18 +86,3 @@ def mean_absolute_error(rows: Iterable[EstimationRow]) -> float | None:
     """Mean |estimated - realised| over the days with both (None: no such day yet)."""
     errors = [abs(e) for r in rows if (e := r.error) is not None]
     return sum(errors) / len(errors) if errors else None
-
-
-def estimation_error(
-    store: Store, cfg: PipelineConfig, since: date | None = None
-) -> tuple[list[EstimationRow], float | None]:
-    """The per-day rows of every estimate in storage (from ``since`` on) and their MAE."""
-    from driftloop.monitor.estimates import read_estimates
-
-    found = {
-        day: est
-        for day, est in read_estimates(store).items()
-        if since is None or as_date(day) >= since
-    }
-    rows = estimation_rows(store, cfg, found)
-    return rows, mean_absolute_error(rows)
