@@ -58,14 +58,25 @@ def test_first_champion_scores_the_backlog_once(dags, cfg_factory) -> None:
     assert str(train.test(logical_date=logical(END), run_conf=conf).state) == "success"
     assert registry.aliases(cfg) == {"champion": "1"}
 
-    # What the promotion's model event starts: a run for the backlog only.
+    # A run not asked for the backlog by hand (a day's run, the promotion's model event) scores
+    # its own day and the days whose scoring found no champion; the other validated days wait
+    # for their own runs (under the scheduler they are on the way).
+    days = [START + timedelta(days=i) for i in range(DAYS)]
+    second = score.test(logical_date=logical(days[1]), run_conf={"date": days[1].isoformat()})
+    assert str(second.state) == "success"
+    assert [(t["partition"], bool(t.get("backlog"))) for t in _targets(second)] == [
+        (days[1].isoformat(), False),
+        (START.isoformat(), True),
+    ]
+    assert store.partitions(PREDICTIONS) == days[:2]
+
+    # Asked by hand: every validated day without predictions, once each.
     run = score.test(logical_date=logical(END), run_conf={"backlog": True})
     assert str(run.state) == "success"
-    days = [START + timedelta(days=i) for i in range(DAYS)]
-    assert [t["partition"] for t in _targets(run)] == [d.isoformat() for d in days]
+    assert [t["partition"] for t in _targets(run)] == [d.isoformat() for d in days[2:]]
     assert all(t["backlog"] and t["model_version"] == "1" for t in _targets(run))
     assert store.partitions(PREDICTIONS) == days
-    for d in days:
+    for d in days[:1] + days[2:]:
         assert set(store.read_table(PREDICTIONS, d)["model_version"]) == {"1"}
         record = store.read_json(f"{partition_prefix(SCORING, d)}/status.json")
         assert (record["status"], record["backlog"], record["model_version"]) == (

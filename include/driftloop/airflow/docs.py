@@ -39,11 +39,12 @@ No champion yet (the first days, before enough labels exist to train): resolve_c
 can train the first model) and is *skipped* — a friendly no-op rather than a red run, since it is
 the expected state of a fresh deployment. Scoring errors still fail the run.
 
-**Backlog**: once a champion exists, every run also scores the validated days that have no
-predictions (those ingested before the first champion), once each, flagged `backlog` in the mapped
+**Backlog**: once a champion exists, every run also scores the validated days whose scoring found
+no champion (those ingested before the first champion), once each, flagged `backlog` in the mapped
 task's target and in `monitoring/scoring/date=<day>/status.json`. The DAG is scheduled on
-`validated | model`, so a promotion starts a run that scores the backlog right away (a manual run
-with `{"backlog": true}` does the same).
+`validated | model`, so a promotion starts a run that scores the backlog right away. A day
+validated a moment before is left to its own run. A manual run with `{"backlog": true}` scores
+every validated day without predictions (days ingested while this DAG was paused, say).
 
 Execution: with `execution.mode: kubernetes` in the pipeline config (or
 `DRIFTLOOP__EXECUTION__MODE=kubernetes` where the DAG is parsed), **score_partition** is a mapped

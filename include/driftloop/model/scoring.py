@@ -14,7 +14,8 @@ from holding too much at once.
 
 **Backlog.** Days validated while no champion existed are recorded as unscored and have no
 predictions. Once a champion exists, :func:`unscored_days` lists the validated days without
-predictions and each is scored once (:func:`score_backlog`, the ``score`` DAG when it runs after a
+predictions (after a promotion under the scheduler: only those recorded as unscored, since a day
+validated meanwhile has its own score run coming) and each is scored once (:func:`score_backlog`, the ``score`` DAG when it runs after a
 promotion, ``driftloop score --backlog``): a scored day has a predictions partition and is never in
 the backlog again, so reruns neither rescore nor duplicate. A backfilled day's
 ``monitoring/scoring/date=<day>/status.json`` says ``backlog`` and names the model version (as do
@@ -236,14 +237,33 @@ def chunk_rows_for(source: Any, columns: list[str]) -> int:
     return int(min(MAX_CHUNK_ROWS, max(MIN_CHUNK_ROWS, CHUNK_FRAME_BYTES // max(row_bytes, 1))))
 
 
-def unscored_days(cfg: PipelineConfig, store: Store | None = None) -> list[date]:
+NO_CHAMPION = "no_champion"  # a scoring record's status: scoring went ahead with no champion
+
+
+def unscored_days(
+    cfg: PipelineConfig, store: Store | None = None, *, recorded_only: bool = False
+) -> list[date]:
     """Validated days without predictions, ascending: the backlog a champion scores once.
 
     Typically the days ingested before the first champion existed (recorded as unscored then).
+    ``recorded_only``: only the days whose scoring record says so (status ``no_champion``). A day
+    validated a moment ago, whose own score run is still to come, is then left to that run (the
+    ``score`` DAG's run after a promotion races with the runs of freshly validated days).
     """
     store = store or open_store(cfg.storage)
     scored = set(store.partitions(PREDICTIONS))
-    return [d for d in store.partitions(VALIDATED) if d not in scored]
+    days = [d for d in store.partitions(VALIDATED) if d not in scored]
+    if recorded_only:
+        days = [d for d in days if _scoring_status(store, d) == NO_CHAMPION]
+    return days
+
+
+def _scoring_status(store: Store, day: date) -> str | None:
+    """The status of a day's scoring record, None without one."""
+    if not store.partition_exists(SCORING, day):
+        return None
+    record = store.read_json(f"{store.require_partition(SCORING, day)}/status.json")
+    return record.get("status") if isinstance(record, dict) else None
 
 
 def write_scoring_status(store: Store, day: date | str, body: dict[str, Any]) -> str:
@@ -343,6 +363,7 @@ def output_columns(
 __all__ = [
     "CHUNK_FRAME_BYTES",
     "DEFAULT_CHUNK_ROWS",
+    "NO_CHAMPION",
     "NoChampion",
     "ResolvedModel",
     "ScoreResult",

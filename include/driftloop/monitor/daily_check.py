@@ -359,10 +359,10 @@ def mark_unscored(cfg: PipelineConfig, days: list[str], reason: str) -> list[str
 
     The drift check of a day waits for its predictions, its quarantine, or this record.
     """
-    from driftloop.model.scoring import write_scoring_status
+    from driftloop.model.scoring import NO_CHAMPION, write_scoring_status
 
     store = open_store(cfg.storage)
-    body = {"status": "no_champion", "reason": reason}
+    body = {"status": NO_CHAMPION, "reason": reason}
     return [write_scoring_status(store, d, body) for d in days]
 
 

@@ -56,8 +56,8 @@ def run_days(context: Any) -> list[str]:
 def resolve_champion(**context: Any) -> list[dict[str, Any]]:
     """The partitions to score, each with the concrete champion version that scores it.
 
-    The run's own days, then the backlog (validated days without predictions, flagged
-    ``backlog``). No champion yet: the run's days are recorded as unscored (so their drift check
+    The run's own days, then the backlog (validated days without predictions whose scoring found
+    no champion, or all of them with ``conf["backlog"]``; flagged ``backlog``). No champion yet: the run's days are recorded as unscored (so their drift check
     goes ahead) and the task is skipped.
     """
     from airflow.sdk.exceptions import AirflowSkipException
@@ -78,7 +78,15 @@ def resolve_champion(**context: Any) -> list[dict[str, Any]]:
         if days:
             log.info("%s: recorded as unscored, so the daily check can go ahead", ", ".join(days))
         raise AirflowSkipException(f"{err} (partitions {', '.join(days) or 'none'})") from err
-    backlog = [d.isoformat() for d in unscored_days(cfg) if d.isoformat() not in days]
+    # After a promotion: the days whose scoring found no champion. A day validated meanwhile has
+    # its own run on the way (scoring it here too would race it). Asked by hand: every day
+    # without predictions.
+    recorded_only = not conf.get("backlog")
+    backlog = [
+        d.isoformat()
+        for d in unscored_days(cfg, recorded_only=recorded_only)
+        if d.isoformat() not in days
+    ]
     log.info("scoring %s with %s v%s (run %s)", days, model.name, model.version, model.run_id)
     if backlog:
         log.info(
