@@ -37,7 +37,7 @@ TRAIN_CONF = {
 }
 SCORE_TARGETS = [
     {"partition": "2026-01-11", "model_version": "4"},
-    {"partition": "2026-01-12", "model_version": "4"},
+    {"partition": "2026-01-12", "model_version": "4", "shadow_version": "5"},
 ]
 
 # Parses dags/ and prints, per heavy task, what the scheduler and a worker would see in this mode.
@@ -284,8 +284,9 @@ def test_score_partition_is_one_pod_per_partition(kubernetes_tasks) -> None:
     assert score["outlets"] == ["churn.predictions"]
     assert score["post_execute"]  # sets the predictions asset event from the pod's result
     assert [_check_pod(p)["args"][2:] for p in score["pods"]] == [
-        ["score", "--date", t["partition"], "--model-version", t["model_version"]]
-        for t in SCORE_TARGETS
+        ["score", "--date", "2026-01-11", "--model-version", "4"],
+        # A challenger in shadow: the same pod scores the day with it too.
+        ["score", "--date", "2026-01-12", "--model-version", "4", "--shadow-version", "5"],
     ]
 
 
@@ -303,9 +304,12 @@ def test_the_rendered_arguments_parse_with_the_real_cli(kubernetes_tasks) -> Non
     assert (args.dag_id, args.run_id, args.task_id) == ("churn__train", TRAIN_RUN_ID, "train_model")
     args = parser.parse_args(_container(empty)["args"])
     assert (args.date, args.since, args.window_days, args.algorithm, args.report_uri) == (None,) * 5
+    shadows = []
     for pod in kubernetes_tasks["score_partition"]["pods"]:
         args = parser.parse_args(_container(pod)["args"])
         assert args.command == "score" and args.model_version == "4"
+        shadows.append(args.shadow_version)
+    assert shadows == [None, "5"]
 
 
 PYTHON_TASK = "airflow.providers.standard.decorators.python._PythonDecoratedOperator"
@@ -411,7 +415,11 @@ def test_pod_results_equal_what_the_in_process_tasks_return(
                 "run_after": logical.isoformat()[:19],
             }
         ],
-        "score_targets": [{"partition": end.isoformat(), "model_version": "1"}],
+        "score_targets": [
+            {"partition": end.isoformat(), "model_version": "1"},
+            # v2, the challenger the pod below registers, scored in shadow beside the champion.
+            {"partition": end.isoformat(), "model_version": "1", "shadow_version": "2"},
+        ],
     }
     tasks = _inspect(tmp_path, spec, DRIFTLOOP__EXECUTION__MODE="kubernetes")
     pod_train = _run_pod_command(tasks["train_model"]["pods"][0], tmp_path / "train.json")
@@ -443,3 +451,28 @@ def test_pod_results_equal_what_the_in_process_tasks_return(
         k: v for k, v in local_score.items() if k != "seconds"
     }
     assert store.read_bytes(predictions) == local_bytes  # rescoring rewrote identical bytes
+
+    # The pod of a day with a challenger in shadow: the champion's result plus the shadow's, as
+    # the in-process task returns them (the shadow's from the same library call).
+    from driftloop.core.storage import SHADOW_PREDICTIONS
+    from driftloop.monitor.shadow import score_shadow, status_key
+
+    pod_shadow = _run_pod_command(tasks["score_partition"]["pods"][1], tmp_path / "shadow.json")
+    assert {k: v for k, v in pod_shadow.items() if k not in ("seconds", "shadow")} == {
+        k: v for k, v in local_score.items() if k != "seconds"
+    }
+    shadow = pod_shadow["shadow"]
+    assert (shadow["status"], shadow["model_version"], shadow["rows"]) == (
+        "scored",
+        "2",
+        local_score["rows"],
+    )
+    assert store.read_json(status_key(cfg, "2", end)) == shadow
+    shadow_key = f"{partition_prefix(SHADOW_PREDICTIONS, end)}/part-0.parquet"
+    assert set(store.read_table(SHADOW_PREDICTIONS, end)["model_version"]) == {"2"}
+    pod_bytes = store.read_bytes(shadow_key)
+    in_process = score_shadow(cfg, end, "2")
+    assert {k: v for k, v in in_process.items() if k != "seconds"} == {
+        k: v for k, v in shadow.items() if k != "seconds"
+    }
+    assert store.read_bytes(shadow_key) == pod_bytes

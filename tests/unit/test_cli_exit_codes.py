@@ -177,6 +177,8 @@ def test_score_needs_a_day_or_the_backlog_and_a_backlog_waits_for_a_champion(cfg
     from tests.support.data import write_days
 
     assert_one_line_error(run("score"), errors.EXIT_USAGE, "give --date DAY or --backlog")
+    shadow_alone = run("score", "--backlog", "--shadow-version", "2")
+    assert_one_line_error(shadow_alone, errors.EXIT_USAGE, "--shadow-version scores one day")
     empty = run("score", "--backlog")
     assert empty.returncode == 0 and json.loads(empty.stdout) == {"backlog": []}
     write_days(open_store(cfg.storage), cfg, 2, rows=50)

@@ -49,7 +49,8 @@ every validated day without predictions (days ingested while this DAG was paused
 Execution: with `execution.mode: kubernetes` in the pipeline config (or
 `DRIFTLOOP__EXECUTION__MODE=kubernetes` where the DAG is parsed), **score_partition** is a mapped
 KubernetesPodOperator: one pod per partition, running
-`driftloop score --date <day> --model-version <v>` in the project's image (the same mapping over
+`driftloop score --date <day> --model-version <v>` in the project's image (with
+`--shadow-version <c>` while a challenger is in shadow; the same mapping over
 resolve_champion's list as in-process, so a batched run scores each day in its own pod and one
 failed day retries alone). The pod's XCom is the same result the in-process task returns, and the
 worker sets the `predictions` asset event from it. resolve_champion stays in-process: it is a

@@ -93,7 +93,11 @@ def train_arguments(context: Any) -> list[str]:
 def score_arguments(target: dict[str, str]) -> list[str]:
     """``driftloop score`` arguments of one partition's pod (kubernetes mode)."""
     args = ["score", "--date", target["partition"], "--model-version", target["model_version"]]
-    return [*args, "--backlog"] if target.get("backlog") else args
+    if target.get("backlog"):
+        args.append("--backlog")
+    if target.get("shadow_version"):
+        args += ["--shadow-version", target["shadow_version"]]
+    return args
 
 
 def pod_task(

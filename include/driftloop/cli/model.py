@@ -198,6 +198,12 @@ def _score_args(p: argparse.ArgumentParser) -> None:
         type=_opt(int),
         help="rows per scoring batch (default: from a memory budget)",
     )
+    p.add_argument(
+        "--shadow-version",
+        type=_opt(str),
+        help="with --date: also score the day with this challenger in shadow, into "
+        "predictions/shadow/ (its failure is recorded, never fails the champion's scoring)",
+    )
 
 
 @command("score", "score one validated partition (or the backlog) into predictions/")(_score_args)
@@ -206,6 +212,9 @@ def _score(args: argparse.Namespace, cfg: PipelineConfig) -> int:
 
     if args.date is None and not args.backlog:
         print("driftloop score: give --date DAY or --backlog", file=sys.stderr)
+        return EXIT_USAGE
+    if args.shadow_version and args.date is None:
+        print("driftloop score: --shadow-version scores one day: give --date DAY", file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.date is None:
@@ -220,5 +229,10 @@ def _score(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         emit({"scored": False, "partition": day, "reason": str(err)})
         print(f"driftloop score: {err}", file=sys.stderr)
         return err.exit_code
-    emit(result.to_dict())  # exactly what the score DAG's score_partition task returns
+    out = result.to_dict()
+    if args.shadow_version:
+        from driftloop.monitor.shadow import score_shadow
+
+        out["shadow"] = score_shadow(cfg, args.date, args.shadow_version)
+    emit(out)  # exactly what the score DAG's score_partition task returns
     return 0

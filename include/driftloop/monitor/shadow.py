@@ -165,6 +165,37 @@ def status_key(cfg: PipelineConfig, version: str, day: date | str) -> str:
     return f"{SHADOW_STATUS_PREFIX}/{cfg.model_name}/v{version}/date={as_date(day)}.json"
 
 
+def score_shadow(cfg: PipelineConfig, day: date | str, version: str) -> dict[str, Any]:
+    """Score a partition with the challenger in shadow into ``predictions/shadow/``.
+
+    Never fails the champion's scoring: an error is logged and recorded (the partition then does
+    not count in the shadow comparison). The outcome (rows, or the error) goes to
+    :func:`status_key` and is returned.
+    """
+    import json
+
+    from driftloop.core.storage import open_store
+    from driftloop.model import scoring
+
+    try:
+        body = scoring.score_partition(cfg, day, version, zone=SHADOW_PREDICTIONS).to_dict()
+        body["status"] = "scored"
+    except Exception as err:
+        log.exception("shadow scoring of %s with v%s failed (the champion's stands)", day, version)
+        body = {
+            "status": "failed",
+            "partition": str(as_date(day)),
+            "model_version": version,
+            "error": str(err),
+        }
+    try:
+        store = open_store(cfg.storage)
+        store.write_bytes(status_key(cfg, version, day), json.dumps(body, sort_keys=True).encode())
+    except Exception:
+        log.exception("could not record the shadow scoring of %s", day)
+    return body
+
+
 def load_comparison(
     store: Store, cfg: PipelineConfig, day: date, version: str, champion_version: str
 ) -> PartitionComparison | None:
@@ -277,6 +308,7 @@ __all__ = [
     "compare",
     "load_comparison",
     "review",
+    "score_shadow",
     "status_key",
     "verdict",
 ]

@@ -20,7 +20,6 @@ __all__ = [
     "resolve_champion",
     "run_days",
     "score_partition",
-    "score_shadow",
     "with_shadow",
 ]
 
@@ -115,36 +114,11 @@ def with_shadow(cfg: Any, targets: list[dict[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
-def score_shadow(cfg: Any, day: str, version: str) -> dict[str, Any]:
-    """Score a partition with the challenger in shadow into ``predictions/shadow/``.
-
-    Never fails the champion's scoring: an error is logged and recorded (the partition then does
-    not count in the shadow comparison).
-    """
-    import json
-
-    from driftloop.core.storage import SHADOW_PREDICTIONS, open_store
-    from driftloop.model import scoring
-    from driftloop.monitor.shadow import status_key
-
-    try:
-        body = scoring.score_partition(cfg, day, version, zone=SHADOW_PREDICTIONS).to_dict()
-        body["status"] = "scored"
-    except Exception as err:
-        log.exception("shadow scoring of %s with v%s failed (the champion's stands)", day, version)
-        body = {"status": "failed", "partition": day, "model_version": version, "error": str(err)}
-    try:
-        store = open_store(cfg.storage)
-        store.write_bytes(status_key(cfg, version, day), json.dumps(body, sort_keys=True).encode())
-    except Exception:
-        log.exception("could not record the shadow scoring of %s", day)
-    return body
-
-
 def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
     """Write the predictions of one partition with the resolved model version."""
     from driftloop.core.logs import quiet_libraries
     from driftloop.model import scoring
+    from driftloop.monitor.shadow import score_shadow
 
     quiet_libraries()
     cfg = pipeline_config(context)
