@@ -16,7 +16,12 @@ from driftloop.model import registry
 from driftloop.model.gate import GateDecision
 from driftloop.model.train import train_model
 from driftloop.monitor.daily_check import mark_unscored
-from tests.integration.test_model_dags import _respond_when_awaiting, _states, _xcom
+from tests.integration.test_model_dags import (
+    _respond_when_awaiting,
+    _states,
+    _sweep_when_timed_out,
+    _xcom,
+)
 from tests.support.data import START, logical, write_days
 from tests.support.registry import register_version
 
@@ -46,6 +51,10 @@ def _predictions(labels: pd.DataFrame, scores: np.ndarray, version: str) -> pd.D
 @pytest.fixture
 def shadow_win(cfg_factory, airflow_db):
     """Champion v1; v2 in shadow since the first day, scored on both days, better on both."""
+    return _shadow_win(cfg_factory)
+
+
+def _shadow_win(cfg_factory, **overrides: str) -> tuple[Any, str, str]:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
@@ -54,7 +63,7 @@ def shadow_win(cfg_factory, airflow_db):
     with create_session() as session:  # the Airflow database outlives one test's registry
         session.query(DagRun).filter(DagRun.dag_id == "churn__promote").delete()
 
-    cfg = cfg_factory(**SHADOW)
+    cfg = cfg_factory(**SHADOW, **overrides)
     store = open_store(cfg.storage)
     write_days(store, cfg, 13, rows=300, label_delay=0)
     v1 = train_model(cfg, TRAIN_END, reason="test champion").model_version
@@ -200,3 +209,34 @@ def test_a_shadow_win_is_refused_once_the_champion_moved(dags, shadow_win) -> No
     # Nothing moved: v3 stays the champion, v2 in shadow (the next review stops it).
     assert registry.aliases(cfg) == {"champion": v3, "previous_champion": v1, "challenger": v2}
     assert registry.read_record(cfg, v2, "promote") is None
+
+
+def test_an_unanswered_shadow_win_times_out_and_ends_the_shadow(cfg_factory, airflow_db) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    cfg, v1, v2 = _shadow_win(cfg_factory, GATE__APPROVAL_TIMEOUT="2s", GATE__APPROVERS="[alice]")
+    bag = DagBag()  # parsed with this config: the request's timeout and approvers come from it
+    assert not bag.import_errors
+    _review(bag.dags)
+    (run,) = _promote_runs()
+    done: dict[str, Any] = {"cfg": cfg}
+    sweeper = threading.Thread(
+        target=_sweep_when_timed_out,
+        args=("churn__promote", "approve_shadow_win", done),
+        daemon=True,
+    )
+    sweeper.start()
+    pr = bag.dags["churn__promote"].test(run_conf=run.conf)
+    sweeper.join(timeout=5)
+    assert done["outsider"] == 403  # an admin who is not an approver cannot answer
+    assert done["swept"] and done["aliases_while_waiting"] == {"champion": v1, "challenger": v2}
+    states = _states(pr)
+    assert str(pr.state) == "success", states
+    assert states["approve_shadow_win"] == "success" and states["apply"] == "skipped"
+    # No answer is a "Reject" by the timeout: the shadow ends, the champion stays.
+    assert registry.aliases(cfg) == {"champion": v1}
+    assert registry.shadow_challenger(cfg) is None
+    reason = "not promoted: approval timed out after 2s"
+    rec = registry.read_record(cfg, v2, "rejected")
+    assert (rec["actor"], rec["reason"]) == ("airflow (no answer)", reason), rec
+    assert registry.get_version(cfg, v2).tags["driftloop.shadow"] == reason
