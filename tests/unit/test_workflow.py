@@ -139,3 +139,14 @@ def test_with_shadow_on_a_challenger_that_passes_the_gate_is_kept_in_shadow(cfg_
     assert record["since"] == since and record["decision"]["rule"] == "improvement"
     history = registry.decision_record(cfg, v2)["history"]
     assert [e["action"] for e in history] == ["gate", "shadow"]
+
+    # A newer training takes the challenger alias: the shadow of v2 ends, recorded (no version is
+    # left tagged "in shadow" without being scored).
+    third = train_step(cfg, TrainRequest(reason="third", hyperparameters=weak))
+    v3 = third.model_version
+    assert registry.aliases(cfg) == {"champion": v1, "challenger": v3}
+    assert registry.shadow_challenger(cfg) is None
+    ended = registry.read_record(cfg, v2, "rejected")
+    assert ended["reason"] == f"superseded: v{v3}, trained later, is the challenger now", ended
+    assert ended["actor"] == "driftloop"
+    assert registry.get_version(cfg, v2).tags["driftloop.shadow"] == ended["reason"]

@@ -107,7 +107,20 @@ def champion(cfg: PipelineConfig) -> ModelVersion | None:
 
 
 def set_challenger(cfg: PipelineConfig, version: str) -> None:
-    """Point ``challenger`` at a freshly registered version."""
+    """Point ``challenger`` at a freshly registered version.
+
+    Only the challenger behind the alias is scored in shadow: one still in shadow is superseded,
+    its shadow ended and recorded (outcome ``superseded``).
+    """
+    with champion_lock(cfg):
+        current = shadow_challenger(cfg)
+        if current is not None and current["version"] != str(version):
+            reason = f"v{version}, trained later, is the challenger now"
+            _end_shadow(cfg, current["version"], "superseded", reason, "driftloop")
+        _point_challenger(cfg, version)
+
+
+def _point_challenger(cfg: PipelineConfig, version: str) -> None:
     mlflow_client(cfg).set_registered_model_alias(cfg.model_name, CHALLENGER, str(version))
 
 
@@ -400,7 +413,7 @@ def shadow_challenger(cfg: PipelineConfig) -> dict[str, str] | None:
     """The challenger in shadow: ``{"version", "since", "champion_version"}``, or None.
 
     Only the version behind the ``challenger`` alias can be in shadow: a newer training moves the
-    alias, and the version it left is no longer scored.
+    alias and ends the shadow of the version it left (:func:`set_challenger`).
     """
     mv = version_by_alias(cfg, CHALLENGER)
     tags = (mv.tags or {}) if mv is not None else {}
@@ -424,7 +437,7 @@ def start_shadow(
     with champion_lock(cfg):
         client = mlflow_client(cfg)
         mv = get_version(cfg, version)
-        set_challenger(cfg, str(version))
+        _point_challenger(cfg, str(version))
         n = cfg.gate.shadow_partitions
         text = f"in shadow since {since} against champion {_v(decision.champion_version)}"
         tags = {
@@ -482,15 +495,27 @@ def end_shadow(
     ``outcome`` says how it ended (e.g. ``lost in shadow``, ``shadow timed out``).
     """
     with champion_lock(cfg):
-        client = mlflow_client(cfg)
-        mv = get_version(cfg, version)
-        if aliases(cfg).get(CHALLENGER) == str(version):
-            client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
-        client.set_model_version_tag(
-            cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000]
-        )
-        client.delete_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW_SINCE)
-        return _reject(cfg, str(version), f"{outcome}: {reason}", actor, on_day)
+        return _end_shadow(cfg, version, outcome, reason, actor, on_day)
+
+
+def _end_shadow(
+    cfg: PipelineConfig,
+    version: str,
+    outcome: str,
+    reason: str,
+    actor: str,
+    on_day: str | None = None,
+) -> dict[str, Any]:
+    """:func:`end_shadow` with the champion lock held."""
+    client = mlflow_client(cfg)
+    mv = get_version(cfg, version)
+    if aliases(cfg).get(CHALLENGER) == str(version):
+        client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
+    client.set_model_version_tag(
+        cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000]
+    )
+    client.delete_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW_SINCE)
+    return _reject(cfg, str(version), f"{outcome}: {reason}", actor, on_day)
 
 
 def record_shadow_win(
