@@ -112,12 +112,11 @@ def set_challenger(cfg: PipelineConfig, version: str) -> None:
     Only the challenger behind the alias is scored in shadow: one still in shadow is superseded,
     its shadow ended and recorded (outcome ``superseded``).
     """
-    with champion_lock(cfg):
-        current = shadow_challenger(cfg)
-        if current is not None and current["version"] != str(version):
-            reason = f"v{version}, trained later, is the challenger now"
-            _end_shadow(cfg, current["version"], "superseded", reason, "driftloop")
-        _point_challenger(cfg, version)
+    current = shadow_challenger(cfg)
+    if current is not None and current["version"] != str(version):
+        reason = f"v{version}, trained later, is the challenger now"
+        end_shadow(cfg, current["version"], "superseded", reason, "driftloop")
+    _point_challenger(cfg, version)
 
 
 def _point_challenger(cfg: PipelineConfig, version: str) -> None:
@@ -495,27 +494,15 @@ def end_shadow(
     ``outcome`` says how it ended (e.g. ``lost in shadow``, ``shadow timed out``).
     """
     with champion_lock(cfg):
-        return _end_shadow(cfg, version, outcome, reason, actor, on_day)
-
-
-def _end_shadow(
-    cfg: PipelineConfig,
-    version: str,
-    outcome: str,
-    reason: str,
-    actor: str,
-    on_day: str | None = None,
-) -> dict[str, Any]:
-    """:func:`end_shadow` with the champion lock held."""
-    client = mlflow_client(cfg)
-    mv = get_version(cfg, version)
-    if aliases(cfg).get(CHALLENGER) == str(version):
-        client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
-    client.set_model_version_tag(
-        cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000]
-    )
-    client.delete_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW_SINCE)
-    return _reject(cfg, str(version), f"{outcome}: {reason}", actor, on_day)
+        client = mlflow_client(cfg)
+        mv = get_version(cfg, version)
+        if aliases(cfg).get(CHALLENGER) == str(version):
+            client.delete_registered_model_alias(cfg.model_name, CHALLENGER)
+        client.set_model_version_tag(
+            cfg.model_name, mv.version, TAG_SHADOW, f"{outcome}: {reason}"[:5000]
+        )
+        client.delete_model_version_tag(cfg.model_name, mv.version, TAG_SHADOW_SINCE)
+        return _reject(cfg, str(version), f"{outcome}: {reason}", actor, on_day)
 
 
 def record_shadow_win(
