@@ -1,8 +1,9 @@
-"""The loop run by a real scheduler, as the tiers that start one see it: feed, wait, check.
+"""The loop run by a real scheduler, as the tiers that start one see it: deploy, feed, wait, check.
 
 Shared by the live tier (``airflow standalone`` on SQLite) and the Celery service tier (the compose
 stack run natively). ``server`` is either harness: anything with ``api(method, path, **kw)``
-(Airflow's REST API v2) and ``wait_for(probe, timeout, what, every)``.
+(Airflow's REST API v2) and ``wait_for(probe, timeout, what, every)``; ``LoopRun.deployed`` also
+starts, unpauses and stops it.
 
 A fresh deployment receives simulated days one after another, time compressed (the next day lands
 as soon as the previous one is validated); nobody triggers anything. The checks then read the
@@ -11,9 +12,13 @@ REST API, the storage and the MLflow registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
+
+import pytest
 
 from driftloop.core.pipelines import STAGES, dag_id
 
@@ -34,12 +39,95 @@ FAST = {
 }
 
 
+DAYS = 16
+SHIFT_DAY = 8  # index of the first day with shifted features
+ROWS = 1500
+
+
 class Server(Protocol):
     def api(self, method: str, path: str, **kwargs: Any) -> Any: ...
 
     def wait_for(
         self, probe: Callable[[], Any], timeout: float, what: str, every: float = 1.0
     ) -> Any: ...
+
+
+class Deployment(Server, Protocol):
+    """A harness the loop can be deployed on: ``AirflowServer`` or ``CeleryStack``."""
+
+    # The variables of its task processes (complete once started).
+    env: dict[str, str]
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+    def unpause(self, dag_id: str) -> None: ...
+
+    def dump_logs(self) -> str: ...
+
+
+class LoopRun:
+    """One run of the loop on a fresh deployment: ``DAYS`` days ending today, shifted from the
+    ``SHIFT_DAY``-th on. ``env`` goes to the harness; ``deployed()`` starts it, ``feed_and_settle()``
+    delivers the days; the timings of each step are printed at the end, pass or fail."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        # The last day is today: Airflow 3 runs a daily schedule's run for D at D 00:00, so the
+        # catchup runs are exactly these days (and each waits for its day to land).
+        start = datetime.now(UTC).date() - timedelta(days=DAYS - 1)
+        self.days = [start + timedelta(days=i) for i in range(DAYS)]
+        self.shift = self.days[SHIFT_DAY]
+        self.env = {"DRIFTLOOP__SCHEDULE__START_DATE": start.isoformat(), **FAST}
+        self.timings: dict[str, float] = {}
+        self._t0 = time.monotonic()
+        self.server: Deployment | None = None
+        self.cfg: Any = None
+        self.store: Any = None
+
+    def _mark(self, step: str) -> None:
+        self.timings[step] = time.monotonic() - self._t0
+
+    @contextlib.contextmanager
+    def deployed(self, server: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopRun]:
+        """Start ``server`` and unpause the loop's DAGs; on leaving, stop it (its logs printed
+        first if the block failed). ``cfg`` and ``store`` are the tasks' own: the test process
+        reads the store and the registry with the variables a task has."""
+        from driftloop.core.config import load_config
+        from driftloop.core.storage import open_store
+
+        try:
+            try:
+                server.start()
+                self._mark("ready")
+                drift_env = {k: v for k, v in server.env.items() if k.startswith("DRIFTLOOP")}
+                self.cfg = load_config(environ=drift_env)
+                for k, v in server.env.items():
+                    if k.startswith(("AWS_", "MLFLOW_")):  # S3 credentials and endpoints
+                        monkeypatch.setenv(k, v)
+                self.store = open_store(self.cfg.storage)
+                for dag in LOOP_DAGS:
+                    server.unpause(dag)
+                self.server = server
+                yield self
+                self._mark("checked")
+            except BaseException:
+                print(server.dump_logs())
+                raise
+            finally:
+                server.stop()
+        finally:
+            self._mark("total")
+            print(f"{self.name} timings (s):", {k: round(v, 1) for k, v in self.timings.items()})
+
+    def feed_and_settle(self) -> None:
+        """Deliver the days (``feed``) and wait until the last is checked and nothing runs."""
+        assert self.server is not None, "feed_and_settle() goes inside deployed()"
+        feed(self.server, self.store, self.cfg, self.days, self.shift, ROWS)
+        self._mark("landed")
+        wait_settled(self.server, self.store, self.days[-1])
+        self._mark("settled")
 
 
 def runs(server: Server, dag_id: str, last: date) -> list[dict[str, Any]]:

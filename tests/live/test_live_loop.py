@@ -10,69 +10,39 @@ and its promotion. Assertions go through the REST API, the MLflow registry and t
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.live.airflow_server import AirflowServer, log_text
 from tests.loop_checks import (
-    FAST,
-    LOOP_DAGS,
+    LoopRun,
     check_bootstrap_alarm_retrain,
     check_every_day_went_through,
     check_second_model_is_champion,
-    feed,
-    wait_settled,
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
-DAYS = 16
-SHIFT_DAY = 8  # index of the first day with shifted features
-ROWS = 1500
 
+def test_a_fresh_deployment_runs_the_whole_loop_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftloop.core.storage import PREDICTIONS, SCORING, VALIDATED
 
-def test_a_fresh_deployment_runs_the_whole_loop_by_itself(tmp_path: Path) -> None:
-    from driftloop.core.config import load_config
-    from driftloop.core.storage import open_store
-
-    t0 = time.monotonic()
-    # The last day is today: Airflow 3 runs a daily schedule's run for D at D 00:00, so the
-    # catchup runs are exactly these days (and each waits for its day to land).
-    start = datetime.now(UTC).date() - timedelta(days=DAYS - 1)
-    days = [start + timedelta(days=i) for i in range(DAYS)]
-    env = {
-        "DRIFTLOOP__SCHEDULE__START_DATE": start.isoformat(),
-        "DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        **FAST,
-    }
-    server = AirflowServer(tmp_path, env)
-    cfg = load_config(environ={k: v for k, v in server.env.items() if k.startswith("DRIFTLOOP")})
-    store = open_store(cfg.storage)
-    timings: dict[str, float] = {}
-    try:
-        server.start()
-        for dag_id in LOOP_DAGS:
-            server.unpause(dag_id)
-        timings["ready"] = time.monotonic() - t0
-
-        feed(server, store, cfg, days, days[SHIFT_DAY], ROWS)
-        timings["landed"] = time.monotonic() - t0
-        wait_settled(server, store, days[-1])
-        timings["settled"] = time.monotonic() - t0
+    loop = LoopRun("live loop")
+    tracking = {"DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    server = AirflowServer(tmp_path, {**loop.env, **tracking})
+    with loop.deployed(server, monkeypatch):
+        loop.feed_and_settle()
+        store, days = loop.store, loop.days
 
         check_every_day_went_through(server, store, days)
-        reports, _, retrain_day = check_bootstrap_alarm_retrain(
-            server, store, days, days[SHIFT_DAY]
-        )
-        check_second_model_is_champion(cfg)
+        reports, _, retrain_day = check_bootstrap_alarm_retrain(server, store, days, loop.shift)
+        check_second_model_is_champion(loop.cfg)
 
         # The first promotion's model event started a score run for the backlog: the days
         # validated before any champion existed were scored once, by version 1.
-        from driftloop.core.storage import PREDICTIONS, SCORING, VALIDATED
-
         assert store.partitions(PREDICTIONS) == store.partitions(VALIDATED)
         backlog = [
             d
@@ -97,10 +67,3 @@ def test_a_fresh_deployment_runs_the_whole_loop_by_itself(tmp_path: Path) -> Non
         # Days checked after the promotion compare against the new champion's profile.
         after = [d for d in days if d > retrain_day]
         assert {str(reports[d]["champion_version"]) for d in after} <= {"1", "2"}
-    except BaseException:
-        print(server.dump_logs())
-        raise
-    finally:
-        server.stop()
-        timings["total"] = time.monotonic() - t0
-        print("live loop timings (s):", {k: round(v, 1) for k, v in timings.items()})

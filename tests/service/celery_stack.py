@@ -45,6 +45,7 @@ from driftloop.local.stack import (
     free_port,
     log_tail,
     mlflow_ready,
+    mlflow_server_argv,
     stack_env,
     wait_until,
 )
@@ -217,25 +218,13 @@ class CeleryStack:
             )
 
         airflow = str(bindir / "airflow")
-        self._service(
-            "mlflow",
-            [
-                str(bindir / "mlflow"),
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.mlflow_port),
-                "--workers",
-                "1",
-                "--backend-store-uri",
-                self.pg_url(self.mlflow_db),
-                "--artifacts-destination",
-                f"s3://{self.bucket}/mlflow/artifacts",
-                "--allowed-hosts",
-                f"127.0.0.1:{self.mlflow_port},localhost:{self.mlflow_port}",
-            ],
-        ).start()
+        mlflow = mlflow_server_argv(
+            self.mlflow_port,
+            self.pg_url(self.mlflow_db),
+            artifacts_destination=f"s3://{self.bucket}/mlflow/artifacts",
+            allowed_hosts=[f"127.0.0.1:{self.mlflow_port}", f"localhost:{self.mlflow_port}"],
+        )
+        self._service("mlflow", mlflow).start()
         for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
             self._service(component, [airflow, component]).start()
         for name in self.workers:

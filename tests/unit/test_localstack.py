@@ -134,3 +134,27 @@ def test_port_checks(tmp_path: Path) -> None:
         with pytest.raises(stack.PortInUse, match=str(busy)):
             stack.start(tmp_path, port=busy, mlflow_port=stack.free_port())
     assert stack.port_free(stack.free_port())
+
+
+def test_mlflow_server_argv() -> None:
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    common = [mlflow, "server", "--host", "127.0.0.1", "--port", "5001", "--workers", "1"]
+    # The local stack: clients write artifacts next to the store.
+    local = stack.mlflow_server_argv(5001, "sqlite:///m.db", artifact_root="/h/mlruns")
+    assert local == [
+        *common,
+        *("--backend-store-uri", "sqlite:///m.db", "--default-artifact-root", "/h/mlruns"),
+    ]
+    # The compose shape: artifacts proxied to S3, the Host headers it is reached by.
+    proxied = stack.mlflow_server_argv(
+        5001,
+        "postgresql+psycopg2://u@h/db",
+        artifacts_destination="s3://b/mlflow/artifacts",
+        allowed_hosts=["127.0.0.1:5001", "localhost:5001"],
+    )
+    assert proxied == [
+        *common,
+        *("--backend-store-uri", "postgresql+psycopg2://u@h/db"),
+        *("--artifacts-destination", "s3://b/mlflow/artifacts"),
+        *("--allowed-hosts", "127.0.0.1:5001,localhost:5001"),
+    ]

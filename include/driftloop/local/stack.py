@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -407,6 +407,31 @@ def stack_env(
     return env
 
 
+def mlflow_server_argv(
+    port: int,
+    backend_store_uri: str,
+    *,
+    artifact_root: str | None = None,
+    artifacts_destination: str | None = None,
+    allowed_hosts: Sequence[str] = (),
+) -> list[str]:
+    """The ``mlflow server`` command of a stack: this venv's mlflow on 127.0.0.1, one worker.
+
+    ``artifact_root``: where clients write artifacts themselves (the local stack: next to the
+    store). ``artifacts_destination``: the server proxies artifacts to it (compose: S3).
+    ``allowed_hosts``: the Host headers the server accepts, when its defaults do not cover them.
+    """
+    argv = [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--workers", "1", "--backend-store-uri", backend_store_uri]
+    if artifact_root is not None:
+        argv += ["--default-artifact-root", artifact_root]
+    if artifacts_destination is not None:
+        argv += ["--artifacts-destination", artifacts_destination]
+    if allowed_hosts:
+        argv += ["--allowed-hosts", ",".join(allowed_hosts)]
+    return argv
+
+
 def start(
     home: Path,
     *,
@@ -593,20 +618,9 @@ def supervise(home: Path, port: int, mlflow_port: int) -> int:
             ),
             Service(
                 "mlflow",
-                [
-                    str(bindir / "mlflow"),
-                    "server",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(mlflow_port),
-                    "--workers",
-                    "1",
-                    "--backend-store-uri",
-                    cfg.tracking_uri(),
-                    "--default-artifact-root",
-                    cfg.artifact_location(),
-                ],
+                mlflow_server_argv(
+                    mlflow_port, cfg.tracking_uri(), artifact_root=cfg.artifact_location()
+                ),
                 env,
                 home / LOG_DIR / "mlflow.log",
             ),
