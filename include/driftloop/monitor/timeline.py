@@ -74,11 +74,19 @@ class Check:
     fired: tuple[str, ...] = ()
 
     @property
+    def suppressed(self) -> bool:
+        """Signals fired but the policy held the retrain back (cooldown, a training running)."""
+        return not self.retrain and not self.pending and self.reason.startswith("suppressed:")
+
+    @property
     def verdict(self) -> str:
         """The decision in a word or two."""
         if self.retrain:
             return "retrain"
-        return "retrain pending" if self.pending else "no retrain"
+        if self.pending:
+            return "retrain pending"
+        # "no retrain" beside the signals that fired would read as if they were ignored.
+        return "retrain suppressed" if self.suppressed else "no retrain"
 
 
 @dataclass(frozen=True)
