@@ -54,7 +54,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:15px;margin:0 0 6px;color:#334}
 vertical-align:middle}.legend i.box{height:10px;border:0;width:12px}
 svg text{font-family:inherit}
 table{border-collapse:collapse;width:100%;font-size:13px}
-td:nth-child(-n+3),.log td:nth-child(-n+6){white-space:nowrap}
+td:nth-child(-n+3),.log td:nth-child(-n+6){white-space:nowrap}.log td:nth-child(8){min-width:180px}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef0f2;vertical-align:top}
 th{position:sticky;top:0;background:#f5f7fa;font-weight:600}
 .log{max-height:560px;overflow:auto;border:1px solid #e4e7eb;border-radius:8px}
