@@ -360,3 +360,18 @@ def test_a_suppressed_retrain_says_so_beside_the_signals_that_fired(tmp_path) ->
     assert "roc_auc 0.85 → 0.78 estimated" in log["2026-03-02"] and "-&gt;" not in page
     # The estimate card says the drop and what it is measured against.
     assert "<b>0.780</b><span>estimated roc_auc: drop vs holdout 0.850</span>" in page
+
+
+def test_a_version_whose_gate_failed_says_so_on_its_marker(tmp_path) -> None:
+    store = open_store(str(tmp_path / "data"))
+    for i in range(3):
+        _validated(store, d(i), 300)
+        _write_report(store, d(i), _report(d(i), "1", {}))
+    _record(store, "2", "gate", d(1), decision={"promote": False, "reason": "below the floor"})
+    t = build_timeline(store, "churn", MODEL)
+    (marker,) = t.markers
+    assert (marker.kind, marker.note) == ("trained", "gate failed")
+    texts = ["".join(e.itertext()) for e in _svgs(render_timeline(t, str))[0].iter()
+             if e.tag.endswith("text")]  # fmt: skip
+    # Not a bare "trained v2" beside v1's band, as if v2 were on its way in.
+    assert "trained v2, gate failed" in texts, texts

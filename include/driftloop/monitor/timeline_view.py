@@ -173,7 +173,8 @@ def _label_rows(axis: _Axis, markers: list[Marker]) -> list[tuple[int, bool]]:
 
 
 def _marker_label(m: Marker) -> str:
-    return MARKER_STYLE[m.kind][2] + (f" v{m.version}" if m.version else "")
+    label = MARKER_STYLE[m.kind][2] + (f" v{m.version}" if m.version else "")
+    return f"{label}, {m.note}" if m.note else label
 
 
 def _versions_chart(t: Timeline, axis: _Axis) -> str:
