@@ -43,7 +43,7 @@ color:#1f2933;background:#fff;font-size:14px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:15px;margin:0 0 6px;color:#334}
 .sub{color:#616e7c;margin:0 0 16px}
 .cards{display:flex;flex-wrap:wrap;gap:8px;margin:0 0 14px}
-.card{flex:1 1 112px;border:1px solid #e4e7eb;border-radius:8px;padding:6px 10px}
+.card{flex:1 1 112px;max-width:220px;border:1px solid #e4e7eb;border-radius:8px;padding:6px 10px}
 .card b{display:block;font-size:17px;white-space:nowrap}
 .card span{color:#616e7c;font-size:11px}
 .chart{border:1px solid #e4e7eb;border-radius:8px;padding:10px 12px 4px;margin:0 0 12px}
