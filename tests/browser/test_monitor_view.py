@@ -64,6 +64,9 @@ def test_cards_and_decision_log_read_on_a_narrow_window(tmp_path: Path, browser:
     )
     assert spill == [], spill
     assert page.locator(".card b", has_text="retrain suppressed").count() == 1
+    # ... and a card alone on a wrapped row does not stretch across the page.
+    widths = page.eval_on_selector_all(".card", "cards => cards.map(c => c.offsetWidth)")
+    assert max(widths) <= 242, widths  # 220px and its padding and border
     # The decision log: day, champion, drift share, prediction PSI, live / holdout and the estimate
     # each on one line ("0.771 /" above "0.850" read as two numbers); the reason may wrap.
     rows = page.locator(".log tbody tr")
