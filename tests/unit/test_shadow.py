@@ -94,6 +94,14 @@ def test_shadow_evidence_shows_each_partition_on_the_same_rows() -> None:
 
     v = verdict([_c(10, 0.80, 0.84), _c(11, 0.80, 0.70)], GATE, since=DAY, today=date(2026, 1, 14))
     text = shadow_evidence({"since": "2026-01-10", **v.to_dict()}, metric_table())
-    assert text.startswith("**In shadow since 2026-01-10:** lost in shadow: roc_auc over 2")
-    assert "| 2026-01-10 | 1000 | 0.8400 | 0.8000 (v1) | +0.0400 |" in text
-    assert "| 2026-01-11 | 1000 | 0.7000 | 0.8000 (v1) | -0.1000 |" in text
+    # The outcome leads, once ("In shadow since ...: lost in shadow: ..." said it twice).
+    assert text.startswith("**Lost in shadow** (since 2026-01-10): roc_auc over 2"), text
+    assert text.lower().count("in shadow") == 1
+    assert "same labelled rows of each live partition" in text
+    # Both value columns name the metric; row counts with a thousands separator, as the view has.
+    assert "| partition | rows | challenger roc_auc | champion roc_auc | change |" in text
+    assert "| 2026-01-10 | 1,000 | 0.8400 | 0.8000 (v1) | +0.0400 |" in text
+    assert "| 2026-01-11 | 1,000 | 0.7000 | 0.8000 (v1) | -0.1000 |" in text
+    waiting = verdict([_c(10, 0.80, 0.84)], GATE, since=DAY, today=date(2026, 1, 11))
+    text = shadow_evidence({"since": "2026-01-10", **waiting.to_dict()}, metric_table())
+    assert text.startswith("**In shadow since 2026-01-10:** 1/2 labelled partitions compared.")

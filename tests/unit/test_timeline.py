@@ -288,7 +288,16 @@ def test_rendering_draws_the_markers_bands_and_decision_log(history: Store) -> N
     assert "estimated roc_auc 0.7800 before labels (cbpe, v1; the day alone 0.7700)" in estimated[2]
     assert "drop beyond tolerance: estimated roc_auc 0.78 below holdout 0.85" in estimated[2]
     assert "within tolerance" in estimated[0]
-    assert "estimated" in page and "(orange)" in page
+    # Hovering an estimate whose report gives no reason still says what the drop is against.
+    assert estimated[0].endswith("; within tolerance (holdout 0.8500)"), estimated[0]
+    # The chart's own legend names its three lines, in the colours they are drawn with.
+    section = page.split("<h2>Live performance</h2>")[1].split("</div>")[0]
+    keys = re.findall(r'border-color:(#[0-9a-f]+);[^"]*"></i>([^<]+)</span>', section)
+    assert keys == [("#1f5fa8", "live roc_auc"), (ESTIMATE_COLOUR, "roc_auc estimated before labels"),
+                    ("#9aa5b1", "champion&#x27;s holdout roc_auc")], keys  # fmt: skip
+    assert set(lines) == {colour for colour, _ in keys}
+    # The estimate card is read against the holdout.
+    assert "<b>0.860</b><span>estimated roc_auc (holdout 0.850)</span>" in page
     # The decision log: newest first, every checked day with its reason and report link.
     log = re.findall(r'<tr class="([a-z]*)" data-day="([0-9-]+)">(.*?)</tr>', page, flags=re.S)
     assert [day for _, day, _ in log] == ["2026-03-07", "2026-03-05", "2026-03-03", "2026-03-02",
@@ -326,3 +335,43 @@ def test_hundreds_of_days_build_and_render_fast(tmp_path) -> None:
     assert sum(c.estimated is not None for _, c in t.checks) == n
     print(f"{n} days: built in {built:.3f} s, rendered in {rendered:.3f} s")
     assert built < 3.0 and rendered < 1.0, (built, rendered)
+
+
+def test_a_suppressed_retrain_says_so_beside_the_signals_that_fired(tmp_path) -> None:
+    store = open_store(str(tmp_path / "data"))
+    reason = (
+        "suppressed: cooldown until 2026-03-09 (estimated drop: roc_auc 0.85 -> 0.78 estimated)"
+    )
+    for i, (why, fired) in enumerate([("no drift", ()), (reason, ("estimated_drop",))]):
+        _validated(store, d(i), 300)
+        _write_report(store, d(i), _report(d(i), "1", {}, reason=why, estimated=0.78, fired=fired))
+    t = build_timeline(store, "churn", MODEL)
+    assert [(c.verdict, c.suppressed) for _, c in t.checks] == [
+        ("no retrain", False),
+        ("retrain suppressed", True),
+    ]
+    page = render_timeline(t, lambda day: f"/r/{day}")
+    log = dict(re.findall(r'data-day="([0-9-]+)">(.*?)</tr>', page, flags=re.S))
+    # Not "no retrain" beside a fired signal, as if the signal had been ignored.
+    assert '<span class="pill p-suppressed">retrain suppressed</span>' in log["2026-03-02"]
+    assert '<span class="pill p-none">no retrain</span>' in log["2026-03-01"]
+    assert "<b>retrain suppressed</b><span>on 2026-03-02</span>" in page  # the card
+    # The reason's arrow is one character: a wrapped line cannot split it into "-" and "> 0.78".
+    assert "roc_auc 0.85 → 0.78 estimated" in log["2026-03-02"] and "-&gt;" not in page
+    # The estimate card says the drop and what it is measured against.
+    assert "<b>0.780</b><span>estimated roc_auc: drop vs holdout 0.850</span>" in page
+
+
+def test_a_version_whose_gate_failed_says_so_on_its_marker(tmp_path) -> None:
+    store = open_store(str(tmp_path / "data"))
+    for i in range(3):
+        _validated(store, d(i), 300)
+        _write_report(store, d(i), _report(d(i), "1", {}))
+    _record(store, "2", "gate", d(1), decision={"promote": False, "reason": "below the floor"})
+    t = build_timeline(store, "churn", MODEL)
+    (marker,) = t.markers
+    assert (marker.kind, marker.note) == ("trained", "gate failed")
+    texts = ["".join(e.itertext()) for e in _svgs(render_timeline(t, str))[0].iter()
+             if e.tag.endswith("text")]  # fmt: skip
+    # Not a bare "trained v2" beside v1's band, as if v2 were on its way in.
+    assert "trained v2, gate failed" in texts, texts

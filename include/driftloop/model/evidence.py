@@ -122,17 +122,27 @@ def shadow_evidence(verdict: Mapping[str, Any], table: MetricTable) -> str:
     compared = verdict.get("compared") or []
     metric = compared[0]["metric"] if compared else "?"
     arrow = " (lower is better)" if metric in table.lower_is_better else ""
+    since, reason = verdict.get("since", "?"), str(verdict.get("reason", ""))
+    # "won in shadow: roc_auc over ..." leads in bold rather than after "In shadow since ...:",
+    # which said "shadow" twice in one breath.
+    outcome, sep, detail = reason.partition(": ")
+    if sep and "shadow" in outcome:
+        lead = f"**{outcome[:1].upper()}{outcome[1:]}** (since {since}): {detail}."
+    else:
+        lead = f"**In shadow since {since}:** {reason}."
     lines = [
-        f"**In shadow since {verdict.get('since', '?')}:** {verdict.get('reason', '')}.",
+        lead,
         "",
-        f"| partition | rows | challenger {metric}{arrow} | champion | change |",
+        "Both models on the same labelled rows of each live partition (change: + is better):",
+        "",
+        f"| partition | rows | challenger {metric}{arrow} | champion {metric} | change |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for c in compared:
         new, old = c.get("challenger"), c.get("champion")
         change = "" if None in (new, old) else f"{-table.regression(metric, new, old):+.4f}"
         lines.append(
-            f"| {c['partition']} | {c['rows']} | {_num(new)} | "
+            f"| {c['partition']} | {c['rows']:,} | {_num(new)} | "
             f"{_num(old)} (v{c['champion_version']}) | {change} |"
         )
     return "\n".join(lines)

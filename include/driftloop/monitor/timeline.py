@@ -74,11 +74,19 @@ class Check:
     fired: tuple[str, ...] = ()
 
     @property
+    def suppressed(self) -> bool:
+        """Signals fired but the policy held the retrain back (cooldown, a training running)."""
+        return not self.retrain and not self.pending and self.reason.startswith("suppressed:")
+
+    @property
     def verdict(self) -> str:
         """The decision in a word or two."""
         if self.retrain:
             return "retrain"
-        return "retrain pending" if self.pending else "no retrain"
+        if self.pending:
+            return "retrain pending"
+        # "no retrain" beside the signals that fired would read as if they were ignored.
+        return "retrain suppressed" if self.suppressed else "no retrain"
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,7 @@ class Marker:
     kind: MarkerKind
     version: str | None
     text: str
+    note: str = ""  # a word or two the label adds (a version whose gate failed: "gate failed")
 
 
 @dataclass
@@ -263,9 +272,10 @@ def _record_markers(records: list[dict[str, Any]], days: list[Day]) -> list[Mark
         if action == "gate" and day is not None:
             verdict = "passed" if (r.get("decision") or {}).get("promote") else "failed"
             why = (r.get("decision") or {}).get("reason") or ""
-            out.append(
-                Marker(day, "trained", version, f"v{version} trained; gate {verdict}: {why}")
-            )
+            text = f"v{version} trained; gate {verdict}: {why}"
+            # Without it "trained v2" beside v1's band reads as if v2 were on its way in.
+            note = "" if verdict == "passed" else "gate failed"
+            out.append(Marker(day, "trained", version, text, note))
         elif action == "promote" and r.get("changed", True) and day is not None:
             out.append(Marker(day, "promoted", version, f"v{version} promoted: {reason}"))
         elif action == "rejected" and day is not None:

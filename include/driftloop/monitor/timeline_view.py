@@ -42,9 +42,8 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;p
 color:#1f2933;background:#fff;font-size:14px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:15px;margin:0 0 6px;color:#334}
 .sub{color:#616e7c;margin:0 0 16px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(112px,1fr));gap:8px;
-margin:0 0 14px}
-.card{border:1px solid #e4e7eb;border-radius:8px;padding:6px 10px}
+.cards{display:flex;flex-wrap:wrap;gap:8px;margin:0 0 14px}
+.card{flex:1 1 112px;max-width:220px;border:1px solid #e4e7eb;border-radius:8px;padding:6px 10px}
 .card b{display:block;font-size:17px;white-space:nowrap}
 .card span{color:#616e7c;font-size:11px}
 .chart{border:1px solid #e4e7eb;border-radius:8px;padding:10px 12px 4px;margin:0 0 12px}
@@ -55,14 +54,14 @@ margin:0 0 14px}
 vertical-align:middle}.legend i.box{height:10px;border:0;width:12px}
 svg text{font-family:inherit}
 table{border-collapse:collapse;width:100%;font-size:13px}
-td:nth-child(-n+3){white-space:nowrap}
+td:nth-child(-n+3),.log td:nth-child(-n+6){white-space:nowrap}.log td:nth-child(8){min-width:180px}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef0f2;vertical-align:top}
 th{position:sticky;top:0;background:#f5f7fa;font-weight:600}
 .log{max-height:560px;overflow:auto;border:1px solid #e4e7eb;border-radius:8px}
 tr.retrain td{background:#fff4e8}tr.pending td{background:#fdfbe6}
 .pill{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;white-space:nowrap}
 .p-retrain{background:#f8d7b4;color:#7a3e00}.p-pending{background:#f6eeb0;color:#5c4d00}
-.p-none{background:#e6ebf0;color:#3e4c59}
+.p-none{background:#e6ebf0;color:#3e4c59}.p-suppressed{background:#efe4d6;color:#6b4a1f}
 .p-drift{background:#fbd5d2;color:#8a1c12}.p-ok{background:#d8efdf;color:#1d5c33}
 .p-wait{background:#eceff3;color:#52606d}
 .p-signal{background:#fff;border:1px solid #cbd2d9;color:#3e4c59;font-size:11px}
@@ -174,7 +173,8 @@ def _label_rows(axis: _Axis, markers: list[Marker]) -> list[tuple[int, bool]]:
 
 
 def _marker_label(m: Marker) -> str:
-    return MARKER_STYLE[m.kind][2] + (f" v{m.version}" if m.version else "")
+    label = MARKER_STYLE[m.kind][2] + (f" v{m.version}" if m.version else "")
+    return f"{label}, {m.note}" if m.note else label
 
 
 def _versions_chart(t: Timeline, axis: _Axis) -> str:
@@ -398,11 +398,12 @@ def _metric_chart(t: Timeline, axis: _Axis) -> str | None:
     ]
     estimated = [(d, c.estimated, _estimate_tip(d, c, metric)) for d, c in t.checks
                  if c.estimated is not None]  # fmt: skip
+    (live_c, live_d, _), (est_c, est_d, _), (hold_c, hold_d, _) = PERF_LINES
     return _series_chart(
         t,
         axis,
         metric,
-        [("#9aa5b1", "5 4", holdout), (ESTIMATE_COLOUR, "", estimated), ("#1f5fa8", "", live)],
+        [(hold_c, hold_d, holdout), (est_c, est_d, estimated), (live_c, live_d, live)],
     )
 
 
@@ -411,6 +412,8 @@ def _estimate_tip(d: date, c: Check, metric: str) -> str:
     day = f"; the day alone {c.estimated_day:.4f}" if c.estimated_day is not None else ""
     verdict = "drop beyond tolerance" if c.estimate_drop else "within tolerance"
     why = f": {c.estimate_reason}" if c.estimate_reason else ""
+    if not why and c.holdout is not None:
+        why = f" (holdout {c.holdout:.4f})"
     return (
         f"{d}: estimated {metric} {_num(c.estimated, 4)} before labels "
         f"({c.estimate_method or 'estimate'}, v{c.champion_version}{day}); {verdict}{why}"
@@ -455,6 +458,8 @@ def _status_pill(c: Check) -> str:
 
 def _decision_pill(c: Check) -> str:
     cls = "p-retrain" if c.retrain else ("p-pending" if c.pending else "p-none")
+    if c.suppressed:
+        cls = "p-suppressed"
     return f'<span class="pill {cls}">{_e(c.verdict)}</span>'
 
 
@@ -463,6 +468,12 @@ def _fired(c: Check) -> str:
     return "".join(
         f' <span class="pill p-signal">{_e(name.replace("_", " "))}</span>' for name in c.fired
     )
+
+
+def _reason(text: str) -> str:
+    """A policy reason as HTML; its arrows (``0.794 -> 0.681``) drawn as one character, so a
+    wrapped line never breaks one in two."""
+    return _e(text).replace(" -&gt; ", " → ")
 
 
 def _decision_log(t: Timeline, report_url: Callable[[date], str]) -> str:
@@ -479,7 +490,7 @@ def _decision_log(t: Timeline, report_url: Callable[[date], str]) -> str:
             f'<tr class="{cls}" data-day="{d}"><td>{d}</td><td>{version}</td>'
             f"<td>{_status_pill(c)} {_num(c.drift_share, 2)}</td><td>{_num(c.prediction_psi)}</td>"
             f"<td>{perf}</td><td class='est'>{estimate}</td><td>{_decision_pill(c)}{_fired(c)}</td>"
-            f"<td>{_e(c.reason)}</td>"
+            f"<td>{_reason(c.reason)}</td>"
             f'<td><a href="{_e(report_url(d))}">report</a></td></tr>'
         )
     if not rows:
@@ -524,8 +535,17 @@ def _cards(t: Timeline) -> str:
     ]
     if last is not None:
         cards.insert(1, (last[1].verdict, f"on {last[0]}"))
-        if last[1].estimated is not None:
-            cards.insert(2, (_num(last[1].estimated), f"estimated {t.metric or 'metric'}"))
+        c = last[1]
+        if c.estimated is not None:
+            # Beside the holdout it is read against (a number alone says nothing of a drop).
+            label = f"estimated {t.metric or 'metric'}"
+            if c.estimate_drop:
+                label += ": drop" + (
+                    f" vs holdout {_num(c.holdout)}" if c.holdout is not None else ""
+                )
+            elif c.holdout is not None:
+                label += f" (holdout {_num(c.holdout)})"
+            cards.insert(2, (_num(c.estimated), label))
     return (
         "<div class='cards'>"
         + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards)
@@ -549,10 +569,30 @@ def _legend() -> str:
     return f"<div class='legend'>{marks}{boxes}</div>"
 
 
-def _section(title: str, body: str | None, note: str = "", empty: str = "") -> str:
+PERF_LINES = (  # the live performance chart's lines: colour, dash, label
+    ("#1f5fa8", "", "live {}"),
+    (ESTIMATE_COLOUR, "", "{} estimated before labels"),
+    ("#9aa5b1", "5 4", "champion's holdout {}"),
+)
+
+
+def _line_legend(lines: Iterable[tuple[str, str, str]], metric: str) -> str:
+    """A chart's own legend: one swatch per line."""
+    items = "".join(
+        f'<span class="line-key"><i style="border-color:{c};border-top-style:'
+        f'{"dashed" if d else "solid"}"></i>{_e(name.format(metric))}</span>'
+        for c, d, name in lines
+    )
+    return f"<div class='legend'>{items}</div>"
+
+
+def _section(
+    title: str, body: str | None, note: str = "", empty: str = "", legend: str = ""
+) -> str:
     """A chart with its title and note; ``empty`` says why there is no chart (None body)."""
     note_html = f"<p class='note'>{_e(note if body is not None else empty)}</p>"
-    return f"<div class='chart'><h2>{_e(title)}</h2>{note_html}{body or ''}</div>"
+    key = legend if body is not None else ""
+    return f"<div class='chart'><h2>{_e(title)}</h2>{note_html}{key}{body or ''}</div>"
 
 
 def render_timeline(
@@ -601,14 +641,16 @@ def render_timeline(
         _section(
             "Live performance",
             _metric_chart(t, axis),
-            f"Live {metric} on labelled rows (blue) and {metric} estimated before the labels "
-            f"(orange) vs the champion's holdout {metric} (grey dashed)."
+            f"Live {metric} on the rows labelled so far (labels come late, so it lags), {metric} "
+            f"estimated from the scores before their labels, and the champion's holdout "
+            f"{metric}."
             + (
                 ""
                 if any(c.live is not None for _, c in t.checks)
                 else " No live value yet: too few labelled rows of the champion's predictions."
             ),
             "No champion checked yet.",
+            _line_legend(PERF_LINES, t.metric or "metric"),
         ),
         _section("Rows validated and quarantined", _rows_chart(t, axis)),
         "<div class='chart'><h2>Registry events</h2>" + _events(t) + "</div>",
