@@ -375,3 +375,15 @@ def test_a_version_whose_gate_failed_says_so_on_its_marker(tmp_path) -> None:
              if e.tag.endswith("text")]  # fmt: skip
     # Not a bare "trained v2" beside v1's band, as if v2 were on its way in.
     assert "trained v2, gate failed" in texts, texts
+
+
+def test_a_metric_of_zero_is_shown_not_taken_for_missing(tmp_path) -> None:
+    store = open_store(str(tmp_path / "data"))
+    _validated(store, d(0), 300)
+    body = _report(d(0), "1", {}, live=0.0)
+    body["performance"]["holdout"] = {}  # no holdout figure for this metric
+    _write_report(store, d(0), body)
+    t = build_timeline(store, "churn", MODEL)
+    page = render_timeline(t, lambda day: f"/r/{day}")
+    log = dict(re.findall(r'data-day="([0-9-]+)">(.*?)</tr>', page, flags=re.S))
+    assert "0.000 / –" in log["2026-03-01"], log["2026-03-01"]

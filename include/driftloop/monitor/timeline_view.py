@@ -482,7 +482,8 @@ def _decision_log(t: Timeline, report_url: Callable[[date], str]) -> str:
     for d, c in reversed(t.checks):
         cls = "retrain" if c.retrain else ("pending" if c.pending else "")
         version = f"v{_e(c.champion_version)}" if c.champion_version else "none"
-        perf = f"{_num(c.live)} / {_num(c.holdout)}" if c.live or c.holdout else "–"
+        known = c.live is not None or c.holdout is not None  # a metric may well be 0
+        perf = f"{_num(c.live)} / {_num(c.holdout)}" if known else "–"
         estimate = _num(c.estimated)
         if c.estimate_drop:
             estimate += ' <span class="pill p-drift">drop</span>'
