@@ -28,18 +28,26 @@ FAST = {
 TRAIN_END = START + timedelta(days=9)
 
 
-@pytest.fixture
-def champion_env(cfg_factory):
-    """The store after: a champion trained on 10 stationary days is promoted; 3 shifted days follow."""
+def _champion_then_shift(cfg_factory, stationary_days: int) -> tuple[Any, Any]:
+    """Config and store: ``stationary_days`` labelled days, a champion trained to TRAIN_END and
+    promoted, then three covariate-shifted days."""
     from driftloop.core.storage import open_store
 
     cfg = cfg_factory(**FAST)
     store = open_store(cfg.storage)
-    write_days(store, cfg, 13, rows=800, label_delay=0)
+    write_days(store, cfg, stationary_days, rows=800, label_delay=0)
     result = train_model(cfg, TRAIN_END, reason="test champion")
     registry.promote(cfg, result.model_version, reason="test", actor="pytest")
-    shifted = synth.Scenario("covariate_shift", drift_start=START + timedelta(days=13))
-    write_days(store, cfg, 3, start=START + timedelta(days=13), rows=800, scenario=shifted)
+    shift_start = START + timedelta(days=stationary_days)
+    shifted = synth.Scenario("covariate_shift", drift_start=shift_start)
+    write_days(store, cfg, 3, start=shift_start, rows=800, scenario=shifted)
+    return cfg, store
+
+
+@pytest.fixture
+def champion_env(cfg_factory):
+    """The store after: a champion trained on 10 stationary days is promoted; 3 shifted days follow."""
+    cfg, store = _champion_then_shift(cfg_factory, stationary_days=13)
     # Through scoring (the check waits for that); no predictions, so only feature drift counts.
     mark_unscored(cfg, [(START + timedelta(days=i)).isoformat() for i in range(16)], "test")
     return store
@@ -170,15 +178,7 @@ def test_no_drift_skips_the_trigger(dags, champion_env) -> None:
 
 def _scored_shift(cfg_factory, dags) -> tuple[Any, Any]:
     """A promoted champion, then three shifted days scored by the score DAG (labels not yet in)."""
-    from driftloop.core.storage import open_store
-
-    cfg = cfg_factory(**FAST)
-    store = open_store(cfg.storage)
-    write_days(store, cfg, 10, rows=800, label_delay=0)
-    result = train_model(cfg, TRAIN_END, reason="test champion")
-    registry.promote(cfg, result.model_version, reason="test", actor="pytest")
-    shifted = synth.Scenario("covariate_shift", drift_start=START + timedelta(days=10))
-    write_days(store, cfg, 3, start=START + timedelta(days=10), rows=800, scenario=shifted)
+    cfg, store = _champion_then_shift(cfg_factory, stationary_days=10)
     for i in range(10, 13):
         day = START + timedelta(days=i)
         run = dags["churn__score"].test(logical_date=logical(day), run_conf={"date": str(day)})

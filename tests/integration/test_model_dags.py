@@ -113,6 +113,16 @@ def _awaiting(dag_id: str, task_id: str, session: Any) -> Any:
     )
 
 
+def _test_while(dag: Any, answer: Any, args: tuple[Any, ...], **test_kwargs: Any) -> Any:
+    """``dag.test(**test_kwargs)`` with ``answer(*args)`` in a thread beside it (a reviewer, or the
+    timeout sweep): dag.test() keeps polling while the approval task waits in AWAITING_INPUT."""
+    thread = threading.Thread(target=answer, args=args, daemon=True)
+    thread.start()
+    dr = dag.test(**test_kwargs)
+    thread.join(timeout=5)
+    return dr
+
+
 def _respond_when_awaiting(
     dag_id: str, task_id: str, option: str, done: dict[str, Any], reason: str | None = None
 ) -> None:
@@ -155,17 +165,13 @@ def test_approval_gates_promotion(dags, env, option: str) -> None:
     # dag.test() keeps polling while the approval task is parked in AWAITING_INPUT; a reviewer thread
     # answers it the way the Required Actions page does, then the run resumes.
     note = "looks right" if option == "Approve" else "holdout too small to trust"
-    reviewer = threading.Thread(
-        target=_respond_when_awaiting,
-        args=("churn__train", "approve_promotion", option, done, note),
-        daemon=True,
-    )
-    reviewer.start()
-    dr = dags["churn__train"].test(
+    dr = _test_while(
+        dags["churn__train"],
+        _respond_when_awaiting,
+        ("churn__train", "approve_promotion", option, done, note),
         logical_date=logical(END),
         run_conf={"date": END.isoformat(), "reason": "manual", "auto_promote": "off"},
     )
-    reviewer.join(timeout=5)
     assert done["answered"] == option
     # While waiting for the person, the new version is only the challenger.
     assert done["aliases_while_waiting"] == {"challenger": "1"}
@@ -282,15 +288,13 @@ def test_unanswered_approval_times_out_and_rejects(airflow_db, cfg_factory) -> N
     assert approval.assigned_users == [{"id": "alice", "name": "alice"}]
 
     done: dict[str, Any] = {"cfg": cfg}
-    sweeper = threading.Thread(
-        target=_sweep_when_timed_out, args=("churn__train", "approve_promotion", done), daemon=True
-    )
-    sweeper.start()
-    dr = bag.dags["churn__train"].test(
+    dr = _test_while(
+        bag.dags["churn__train"],
+        _sweep_when_timed_out,
+        ("churn__train", "approve_promotion", done),
         logical_date=logical(END),
         run_conf={"date": END.isoformat(), "reason": "manual", "auto_promote": "off"},
     )
-    sweeper.join(timeout=5)
     # Only the configured approvers may answer: an admin who is not one is refused.
     assert done["outsider"] == 403
     assert done["swept"] and done["aliases_while_waiting"] == {"challenger": "1"}

@@ -3,7 +3,6 @@ that asks a person; Approve promotes the version, Reject ends its shadow with th
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from tests.integration.test_model_dags import (
     _respond_when_awaiting,
     _states,
     _sweep_when_timed_out,
+    _test_while,
     _xcom,
 )
 from tests.support.data import START, logical, write_days
@@ -144,14 +144,12 @@ def test_shadow_win_asks_for_approval_then_promotes_or_ends_the_shadow(
 
     done: dict[str, Any] = {"cfg": cfg}
     note = "live numbers convince" if option == "Approve" else "too few customers this week"
-    reviewer = threading.Thread(
-        target=_respond_when_awaiting,
-        args=("churn__promote", "approve_shadow_win", option, done, note),
-        daemon=True,
+    pr = _test_while(
+        dags["churn__promote"],
+        _respond_when_awaiting,
+        ("churn__promote", "approve_shadow_win", option, done, note),
+        run_conf=run.conf,
     )
-    reviewer.start()
-    pr = dags["churn__promote"].test(run_conf=run.conf)
-    reviewer.join(timeout=5)
     assert done["answered"] == option
     states = _states(pr)
     assert str(pr.state) == "success", states
@@ -196,14 +194,12 @@ def test_a_shadow_win_is_refused_once_the_champion_moved(dags, shadow_win) -> No
     v3 = register_version(cfg, START.isoformat())
     registry.promote(cfg, v3, "hotfix", "pytest")
     done: dict[str, Any] = {"cfg": cfg}
-    reviewer = threading.Thread(
-        target=_respond_when_awaiting,
-        args=("churn__promote", "approve_shadow_win", "Approve", done, None),
-        daemon=True,
+    pr = _test_while(
+        dags["churn__promote"],
+        _respond_when_awaiting,
+        ("churn__promote", "approve_shadow_win", "Approve", done, None),
+        run_conf=run.conf,
     )
-    reviewer.start()
-    pr = dags["churn__promote"].test(run_conf=run.conf)
-    reviewer.join(timeout=5)
     assert str(pr.state) == "failed"
     assert _states(pr)["apply"] == "failed"
     # Nothing moved: v3 stays the champion, v2 in shadow (the next review stops it).
@@ -220,14 +216,12 @@ def test_an_unanswered_shadow_win_times_out_and_ends_the_shadow(cfg_factory, air
     _review(bag.dags)
     (run,) = _promote_runs()
     done: dict[str, Any] = {"cfg": cfg}
-    sweeper = threading.Thread(
-        target=_sweep_when_timed_out,
-        args=("churn__promote", "approve_shadow_win", done),
-        daemon=True,
+    pr = _test_while(
+        bag.dags["churn__promote"],
+        _sweep_when_timed_out,
+        ("churn__promote", "approve_shadow_win", done),
+        run_conf=run.conf,
     )
-    sweeper.start()
-    pr = bag.dags["churn__promote"].test(run_conf=run.conf)
-    sweeper.join(timeout=5)
     assert done["outsider"] == 403  # an admin who is not an approver cannot answer
     assert done["swept"] and done["aliases_while_waiting"] == {"champion": v1, "challenger": v2}
     states = _states(pr)
