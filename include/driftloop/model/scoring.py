@@ -48,7 +48,15 @@ from driftloop.core.metrics import (
     proba_column,
 )
 from driftloop.core.partition import PART_FILE, Zone
-from driftloop.core.storage import PREDICTIONS, SCORING, VALIDATED, Store, as_date, open_store
+from driftloop.core.storage import (
+    PREDICTIONS,
+    SCORING,
+    VALIDATED,
+    Store,
+    as_date,
+    open_store,
+    partition_prefix,
+)
 from driftloop.tracking.mlflow import mlflow_client, run_id_of
 
 if TYPE_CHECKING:
@@ -262,7 +270,7 @@ def _scoring_status(store: Store, day: date) -> str | None:
     """The status of a day's scoring record, None without one."""
     if not store.partition_exists(SCORING, day):
         return None
-    record = store.read_json(f"{store.require_partition(SCORING, day)}/status.json")
+    record = store.read_json(f"{partition_prefix(SCORING, day)}/status.json")
     return record.get("status") if isinstance(record, dict) else None
 
 
