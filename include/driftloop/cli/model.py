@@ -208,7 +208,8 @@ def _score_args(p: argparse.ArgumentParser) -> None:
 
 @command("score", "score one validated partition (or the backlog) into predictions/")(_score_args)
 def _score(args: argparse.Namespace, cfg: PipelineConfig) -> int:
-    from driftloop.model.scoring import NoChampion, score_backlog, score_partition
+    from driftloop.model.scoring import NoChampion, score_backlog
+    from driftloop.monitor.shadow import score_with_shadow
 
     if args.date is None and not args.backlog:
         print("driftloop score: give --date DAY or --backlog", file=sys.stderr)
@@ -221,18 +222,18 @@ def _score(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             results = score_backlog(cfg, args.model_version, chunk_rows=args.chunk_rows)
             emit({"backlog": [r.to_dict() for r in results]})
             return 0
-        result = score_partition(
-            cfg, args.date, args.model_version, chunk_rows=args.chunk_rows, backlog=args.backlog
+        out = score_with_shadow(
+            cfg,
+            args.date,
+            args.model_version,
+            args.shadow_version,
+            backlog=args.backlog,
+            chunk_rows=args.chunk_rows,
         )
     except NoChampion as err:
         day = args.date.isoformat() if args.date else None
         emit({"scored": False, "partition": day, "reason": str(err)})
         print(f"driftloop score: {err}", file=sys.stderr)
         return err.exit_code
-    out = result.to_dict()
-    if args.shadow_version:
-        from driftloop.monitor.shadow import score_shadow
-
-        out["shadow"] = score_shadow(cfg, args.date, args.shadow_version)
     emit(out)  # exactly what the score DAG's score_partition task returns
     return 0

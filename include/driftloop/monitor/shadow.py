@@ -196,6 +196,31 @@ def score_shadow(cfg: PipelineConfig, day: date | str, version: str) -> dict[str
     return body
 
 
+def score_with_shadow(
+    cfg: PipelineConfig,
+    day: date | str,
+    version: str,
+    shadow_version: str | None = None,
+    *,
+    backlog: bool = False,
+    chunk_rows: int | None = None,
+) -> dict[str, Any]:
+    """Score a partition with ``version`` and, when one is in shadow, with the challenger too.
+
+    The result the ``score`` DAG's task and ``driftloop score`` both return: the champion's
+    :class:`~driftloop.model.scoring.ScoreResult` as a dict, plus ``shadow`` (see
+    :func:`score_shadow`) when ``shadow_version`` is given.
+    """
+    from driftloop.model import scoring
+
+    out = scoring.score_partition(
+        cfg, day, version, chunk_rows=chunk_rows, backlog=backlog
+    ).to_dict()
+    if shadow_version:
+        out["shadow"] = score_shadow(cfg, day, shadow_version)
+    return out
+
+
 def load_comparison(
     store: Store, cfg: PipelineConfig, day: date, version: str, champion_version: str
 ) -> PartitionComparison | None:
@@ -309,6 +334,7 @@ __all__ = [
     "load_comparison",
     "review",
     "score_shadow",
+    "score_with_shadow",
     "status_key",
     "verdict",
 ]

@@ -115,21 +115,17 @@ def with_shadow(cfg: Any, targets: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
-    """Write the predictions of one partition with the resolved model version."""
+    """Write the predictions of one partition with the resolved model version (and the shadow's)."""
     from driftloop.core.logs import quiet_libraries
-    from driftloop.model import scoring
-    from driftloop.monitor.shadow import score_shadow
+    from driftloop.monitor.shadow import score_with_shadow
 
     quiet_libraries()
-    cfg = pipeline_config(context)
-    result = scoring.score_partition(
-        cfg,
+    out = score_with_shadow(
+        pipeline_config(context),
         target["partition"],
         target["model_version"],
+        target.get("shadow_version"),
         backlog=bool(target.get("backlog")),
     )
-    announce_predictions(context, result.to_dict())
-    out = result.to_dict()
-    if target.get("shadow_version"):
-        out["shadow"] = score_shadow(cfg, target["partition"], target["shadow_version"])
+    announce_predictions(context, out)
     return out
