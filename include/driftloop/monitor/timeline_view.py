@@ -456,10 +456,15 @@ def _status_pill(c: Check) -> str:
     return f'<span class="pill {cls}">{_e(c.status.replace("_", " "))}</span>'
 
 
+VERDICT_PILL = {
+    "retrain": "p-retrain",
+    "retrain pending": "p-pending",
+    "retrain suppressed": "p-suppressed",
+}  # any other verdict ("no retrain"): p-none
+
+
 def _decision_pill(c: Check) -> str:
-    cls = "p-retrain" if c.retrain else ("p-pending" if c.pending else "p-none")
-    if c.suppressed:
-        cls = "p-suppressed"
+    cls = VERDICT_PILL.get(c.verdict, "p-none")
     return f'<span class="pill {cls}">{_e(c.verdict)}</span>'
 
 
