@@ -58,10 +58,10 @@ format: install ## Apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 docs: install ## Build the documentation site into site/ (--strict: a broken link or anchor fails)
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 docs-serve: install ## Serve the documentation site on http://127.0.0.1:8000 with live reload
-	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
 
 demo: install ## Simulate DAYS days (default 60) through the real DAGs; results in OUT/
 	$(VENV)/bin/driftloop demo --days $(DAYS) --scenario $(SCENARIO) --seed $(SEED) --out $(OUT)
