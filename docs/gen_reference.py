@@ -57,9 +57,24 @@ def _md(doc: str) -> str:
     return _ROLE.sub(r"`\1`", doc)
 
 
+_CODE_SPAN = re.compile(r"(`[^`]*`)")
+
+
+def _text(text: Any) -> str:
+    """Plain text (a help string, a description) as Markdown: ``<stage>`` is shown, not taken
+    for an HTML tag; code spans are left as they are."""
+    parts = _CODE_SPAN.split(str(text))
+    return "".join(
+        p
+        if p.startswith("`")
+        else p.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for p in parts
+    )
+
+
 def _cell(text: Any) -> str:
     """Text safe inside a Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return _text(" ".join(str(text).split())).replace("|", "\\|")
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,7 +292,7 @@ def cli_reference() -> str:
     ]
     for name, sub in _subcommands(parser).items():
         usage = " ".join(sub.format_usage().removeprefix("usage: ").split())
-        lines += [f"## `{name}`", "", sub.description or "", "", "```text", usage, "```", ""]
+        lines += [f"## `{name}`", "", _text(sub.description or ""), "", "```text", usage, "```", ""]
         lines += _argument_rows(sub)
     return "\n".join(lines)
 
@@ -363,31 +378,38 @@ def _figures(prefix: str, obj: dict[str, Any]) -> list[tuple[str, Any, str, str]
 
 
 def bench_table(results: Path = BENCH_RESULTS) -> str:
-    """One table of every figure in ``results/*.json``, or a line saying there are none yet."""
+    """A table per benchmark in ``results/*.json`` (with the machine it ran on), or a line saying
+    there are none yet."""
     files = sorted(results.glob("*.json")) if results.is_dir() else []
     if not files:
         return (
             "No results yet: `make bench` writes them to `bench/results/` (not committed), and "
             "the next build of this site shows them here."
         )
-    lines = [
-        "| benchmark | figure | value | goal | met | machine |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+    lines: list[str] = []
     for path in files:
         try:
             doc = json.loads(path.read_text())
         except (OSError, ValueError):
-            lines.append(f"| `{path.name}` | unreadable | | | | |")
+            lines += [f"### `{path.stem}`", "", f"`{path.name}` is not readable JSON.", ""]
             continue
         name = doc.get("benchmark", path.stem)
         m = doc.get("machine", {})
-        load = "/".join(str(x) for x in m.get("load_average", []))
-        where = _cell(f"{m.get('cores', '?')} cores, {m.get('ram_gb', '?')} GB, load {load}")
+        load = " / ".join(str(x) for x in m.get("load_average", []))
+        lines += [
+            f"### `{name}`",
+            "",
+            f"`bench/{path.stem}.py` on {m.get('cores', '?')} cores, {m.get('ram_gb', '?')} GB, "
+            f"Python {m.get('python', '?')}, load average {load or '?'}.",
+            "",
+            "| figure | value | goal | met |",
+            "| --- | --- | --- | --- |",
+        ]
         figures = {k: v for k, v in doc.items() if k not in _NOT_FIGURES}
         for figure, value, goal, met in _figures("", figures):
             shown = f"{value:,.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else value
-            lines.append(f"| `{name}` | `{figure}` | {shown} | {_cell(goal)} | {met} | {where} |")
+            lines.append(f"| `{figure}` | {shown} | {_cell(goal)} | {met} |")
+        lines.append("")
     return "\n".join(lines)
 
 
