@@ -22,7 +22,7 @@ MLFLOW_PORT ?= 5000
 LIVE_DAYS := $(if $(filter file,$(origin DAYS)),25,$(DAYS))
 ROWS ?= 1000
 
-.PHONY: help install test test-fast lint format demo demo-live airflow stop status bench clean
+.PHONY: help install test test-fast lint format docs docs-serve demo demo-live airflow stop status bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ lint: install ## ruff (check + format), mypy on the library, the import contract
 
 format: install ## Apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+docs: install ## Build the documentation site into site/ (--strict: a broken link or anchor fails)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: install ## Serve the documentation site on http://127.0.0.1:8000 with live reload
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
 
 demo: install ## Simulate DAYS days (default 60) through the real DAGs; results in OUT/
 	$(VENV)/bin/driftloop demo --days $(DAYS) --scenario $(SCENARIO) --seed $(SEED) --out $(OUT)

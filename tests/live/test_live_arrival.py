@@ -3,7 +3,7 @@
 One ``airflow standalone`` for the module, its ingest DAG switched to queue mode by configuration
 only. Messages on the arrival queue (a Redis list on the machine's Redis: an S3 object-created
 notification, the body S3 would put on a queue, and an object key) start ingest of the days they
-name, none lost when they come at once; so does the README's ``curl``
+name, none lost when they come at once; so does the documented ``curl`` (examples/landed_event.sh)
 that records a ``landed`` asset event through the REST API. Nobody triggers a DAG run, and the
 ingest DAG has no sensor in this mode: the validated partition of that day is the outcome checked.
 """
@@ -159,20 +159,17 @@ def _asset_id(server: AirflowServer) -> int:
     return int(asset["id"])
 
 
-def _readme_curl() -> str:
-    """The README's command that records a ``landed`` event (between its marker comments)."""
-    text = (REPO / "README.md").read_text()
-    m = re.search(r"<!-- landed-event -->\s*```bash\n(.*?)```", text, re.S)
-    assert m, "README: no landed-event curl block"
-    return m.group(1)
+def _documented_curl() -> str:
+    """The documented command that records a ``landed`` event (included in docs/operations)."""
+    return (REPO / "examples" / "landed_event.sh").read_text()
 
 
-def test_the_readme_curl_starts_ingest_of_its_partition(
+def test_the_documented_curl_starts_ingest_of_its_partition(
     queue_server: tuple[AirflowServer, str],
 ) -> None:
     server, _ = queue_server
     t0 = time.monotonic()
-    command = _readme_curl()
+    command = _documented_curl()
     body = json.loads(re.search(r"-d '(.*?)'", command, re.S).group(1))  # type: ignore[union-attr]
     assert set(body) == {"asset_id", "extra"} and set(body["extra"]) == {"partition"}
     day = date.fromisoformat(body["extra"]["partition"])

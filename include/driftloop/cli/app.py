@@ -5,7 +5,7 @@ The DAG tasks and these subcommands call the same library functions; a Kubernete
 
 Output contract: a stage command prints exactly one JSON document on stdout (its result); whatever
 the libraries print while it runs (MLflow's run links, progress) goes to stderr. Errors are one line
-on stderr, and the exit code says which kind (:mod:`driftloop.core.errors`, table in the README);
+on stderr, and the exit code says which kind (:mod:`driftloop.core.errors`, whose table the docs render);
 ``--verbose`` adds the traceback and the library's INFO log lines.
 """
 

@@ -70,14 +70,27 @@ class FeatureType(StrEnum):
 class Feature(_Strict):
     """One model input column."""
 
-    name: str
-    type: FeatureType
-    min: float | None = None
-    max: float | None = None
+    name: str = Field(description="the column's name in the delivered files")
+    type: FeatureType = Field(
+        description="numeric (a number, range-checked) or categorical (text, set-checked)"
+    )
+    min: float | None = Field(
+        None, description="numeric only: smallest valid value (checked by validation)"
+    )
+    max: float | None = Field(
+        None, description="numeric only: largest valid value (checked by validation)"
+    )
     # Numbers are accepted as written in YAML (``categories: [1, 2, 3]``) and kept as strings: the
     # CSV is read as text, so data and config compare as strings everywhere.
-    categories: list[str] | None = None
-    nullable: bool = True
+    categories: list[str] | None = Field(
+        None,
+        description="categorical only: the allowed values (numbers as written, compared as text); "
+        "default: any value",
+    )
+    nullable: bool = Field(
+        True,
+        description="missing values allowed (up to validation.max_null_fraction); false: none",
+    )
     critical: bool = Field(False, description="drift on this feature alone triggers a retrain")
     mostly: float | None = Field(
         None,
@@ -120,9 +133,11 @@ Task = Literal["binary", "multiclass", "regression"]
 class Dataset(_Strict):
     """Column roles of the tabular dataset, and what the target is (the task type)."""
 
-    id_column: str
-    timestamp_column: str
-    target: str
+    id_column: str = Field(description="unique id of an event; labels join on it")
+    timestamp_column: str = Field(
+        description="event time (ISO 8601; without an offset it is UTC); decides the partition"
+    )
+    target: str = Field(description="the label column, delivered in the labels files only")
     task: Task = Field("binary", description="binary | multiclass | regression")
     positive_label: int = Field(1, description="binary only: the target value that is positive")
     # Multiclass labels are categories, kept as strings everywhere (labels, model, predictions);
@@ -131,7 +146,9 @@ class Dataset(_Strict):
         None,
         description="multiclass only: the label set (default: the labels of the training window)",
     )
-    features: list[Feature] = Field(min_length=1)
+    features: list[Feature] = Field(
+        min_length=1, description="the model's inputs, each with its checks"
+    )
     label_delay_days: int = Field(3, ge=0, description="days between an event and its label")
 
     @field_validator("classes", mode="before")
@@ -181,7 +198,10 @@ class Dataset(_Strict):
 class Storage(_Strict):
     """Where partitions live: a local folder or ``s3://bucket/prefix``."""
 
-    root: str
+    root: str = Field(
+        description="the pipeline's storage root: a folder or s3://bucket/prefix (${VAR} expanded); "
+        "one per pipeline"
+    )
     s3_endpoint_url: str | None = Field(None, description="e.g. MinIO or a local S3 stand-in")
 
     @field_validator("root")
@@ -304,14 +324,29 @@ class Gate(_Strict):
     log_loss) the floor is a ceiling and an improvement is a decrease.
     """
 
-    primary_metric: str = _BINARY_PRIMARY
-    min_improvement: float = Field(0.005, ge=0)
+    primary_metric: str = Field(
+        _BINARY_PRIMARY,
+        description="the metric the gate compares, from the task's metric table",
+    )
+    min_improvement: float = Field(
+        0.005,
+        ge=0,
+        description="how much the challenger must improve the primary metric over the champion on "
+        "the same holdout, in the metric's direction",
+    )
     floor: float | None = Field(
         0.6, description="worst acceptable primary metric (a ceiling if lower is better)"
     )
     # metric -> allowed regression, in the metric's own direction.
-    guards: dict[str, float] = Field(default_factory=lambda: dict(_BINARY_GUARDS))
-    auto_promote: bool = True
+    guards: dict[str, float] = Field(
+        default_factory=lambda: dict(_BINARY_GUARDS),
+        description="metric -> how far it may worsen (in its own direction) for a promotion",
+    )
+    auto_promote: bool = Field(
+        True,
+        description="promote a challenger that passes the gate at once (false: ask for approval "
+        "in Airflow)",
+    )
     approvers: list[str] = Field(
         default_factory=list,
         description="user ids who may answer the approval step (empty: any user allowed to "
@@ -493,9 +528,13 @@ class Retrain(_Strict):
 
 
 class Mlflow(_Strict):
+    """Where runs, models and the registry live, and how MLflow is called."""
+
     tracking_uri: str | None = Field(None, description="default: sqlite store in DRIFTLOOP_HOME")
-    experiment: str | None = None
-    registered_model: str | None = None
+    experiment: str | None = Field(None, description="experiment of the runs; default: the name")
+    registered_model: str | None = Field(
+        None, description="registered model of the champion; default: <name>-model"
+    )
     artifact_location: str | None = Field(
         None,
         description="experiment artifact root; default: beside a sqlite store, else <storage root>/mlflow-artifacts",
@@ -516,13 +555,17 @@ class Mlflow(_Strict):
 class Execution(_Strict):
     """Where heavy steps (train, score) run: in the Airflow worker, or as Kubernetes pods."""
 
-    mode: Literal["local", "kubernetes"] = "local"
-    image: str = "driftloop:latest"
-    namespace: str = "default"
+    mode: Literal["local", "kubernetes"] = Field(
+        "local",
+        description="local: train and score in the Airflow worker; kubernetes: in a pod each "
+        "(KubernetesPodOperator running driftloop <stage>)",
+    )
+    image: str = Field("driftloop:latest", description="kubernetes: the pods' image")
+    namespace: str = Field("default", description="kubernetes: the pods' namespace")
     config_map: str = Field("driftloop-env", description="ConfigMap with DRIFTLOOP__* settings")
     secret: str = Field("driftloop-secrets", description="Secret with credentials (optional)")
-    cpu: str = "1"
-    memory: str = "2Gi"
+    cpu: str = Field("1", description="kubernetes: CPU request of a pod")
+    memory: str = Field("2Gi", description="kubernetes: memory request of a pod")
 
 
 class Arrival(_Strict):
@@ -535,7 +578,11 @@ class Arrival(_Strict):
     starts ingest of that partition at once, with no polling of the store.
     """
 
-    mode: Literal["sensor", "queue"] = "sensor"
+    mode: Literal["sensor", "queue"] = Field(
+        "sensor",
+        description="sensor: ingest runs on schedule.interval and waits for the landing file; "
+        "queue: ingest runs when a message on the queue names a landed day",
+    )
     scheme: str = Field(
         "redis+list",
         description="redis+list: a Redis list (producers LPUSH; tested); or a MessageQueueTrigger "
@@ -563,7 +610,13 @@ class Schedule(_Strict):
 
 
 class PipelineConfig(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    """One pipeline: its data, where it is stored, and every rule of its loop."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        description="the pipeline's name: prefix of its DAG ids (<name>__<stage>), assets and "
+        "defaults (experiment, registered model)",
+    )
     dataset: Dataset
     storage: Storage
     validation: Validation
@@ -575,7 +628,9 @@ class PipelineConfig(_Strict):
     execution: Execution = Execution()
     schedule: Schedule = Schedule()
     arrival: Arrival = Arrival()
-    source: str | None = Field(None, description="file the config was loaded from")
+    source: str | None = Field(
+        None, description="file the config was loaded from (set when loading; not written by hand)"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -5,7 +5,7 @@ code the CLI reports for it, so a wrapper (a shell script, a Kubernetes pod's re
 bad data from a failure worth retrying. Errors of the services underneath (MLflow, S3, a database,
 the disk) are recognised by :func:`exit_code_for` as "unavailable"; anything else is a bug.
 
-The table is documented in the README ("Exit codes"); keep the two in step.
+The documentation's exit-code reference is generated from ``EXIT_CODES`` (docs/gen_reference.py).
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def landing_prefix(day: PartitionLike) -> str:
     return key(Zone.LANDING, day)
 
 
-# The features file of a delivery, by format: one of them, never both (see README "Landing format").
+# The features file of a delivery, by format: one of them, never both (see the docs: Your own data, "Landing format").
 LANDING_FEATURES: dict[str, str] = {"csv": "features.csv", "parquet": "features.parquet"}
 LANDING_FORMATS: tuple[str, ...] = tuple(LANDING_FEATURES)
 

@@ -4,7 +4,7 @@ The source is one table (CSV or Parquet) with the config's columns: the timestam
 the target and, optionally, the id (absent: ids are the row numbers of the source in timestamp
 order, stable across runs). Rows are cut into partitions by their own timestamps (UTC): one per
 day, week (starting Monday) or month, each named by its first day. Each partition is delivered as
-the scheduler expects it from a producer (README "Landing format"), with the config's columns
+the scheduler expects it from a producer (docs: Your own data, "Landing format"), with the config's columns
 only (others are reported by :func:`ignored_columns`)::
 
     landing/<P>/features.csv          the events of partition P (no target column)
