@@ -18,11 +18,12 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from driftloop.core.config import PipelineConfig, load_config
+from driftloop.core.config import load_config
 from driftloop.core.errors import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -31,20 +32,35 @@ from driftloop.core.errors import (
     one_line,
 )
 
-Handler = Callable[[argparse.Namespace, PipelineConfig], int]
-_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Handler, str, bool]] = {}
+# A handler gets the parsed arguments and the pipeline config (None for a command registered with
+# ``needs_config=False``).
+Handler = Callable[[argparse.Namespace, Any], int]
 
 
-def command(name: str, help: str, *, human: bool = False):
+@dataclass(frozen=True)
+class _Command:
+    add_args: Callable[[argparse.ArgumentParser], None]
+    handler: Handler
+    help: str
+    human: bool
+    needs_config: bool
+
+
+_COMMANDS: dict[str, _Command] = {}
+
+
+def command(name: str, help: str, *, human: bool = False, needs_config: bool = True):
     """Register a subcommand: the decorated function adds its arguments, ``handler`` runs it.
 
     ``human``: the command talks to a person on stdout (the local stack commands) instead of
-    printing one JSON result; its stdout is left alone.
+    printing one JSON result; its stdout is left alone. ``needs_config=False``: the config is not
+    loaded before the command runs (its handler gets None), so a broken ``DRIFTLOOP_CONFIG`` cannot
+    stop it: ``stop`` must stop a running stack, ``pipelines`` must list the broken configs.
     """
 
     def wrap(add_args: Callable[[argparse.ArgumentParser], None]):
         def with_handler(handler: Handler) -> Handler:
-            _COMMANDS[name] = (add_args, handler, help, human)
+            _COMMANDS[name] = _Command(add_args, handler, help, human, needs_config)
             return handler
 
         return with_handler
@@ -87,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verbose.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (add_args, _handler, help_text, _human) in _COMMANDS.items():
-        add_args(sub.add_parser(name, help=help_text, description=help_text, parents=[verbose]))
+    for name, cmd in _COMMANDS.items():
+        cmd.add_args(sub.add_parser(name, help=cmd.help, description=cmd.help, parents=[verbose]))
     parser.epilog = "exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items())
     return parser
 
@@ -107,15 +123,15 @@ def run(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    _add_args, handler, _help, human = _COMMANDS[args.command]
+    cmd = _COMMANDS[args.command]
     try:
-        cfg = load_config(args.config)
-        if human:
-            return handler(args, cfg)
+        cfg = load_config(args.config) if cmd.needs_config else None
+        if cmd.human:
+            return cmd.handler(args, cfg)
         _STDOUT.append(sys.stdout)
         try:
             with contextlib.redirect_stdout(sys.stderr):
-                return handler(args, cfg)
+                return cmd.handler(args, cfg)
         finally:
             _STDOUT.pop()
     except (Exception, KeyboardInterrupt) as err:

@@ -75,10 +75,10 @@ def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             f"driftloop: {err}; pick free ports, e.g. `make airflow PORT=8081 MLFLOW_PORT=5001`",
             file=sys.stderr,
         )
-        return 1
-    except stack.StackError as err:
+        return err.exit_code
+    except stack.StackError as err:  # its message holds the servers' last log lines
         print(f"driftloop: {err}", file=sys.stderr)
-        return 1
+        return err.exit_code
     hint = _stop_hint(str(home))
     if args.foreground:
         hint = f"Ctrl-C, or {hint}"
@@ -95,10 +95,13 @@ def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     return 0
 
 
-@command("stop", "stop what `driftloop airflow` started from DRIFTLOOP_HOME", human=True)(
-    lambda p: None
-)
-def _stop(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+@command(
+    "stop",
+    "stop what `driftloop airflow` started from DRIFTLOOP_HOME",
+    human=True,
+    needs_config=False,
+)(lambda p: None)
+def _stop(args: argparse.Namespace, cfg: None) -> int:
     from driftloop.local import stack
 
     home = driftloop_home()
@@ -116,9 +119,12 @@ def _stop(args: argparse.Namespace, cfg: PipelineConfig) -> int:
 
 
 @command(
-    "status", "say whether the local stack of DRIFTLOOP_HOME runs, with URLs and login", human=True
+    "status",
+    "say whether the local stack of DRIFTLOOP_HOME runs, with URLs and login",
+    human=True,
+    needs_config=False,
 )(lambda p: None)
-def _status(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+def _status(args: argparse.Namespace, cfg: None) -> int:
     from driftloop.local import stack
 
     home = driftloop_home()
@@ -201,7 +207,7 @@ def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         return stack.EXIT_ALREADY_RUNNING
     except stack.StackError as err:
         print(f"driftloop: {err}", file=sys.stderr)
-        return 1
+        return err.exit_code
     except KeyboardInterrupt:
         print("driftloop: interrupted", file=sys.stderr)
         return 130
