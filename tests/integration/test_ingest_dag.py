@@ -197,3 +197,12 @@ def test_a_config_error_fails_the_task_at_once_with_one_line(
         "message": line.removesuffix(" (exit 2, not retried)"),
     }
     assert not store.partition_exists(VALIDATED, START)
+    # A driver of the DAGs (replay, demo) stops on it with that line, rather than run on.
+    from driftloop.airflow.driver import TaskConfigError, run_dag
+
+    day = START + timedelta(days=1)
+    synth.write_day(store, cfg, day, synth.Scenario(), seed=1, rows=300)
+    with pytest.raises(
+        TaskConfigError, match=r"ingest_and_validate failed: .*suite 50, config 200"
+    ):
+        run_dag(ingest_dag, day)

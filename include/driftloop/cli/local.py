@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from driftloop.cli.app import command, iso_date
 from driftloop.core.config import PipelineConfig, driftloop_home
+from driftloop.core.errors import exit_code_for
 
 if TYPE_CHECKING:
     from driftloop.local.stack import StackState
@@ -171,9 +172,12 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("demo", "simulate N days through the real DAGs: drift, retrain, new champion", human=True)(
-    _demo_args
-)
+@command(
+    "demo",
+    "simulate N days through the real DAGs: drift, retrain, new champion",
+    human=True,
+    stoppable=True,
+)(_demo_args)
 def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.demo import run as demo
     from driftloop.local import stack
@@ -208,9 +212,9 @@ def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     except stack.StackError as err:
         print(f"driftloop: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("driftloop: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (Terminated): the stack was stopped
+        print(f"driftloop: {str(err) or 'interrupted'}", file=sys.stderr)
+        return exit_code_for(err)
     return 0
 
 
@@ -226,6 +230,7 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     "drive a history table (CSV or Parquet) through the real DAGs partition by partition, like "
     "the demo: ingest, score, check, retrain; the table and summary in --out",
     human=True,
+    stoppable=True,
 )(_replay_args)
 def _replay(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.demo.replay import run_replay

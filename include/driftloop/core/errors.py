@@ -78,6 +78,10 @@ class DriftloopError(Exception):
     exit_code: int = EXIT_REFUSED
 
 
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM): unwinds like Ctrl-C, exits 143."""
+
+
 class Unavailable(DriftloopError):
     """A service or resource the step needs is unavailable; retrying later may succeed."""
 
@@ -116,6 +120,8 @@ def is_retried(exc: BaseException) -> bool:
 
 def exit_code_for(exc: BaseException) -> int:
     """The CLI exit code of an exception (see the module docstring)."""
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     # First: a library error raised *from* an outage (e.g. "no such version" because MLflow did not
