@@ -31,6 +31,7 @@ from driftloop.core.config import load_config
 from driftloop.core.errors import (
     EXIT_CODES,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     EXIT_UNAVAILABLE,
     Terminated,
@@ -171,34 +172,48 @@ def _run_stoppable(argv: list[str], name: str) -> int:
     child (which unwinds like Ctrl-C and exits 143 with a line), the first Ctrl-C a SIGINT; the
     child's group is killed if it is still there ``STOP_GRACE_SECONDS`` later or on a second signal.
     """
-    child = subprocess.Popen(
-        [sys.executable, "-m", "driftloop.cli.main", *argv],
-        env={**os.environ, _CHILD_ENV: "1"},
-        start_new_session=True,  # a terminal's Ctrl-C reaches the child once, through here
-    )
     asked: list[tuple[int, float]] = []
+    children: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, frame: object) -> None:
         asked.append((signum, time.monotonic()))
-        if len(asked) == 1:
+        if len(asked) == 1 and children:
             sent = signal.SIGUSR1 if signum == signal.SIGTERM else signal.SIGINT
             with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, sent)
+                os.kill(children[0].pid, sent)
 
+    # Installed first: a SIGTERM from now on is never lost, nor the child orphaned by it.
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "driftloop.cli.main", *argv],
+            env={**os.environ, _CHILD_ENV: "1"},
+            start_new_session=True,  # a terminal's Ctrl-C reaches the child once, through here
+        )
+        children.append(child)
+        if asked:  # asked to stop while the child was being started
+            os.kill(child.pid, signal.SIGUSR1 if asked[0][0] == signal.SIGTERM else signal.SIGINT)
         while True:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                return child.wait(timeout=0.5)
+                code = child.wait(timeout=0.5)
+                if code >= 0 or not asked:
+                    return code
+                # Ended by the signal itself (it came before the child's handler was set).
+                return _stopped(name, asked[0][0], "stopped")
             if asked and (len(asked) > 1 or time.monotonic() - asked[0][1] > STOP_GRACE_SECONDS):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
-                print(f"driftloop {name}: stopped (killed)", file=sys.stderr)
-                return EXIT_TERMINATED if asked[0][0] == signal.SIGTERM else 130
+                return _stopped(name, asked[0][0], "stopped (killed)")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _stopped(name: str, signum: int, how: str) -> int:
+    """Say that the command was stopped; its exit code (143 for SIGTERM, 130 for Ctrl-C)."""
+    print(f"driftloop {name}: {how}", file=sys.stderr)
+    return EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
 
 
 def _report(command_name: str, err: BaseException, *, verbose: bool) -> int:
