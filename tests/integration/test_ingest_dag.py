@@ -197,6 +197,19 @@ def test_a_config_error_fails_the_task_at_once_with_one_line(
         "message": line.removesuffix(" (exit 2, not retried)"),
     }
     assert not store.partition_exists(VALIDATED, START)
+    # The day's drift check stops waiting: its sensor sees the failed ingest's record.
+    from driftloop.airflow.sensors import scored_keys
+
+    assert [k for k in scored_keys(START) if store.exists(k)] == [
+        f"monitoring/scoring/date={START.isoformat()}/_SUCCESS"
+    ]
+    status = json.loads(
+        store.read_bytes(f"monitoring/scoring/date={START.isoformat()}/status.json")
+    )
+    assert status == {
+        "status": "ingest_failed",
+        "reason": ti.xcom_pull(task_ids="ingest_and_validate", key=ERROR_XCOM_KEY)["message"],
+    }
     # A driver of the DAGs (replay, demo) stops on it with that line, rather than run on.
     from driftloop.airflow.driver import TaskConfigError, run_dag
 

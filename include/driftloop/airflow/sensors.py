@@ -7,7 +7,8 @@ slot and defers to ``StoreKeysTrigger``, which polls the driftloop store (a loca
 - ``LandingSensor``: ``landing/<partition>/features.csv`` or ``features.parquet`` (written last by
   the producer, so its presence means the whole delivery has arrived).
 - ``ScoredSensor``: the partition has been through ingest and scoring: it was quarantined,
-  predictions were written, or the score DAG recorded that there was no champion to score with.
+  predictions were written, or a scoring record says why not (the score DAG found no champion to
+  score with, or the ingest failed for good: a config error is not waited for).
 
 The trigger is serialised by import path (``driftloop.airflow.sensors.StoreKeysTrigger``): the triggerer
 loads it from the installed package, never from dags/.

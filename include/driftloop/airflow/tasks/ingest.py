@@ -21,12 +21,20 @@ def ingest_and_validate(partition: str, **context: Unpack[Context]) -> dict[str,
     """Ingest the landed ``partition``; emits ``validated`` and ``labels`` events, or fails.
 
     Quarantined data fails the task at once (``DataQuarantined``: a retry would quarantine it
-    again), as does a config error; an outage (storage, disk) is retried (``task_body``).
+    again), as does a config error; an outage (storage, disk) is retried (``task_body``). A day
+    that failed at once for any other reason than its data is recorded as such, so the day's drift
+    check stops waiting for it (it waits for predictions, a quarantine or a scoring record).
     """
+    from driftloop.core.errors import DriftloopError
     from driftloop.data.ingest import DataQuarantined, ingest_partition
+    from driftloop.monitor.daily_check import mark_ingest_failed
 
     cfg = pipeline_config(context)
-    result = ingest_partition(cfg, partition)
+    try:
+        result = ingest_partition(cfg, partition)
+    except DriftloopError as err:
+        mark_ingest_failed(cfg, partition, err)
+        raise
     publish_links(context, data_docs=data_docs_link(cfg.name, result.docs_url, cfg.data_docs_dir()))
     if result.status == "quarantined":
         raise DataQuarantined(f"{result.message} (quarantine: {result.quarantine_uri})")
