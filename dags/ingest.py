@@ -35,11 +35,9 @@ for p in pipelines("ingest"):
     def ingest() -> None:
         outlets = [p.assets.validated, p.assets.labels]
         if p.on_arrival_events:
-            task(
-                outlets=outlets,
-                retry_policy=t.NO_RETRY_ON_QUARANTINE,
-                map_index_template="{{ partition }}",
-            )(t.ingest_and_validate).expand(partition=task(landed_partitions)())
+            task(outlets=outlets, map_index_template="{{ partition }}")(
+                t.ingest_and_validate
+            ).expand(partition=task(landed_partitions)())
             return
         landed = LandingSensor(
             task_id="wait_for_landing",
@@ -47,8 +45,6 @@ for p in pipelines("ingest"):
             poke_interval=poke_interval(),
             timeout=timedelta(hours=36).total_seconds(),
         )
-        task(outlets=outlets, retry_policy=t.NO_RETRY_ON_QUARANTINE)(t.ingest_and_validate)(
-            landed.output
-        )
+        task(outlets=outlets)(t.ingest_and_validate)(landed.output)
 
     ingest()

@@ -345,14 +345,16 @@ def exit_codes_reference() -> str:
         "",
         _md((inspect.getdoc(errors) or "").split("\n\n")[1]),
         "",
-        "| code | constant | meaning | raised as | runbook |",
-        "| --- | --- | --- | --- | --- |",
+        "| code | constant | meaning | retried by Airflow? | raised as | runbook |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for code, meaning in errors.EXIT_CODES.items():
         classes = ", ".join(f"`{c}`" for c in raised_by.get(code, []))
         runbook = f"[exit {code}](../operations/runbooks.md#exit-{code})" if code else ""
+        retried = "yes" if code in errors.RETRIED else ("no" if code else "")
         lines.append(
-            f"| {code} | `{constants.get(code, '')}` | {_cell(meaning)} | {classes} | {runbook} |"
+            f"| {code} | `{constants.get(code, '')}` | {_cell(meaning)} | {retried} | {classes} "
+            f"| {runbook} |"
         )
     return "\n".join(lines) + "\n"
 

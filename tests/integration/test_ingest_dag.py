@@ -151,3 +151,71 @@ def test_a_parquet_delivery_goes_through_the_ingest_dag(ingest_dag, cfg, store) 
     assert (event["partition"], event["rows"]) == (day.isoformat(), len(typed))
     assert event["uri"] == store.uri(f"validated/date={day.isoformat()}")
     assert store.partitions(QUARANTINE) == []
+
+
+def test_a_config_error_fails_the_task_at_once_with_one_line(
+    ingest_dag, cfg_factory, tmp_path, caplog
+) -> None:
+    """A committed suite that disagrees with the config is a config error: the ingest task fails on
+    its first try (no retry as if it were an outage), its one line in the log, no traceback."""
+    import logging
+
+    from airflow.utils.session import create_session
+
+    from driftloop.airflow.body import ERROR_XCOM_KEY
+    from driftloop.core.errors import EXIT_USAGE
+    from driftloop.core.storage import open_store
+    from driftloop.data import validation
+
+    cfg = cfg_factory(validation__gx_root=str(tmp_path / "gx"))
+    validation.write_gx_project(cfg)
+    suite = json.loads(validation.suite_path(cfg).read_text())
+    for e in suite["expectations"]:
+        if e["type"] == "expect_table_row_count_to_be_between":
+            e["kwargs"]["min_value"] = 50  # a hand edit: the config says 200
+    validation.suite_path(cfg).write_text(json.dumps(suite))
+    store = open_store(cfg.storage)
+    synth.write_day(store, cfg, START, synth.Scenario(), seed=1, rows=300)
+
+    with caplog.at_level(logging.INFO, logger="driftloop"):
+        run = _run(ingest_dag, START)
+
+    assert run.state == "failed"
+    with create_session() as session:
+        [ti] = [
+            t for t in run.get_task_instances(session=session) if t.task_id != "wait_for_landing"
+        ]
+        assert (ti.task_id, str(ti.state), ti.try_number) == ("ingest_and_validate", "failed", 1)
+    errors = [
+        r for r in caplog.records if r.name == "driftloop.airflow.body" and r.levelname == "ERROR"
+    ]
+    [line] = [r.getMessage() for r in errors]
+    assert "min_value: suite 50, config 200" in line and "(exit 2, not retried)" in line
+    assert "\n" not in line and not errors[0].exc_info
+    assert ti.xcom_pull(task_ids="ingest_and_validate", key=ERROR_XCOM_KEY) == {
+        "exit_code": EXIT_USAGE,
+        "message": line.removesuffix(" (exit 2, not retried)"),
+    }
+    assert not store.partition_exists(VALIDATED, START)
+    # The day's drift check stops waiting: its sensor sees the failed ingest's record.
+    from driftloop.airflow.sensors import scored_keys
+
+    assert [k for k in scored_keys(START) if store.exists(k)] == [
+        f"monitoring/scoring/date={START.isoformat()}/_SUCCESS"
+    ]
+    status = json.loads(
+        store.read_bytes(f"monitoring/scoring/date={START.isoformat()}/status.json")
+    )
+    assert status == {
+        "status": "ingest_failed",
+        "reason": ti.xcom_pull(task_ids="ingest_and_validate", key=ERROR_XCOM_KEY)["message"],
+    }
+    # A driver of the DAGs (replay, demo) stops on it with that line, rather than run on.
+    from driftloop.airflow.driver import TaskConfigError, run_dag
+
+    day = START + timedelta(days=1)
+    synth.write_day(store, cfg, day, synth.Scenario(), seed=1, rows=300)
+    with pytest.raises(
+        TaskConfigError, match=r"ingest_and_validate failed: .*suite 50, config 200"
+    ):
+        run_dag(ingest_dag, day)

@@ -188,3 +188,49 @@ def test_score_needs_a_day_or_the_backlog_and_a_backlog_waits_for_a_champion(cfg
     waiting = run("score", "--backlog")
     assert_one_line_error(waiting, errors.EXIT_NOTHING_TO_DO, "no champion yet")
     assert json.loads(waiting.stdout)["scored"] is False
+
+
+def test_the_task_wrapper_retries_exactly_the_retried_codes() -> None:
+    """Exactly the codes of ``RETRIED`` (the exit-code reference's "retried by Airflow?" column)
+    are retried by the task wrapper; every other driftloop error fails a task at once, and an
+    error raised from an outage is an outage."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from driftloop.airflow.body import task_body
+    from driftloop.core.config import ConfigError
+    from driftloop.data.ingest import DataQuarantined
+
+    assert errors.RETRIED == {errors.EXIT_UNAVAILABLE}
+
+    def failing(err: BaseException):
+        @task_body
+        def body() -> None:
+            raise err
+
+        return body
+
+    for err in (ConfigError("bad\nsecond line"), DataQuarantined("q"), errors.DriftloopError("r")):
+        with pytest.raises(AirflowFailException) as failed:
+            failing(err)()
+        assert str(failed.value) == errors.one_line(err) and failed.value.__cause__ is None
+    outage = errors.DriftloopError("no such version")
+    outage.__cause__ = ConnectionRefusedError()
+    for err in (errors.Unavailable("down"), outage, KeyError("bug")):
+        with pytest.raises(type(err)):
+            failing(err)()
+
+
+def test_stop_status_and_pipelines_run_with_a_broken_config(tmp_path) -> None:
+    """The commands that need no config never load DRIFTLOOP_CONFIG: ``pipelines`` lists the broken
+    config among its errors, ``stop`` and ``status`` look at the local stack."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\ndataset: {}\n")
+    env = {"DRIFTLOOP_CONFIG": str(broken), "DRIFTLOOP_HOME": str(tmp_path / "home")}
+    listed = run("pipelines", env=env)
+    assert listed.returncode == errors.EXIT_USAGE, listed.stderr
+    assert list(json.loads(listed.stdout)["errors"]) == [str(broken)]
+    stopped = run("stop", env=env)
+    assert stopped.returncode == 0 and "Nothing is running" in stopped.stdout, stopped.stderr
+    status = run("status", env=env)
+    assert status.returncode == 1 and "Nothing is running" in status.stdout, status.stderr
+    assert run("ingest", "--date", DAY, env=env).returncode == errors.EXIT_USAGE

@@ -25,6 +25,36 @@ def test_demo_config_loads() -> None:
     assert "contract" in cfg.dataset.categorical and "age" in cfg.dataset.numeric
 
 
+MINIMAL = {
+    "name": "weather",
+    "dataset": {
+        "id_column": "day_id",
+        "timestamp_column": "date",
+        "target": "weather",
+        "task": "multiclass",
+        "features": [{"name": "wind", "type": "numeric"}],
+    },
+    "storage": {"root": "/tmp/weather"},
+}
+
+
+def test_a_minimal_config_needs_only_name_dataset_and_storage() -> None:
+    """Every other section has defaults; the suite is named after the pipeline (as the examples'
+    committed suites are), and a config naming its suite keeps it."""
+    cfg = parse_config(MINIMAL, environ={})
+    assert cfg.validation.suite == "weather_batch"
+    assert cfg.validation.min_rows == 100 and cfg.gate.primary_metric == "macro_f1"
+    assert cfg.training.window_days > 0 and cfg.schedule.interval == "@daily"
+    empty = parse_config({**MINIMAL, "validation": None}, environ={})
+    assert empty.validation == cfg.validation
+    tuned = parse_config({**MINIMAL, "validation": {"min_rows": 5}}, environ={})
+    assert (tuned.validation.suite, tuned.validation.min_rows) == ("weather_batch", 5)
+    assert load_config(DEMO, environ={}).validation.suite == "churn_batch"
+    for required in ("name", "dataset", "storage"):
+        with pytest.raises(ConfigError, match=f"{required}: required key is missing"):
+            parse_config({k: v for k, v in MINIMAL.items() if k != required}, environ={})
+
+
 @pytest.mark.parametrize(
     ("mutate", "key", "problem"),
     [

@@ -122,7 +122,8 @@ def test_the_exit_code_reference_is_the_error_table(gen) -> None:
     rows = _table(gen.exit_codes_reference(), "| code |")
     assert [int(r[0]) for r in rows] == list(errors.EXIT_CODES)
     assert [r[2] for r in rows] == [gen._cell(m) for m in errors.EXIT_CODES.values()]
-    by_code = {int(r[0]): r[3] for r in rows}
+    assert {int(r[0]) for r in rows if r[3] == "yes"} == errors.RETRIED
+    by_code = {int(r[0]): r[4] for r in rows}
     assert "`core.config.ConfigError`" in by_code[errors.EXIT_USAGE]
     assert "`core.errors.Unavailable`" in by_code[errors.EXIT_UNAVAILABLE]
 

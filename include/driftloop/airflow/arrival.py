@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Unpack
 
-from airflow.sdk import Asset, AssetWatcher
+from airflow.sdk import Asset, AssetWatcher, Context
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.body import task_body
 from driftloop.airflow.partition import triggered_partitions
 from driftloop.core.config import PipelineConfig
 
@@ -132,7 +133,8 @@ def landed_asset(cfg: PipelineConfig) -> Asset:
     return Asset(name=plain.name, uri=plain.uri, watchers=[watcher])
 
 
-def landed_partitions(**context: Any) -> list[str]:
+@task_body
+def landed_partitions(**context: Unpack[Context]) -> list[str]:
     """The days this run ingests: ``conf["date"]`` of a manual run, else every partition the
     triggering ``landed`` events name. None (a message about another object): the run is skipped.
     """

@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-__all__ = ["load_dags", "run_dag"]
+from driftloop.core.config import ConfigError
+from driftloop.core.errors import EXIT_USAGE
+
+__all__ = ["TaskConfigError", "failed_task_errors", "load_dags", "run_dag"]
+
+
+class TaskConfigError(ConfigError):
+    """A task of a driven run failed with a configuration error: every later run would too."""
 
 
 def load_dags() -> dict[str, Any]:
@@ -34,7 +41,33 @@ def run_dag(
 
     ``mark_success`` is a task id pattern whose tasks are marked successful without running (e.g.
     the demo runs the triggered ``train`` itself rather than through ``trigger_train``).
+
+    A task that failed with a configuration error (exit 2) raises :class:`TaskConfigError` with its
+    one line: a driver (replay, demo) stops there rather than run days that cannot succeed, or wait
+    for a partition that will never be scored.
     """
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
     dr = dag.test(logical_date=logical, run_conf=conf or {}, mark_success_pattern=mark_success)
-    return str(getattr(dr, "state", "unknown"))
+    state = str(getattr(dr, "state", "unknown"))
+    if state == "failed":
+        for task_id, error in failed_task_errors(dr):
+            if error.get("exit_code") == EXIT_USAGE:
+                raise TaskConfigError(f"{dag.dag_id}.{task_id} failed: {error.get('message')}")
+    return state
+
+
+def failed_task_errors(dag_run: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(task id, error) of the run's tasks that failed at once with a driftloop error (the XCom
+    ``driftloop_error`` of :func:`driftloop.airflow.body.fail_fast`), in task order."""
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    from driftloop.airflow.body import ERROR_XCOM_KEY
+
+    found = []
+    with create_session() as session:
+        for ti in dag_run.get_task_instances(state=[TaskInstanceState.FAILED], session=session):
+            error = ti.xcom_pull(task_ids=ti.task_id, key=ERROR_XCOM_KEY, map_indexes=ti.map_index)
+            if isinstance(error, dict):
+                found.append((ti.task_id, error))
+    return found

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
@@ -30,6 +30,9 @@ from driftloop.airflow.assets import PipelineAssets, pipeline_assets
 from driftloop.core.config import ConfigError, PipelineConfig
 from driftloop.core.pipelines import STAGES, Pipelines, config_files, dag_id, load_pipelines
 from driftloop.core.pipelines import split_dag_id as _split
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = ["PipelineDag", "check_configs", "pipeline_config", "pipeline_of", "pipelines"]
 
@@ -121,14 +124,14 @@ def check_configs() -> None:
         )
 
 
-def pipeline_of(context: Any) -> str:
+def pipeline_of(context: Context) -> str:
     """The pipeline a running task belongs to, from its DAG id."""
     dag = context.get("dag")
     dag_id_ = dag.dag_id if dag is not None else context["ti"].dag_id
     return _split(dag_id_)[0]
 
 
-def pipeline_config(context: Any) -> PipelineConfig:
+def pipeline_config(context: Context) -> PipelineConfig:
     """The config of the pipeline a running task belongs to (read at run time, never cached)."""
     from driftloop.core.pipelines import find_pipeline
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from driftloop.core.partition import Partition, PartitionLike
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = [
     "FILES_PREFIX",
@@ -33,7 +36,7 @@ FILES_PREFIX = "/driftloop"
 LINK_NAMES = ("MLflow run", "Data docs", "Drift report", "Registry decision")
 
 
-def publish_links(context: Any, **links: str | None) -> None:
+def publish_links(context: Context, **links: str | None) -> None:
     """Publish links for the plugin, e.g. ``publish_links(ctx, mlflow_run=url)``; None is skipped."""
     names = {n.lower().replace(" ", "_"): n for n in LINK_NAMES}
     unknown = set(links) - set(names)
@@ -55,7 +58,7 @@ def _mlflow_ui(tracking_uri: str) -> str:
     return base.rstrip("/")
 
 
-def link_decision(context: Any, cfg: Any, version: str) -> None:
+def link_decision(context: Context, cfg: Any, version: str) -> None:
     """Publish the MLflow page of a model version (its decision tags, description and aliases) as
     the task's "Registry decision" link."""
     url = mlflow_version_url(cfg.tracking_uri(), cfg.model_name, str(version))

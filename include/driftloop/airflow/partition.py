@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftloop.core.arrival import partitions_in_message
 from driftloop.core.partition import Partition, PartitionLike
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = [
     "event_partitions",
@@ -31,7 +34,7 @@ def event_partitions(extra: dict[str, Any] | None) -> list[Partition]:
     return []
 
 
-def triggering_events(context: Any, asset_name: str | None = None) -> list[Any]:
+def triggering_events(context: Context, asset_name: str | None = None) -> list[Any]:
     """The asset events that triggered the run (only those of ``asset_name``, if given)."""
     events = context.get("triggering_asset_events") or {}
     return [
@@ -42,7 +45,7 @@ def triggering_events(context: Any, asset_name: str | None = None) -> list[Any]:
     ]
 
 
-def triggered_partitions(context: Any, asset_name: str | None = None) -> list[Partition]:
+def triggered_partitions(context: Context, asset_name: str | None = None) -> list[Partition]:
     """All partitions named by the triggering asset events (a run may batch several), in order.
 
     With ``asset_name``, only the events of that asset count (a run scheduled on several assets).
@@ -56,7 +59,7 @@ def triggered_partitions(context: Any, asset_name: str | None = None) -> list[Pa
     )
 
 
-def resolve_partition(context: Any) -> Partition:
+def resolve_partition(context: Context) -> Partition:
     """The partition a task instance works on.
 
     In order: ``conf["date"]`` of a manual/CLI trigger, the ``partition`` carried in the extra of the

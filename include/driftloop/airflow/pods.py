@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftloop.core.config import CONFIG_ENV, PipelineConfig
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = [
     "POD_RESULT_FILE",
@@ -57,14 +60,14 @@ class RunArguments:
     def __init__(self, build: Callable[[Any], list[str]]) -> None:
         self.build = build
 
-    def resolve(self, context: Any) -> list[str]:
+    def resolve(self, context: Context) -> list[str]:
         return with_result_file(self.build(context))
 
     def __str__(self) -> str:
         return f"driftloop arguments from {self.build.__module__}.{self.build.__qualname__}"
 
 
-def train_arguments(context: Any) -> list[str]:
+def train_arguments(context: Context) -> list[str]:
     """``driftloop train --train-only`` arguments of a ``train`` run (kubernetes mode).
 
     Empty values mean "as configured" (an empty ``--date``: the newest labelled day, the same rule

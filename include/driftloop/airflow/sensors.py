@@ -7,7 +7,8 @@ slot and defers to ``StoreKeysTrigger``, which polls the driftloop store (a loca
 - ``LandingSensor``: ``landing/<partition>/features.csv`` or ``features.parquet`` (written last by
   the producer, so its presence means the whole delivery has arrived).
 - ``ScoredSensor``: the partition has been through ingest and scoring: it was quarantined,
-  predictions were written, or the score DAG recorded that there was no champion to score with.
+  predictions were written, or a scoring record says why not (the score DAG found no champion to
+  score with, or the ingest failed for good: a config error is not waited for).
 
 The trigger is serialised by import path (``driftloop.airflow.sensors.StoreKeysTrigger``): the triggerer
 loads it from the installed package, never from dags/.
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from driftloop.airflow.partition import resolve_partition
@@ -138,16 +139,16 @@ class _PartitionKeysSensor(BaseSensorOperator):
     def keys_for(self, partition: Partition) -> list[str]:
         raise NotImplementedError
 
-    def _partition(self, context: Any) -> Partition:
+    def _partition(self, context: Context) -> Partition:
         return Partition.of(self.partition) if self.partition else resolve_partition(context)
 
-    def _storage(self, context: Any) -> tuple[str, str | None]:
+    def _storage(self, context: Context) -> tuple[str, str | None]:
         from driftloop.airflow.factory import pipeline_config
 
         storage = pipeline_config(context).storage
         return storage.root, storage.s3_endpoint_url
 
-    def poke(self, context: Any) -> PokeReturnValue:
+    def poke(self, context: Context) -> PokeReturnValue:
         partition = self._partition(context)
         store = _store(*self._storage(context))
         found = _first_present(store, self.keys_for(partition))
@@ -157,7 +158,7 @@ class _PartitionKeysSensor(BaseSensorOperator):
             self.log.info("%s %s: not yet", self.waiting_for, partition)
         return PokeReturnValue(is_done=found is not None, xcom_value=str(partition))
 
-    def execute(self, context: Any) -> str | None:
+    def execute(self, context: Context) -> str | None:
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)
@@ -178,7 +179,7 @@ class _PartitionKeysSensor(BaseSensorOperator):
         )
         return None  # not reached: defer() raises
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> str:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         self.log.info("%s %s: %s", self.waiting_for, event["partition"], event["uri"])
         return str(event["partition"])
 

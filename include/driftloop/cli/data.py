@@ -151,9 +151,10 @@ def _land_args(p: argparse.ArgumentParser) -> None:
 )(_land_args)
 def _land(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.core.storage import open_store
-    from driftloop.data import history
+    from driftloop.data import history, validation
 
     history.check_tolerance(cfg, args.period)
+    validation.ensure_suite(cfg)  # what ingest will validate with: generated, or refused if stale
     frame = history.read_source(args.source, cfg)
     store = open_store(cfg.storage)
     written: list[str] = []

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from driftloop.cli.app import command, iso_date
 from driftloop.core.config import PipelineConfig, driftloop_home
+from driftloop.core.errors import exit_code_for
 
 if TYPE_CHECKING:
     from driftloop.local.stack import StackState
@@ -75,10 +76,10 @@ def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             f"driftloop: {err}; pick free ports, e.g. `make airflow PORT=8081 MLFLOW_PORT=5001`",
             file=sys.stderr,
         )
-        return 1
-    except stack.StackError as err:
+        return err.exit_code
+    except stack.StackError as err:  # its message holds the servers' last log lines
         print(f"driftloop: {err}", file=sys.stderr)
-        return 1
+        return err.exit_code
     hint = _stop_hint(str(home))
     if args.foreground:
         hint = f"Ctrl-C, or {hint}"
@@ -95,10 +96,13 @@ def _airflow(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     return 0
 
 
-@command("stop", "stop what `driftloop airflow` started from DRIFTLOOP_HOME", human=True)(
-    lambda p: None
-)
-def _stop(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+@command(
+    "stop",
+    "stop what `driftloop airflow` started from DRIFTLOOP_HOME",
+    human=True,
+    needs_config=False,
+)(lambda p: None)
+def _stop(args: argparse.Namespace, cfg: None) -> int:
     from driftloop.local import stack
 
     home = driftloop_home()
@@ -116,9 +120,12 @@ def _stop(args: argparse.Namespace, cfg: PipelineConfig) -> int:
 
 
 @command(
-    "status", "say whether the local stack of DRIFTLOOP_HOME runs, with URLs and login", human=True
+    "status",
+    "say whether the local stack of DRIFTLOOP_HOME runs, with URLs and login",
+    human=True,
+    needs_config=False,
 )(lambda p: None)
-def _status(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+def _status(args: argparse.Namespace, cfg: None) -> int:
     from driftloop.local import stack
 
     home = driftloop_home()
@@ -165,9 +172,12 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("demo", "simulate N days through the real DAGs: drift, retrain, new champion", human=True)(
-    _demo_args
-)
+@command(
+    "demo",
+    "simulate N days through the real DAGs: drift, retrain, new champion",
+    human=True,
+    stoppable=True,
+)(_demo_args)
 def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.demo import run as demo
     from driftloop.local import stack
@@ -201,10 +211,10 @@ def _demo(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         return stack.EXIT_ALREADY_RUNNING
     except stack.StackError as err:
         print(f"driftloop: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("driftloop: interrupted", file=sys.stderr)
-        return 130
+        return err.exit_code
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (Terminated): the stack was stopped
+        print(f"driftloop: {str(err) or 'interrupted'}", file=sys.stderr)
+        return exit_code_for(err)
     return 0
 
 
@@ -220,6 +230,7 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     "drive a history table (CSV or Parquet) through the real DAGs partition by partition, like "
     "the demo: ingest, score, check, retrain; the table and summary in --out",
     human=True,
+    stoppable=True,
 )(_replay_args)
 def _replay(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     from driftloop.demo.replay import run_replay

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 
 from driftloop.cli.app import command, emit
-from driftloop.core.config import PipelineConfig
 from driftloop.core.errors import EXIT_USAGE
 
 
@@ -19,10 +18,12 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("pipelines", "list the pipelines of the configs folder and their DAGs; exit 2 on errors")(
-    _args
-)
-def _pipelines(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+@command(
+    "pipelines",
+    "list the pipelines of the configs folder and their DAGs; exit 2 on errors",
+    needs_config=False,  # a broken config is listed among the errors, not fatal
+)(_args)
+def _pipelines(args: argparse.Namespace, cfg: None) -> int:
     from driftloop.core.pipelines import STAGES, dag_id, load_pipelines
 
     loaded = load_pipelines(args.configs)

@@ -1,7 +1,8 @@
 """Pipeline configuration: one YAML file per pipeline, validated with pydantic.
 
-A user brings their own dataset by writing one of these files (plus a GX expectation suite), not by
-editing code. Any key can be overridden from the environment with ``DRIFTLOOP__`` and ``__`` between
+A user brings their own dataset by writing one of these files, not by editing code. Only ``name``,
+``dataset`` (columns, target, task, features) and ``storage`` are required; every other section
+has defaults (the expectation suite is named after the pipeline and generated from the config). Any key can be overridden from the environment with ``DRIFTLOOP__`` and ``__`` between
 nested keys, e.g. ``DRIFTLOOP__STORAGE__ROOT=s3://bucket/prefix``; the value is parsed as YAML, so
 numbers and booleans come through typed.
 
@@ -217,9 +218,12 @@ class Storage(_Strict):
 
 
 class Validation(_Strict):
-    """Great Expectations settings and the row-count/null bounds of the demo suite."""
+    """Great Expectations settings and the row-count/null bounds of the suite derived from the config."""
 
-    suite: str
+    suite: str = Field(
+        description="name of the expectation suite (and checkpoint) in the GX project; default: "
+        "<pipeline name>_batch",
+    )
     gx_root: str | None = Field(
         None, description="GX project folder; default: repo great_expectations/"
     )
@@ -619,7 +623,9 @@ class PipelineConfig(_Strict):
     )
     dataset: Dataset
     storage: Storage
-    validation: Validation
+    validation: Validation = Field(
+        description="Great Expectations settings; optional: every key has a default"
+    )
     training: Training = Training()
     gate: Gate = Gate()
     drift: Drift = Drift()
@@ -631,6 +637,20 @@ class PipelineConfig(_Strict):
     source: str | None = Field(
         None, description="file the config was loaded from (set when loading; not written by hand)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_defaults(cls, data: Any) -> Any:
+        # Defaults that depend on the pipeline's name: the suite is <name>_batch (the name the
+        # committed suites of the examples already have), so a config may leave validation out.
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            return data
+        validation = data.get("validation")
+        if validation is None:
+            validation = {}
+        if not isinstance(validation, dict) or "suite" in validation:
+            return data
+        return {**data, "validation": {**validation, "suite": f"{data['name']}_batch"}}
 
     @model_validator(mode="before")
     @classmethod

@@ -5,6 +5,8 @@ code the CLI reports for it, so a wrapper (a shell script, a Kubernetes pod's re
 bad data from a failure worth retrying. Errors of the services underneath (MLflow, S3, a database,
 the disk) are recognised by :func:`exit_code_for` as "unavailable"; anything else is a bug.
 
+The same table decides what Airflow retries (:func:`is_retried`, used by the task wrapper of
+``driftloop.airflow.body``): an outage is retried, every other kind fails the task at once.
 The documentation's exit-code reference is generated from ``EXIT_CODES`` (docs/gen_reference.py).
 """
 
@@ -24,6 +26,7 @@ EXIT_UNAVAILABLE = 5  # MLflow, the object store, a database or the disk failed:
 EXIT_REFUSED = 6  # refused by a safety rule: untrusted model, stale gate, nothing to roll back
 EXIT_INTERNAL = 70  # an unexpected error (a bug): rerun with --verbose for the traceback
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # stopped by SIGTERM (128 + 15), like an interrupt
 
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "ok",
@@ -35,7 +38,11 @@ EXIT_CODES: dict[int, str] = {
     EXIT_REFUSED: "refused (untrusted model, stale gate decision, registry rule)",
     EXIT_INTERNAL: "internal error",
     EXIT_INTERRUPTED: "interrupted",
+    EXIT_TERMINATED: "terminated (SIGTERM)",
 }
+# The kinds worth retrying as they are: only an outage. A task failing with any other kind of
+# DriftloopError fails at once in Airflow (a config, data or policy problem needs a person).
+RETRIED = frozenset({EXIT_UNAVAILABLE})
 
 # errno values that mean "the machine or a service failed", not "the request was wrong".
 _UNAVAILABLE_ERRNOS = frozenset(
@@ -71,6 +78,10 @@ class DriftloopError(Exception):
     exit_code: int = EXIT_REFUSED
 
 
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM): unwinds like Ctrl-C, exits 143."""
+
+
 class Unavailable(DriftloopError):
     """A service or resource the step needs is unavailable; retrying later may succeed."""
 
@@ -99,8 +110,18 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def is_retried(exc: BaseException) -> bool:
+    """Whether a failed step should be retried as it is: an outage, or an error that is not the
+    library's own (a bug or an unforeseen failure keeps the caller's default)."""
+    if not isinstance(exc, DriftloopError):
+        return True
+    return exit_code_for(exc) in RETRIED
+
+
 def exit_code_for(exc: BaseException) -> int:
     """The CLI exit code of an exception (see the module docstring)."""
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     # First: a library error raised *from* an outage (e.g. "no such version" because MLflow did not

@@ -640,8 +640,9 @@ def ingest_partition(
             "has arrived"
         )
     # A suite that does not match the effective config is a usage error (exit 2), refused before
-    # anything is written: validating with it would ignore those settings silently.
-    validation.committed_suite(cfg)
+    # anything is written: validating with it would ignore those settings silently. A pipeline
+    # without a suite yet gets the one its config generates.
+    validation.ensure_suite(cfg)
     if len(keys) > 1:
         result = _refuse_two_formats(store, day, keys)
     else:

@@ -495,6 +495,25 @@ def committed_suite(cfg: PipelineConfig) -> dict[str, Any]:
     return suite_json
 
 
+def ensure_suite(cfg: PipelineConfig) -> list[Path]:
+    """Make sure the pipeline has a committed suite that agrees with its config, before any data
+    is touched: generate it (suite and checkpoint, as ``driftloop gx-suite`` does) when the
+    pipeline has none yet, and refuse a stale one (``SuiteOutOfDate``, a config error: exit 2,
+    never retried). Returns the files written (none when the suite was there)."""
+    if suite_path(cfg).exists():
+        committed_suite(cfg)
+        return []
+    written = write_gx_project(cfg)
+    log.warning(
+        "no expectation suite %r for pipeline %s yet: generated %s from the config; review and "
+        "commit it",
+        cfg.validation.suite,
+        cfg.name,
+        ", ".join(str(p) for p in written),
+    )
+    return written
+
+
 def runtime_suite(cfg: PipelineConfig) -> dict[str, Any]:
     """The suite a batch is validated with: derived from the effective config plus the extras,
     after the committed suite was checked against them (``SuiteNotFound``, ``SuiteOutOfDate``)."""

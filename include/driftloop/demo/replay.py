@@ -55,10 +55,14 @@ def run_replay(
 ) -> list[DayRecord]:
     """Replay ``source`` partition by partition through the DAGs; write the summary into ``out``."""
     from driftloop.core.storage import open_store
+    from driftloop.data.validation import ensure_suite
 
     overrides = replay_env(config_path, period, label_delay)
     # Read and cut before any state is wiped: a bad source costs nothing.
     before = load_config(config_path, environ={**os.environ, **overrides})
+    # The suite every partition is validated with: generated if the pipeline has none; a stale one
+    # stops the replay here (exit 2, one line), not in the first ingest task.
+    ensure_suite(before)
     frame = history.read_source(source, before)
     # The DAGs' schedules start with the history (runs before a DAG's start make no tasks).
     first = frame[before.dataset.timestamp_column].iloc[0].date()

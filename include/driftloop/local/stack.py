@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import psutil
 import requests
 
+from driftloop.core.errors import EXIT_NOTHING_TO_DO, EXIT_UNAVAILABLE, EXIT_USAGE, DriftloopError
 from driftloop.local.env import airflow_env
 
 T = TypeVar("T")
@@ -47,26 +48,34 @@ LOCK_FILE = "stack.lock"
 STATE_FILE = "stack.json"
 LOG_DIR = "logs"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
-EXIT_ALREADY_RUNNING = 3
+EXIT_ALREADY_RUNNING = EXIT_NOTHING_TO_DO
 AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 
 
-class StackError(RuntimeError):
+class StackError(DriftloopError):
     """The local stack cannot be started or reached; the message says why and what to do."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 class AlreadyRunning(StackError):
+    """A stack already runs from this state folder: nothing to start (stop it, or use another)."""
+
+    exit_code = EXIT_ALREADY_RUNNING
+
     def __init__(self, state: StackState) -> None:
         self.state = state
         super().__init__(f"a local stack is already running from {state.home}")
 
 
 class PortInUse(StackError):
-    pass
+    """A port asked for is taken: pick others."""
+
+    exit_code = EXIT_USAGE
 
 
 class StartFailed(StackError):
-    pass
+    """A server exited or was not ready in time; the message holds the last log lines."""
 
 
 # -- processes -------------------------------------------------------------------------------------

@@ -366,12 +366,35 @@ def mark_unscored(cfg: PipelineConfig, days: list[str], reason: str) -> list[str
     return [write_scoring_status(store, d, body) for d in days]
 
 
+INGEST_FAILED = "ingest_failed"  # a scoring record's status: the day's ingest failed for good
+
+
+def mark_ingest_failed(cfg: PipelineConfig, day: str, err: BaseException) -> str | None:
+    """Record that ``day``'s ingest failed for good (a config error, a refusal: not its data, which
+    is quarantined, and not an outage, which is retried), so the day's drift check goes ahead
+    without it instead of waiting for a scoring that never comes. Returns the record's URI, or None
+    when nothing was recorded (an outage, a quarantine, or the store itself unusable)."""
+    from driftloop.core.errors import EXIT_QUARANTINED, exit_code_for, is_retried, one_line
+    from driftloop.model.scoring import write_scoring_status
+
+    if is_retried(err) or exit_code_for(err) == EXIT_QUARANTINED:
+        return None
+    body = {"status": INGEST_FAILED, "reason": one_line(err)}
+    try:
+        return write_scoring_status(open_store(cfg.storage), day, body)
+    except Exception as record_err:  # a store that cannot be written: the task's error stands
+        log.warning("%s: could not record the failed ingest: %s", day, one_line(record_err))
+        return None
+
+
 __all__ = [
+    "INGEST_FAILED",
     "ChampionContext",
     "CheckOutcome",
     "champion_context",
     "labelled_days_since",
     "log_check_to_mlflow",
+    "mark_ingest_failed",
     "mark_unscored",
     "run_daily_check",
 ]

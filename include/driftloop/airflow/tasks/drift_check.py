@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.body import task_body
 from driftloop.airflow.factory import pipeline_config
 from driftloop.airflow.links import publish_links, report_link
 from driftloop.airflow.partition import retrain_run_id
 from driftloop.core.pipelines import dag_id
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = [
     "check",
@@ -24,12 +28,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def check(day: str, **context: Any) -> dict[str, Any]:
+@task_body
+def check(day: str, **context: Unpack[Context]) -> dict[str, Any]:
     """Run the day's drift check, emit the ``drift_report`` event and link the report."""
-    from driftloop.core.logs import quiet_libraries
     from driftloop.monitor.daily_check import run_daily_check
 
-    quiet_libraries()
     ti, cfg = context["ti"], pipeline_config(context)
     train = dag_id(cfg.name, "train")
     active = ["queued", "running"]
@@ -123,15 +126,13 @@ def should_request_approval(summary: dict[str, Any] | None) -> bool:
     return True
 
 
-def review_shadow(day: str, **context: Any) -> dict[str, Any] | None:
+@task_body
+def review_shadow(day: str, **context: Unpack[Context]) -> dict[str, Any] | None:
     """Compare the challenger in shadow with the champion on the newly labelled partitions; promote
     or reject it once ``gate.shadow_partitions`` of them are in (see ``driftloop.monitor.shadow``).
 
     A new win that waits for approval carries ``promote_conf``, the conf of the ``promote`` run
     that asks for it (``request_approval``)."""
-    from driftloop.core.logs import quiet_libraries
-
-    quiet_libraries()
     cfg = pipeline_config(context)
     if not cfg.gate.shadow_partitions:
         return None

@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+from typing import TYPE_CHECKING, Any, Unpack
 
 from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.body import task_body
 from driftloop.airflow.factory import pipeline_config
 from driftloop.airflow.links import data_docs_link, publish_links
 
-__all__ = ["NO_RETRY_ON_QUARANTINE", "ingest_and_validate"]
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from pydantic import JsonValue
 
-# Quarantined data stays quarantined on a retry: fail at once; anything else (e.g. storage
-# unavailable) gets the usual retries.
-NO_RETRY_ON_QUARANTINE = ExceptionRetryPolicy(
-    rules=[
-        RetryRule(
-            exception="driftloop.data.ingest.DataQuarantined",
-            action=RetryAction.FAIL,
-            reason="the partition is quarantined; fix the delivery and rerun",
-        )
-    ]
-)
+__all__ = ["ingest_and_validate"]
 
 
-def ingest_and_validate(partition: str, **context: Any) -> dict[str, Any]:
-    """Ingest the landed ``partition``; emits ``validated`` and ``labels`` events, or fails."""
-    from driftloop.core.logs import quiet_libraries
+@task_body
+def ingest_and_validate(partition: str, **context: Unpack[Context]) -> dict[str, Any]:
+    """Ingest the landed ``partition``; emits ``validated`` and ``labels`` events, or fails.
 
-    quiet_libraries()
+    Quarantined data fails the task at once (``DataQuarantined``: a retry would quarantine it
+    again), as does a config error; an outage (storage, disk) is retried (``task_body``). A day
+    that failed at once for any other reason than its data is recorded as such, so the day's drift
+    check stops waiting for it (it waits for predictions, a quarantine or a scoring record).
+    """
+    from driftloop.core.errors import DriftloopError
     from driftloop.data.ingest import DataQuarantined, ingest_partition
+    from driftloop.monitor.daily_check import mark_ingest_failed
 
     cfg = pipeline_config(context)
-    result = ingest_partition(cfg, partition)
+    try:
+        result = ingest_partition(cfg, partition)
+    except DriftloopError as err:
+        mark_ingest_failed(cfg, partition, err)
+        raise
     publish_links(context, data_docs=data_docs_link(cfg.name, result.docs_url, cfg.data_docs_dir()))
     if result.status == "quarantined":
         raise DataQuarantined(f"{result.message} (quarantine: {result.quarantine_uri})")
@@ -43,7 +44,8 @@ def ingest_and_validate(partition: str, **context: Any) -> dict[str, Any]:
         "rows": result.rows,
         "uri": result.uri,
     }
-    events[assets.labels].extra = {"partition": partition, "partitions": result.labels_ingested}
+    labelled: list[JsonValue] = [*result.labels_ingested]
+    events[assets.labels].extra = {"partition": partition, "partitions": labelled}
     return {
         "partition": partition,
         "uri": result.uri,

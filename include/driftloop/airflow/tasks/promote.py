@@ -4,12 +4,16 @@ the approval of a version that won in shadow (a run the ``drift_check`` DAG star
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from driftloop.airflow.approval import ANSWER_KEY
 from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.body import task_body
 from driftloop.airflow.factory import pipeline_config
 from driftloop.airflow.links import link_decision
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = ["APPROVAL_TASK", "REQUEST_TASK", "apply", "route", "shadow_request"]
 
@@ -19,32 +23,28 @@ REQUEST_TASK = "shadow_request"  # its return value: the shadow win to approve, 
 APPROVAL_TASK = "approve_shadow_win"
 
 
-def shadow_request(**context: Any) -> dict[str, Any] | None:
+@task_body
+def shadow_request(**context: Unpack[Context]) -> dict[str, Any] | None:
     """For a shadow-win run: the version, the decision it won with and the approval's evidence
     (the recorded per-partition shadow evidence and the offline gate's figures). None otherwise.
 
-    Fails at once when the version has not won in shadow or is no longer in shadow.
+    Fails at once (a refusal) when the version has not won in shadow or is no longer in shadow.
     """
-    from airflow.sdk.exceptions import AirflowFailException
-
     p = context["params"]
     if not p.get("shadow_win"):
         return None
     from driftloop.core.config import format_duration
-    from driftloop.core.logs import quiet_libraries
     from driftloop.core.metrics import metric_table
-
-    quiet_libraries()
     from driftloop.model import registry
     from driftloop.model.evidence import shadow_win_evidence
 
     cfg, version = pipeline_config(context), str(p.get("version") or "")
     won = registry.read_record(cfg, version, "shadow-won") if version else None
     if won is None:
-        raise AirflowFailException(f"version: v{version or '?'} has not won in shadow")
+        raise registry.RegistryError(f"version: v{version or '?'} has not won in shadow")
     state = registry.shadow_challenger(cfg)
     if state is None or state["version"] != version:
-        raise AirflowFailException(
+        raise registry.RegistryError(
             f"version: v{version} is no longer in shadow (its shadow ended or a newer training "
             "took the challenger alias): nothing to approve"
         )
@@ -79,10 +79,11 @@ def route(request: dict[str, Any] | None) -> str:
     return APPROVAL_TASK
 
 
-def _promote_shadow_win(cfg: Any, p: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Promote the version that won in shadow, as approved (who, and their note, in the reason)."""
-    from airflow.sdk.exceptions import AirflowFailException
+def _promote_shadow_win(cfg: Any, p: dict[str, Any], context: Context) -> dict[str, Any]:
+    """Promote the version that won in shadow, as approved (who, and their note, in the reason).
 
+    A ``StaleDecision`` (the champion moved since the shadow's comparison, which then no longer
+    holds) is a refusal: the task fails at once."""
     from driftloop.model import registry
     from driftloop.model.gate import GateDecision
 
@@ -90,7 +91,7 @@ def _promote_shadow_win(cfg: Any, p: dict[str, Any], context: Any) -> dict[str, 
     request = ti.xcom_pull(task_ids=REQUEST_TASK)
     answer = ti.xcom_pull(task_ids=APPROVAL_TASK, key=ANSWER_KEY)
     if not request or not answer:
-        raise AirflowFailException("a shadow win is promoted only once approved")
+        raise registry.RegistryError("a shadow win is promoted only once approved")
     note = answer.get("reason") or ""
     reason = p["reason"] + (f"; approver: {note}" if note else "")
     version = request["challenger_version"]
@@ -103,21 +104,17 @@ def _promote_shadow_win(cfg: Any, p: dict[str, Any], context: Any) -> dict[str, 
             f"{answer['user']} (approved in Airflow)",
         )
     except registry.StaleDecision as err:
-        # The champion moved since the shadow's comparison: it no longer holds.
-        raise AirflowFailException(f"v{version} not promoted: {err}") from err
+        raise registry.StaleDecision(f"v{version} not promoted: {err}") from err
 
 
-def apply(**context: Any) -> dict[str, Any]:
+@task_body
+def apply(**context: Unpack[Context]) -> dict[str, Any]:
     """Promote ``version`` or roll back, as the run's params say; fails at once on a bad param.
 
     A shadow-win run gets here only once approved, and promotes the version out of its shadow.
     """
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from driftloop.core.logs import quiet_libraries
-
-    quiet_libraries()
     from driftloop.model import registry
+    from driftloop.model.pipeline import InvalidParameter
 
     cfg, p = pipeline_config(context), context["params"]
     dag_run = context["dag_run"]
@@ -132,7 +129,7 @@ def apply(**context: Any) -> dict[str, Any]:
             record = registry.rollback(cfg, p["reason"], actor)
         else:
             if not version:
-                raise AirflowFailException(
+                raise InvalidParameter(
                     "version: action=promote needs the registered version to promote "
                     "(or choose action=rollback)"
                 )
@@ -140,7 +137,7 @@ def apply(**context: Any) -> dict[str, Any]:
             record = registry.promote(cfg, str(version), p["reason"], actor)
     except registry.RegistryError as err:
         param = "version" if action == "promote" else "action"
-        raise AirflowFailException(f"{param}: {err}") from err
+        raise type(err)(f"{param}: {err}") from err
     log.info(
         "%s by %s: champion v%s (previous champion: %s); audit record: %s",
         action,

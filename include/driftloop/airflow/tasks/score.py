@@ -9,11 +9,15 @@ scores the backlog; ``conf["backlog"]`` asks for that run by hand (the demo driv
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.body import task_body
 from driftloop.airflow.factory import pipeline_config, pipeline_of
 from driftloop.airflow.partition import resolve_partition, triggered_partitions, triggering_events
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = [
     "announce_predictions",
@@ -26,7 +30,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def announce_predictions(context: Any, scored: dict[str, Any]) -> None:
+def announce_predictions(context: Context, scored: dict[str, Any]) -> None:
     """The ``predictions`` asset event of a scoring result: which day, which model version."""
     context["outlet_events"][pipeline_assets(pipeline_of(context)).predictions].extra = {
         "partition": scored["partition"],
@@ -34,7 +38,7 @@ def announce_predictions(context: Any, scored: dict[str, Any]) -> None:
     }
 
 
-def run_days(context: Any) -> list[str]:
+def run_days(context: Context) -> list[str]:
     """The days a run was started for: none when it was started for the backlog only.
 
     In order: ``conf["date"]``; the partitions of the ``validated`` events; none for a run started
@@ -52,7 +56,8 @@ def run_days(context: Any) -> list[str]:
     return [str(resolve_partition(context))]
 
 
-def resolve_champion(**context: Any) -> list[dict[str, Any]]:
+@task_body
+def resolve_champion(**context: Unpack[Context]) -> list[dict[str, Any]]:
     """The partitions to score, each with the concrete champion version that scores it.
 
     The run's own days, then the backlog (validated days without predictions whose scoring found
@@ -61,11 +66,9 @@ def resolve_champion(**context: Any) -> list[dict[str, Any]]:
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from driftloop.core.logs import quiet_libraries
     from driftloop.model.scoring import NoChampion, resolve_model, unscored_days
     from driftloop.monitor.daily_check import mark_unscored
 
-    quiet_libraries()
     conf = context["dag_run"].conf or {}
     days = run_days(context)
     cfg = pipeline_config(context)
@@ -114,12 +117,11 @@ def with_shadow(cfg: Any, targets: list[dict[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
-def score_partition(target: dict[str, str], **context: Any) -> dict[str, Any]:
+@task_body
+def score_partition(target: dict[str, str], **context: Unpack[Context]) -> dict[str, Any]:
     """Write the predictions of one partition with the resolved model version (and the shadow's)."""
-    from driftloop.core.logs import quiet_libraries
     from driftloop.monitor.shadow import score_with_shadow
 
-    quiet_libraries()
     out = score_with_shadow(
         pipeline_config(context),
         target["partition"],

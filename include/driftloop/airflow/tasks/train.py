@@ -6,12 +6,16 @@ Heavy libraries are imported inside the bodies, so importing this module at pars
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from driftloop.airflow.approval import ANSWER_KEY
 from driftloop.airflow.assets import pipeline_assets
+from driftloop.airflow.body import task_body
 from driftloop.airflow.factory import pipeline_config
 from driftloop.airflow.links import link_decision, mlflow_run_url, publish_links, report_link
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 __all__ = [
     "gate",
@@ -25,7 +29,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def link_mlflow_run(context: Any, trained: dict[str, Any]) -> None:
+def link_mlflow_run(context: Context, trained: dict[str, Any]) -> None:
     """Publish the MLflow run of a training result as the task's "MLflow run" link."""
     uri = pipeline_config(context).tracking_uri()
     url = mlflow_run_url(uri, trained["experiment_id"], trained["run_id"])
@@ -40,36 +44,27 @@ def link_mlflow_run(context: Any, trained: dict[str, Any]) -> None:
     publish_links(context, mlflow_run=url)
 
 
-def train_model(**context: Any) -> dict[str, Any]:
-    """Fit a challenger on the run's window; a new MLflow run and registered version."""
-    from airflow.sdk.exceptions import AirflowFailException
+@task_body
+def train_model(**context: Unpack[Context]) -> dict[str, Any]:
+    """Fit a challenger on the run's window; a new MLflow run and registered version.
 
-    from driftloop.core.logs import quiet_libraries
-
-    quiet_libraries()
-    from driftloop.data.windows import InsufficientData
-    from driftloop.model.pipeline import InvalidParameter
+    The parameters are checked before any data is read; neither a bad param nor missing labels is
+    helped by a retry: both fail the task at once with their one-line message (``task_body``).
+    """
     from driftloop.model.workflow import TrainRequest, train_step
 
     ti = context["ti"]
     request = TrainRequest.from_params(
         context["params"], {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id}
     )
-    try:
-        # The parameters are checked before any data is read; neither a bad param nor missing
-        # labels is helped by a retry, so both fail the task at once with their one-line message.
-        result = train_step(pipeline_config(context), request).to_dict()
-    except (InvalidParameter, InsufficientData) as err:
-        raise AirflowFailException(str(err)) from err
+    result = train_step(pipeline_config(context), request).to_dict()
     link_mlflow_run(context, result)
     return result
 
 
-def gate(trained: dict[str, Any], **context: Any) -> dict[str, Any]:
+@task_body
+def gate(trained: dict[str, Any], **context: Unpack[Context]) -> dict[str, Any]:
     """Compare the challenger with the champion (re-scored on the challenger's holdout)."""
-    from driftloop.core.logs import quiet_libraries
-
-    quiet_libraries()
     from driftloop.model.workflow import gate_step
 
     p = context["params"]
@@ -131,25 +126,19 @@ def route(decision: dict[str, Any]) -> str | None:
     return "approve_promotion"
 
 
-def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
-    """Move ``@champion`` to the challenger and emit the model asset event."""
-    from airflow.sdk.exceptions import AirflowFailException
+@task_body
+def promote_model(decision: dict[str, Any], **context: Unpack[Context]) -> dict[str, Any]:
+    """Move ``@champion`` to the challenger and emit the model asset event.
 
-    from driftloop.core.logs import quiet_libraries
-
-    quiet_libraries()
-    from driftloop.model.registry import StaleDecision
+    A ``StaleDecision`` (the champion moved since the gate: the comparison no longer holds) fails
+    the task at once (``task_body``): a retry would not change that.
+    """
     from driftloop.model.workflow import promote_step
 
     cfg = pipeline_config(context)
     answer = context["ti"].xcom_pull(task_ids="approve_promotion", key=ANSWER_KEY)
     actor = f"{answer['user']} (approved in Airflow)" if answer else "gate (auto-promote)"
-    try:
-        record = promote_step(cfg, decision, actor, (answer or {}).get("reason") or "")
-    except StaleDecision as err:
-        # The champion moved since the gate (a manual promote, another pipeline run): the
-        # comparison no longer holds, and a retry would not change that.
-        raise AirflowFailException(str(err)) from err
+    record = promote_step(cfg, decision, actor, (answer or {}).get("reason") or "")
     context["outlet_events"][pipeline_assets(cfg.name).model].extra = {
         "model_name": cfg.model_name,
         "model_version": decision["challenger_version"],
@@ -161,11 +150,9 @@ def promote_model(decision: dict[str, Any], **context: Any) -> dict[str, Any]:
     return record
 
 
-def record_outcome(decision: dict[str, Any], **context: Any) -> str:
+@task_body
+def record_outcome(decision: dict[str, Any], **context: Unpack[Context]) -> str:
     """Say what became of the challenger (champion, rejected by the gate or by a person)."""
-    from driftloop.core.logs import quiet_libraries
-
-    quiet_libraries()
     from driftloop.model import registry
 
     version = decision["challenger_version"]
