@@ -200,7 +200,7 @@ def test_the_task_wrapper_retries_exactly_the_retried_codes() -> None:
     from driftloop.core.config import ConfigError
     from driftloop.data.ingest import DataQuarantined
 
-    assert errors.RETRIED == {errors.EXIT_UNAVAILABLE}
+    assert {errors.EXIT_UNAVAILABLE} == errors.RETRIED
 
     def failing(err: BaseException):
         @task_body
