@@ -23,10 +23,13 @@ ENV PYTHONUNBUFFERED=1 \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     DRIFTLOOP_CONFIG=/opt/driftloop/configs/churn.yaml
 
-RUN pip install --no-cache-dir uv==0.13.9 && useradd --create-home --uid 50000 driftloop
+RUN pip install --no-cache-dir uv==0.13.9 && useradd --create-home --uid 50000 --gid 0 driftloop
 WORKDIR /opt/driftloop
-COPY pyproject.toml uv.lock README.md ./
+# The dependencies' layer depends on the lock and pyproject only: an edit of README.md (read when
+# the project itself is installed, below) does not reinstall them.
+COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
+COPY README.md ./
 COPY include ./include
 COPY --from=web-assets /web_assets ./include/driftloop/airflow/web_assets
 COPY dags ./dags
