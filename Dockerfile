@@ -13,8 +13,11 @@ RUN DRIFTLOOP_WEB_ASSETS=/web_assets python /tmp/offline.py
 
 FROM python:3.11-slim-bookworm
 
+# UV_NO_CACHE: uv's download cache (about 1 GB of wheels and sources under /root/.cache/uv) is not
+# left in the dependencies' layer.
 ENV PYTHONUNBUFFERED=1 \
     UV_COMPILE_BYTECODE=1 \
+    UV_NO_CACHE=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     AIRFLOW_HOME=/opt/airflow \

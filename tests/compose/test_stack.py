@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, defaultdict
+from functools import partial
 from typing import Any
 
 import pytest
@@ -114,9 +115,7 @@ def feed_with_restarts(stack: ComposeStack, loop: LoopRun) -> dict[str, Any]:
             stack.compose("restart", "airflow-scheduler", "airflow-apiserver")
             after = {s: _started_at(stack, s) for s in before}
             restarted = {"day": day.isoformat(), "before": before, "after": after}
-        stack.wait_for(
-            lambda d=day: loop.store.partition_exists(VALIDATED, d), 300, f"{day} to be ingested"
-        )
+        stack.wait_for(partial(loop.store.partition_exists, VALIDATED, day), 300, f"{day} ingested")
     return restarted
 
 
