@@ -130,6 +130,8 @@ class Engine:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
+                if self._proc is not None and self._proc.poll() is not None:
+                    break  # ours, exited and reaped (a zombie would still answer kill 0)
                 os.kill(pid, 0)
                 time.sleep(0.5)
         if self._proc is not None:
