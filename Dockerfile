@@ -13,8 +13,11 @@ RUN DRIFTLOOP_WEB_ASSETS=/web_assets python /tmp/offline.py
 
 FROM python:3.11-slim-bookworm
 
+# UV_NO_CACHE: uv's cache (/root/.cache/uv: hard links to the installed files plus what it built
+# from sources, a git checkout included; about 30 MB of its own) is not left in the image.
 ENV PYTHONUNBUFFERED=1 \
     UV_COMPILE_BYTECODE=1 \
+    UV_NO_CACHE=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     AIRFLOW_HOME=/opt/airflow \
@@ -23,10 +26,13 @@ ENV PYTHONUNBUFFERED=1 \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     DRIFTLOOP_CONFIG=/opt/driftloop/configs/churn.yaml
 
-RUN pip install --no-cache-dir uv==0.13.9 && useradd --create-home --uid 50000 driftloop
+RUN pip install --no-cache-dir uv==0.13.9 && useradd --create-home --uid 50000 --gid 0 driftloop
 WORKDIR /opt/driftloop
-COPY pyproject.toml uv.lock README.md ./
+# The dependencies' layer depends on the lock and pyproject only: an edit of README.md (read when
+# the project itself is installed, below) does not reinstall them.
+COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
+COPY README.md ./
 COPY include ./include
 COPY --from=web-assets /web_assets ./include/driftloop/airflow/web_assets
 COPY dags ./dags

@@ -22,7 +22,7 @@ MLFLOW_PORT ?= 5000
 LIVE_DAYS := $(if $(filter file,$(origin DAYS)),25,$(DAYS))
 ROWS ?= 1000
 
-.PHONY: help install test test-fast lint format docs docs-serve demo demo-live airflow stop status bench clean
+.PHONY: help install test test-fast compose-tools compose-image compose-test lint format docs docs-serve demo demo-live airflow stop status bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -48,6 +48,21 @@ test: install ## Run every tier: dags, unit, integration, service, live, e2e
 
 test-fast: install ## Only the quick tiers (dags + unit)
 	$(PY) -m pytest tests -m "dags or unit"
+
+# The compose tier (tests/compose): its own dockerd, images built locally (no registry), cached in
+# COMPOSE_CACHE between runs. Needs root and Debian's docker.io, docker-compose and debootstrap.
+COMPOSE_CACHE ?= /var/tmp/driftloop-docker
+COMPOSE_TOOLS := dockerd docker-compose debootstrap
+compose-tools:
+	@missing=; for t in $(COMPOSE_TOOLS); do PATH=/usr/sbin:/usr/bin:$$PATH command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose debootstrap >/dev/null; fi
+
+compose-image: install compose-tools ## Build the base, stand-in and project images in the compose tier's own dockerd (timings, size)
+	DRIFTLOOP_COMPOSE_CACHE=$(COMPOSE_CACHE) $(PY) -m tests.compose.engine build
+
+compose-test: install compose-tools ## The compose tier: image checks, `docker-compose up` with 2 workers, the loop, faults, down/up (~20 min)
+	DRIFTLOOP_COMPOSE_CACHE=$(COMPOSE_CACHE) $(PY) -m pytest tests/compose -m compose -p no:cacheprovider
 
 lint: install ## ruff (check + format), mypy on the library, the import contracts (lint-imports)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -158,11 +158,29 @@ def vendor(dest: Path | None = None, npm: str = "npm") -> list[str]:
             unpack = Path(tmp) / "unpack"
             shutil.rmtree(unpack, ignore_errors=True)
             with tarfile.open(tarball) as tar:
-                tar.extractall(unpack, filter="data")  # no links or paths out of the folder
+                _extract(tar, unpack)
             _prune(unpack / "package", spec)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(unpack / "package", target)
     return missing
+
+
+def _extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Unpack regular files and folders only, none outside ``into``: the "data" filter where the
+    interpreter has it (3.11.4 and later), the same rule checked here on older 3.11 releases such
+    as Debian bookworm's 3.11.2, whose ``extractall`` has no ``filter`` argument."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+        return
+    root = into.resolve()
+    members = []
+    for member in tar.getmembers():
+        target = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
+            raise RuntimeError(f"refusing to unpack {member.name!r}: not a plain file or folder")
+        member.mode = (member.mode | 0o644) & 0o755  # as the "data" filter: no setuid, readable
+        members.append(member)
+    tar.extractall(into, members=members)  # every member checked above
 
 
 def _prune(package: Path, spec: str) -> None:
