@@ -29,6 +29,7 @@ from driftloop.core.metrics import (
     metric_table,
     proba_column,
 )
+from driftloop.core.modules import MODEL_REF, missing_module
 
 _BINARY_PRIMARY = metric_table(BINARY).primary
 _BINARY_GUARDS = metric_table(BINARY).default_guards
@@ -255,13 +256,45 @@ class Algorithm(StrEnum):
     GRADIENT_BOOSTING = "gradient_boosting"
     RANDOM_FOREST = "random_forest"
     LINEAR = "linear"  # logistic regression (classification) or ridge (regression)
+    LIGHTGBM = "lightgbm"  # native categoricals, early stopping on the training part's last days
+    XGBOOST = "xgboost"  # idem
+
+
+class Search(_Strict):
+    """Hyperparameter search of a training (off unless ``training.search`` is given)."""
+
+    method: Literal["random", "halving"] = Field(
+        "random",
+        description="random: RandomizedSearchCV; halving: HalvingRandomSearchCV (scikit-learn)",
+    )
+    n_trials: int = Field(10, ge=1, description="candidates drawn from the distributions")
+    time_budget_seconds: float = Field(
+        600, gt=0, description="no new trial starts after this; the best so far is refitted"
+    )
+    cv_splits: int = Field(3, ge=2, description="time-ordered folds of the training part, by day")
+    params: dict[str, Any] = Field(
+        min_length=1,
+        description="per hyperparameter: a list of values, or {low, high[, log: true]} "
+        "(integers if both bounds are integers)",
+    )
 
 
 class Training(_Strict):
     window_days: int = Field(21, ge=2)
     holdout_days: int = Field(3, ge=1)
     algorithm: Algorithm = Algorithm.GRADIENT_BOOSTING
+    model: str | None = Field(
+        None,
+        description='your own model: "package.module:function" returning an unfitted '
+        "scikit-learn estimator (see docs/models.md); wins over algorithm",
+    )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="types your model holds that the project does not trust by default (skops "
+        'names, e.g. "lightgbm.sklearn.LGBMClassifier"), reviewed here',
+    )
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    search: Search | None = None
     min_train_rows: int = Field(500, ge=1)
     random_state: int = 0
 
@@ -269,6 +302,8 @@ class Training(_Strict):
     def _window(self) -> Training:
         if self.holdout_days >= self.window_days:
             raise ValueError("holdout_days must be smaller than window_days")
+        if self.model is not None and not MODEL_REF.match(self.model):
+            raise ValueError(f'model: {self.model!r} is not "package.module:function"')
         return self
 
 
@@ -614,6 +649,10 @@ class PipelineConfig(_Strict):
                 "training.algorithm: logistic_regression is a classifier; use linear (ridge) "
                 "for task regression"
             )
+        if self.training.model is not None:
+            missing = missing_module(self.training.model, self.source)
+            if missing:
+                raise ValueError(f"training.model: {self.training.model!r}: {missing}")
         wait = self.retrain.min_labelled_days_after_estimated_drop
         if wait is not None and 0 < wait <= self.training.holdout_days:
             raise ValueError(

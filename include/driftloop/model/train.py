@@ -34,12 +34,14 @@ from driftloop.data.windows import (
     training_frame,
     training_window,
 )
+from driftloop.model.fitting import fit_model
 from driftloop.model.pipeline import (
     InvalidParameter,
     build_pipeline,
     check_parameters,
     evaluate,
     model_classes,
+    pipeline_fit_params,
     predict_output,
     target,
 )
@@ -142,7 +144,13 @@ def train_model(
     t = time.perf_counter()
     model = build_pipeline(cfg, algo, params)
     features = cfg.dataset.feature_names
-    model.fit(split.train[features], target(split.train, cfg))
+    fitted = fit_model(
+        model,
+        split.train,
+        target(split.train, cfg),
+        features,
+        pipeline_fit_params(cfg, algo),
+    )
     timings["fit_seconds"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -208,6 +216,7 @@ def train_model(
                 **task_params,
                 "random_state": cfg.training.random_state,
                 **{f"hp.{k}": v for k, v in sorted(params.items())},
+                **{f"fit.{k}": v for k, v in sorted(fitted.items())},
             },
             partition_uris=partition_uris,
             store_labels_uri=store.uri(LABELS),
@@ -218,9 +227,10 @@ def train_model(
         timings["log_run_seconds"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        info = log_and_register_model(cfg, run_id, model, split.train[features].head(5))
+        info, needed = log_and_register_model(cfg, run_id, model, split.train[features].head(5))
         version = str(info.registered_model_version)
         model_io.record_checksum(cfg.tracking_uri(), cfg.model_name, version)
+        model_io.record_trusted_types(cfg.tracking_uri(), cfg.model_name, version, needed)
         timings["log_model_seconds"] = time.perf_counter() - t
 
         registry.set_challenger(cfg, version)
