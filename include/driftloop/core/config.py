@@ -278,6 +278,19 @@ class Search(_Strict):
         "(integers if both bounds are integers)",
     )
 
+    @field_validator("params")
+    @classmethod
+    def _distributions(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, spec in v.items():
+            if isinstance(spec, list) and spec:
+                continue
+            ok = isinstance(spec, dict) and {"low", "high"} <= set(spec) <= {"low", "high", "log"}
+            if not ok or not spec["low"] < spec["high"]:
+                raise ValueError(
+                    f"{name}: give a non-empty list of values or {{low, high[, log]}} with low < high"
+                )
+        return v
+
 
 class Training(_Strict):
     window_days: int = Field(21, ge=2)
@@ -298,12 +311,17 @@ class Training(_Strict):
     min_train_rows: int = Field(500, ge=1)
     random_state: int = 0
 
+    @field_validator("model")
+    @classmethod
+    def _model_ref(cls, v: str | None) -> str | None:
+        if v is not None and not MODEL_REF.match(v):
+            raise ValueError(f'{v!r} is not "package.module:function"')
+        return v
+
     @model_validator(mode="after")
     def _window(self) -> Training:
         if self.holdout_days >= self.window_days:
             raise ValueError("holdout_days must be smaller than window_days")
-        if self.model is not None and not MODEL_REF.match(self.model):
-            raise ValueError(f'model: {self.model!r} is not "package.module:function"')
         return self
 
 

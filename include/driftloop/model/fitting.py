@@ -60,14 +60,14 @@ def fit_model(
     final = model.steps[-1][1]
     final_params = {k.split("__", 1)[1]: v for k, v in params.items() if k.startswith("model__")}
     fit_x, stop_x = x[~is_stop], x[is_stop]
-    eval_set = [(stop_x, y[is_stop])]
     if kind == "lightgbm":
         import lightgbm
 
         final.fit(
             fit_x,
             y[~is_stop],
-            eval_set=eval_set,
+            eval_X=(stop_x,),
+            eval_y=(y[is_stop],),
             callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
             **final_params,
         )
@@ -76,7 +76,9 @@ def fit_model(
         # The parameter is needed for this fit only: a later clone (search, refit) fits plainly.
         final.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
         try:
-            final.fit(fit_x, y[~is_stop], eval_set=eval_set, verbose=False, **final_params)
+            final.fit(
+                fit_x, y[~is_stop], eval_set=[(stop_x, y[is_stop])], verbose=False, **final_params
+            )
         finally:
             final.set_params(early_stopping_rounds=None)
         best = int(final.best_iteration) + 1

@@ -217,6 +217,11 @@ _IMPORTANCE_SCORING = {
 }
 
 
+def task_scorer(task: str) -> str:
+    """The scikit-learn scorer of a task's headline metric (importance and search both use it)."""
+    return _IMPORTANCE_SCORING[task][0]
+
+
 def holdout_figures(
     model: Pipeline, holdout: pd.DataFrame, output: np.ndarray, cfg: PipelineConfig
 ) -> dict[str, Any]:
@@ -390,4 +395,5 @@ __all__ = [
     "log_training_run",
     "partitions_source",
     "schema_sample",
+    "task_scorer",
 ]
