@@ -251,3 +251,23 @@ def test_search_stops_at_its_time_budget(cfg_factory) -> None:
         )
         rounds = {t["n_resources"] for t in found.trials}
         assert len(found.trials) == 1 if method == "random" else len(rounds) == 1, found.trials
+
+
+def test_pipelines_command_runs_the_full_check(tmp_path, monkeypatch, capsys) -> None:
+    """``driftloop pipelines`` imports and calls the function (the DAG factory only finds it)."""
+    from driftloop.cli.main import main
+
+    path = _team_config(tmp_path, monkeypatch, model="team_model.model:build")
+    assert main(["pipelines", "--configs", str(path)]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["pipelines"]
+    assert listed["model"] == "team_model.model:build"
+    (path.parent / "wrong.py").write_text("def build(spec):\n    return None\n")
+    data = yaml.safe_load(path.read_text())
+    data["training"]["model"] = "wrong:build"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["pipelines", "--configs", str(path)]) == 2
+    errors = json.loads(capsys.readouterr().out)["errors"]
+    assert errors == {
+        str(path): "training.model: returned NoneType, which has no fit, get_params, predict_proba "
+        "(task binary needs an unfitted scikit-learn estimator with fit, get_params, predict_proba)"
+    }
