@@ -13,12 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftloop.core.config import Algorithm, PipelineConfig
 from driftloop.core.metrics import BINARY, MULTICLASS, REGRESSION, metric_table
-from driftloop.model.contract import (
-    ModelFunction,
-    build_estimator,
-    model_function,
-    model_spec,
-)
+from driftloop.model.contract import build_estimator, model_function, model_spec
 from driftloop.model.families import FAMILIES, InvalidParameter, fit_params
 
 if TYPE_CHECKING:
@@ -135,13 +130,6 @@ def resolved_hyperparameters(
             params.update(cfg.training.hyperparameters)
     params.update(overrides or {})
     return params
-
-
-def model_builder(cfg: PipelineConfig, choice: ModelChoice) -> ModelFunction:
-    """The contract function of ``choice``: a built-in family, or the team's (imported)."""
-    if isinstance(choice, CustomModel):
-        return model_function(cfg)
-    return FAMILIES[choice]
 
 
 def build_pipeline(
@@ -292,7 +280,6 @@ __all__ = [
     "default_hyperparameters",
     "evaluate",
     "merge_hyperparameters",
-    "model_builder",
     "model_classes",
     "pipeline_fit_params",
     "positive_scores",
