@@ -31,6 +31,8 @@ SMALL = {
     Algorithm.LINEAR: {},
     Algorithm.GRADIENT_BOOSTING: {"max_iter": 10, "max_depth": 3},
     Algorithm.RANDOM_FOREST: {"n_estimators": 5, "max_depth": 4},
+    Algorithm.LIGHTGBM: {"n_estimators": 5},
+    Algorithm.XGBOOST: {"n_estimators": 5, "max_depth": 3},
 }
 
 

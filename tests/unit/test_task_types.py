@@ -43,6 +43,8 @@ def test_estimators_follow_the_task() -> None:
         "gradient_boosting": "HistGradientBoostingRegressor",
         "random_forest": "RandomForestRegressor",
         "linear": "Ridge",
+        "lightgbm": "LGBMRegressor",
+        "xgboost": "XGBRegressor",
     }
     assert type(pipeline.build_pipeline(mc, "linear").named_steps["model"]).__name__ == (
         "LogisticRegression"

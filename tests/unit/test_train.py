@@ -186,7 +186,7 @@ def test_default_window_end_is_the_newest_day_with_labels(cfg_factory) -> None:
 @pytest.mark.parametrize(
     ("algorithm", "hyper", "message"),
     [
-        ("xgboost", {}, r"^algorithm: 'xgboost' is not one of"),
+        ("catboost", {}, r"^algorithm: 'catboost' is not one of"),
         (None, {"max_iterr": 3}, r"^hyperparameters: 'max_iterr' not a parameter of gradient"),
         ("logistic_regression", {"learning_rate": 0.1}, r"^hyperparameters: 'learning_rate'"),
         (None, {"max_depth": -3}, r"^hyperparameters: The 'max_depth' parameter"),

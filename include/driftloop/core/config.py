@@ -30,6 +30,7 @@ from driftloop.core.metrics import (
     metric_table,
     proba_column,
 )
+from driftloop.core.modules import MODEL_REF, missing_module
 
 _BINARY_PRIMARY = metric_table(BINARY).primary
 _BINARY_GUARDS = metric_table(BINARY).default_guards
@@ -279,15 +280,67 @@ class Algorithm(StrEnum):
     GRADIENT_BOOSTING = "gradient_boosting"
     RANDOM_FOREST = "random_forest"
     LINEAR = "linear"  # logistic regression (classification) or ridge (regression)
+    LIGHTGBM = "lightgbm"  # native categoricals, early stopping on the training part's last days
+    XGBOOST = "xgboost"  # idem
+
+
+class Search(_Strict):
+    """Hyperparameter search of a training (off unless ``training.search`` is given)."""
+
+    method: Literal["random", "halving"] = Field(
+        "random",
+        description="random: RandomizedSearchCV; halving: HalvingRandomSearchCV (scikit-learn)",
+    )
+    n_trials: int = Field(10, ge=1, description="candidates drawn from the distributions")
+    time_budget_seconds: float = Field(
+        600, gt=0, description="no new trial starts after this; the best so far is refitted"
+    )
+    cv_splits: int = Field(3, ge=2, description="time-ordered folds of the training part, by day")
+    params: dict[str, Any] = Field(
+        min_length=1,
+        description="per hyperparameter: a list of values, or {low, high[, log: true]} "
+        "(integers if both bounds are integers)",
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _distributions(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, spec in v.items():
+            if isinstance(spec, list) and spec:
+                continue
+            ok = isinstance(spec, dict) and {"low", "high"} <= set(spec) <= {"low", "high", "log"}
+            if not ok or not spec["low"] < spec["high"]:
+                raise ValueError(
+                    f"{name}: give a non-empty list of values or {{low, high[, log]}} with low < high"
+                )
+        return v
 
 
 class Training(_Strict):
     window_days: int = Field(21, ge=2)
     holdout_days: int = Field(3, ge=1)
     algorithm: Algorithm = Algorithm.GRADIENT_BOOSTING
+    model: str | None = Field(
+        None,
+        description='your own model: "package.module:function" returning an unfitted '
+        "scikit-learn estimator (see docs/models.md); wins over algorithm",
+    )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="types your model holds that the project does not trust by default (skops "
+        'names, e.g. "lightgbm.sklearn.LGBMClassifier"), reviewed here',
+    )
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    search: Search | None = None
     min_train_rows: int = Field(500, ge=1)
     random_state: int = 0
+
+    @field_validator("model")
+    @classmethod
+    def _model_ref(cls, v: str | None) -> str | None:
+        if v is not None and not MODEL_REF.match(v):
+            raise ValueError(f'{v!r} is not "package.module:function"')
+        return v
 
     @model_validator(mode="after")
     def _window(self) -> Training:
@@ -689,6 +742,10 @@ class PipelineConfig(_Strict):
                 "training.algorithm: logistic_regression is a classifier; use linear (ridge) "
                 "for task regression"
             )
+        if self.training.model is not None:
+            missing = missing_module(self.training.model, self.source)
+            if missing:
+                raise ValueError(f"training.model: {self.training.model!r}: {missing}")
         wait = self.retrain.min_labelled_days_after_estimated_drop
         if wait is not None and 0 < wait <= self.training.holdout_days:
             raise ValueError(

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.config import Algorithm, PipelineConfig
-from driftloop.core.errors import EXIT_USAGE, DriftloopError
 from driftloop.core.metrics import BINARY, MULTICLASS, REGRESSION, metric_table
+from driftloop.model.contract import build_estimator, model_function, model_spec
+from driftloop.model.families import FAMILIES, InvalidParameter, fit_params
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    from sklearn.pipeline import Pipeline
 
 # The configurable algorithms, by name (forms and the CLI offer these).
 ALGORITHMS: tuple[str, ...] = tuple(a.value for a in Algorithm)
@@ -28,18 +28,41 @@ DEFAULT_HYPERPARAMETERS: dict[Algorithm, dict[str, Any]] = {
     Algorithm.GRADIENT_BOOSTING: {"max_iter": 150, "learning_rate": 0.1, "max_depth": 6},
     Algorithm.RANDOM_FOREST: {"n_estimators": 200, "max_depth": 12, "min_samples_leaf": 5},
     Algorithm.LINEAR: {"C": 1.0, "max_iter": 1000},
+    # Up to 500 rounds: early stopping on the training part's last days picks the number.
+    Algorithm.LIGHTGBM: {"n_estimators": 500, "learning_rate": 0.1, "num_leaves": 31},
+    Algorithm.XGBOOST: {"n_estimators": 500, "learning_rate": 0.1, "max_depth": 6},
 }
 # Where a regressor's defaults differ from the classifier's (Ridge has no C nor max_iter to set).
 REGRESSION_HYPERPARAMETERS: dict[Algorithm, dict[str, Any]] = {
     Algorithm.LINEAR: {"alpha": 1.0},
 }
+# Families that cannot learn a task (their function raises InvalidParameter for it).
+_NOT_FOR_TASK: dict[str, set[Algorithm]] = {
+    REGRESSION: {Algorithm.LOGISTIC_REGRESSION},
+    MULTICLASS: {Algorithm.XGBOOST},
+}
+
+
+class CustomModel(str):
+    """A ``training.model`` reference used where an :class:`Algorithm` would be: its ``value`` is
+    the reference, so logs, tags and results name the team's function."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+# The model of one training: a built-in family or the team's function.
+ModelChoice = Algorithm | CustomModel
 
 
 def algorithms_for(task: str) -> tuple[str, ...]:
-    """The algorithm names a task can train (logistic regression is a classifier only)."""
-    if task == REGRESSION:
-        return tuple(a for a in ALGORITHMS if a != Algorithm.LOGISTIC_REGRESSION.value)
-    return ALGORITHMS
+    """The algorithm names a task can train (logistic regression is a classifier only; XGBoost's
+    scikit-learn API takes no class strings, so no multiclass)."""
+    excluded = {a.value for a in _NOT_FOR_TASK.get(task, set())}
+    return tuple(a for a in ALGORITHMS if a not in excluded)
 
 
 def default_hyperparameters(algorithm: Algorithm, task: str = BINARY) -> dict[str, Any]:
@@ -47,12 +70,6 @@ def default_hyperparameters(algorithm: Algorithm, task: str = BINARY) -> dict[st
     if task == REGRESSION and algorithm in REGRESSION_HYPERPARAMETERS:
         return dict(REGRESSION_HYPERPARAMETERS[algorithm])
     return dict(DEFAULT_HYPERPARAMETERS[algorithm])
-
-
-class InvalidParameter(DriftloopError, ValueError):
-    """A run parameter cannot be used; the message names the parameter and what is wrong."""
-
-    exit_code = EXIT_USAGE
 
 
 def merge_hyperparameters(
@@ -80,13 +97,37 @@ def merge_hyperparameters(
     return out
 
 
+def choose_model(cfg: PipelineConfig, algorithm: str | None = None) -> ModelChoice:
+    """The model a training uses: an explicit ``algorithm`` (a form, ``--algorithm``), else
+    ``training.model`` when set, else ``training.algorithm``.
+
+    Raises:
+        InvalidParameter: the algorithm is unknown or cannot learn the task.
+    """
+    if algorithm is None and cfg.training.model is not None:
+        return CustomModel(cfg.training.model)
+    allowed = algorithms_for(cfg.dataset.task)
+    name = str(algorithm or cfg.training.algorithm)
+    if name not in allowed:
+        raise InvalidParameter(
+            f"algorithm: {algorithm!r} is not one of {', '.join(allowed)} (task {cfg.dataset.task})"
+        )
+    return Algorithm(name)
+
+
 def resolved_hyperparameters(
-    cfg: PipelineConfig, algorithm: Algorithm, overrides: dict[str, Any] | None = None
+    cfg: PipelineConfig, algorithm: ModelChoice, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Defaults < config (only when it configures the same algorithm) < explicit overrides."""
-    params = default_hyperparameters(algorithm, cfg.dataset.task)
-    if algorithm == cfg.training.algorithm:
-        params.update(cfg.training.hyperparameters)
+    """Defaults < config (only when it configures the same model) < explicit overrides.
+
+    A team's function has no defaults here: it gets ``training.hyperparameters`` and overrides.
+    """
+    if isinstance(algorithm, CustomModel):
+        params = dict(cfg.training.hyperparameters)
+    else:
+        params = default_hyperparameters(algorithm, cfg.dataset.task)
+        if cfg.training.model is None and algorithm == cfg.training.algorithm:
+            params.update(cfg.training.hyperparameters)
     params.update(overrides or {})
     return params
 
@@ -95,119 +136,85 @@ def build_pipeline(
     cfg: PipelineConfig,
     algorithm: Algorithm | str | None = None,
     hyperparameters: dict[str, Any] | None = None,
-) -> Pipeline:
-    """Preprocessing (impute + scale / impute + one-hot) followed by the configured estimator.
+) -> Any:
+    """The unfitted estimator of ``cfg`` through the model contract (:mod:`.contract`).
 
-    The estimator is a classifier for binary and multiclass tasks and a regressor for regression
-    (gradient boosting and random forest as either; ``linear`` is a logistic regression or a ridge
-    regression; ``logistic_regression`` is a classifier only). Hyperparameters are the algorithm's defaults, overridden by the config, overridden by the call;
-    an unknown name raises scikit-learn's own error when the estimator is built.
+    Built-in families (:mod:`.families`): preprocessing then a classifier for binary and multiclass
+    or a regressor for regression. Hyperparameters are the family's defaults, overridden by the
+    config, overridden by the call; an unknown name raises scikit-learn's own error.
+
+    Raises:
+        InvalidParameter: the algorithm cannot learn the task.
+        ModelContractError: ``training.model`` cannot be imported, called, or returns no estimator.
     """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import (
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    choice = _choice(cfg, algorithm)
+    params = resolved_hyperparameters(cfg, choice, hyperparameters)
+    return _build(cfg, choice, params)
 
-    algo = Algorithm(algorithm or cfg.training.algorithm)
-    params = resolved_hyperparameters(cfg, algo, hyperparameters)
-    ds = cfg.dataset
-    pre = ColumnTransformer(
-        [
-            (
-                "numeric",
-                Pipeline(
-                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-                ),
-                ds.numeric,
-            ),
-            (
-                "categorical",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
-                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-                    ]
-                ),
-                ds.categorical,
-            ),
-        ],
-        verbose_feature_names_out=False,
-    )
-    seed = cfg.training.random_state
-    if cfg.dataset.task == REGRESSION:
-        if algo == Algorithm.LOGISTIC_REGRESSION:
-            raise InvalidParameter(
-                "algorithm: logistic_regression is a classifier; use linear (ridge) for regression"
-            )
-        estimators = {
-            Algorithm.LINEAR: lambda: Ridge(random_state=seed, **params),
-            Algorithm.GRADIENT_BOOSTING: lambda: HistGradientBoostingRegressor(
-                random_state=seed, **params
-            ),
-            Algorithm.RANDOM_FOREST: lambda: RandomForestRegressor(
-                random_state=seed, n_jobs=1, **params
-            ),
-        }
-    else:
-        estimators = {
-            Algorithm.LOGISTIC_REGRESSION: lambda: LogisticRegression(random_state=seed, **params),
-            Algorithm.LINEAR: lambda: LogisticRegression(random_state=seed, **params),
-            Algorithm.GRADIENT_BOOSTING: lambda: HistGradientBoostingClassifier(
-                random_state=seed, **params
-            ),
-            Algorithm.RANDOM_FOREST: lambda: RandomForestClassifier(
-                random_state=seed, n_jobs=1, **params
-            ),
-        }
-    return Pipeline([("preprocess", pre), ("model", estimators[algo]())])
+
+def _choice(cfg: PipelineConfig, algorithm: Algorithm | str | None) -> ModelChoice:
+    # build_pipeline trusts a given family name (tests build any); check_parameters vets it.
+    if algorithm is None:
+        return choose_model(cfg)
+    if isinstance(algorithm, CustomModel):
+        return algorithm
+    return Algorithm(algorithm)
+
+
+def _build(cfg: PipelineConfig, choice: ModelChoice, params: dict[str, Any]) -> Any:
+    spec = model_spec(cfg, params)
+    if isinstance(choice, CustomModel):
+        return build_estimator(model_function(cfg), spec)
+    return FAMILIES[choice](spec)
+
+
+def pipeline_fit_params(cfg: PipelineConfig, choice: ModelChoice) -> dict[str, Any]:
+    """``fit`` keyword arguments of a model (a built-in family's; none for a team's function)."""
+    if isinstance(choice, CustomModel):
+        return {}
+    return fit_params(choice, model_spec(cfg))
 
 
 def check_parameters(
     cfg: PipelineConfig,
     algorithm: str | None = None,
     hyperparameters: dict[str, Any] | None = None,
-) -> tuple[Algorithm, dict[str, Any]]:
-    """The algorithm and hyperparameters a training would use, checked before any data is read.
+) -> tuple[ModelChoice, dict[str, Any]]:
+    """The model and hyperparameters a training would use, checked before any data is read.
 
     Catches what a trigger form cannot: an unknown algorithm, hyperparameter names the estimator does
-    not have (e.g. ``learning_rate`` for logistic regression) and values scikit-learn rejects.
+    not have (e.g. ``learning_rate`` for logistic regression) and values scikit-learn rejects. For
+    ``training.model``, the full contract check: it imports, is called with the spec, and returns
+    an estimator with the task's methods (the function itself judges its hyperparameters).
 
     Raises:
         InvalidParameter: with a one-line message naming the parameter.
+        ModelContractError: ``training.model`` fails the contract (one line naming the key).
     """
-    allowed = algorithms_for(cfg.dataset.task)
-    name = str(algorithm or cfg.training.algorithm)
-    if name not in allowed:
-        raise InvalidParameter(
-            f"algorithm: {algorithm!r} is not one of {', '.join(allowed)} (task {cfg.dataset.task})"
-        )
-    algo = Algorithm(name)
+    choice = choose_model(cfg, algorithm)
     overrides = dict(hyperparameters or {})
-    params = resolved_hyperparameters(cfg, algo, overrides)
-    estimator = build_pipeline(cfg, algo, {}).named_steps["model"]
+    params = resolved_hyperparameters(cfg, choice, overrides)
+    if isinstance(choice, CustomModel):
+        _build(cfg, choice, params)
+        return choice, params
+    estimator = _build(cfg, choice, {}).named_steps["model"]
     known = set(estimator.get_params(deep=False))
     unknown = sorted(set(params) - known)
     if unknown:
         where = "hyperparameters" if set(unknown) & set(overrides) else "training.hyperparameters"
         raise InvalidParameter(
-            f"{where}: {', '.join(map(repr, unknown))} not a parameter of {algo.value} "
+            f"{where}: {', '.join(map(repr, unknown))} not a parameter of {choice.value} "
             f"({type(estimator).__name__}); it has {', '.join(sorted(known))}"
         )
     estimator.set_params(**params)
-    validate = getattr(estimator, "_validate_params", None)  # scikit-learn's own value checks
-    if validate is not None:
+    # scikit-learn's own value checks (LightGBM and XGBoost inherit the method, not the table).
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is not None and hasattr(estimator, "_parameter_constraints"):
         try:
             validate()
         except (TypeError, ValueError) as err:
             raise InvalidParameter(f"hyperparameters: {err}".splitlines()[0]) from None
-    return algo, params
+    return choice, params
 
 
 def positive_scores(model: Any, frame: pd.DataFrame, cfg: PipelineConfig) -> np.ndarray:
@@ -262,15 +269,19 @@ __all__ = [
     "ALGORITHMS",
     "DEFAULT_HYPERPARAMETERS",
     "REGRESSION_HYPERPARAMETERS",
+    "CustomModel",
     "InvalidParameter",
+    "ModelChoice",
     "algorithms_for",
     "binary_target",
     "build_pipeline",
     "check_parameters",
+    "choose_model",
     "default_hyperparameters",
     "evaluate",
     "merge_hyperparameters",
     "model_classes",
+    "pipeline_fit_params",
     "positive_scores",
     "predict_output",
     "resolved_hyperparameters",

@@ -156,20 +156,21 @@ def _dataset_input(dataset: Any, context: str) -> Any:
 
 def log_and_register_model(
     cfg: PipelineConfig, run_id: str, model: Pipeline, example: pd.DataFrame
-) -> Any:
-    """Log and register the fitted pipeline (skops format, with the project's trusted types).
+) -> tuple[Any, list[str]]:
+    """Log and register the fitted pipeline (skops format, with the types it needs).
 
-    A model the project could not load back (types outside the project's list) is refused before
-    anything is registered. Returns MLflow's model info (``registered_model_version``...).
+    A model the project could not load back (types outside the project's list and the config's
+    ``training.trusted_types``) is refused before anything is registered. Returns MLflow's model
+    info (``registered_model_version``...) and the types the model needs (to record on the version).
     """
     import importlib.metadata as md
 
     import mlflow
     from mlflow.models import infer_signature
 
-    from driftloop.model.model_io import PROJECT_TRUSTED_TYPES, SKOPS, check_registrable
+    from driftloop.model.model_io import SKOPS, check_registrable
 
-    check_registrable(model)
+    needed = check_registrable(model, cfg)
     # The signature names what scoring writes: P(positive), the class probabilities, or the value.
     if cfg.dataset.task == BINARY:
         output = model.predict_proba(example)[:, 1]
@@ -193,7 +194,7 @@ def log_and_register_model(
         mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None),
         stderr_to_log("mlflow"),
     ):
-        return mlflow.sklearn.log_model(
+        info = mlflow.sklearn.log_model(
             model,
             name=MODEL_NAME_IN_RUN,
             run_id=run_id,
@@ -201,10 +202,11 @@ def log_and_register_model(
             input_example=example,
             pip_requirements=requirements,
             serialization_format=SKOPS,
-            skops_trusted_types=list(PROJECT_TRUSTED_TYPES),
+            skops_trusted_types=needed,
             registered_model_name=cfg.model_name,
             await_registration_for=0,
         )
+    return info, needed
 
 
 # Permutation importance scores the drop of the task's headline metric (scikit-learn scorer names).
@@ -213,6 +215,11 @@ _IMPORTANCE_SCORING = {
     MULTICLASS: ("f1_macro", "drop in macro F1 when permuted"),
     REGRESSION: ("neg_root_mean_squared_error", "rise in RMSE when permuted"),
 }
+
+
+def task_scorer(task: str) -> str:
+    """The scikit-learn scorer of a task's headline metric (importance and search both use it)."""
+    return _IMPORTANCE_SCORING[task][0]
 
 
 def holdout_figures(
@@ -388,4 +395,5 @@ __all__ = [
     "log_training_run",
     "partitions_source",
     "schema_sample",
+    "task_scorer",
 ]

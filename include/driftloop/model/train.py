@@ -34,12 +34,16 @@ from driftloop.data.windows import (
     training_frame,
     training_window,
 )
+from driftloop.model import search
+from driftloop.model.fitting import fit_model
 from driftloop.model.pipeline import (
+    CustomModel,
     InvalidParameter,
     build_pipeline,
     check_parameters,
     evaluate,
     model_classes,
+    pipeline_fit_params,
     predict_output,
     target,
 )
@@ -142,7 +146,20 @@ def train_model(
     t = time.perf_counter()
     model = build_pipeline(cfg, algo, params)
     features = cfg.dataset.feature_names
-    model.fit(split.train[features], target(split.train, cfg))
+    y_train = target(split.train, cfg)
+    found: search.SearchResult | None = None
+    if cfg.training.search is not None:
+        found = search.run_search(
+            cfg,
+            model,
+            split.train,
+            y_train,
+            builtin=not isinstance(algo, CustomModel),
+            fit_params=pipeline_fit_params(cfg, algo),
+        )
+        model.set_params(**found.best_params)
+        timings["search_seconds"] = found.seconds
+    fitted = fit_model(model, split.train, y_train, features, pipeline_fit_params(cfg, algo))
     timings["fit_seconds"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -208,19 +225,26 @@ def train_model(
                 **task_params,
                 "random_state": cfg.training.random_state,
                 **{f"hp.{k}": v for k, v in sorted(params.items())},
+                **{f"fit.{k}": v for k, v in sorted(fitted.items())},
+                **(_search_params(cfg, found) if found else {}),
             },
             partition_uris=partition_uris,
             store_labels_uri=store.uri(LABELS),
             profile_json=profile.to_json(),
         )
+        if found is not None:
+            search.log_trials(client, experiment_id, run_id, found)
+            client.log_metric(run_id, "search_seconds", found.seconds)
+            client.log_metric(run_id, f"search_best_cv_{found.scoring}", found.best_score)
         # Performance estimation before labels (driftloop.model.estimate), JSON beside the profile.
         client.log_text(run_id, estimator.to_json(), estimate.ESTIMATOR_ARTIFACT)
         timings["log_run_seconds"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        info = log_and_register_model(cfg, run_id, model, split.train[features].head(5))
+        info, needed = log_and_register_model(cfg, run_id, model, split.train[features].head(5))
         version = str(info.registered_model_version)
         model_io.record_checksum(cfg.tracking_uri(), cfg.model_name, version)
+        model_io.record_trusted_types(cfg.tracking_uri(), cfg.model_name, version, needed)
         timings["log_model_seconds"] = time.perf_counter() - t
 
         registry.set_challenger(cfg, version)
@@ -254,6 +278,19 @@ def train_model(
         n_holdout=len(split.holdout),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
+
+
+def _search_params(cfg: PipelineConfig, found: search.SearchResult) -> dict[str, Any]:
+    """What a run records of its search: the settings, the trials run, and the winner."""
+    settings = cfg.training.search
+    assert settings is not None  # a result exists only when the search is configured
+    return {
+        "search.method": settings.method,
+        "search.n_trials": settings.n_trials,
+        "search.trials_run": len(found.trials),
+        "search.time_budget_seconds": settings.time_budget_seconds,
+        **{f"search.best.{k}": v for k, v in sorted(found.best_params.items())},
+    }
 
 
 __all__ = ["TrainResult", "train_model"]

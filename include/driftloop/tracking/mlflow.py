@@ -45,6 +45,8 @@ TAG_GIT_COMMIT = "mlflow.source.git.commit"
 TAG_ORPHAN = "driftloop.orphan"
 # sha256 of the registered model file, recorded at registration, checked at every load.
 TAG_SHA256 = "driftloop.model_sha256"
+# The skops types a registered version needs, recorded at registration (model_io checks them).
+TAG_TRUSTED_TYPES = "driftloop.trusted_types"
 # The newest daily check of the version: "<date>: <monitoring run id>".
 TAG_LAST_DRIFT_CHECK = "driftloop.last_drift_check"
 # What a person reads on a version in the registry UI; the full decisions (every metric of both
@@ -256,6 +258,7 @@ __all__ = [
     "TAG_TASK_ID",
     "TAG_TRAINED_WINDOW",
     "TAG_TRIGGER",
+    "TAG_TRUSTED_TYPES",
     "download",
     "ensure_experiment",
     "ensure_monitoring_experiment",

@@ -1,0 +1,1 @@
+"""A team's model for driftloop: ``training.model: "team_model.model:build"``."""
