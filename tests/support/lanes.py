@@ -73,6 +73,8 @@ class Lanes:
                 proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
                 self.procs[tier] = proc
                 run.code = proc.wait()
+            if run.code == 2:  # pytest interrupted (Ctrl-C reaches the tiers first): no next tier
+                self.stopping.set()
             run.seconds = time.monotonic() - t0
             run.load = _load()
             with self.print_lock:
