@@ -43,8 +43,11 @@ $(ASSETS_STAMP): include/driftloop/airflow/offline.py | $(STAMP)
 
 install: $(STAMP) $(ASSETS_STAMP) ## Create .venv with uv and install driftloop + dev tools + Data Docs web assets (idempotent)
 
-test: install ## Run every tier: dags, unit, integration, service, live, e2e
-	$(PY) -m pytest tests
+# Two lanes side by side: the tiers that compute, and the tiers that mostly wait for the servers
+# they start (a lane runs its tiers one after another, each in its own pytest process).
+TEST_LANES ?= unit,integration,e2e,reliability,dags service,live,browser
+test: install ## Run every tier, in lanes side by side (TEST_LANES; PYTEST_ARGS go to each pytest)
+	$(PY) -m tests.support.lanes $(TEST_LANES) -- $(PYTEST_ARGS)
 
 test-fast: install ## Only the quick tiers (dags + unit)
 	$(PY) -m pytest tests -m "dags or unit"

@@ -1,6 +1,6 @@
 """Benchmark of scale-out: scoring a backlog of N partitions with 1 vs 2 Celery workers.
 
-The production shape runs natively (tests/service/celery_stack.py: scheduler, dag-processor,
+The production shape runs natively (tests/support/celery_stack.py: scheduler, dag-processor,
 triggerer, api-server, two Celery workers, an MLflow server, S3 on moto, metadata on the machine's
 PostgreSQL, the broker on its Redis). A champion is trained and registered on the MLflow server and
 N validated partitions are written to S3. Then the backlog is scored twice, one ``score`` run per
@@ -38,7 +38,7 @@ from _common import REPO, emit, goal, parser, stdout_to_stderr, train_champion
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.service.celery_stack import CeleryStack
+from tests.support.celery_stack import CeleryStack
 from tests.support.data import START, write_days
 
 DAG = "churn__score"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="driftloop-tests-"))
 
 # Airflow reads its configuration at import time: everything below must precede any airflow import.
@@ -32,19 +33,57 @@ for _k in [k for k in os.environ if k.startswith("DRIFTLOOP__")]:
     del os.environ[_k]
 (_SESSION_HOME / "airflow").mkdir(parents=True, exist_ok=True)
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_EXIT_STATUS: dict[str, int] = {}
 
 
-def require_tcp(host: str, port: int, what: str) -> None:
-    """Skip (locally) or fail (under CI=true) when a service the test needs is not reachable."""
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return
-    except OSError as err:
-        msg = f"{what} not reachable at {host}:{port} ({err}); start it or set the env override"
-        if IN_CI:
-            pytest.fail(f"CI=true: a service tier may not be skipped: {msg}")
-        pytest.skip(msg)
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Put pytest's temp folders under this run's session folder unless --basetemp names one.
+
+    pytest's default (numbered folders under /tmp/pytest-of-<user>, the oldest pruned by whichever
+    run starts next) is shared by every run of the user: two runs side by side (tiers of one
+    ``make test``, or two checkouts) would prune or number into each other's folders. tryfirst: the
+    tmp_path factory reads the option in its own pytest_configure.
+    """
+    if config.option.basetemp is None:
+        config.option.basetemp = str(_SESSION_HOME / "tmp")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this run's session folder after a green run; keep it (and say where) otherwise."""
+    if _EXIT_STATUS.get("session") in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+    elif _SESSION_HOME.exists():
+        print(f"\ntest state kept in {_SESSION_HOME}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS["session"] = exitstatus
+
+
+# The tiers, each a folder of tests/ and a marker of the same name (pyproject's list of markers).
+TIERS = (
+    "dags",
+    "unit",
+    "integration",
+    "e2e",
+    "reliability",
+    "service",
+    "live",
+    "browser",
+    "compose",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tier, the folder it lives in (before ``-m`` selects on the marks)."""
+    root = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(root).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: a test lives in a tier folder ({TIERS})")
+        item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.support.services import IN_CI
 
 # Flags for a headless browser on a machine with a closed network: without the background-networking
 # ones Chromium keeps trying (and failing) to reach its update and sync hosts.

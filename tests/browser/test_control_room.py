@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from driftloop.local.stack import Service, free_port, mlflow_ready, wait_until
-from tests.live.airflow_server import AirflowServer, seed_days
+from tests.support.airflow_server import AirflowServer, seed_days
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 
 class Screens:

@@ -16,7 +16,7 @@ from driftloop.monitor.timeline import build_timeline
 from driftloop.monitor.timeline_view import render_timeline
 from tests.unit.test_timeline import MODEL, _report, _validated, _write_report, d
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 COOLDOWN = (
     "suppressed: cooldown until 2026-03-12 (feature drift in contract, region (share 0.50); "

@@ -2,7 +2,7 @@
 
 Selected only with ``-m compose`` (``make compose-test``): a plain ``pytest tests`` deselects it,
 since it needs root, a Docker engine and 15+ minutes. Under ``CI=true`` a missing tool fails
-instead of skipping, as the service tiers do (tests/conftest.py ``require_tcp``).
+instead of skipping, as the service tiers do (tests/support/services.py ``require_tcp``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pytest
 
 from tests.compose.engine import PROJECT_IMAGE, Engine, missing_tools
 from tests.compose.stack import ComposeStack
-from tests.conftest import IN_CI
-from tests.loop_checks import LOOP_DAGS, LoopRun
+from tests.support.loop_checks import LOOP_DAGS, LoopRun
+from tests.support.services import IN_CI
 
 MEASUREMENTS: dict[str, Any] = {}
 

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 IMAGES = REPO / "tests" / "compose" / "images"
 CACHE = Path(os.environ.get("DRIFTLOOP_COMPOSE_CACHE", "/var/tmp/driftloop-docker"))

@@ -2,7 +2,7 @@
 images of ``tests/compose/engine.py``, Debian's ``docker-compose`` client.
 
 The only additions to the compose file are a test override (written per run, never committed)
-that compresses time for the loop (``tests/loop_checks.FAST``, a start date, one pipeline) and
+that compresses time for the loop (``tests/support/loop_checks.FAST``, a start date, one pipeline) and
 shortens Airflow's wait for a silent task; and ``.env`` values for secrets and free host ports.
 The test process reaches the stack as a user would: Airflow's REST API on the published UI port,
 MLflow and the S3 API on their ports on 127.0.0.1.
@@ -24,9 +24,9 @@ import yaml
 
 from driftloop.local.stack import AirflowClient, airflow_ready, free_port, mlflow_ready, wait_until
 from tests.compose.engine import Engine
-from tests.conftest import REPO
-from tests.unit.test_deploy import AIRFLOW_SERVICES as DEPLOY_AIRFLOW_SERVICES
-from tests.unit.test_deploy import good_secrets
+from tests.integration.test_deploy import AIRFLOW_SERVICES as DEPLOY_AIRFLOW_SERVICES
+from tests.integration.test_deploy import good_secrets
+from tests.support import REPO
 
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 # The services of the stack that run all the time (one-shot ones complete before them).
@@ -105,7 +105,7 @@ class ComposeStack:
         self.env_file.chmod(0o600)
         env = {
             # One pipeline: the loop's time budget is for churn's five DAGs (the whole configs
-            # folder is what compose mounts; tests/unit/test_deploy.py loads every config of it).
+            # folder is what compose mounts; tests/integration/test_deploy.py loads every config of it).
             "DRIFTLOOP_CONFIGS": "/opt/driftloop/configs/churn.yaml",
             # A task whose worker vanished is failed (and retried) after a minute, not five.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
@@ -209,7 +209,7 @@ class ComposeStack:
         """Container hostname (what Airflow records on a task instance) -> container id."""
         return {c["Config"]["Hostname"]: c["Id"] for c in self.containers("airflow-worker")}
 
-    # -- the Deployment protocol of tests/loop_checks.py -------------------------------------------
+    # -- the Deployment protocol of tests/support/loop_checks.py -------------------------------------------
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.client.api(method, path, **kwargs)
 

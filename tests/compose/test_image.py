@@ -11,7 +11,7 @@ import pytest
 from tests.compose.conftest import MEASUREMENTS
 from tests.compose.engine import PROJECT_IMAGE, Engine
 from tests.compose.stack import ComposeStack
-from tests.conftest import REPO
+from tests.support import REPO
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(5400)]
 

@@ -21,7 +21,7 @@ import pytest
 
 from tests.compose.conftest import MEASUREMENTS
 from tests.compose.stack import ComposeStack
-from tests.loop_checks import (
+from tests.support.loop_checks import (
     LOOP_DAGS,
     ROWS,
     LoopRun,
@@ -99,7 +99,7 @@ class WorkerKiller(threading.Thread):
 
 
 def feed_with_restarts(stack: ComposeStack, loop: LoopRun) -> dict[str, Any]:
-    """``tests.loop_checks.feed``, with the scheduler and api-server restarted while a day is
+    """``tests.support.loop_checks.feed``, with the scheduler and api-server restarted while a day is
     being ingested. Returns what the restart did."""
     from driftloop.core.storage import VALIDATED
     from driftloop.data import synth

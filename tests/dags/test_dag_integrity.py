@@ -14,8 +14,6 @@ import yaml
 
 from driftloop.core.pipelines import STAGES, dag_id
 
-pytestmark = pytest.mark.dags
-
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 HEAVY = ("pandas", "sklearn", "mlflow", "great_expectations")

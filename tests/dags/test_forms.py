@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.dags
-
 FORM_DAGS = ("churn__train", "churn__promote")
 # What the drift check and the demo send to `train` (they must keep working).
 DRIFT_CHECK_CONF = {

@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
 START = date(2026, 1, 1)
 BIN = Path(sys.executable).parent
 

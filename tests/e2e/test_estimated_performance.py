@@ -21,11 +21,7 @@ from __future__ import annotations
 from statistics import mean
 from typing import Any
 
-import pytest
-
 from tests.e2e.test_closed_loop import day_index, drift_retrains, run_demo
-
-pytestmark = pytest.mark.e2e
 
 ROWS = ("--rows", "1000")
 # The first model is trained on day 9 (7 labelled days); the shift starts once it has scored two

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from driftloop.core.config import project_root
 from driftloop.tracking.mlflow import (
     TAG_DECISION,
@@ -22,8 +20,6 @@ from driftloop.tracking.mlflow import (
 )
 from tests.e2e.test_replay_real_data import estimator_error, replay
 from tests.support import real_data
-
-pytestmark = pytest.mark.e2e
 
 CONFIG = project_root() / "examples" / "team_model" / "flights_delay.yaml"
 MODEL = "flights_team-model"

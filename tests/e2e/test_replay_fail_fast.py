@@ -12,12 +12,9 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
 
 from driftloop.core.errors import EXIT_TERMINATED, EXIT_USAGE
 from tests.support import real_data
-
-pytestmark = pytest.mark.e2e
 
 DRIFTLOOP = Path(sys.executable).parent / "driftloop"
 # name, dataset and storage: nothing else (validation, training, gate, drift... as defaulted).

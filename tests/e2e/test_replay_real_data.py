@@ -19,8 +19,6 @@ import pytest
 from driftloop.core.config import project_root
 from tests.support import real_data
 
-pytestmark = pytest.mark.e2e
-
 BIN = Path(sys.executable).parent
 EXAMPLES = project_root() / "configs" / "examples"
 

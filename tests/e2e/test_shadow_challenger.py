@@ -29,8 +29,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
 START = date(2026, 1, 1)
 DRIFT, CHAMPION_DAY, CHALLENGER_DAY, REGIME_DAY, DAYS = 5, 5, 9, 10, 13
 WINDOWS = {CHAMPION_DAY: 5, CHALLENGER_DAY: 4}  # labelled days trained on (3 of them the holdout)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from driftloop.core.storage import PREDICTIONS, SCORING, partition_prefix
 from driftloop.model import registry
 from tests.support.data import START, logical, write_days
-
-pytestmark = pytest.mark.integration
 
 FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}"}
 DAYS = 10

@@ -16,8 +16,6 @@ from driftloop.model.train import train_model
 from driftloop.monitor.daily_check import mark_unscored
 from tests.support.data import START, logical, write_days
 
-pytestmark = pytest.mark.integration
-
 # Small, fast models; the window and waits shrunk to the few days a test can afford.
 FAST = {
     "TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}",

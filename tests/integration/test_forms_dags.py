@@ -14,8 +14,6 @@ import pytest
 from driftloop.model import registry
 from tests.support.data import START, write_days
 
-pytestmark = pytest.mark.integration
-
 FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}"}
 
 

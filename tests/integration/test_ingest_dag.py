@@ -10,8 +10,6 @@ import pytest
 from driftloop.core.storage import QUARANTINE, RAW, VALIDATED
 from driftloop.data import synth
 
-pytestmark = pytest.mark.integration
-
 START = date(2026, 1, 1)
 INCIDENT = date(
     2026, 1, 5

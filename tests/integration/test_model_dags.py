@@ -15,8 +15,6 @@ from driftloop.core.storage import PREDICTIONS, partition_prefix
 from driftloop.model import registry
 from tests.support.data import START, logical, write_days
 
-pytestmark = pytest.mark.integration
-
 FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}"}
 DAYS = 10  # labels for the first 7 (label delay 3)
 END = START + timedelta(days=DAYS - 1)

@@ -10,12 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from driftloop.airflow.links import LINK_NAMES, mlflow_run_url, mlflow_version_url
 from tests.support.data import START, write_days
-
-pytestmark = pytest.mark.integration
 
 END = START + timedelta(days=9)
 FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}"}

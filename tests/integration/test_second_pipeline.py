@@ -22,8 +22,6 @@ from driftloop.data import synth
 from driftloop.model import registry
 from tests.support.data import START, logical
 
-pytestmark = pytest.mark.integration
-
 DAYS = 10  # label delay 3: labels for the first 7 days
 END = START + timedelta(days=DAYS - 1)
 LAST_LABELLED = START + timedelta(days=DAYS - 4)

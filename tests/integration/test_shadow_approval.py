@@ -25,8 +25,6 @@ from tests.integration.test_model_dags import (
 from tests.support.data import START, logical, write_days
 from tests.support.registry import register_version
 
-pytestmark = pytest.mark.integration
-
 SHADOW = {
     "TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}",
     "GATE__SHADOW_PARTITIONS": "2",

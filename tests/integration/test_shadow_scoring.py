@@ -14,8 +14,6 @@ from driftloop.monitor.shadow import status_key
 from tests.support.data import START, logical, write_days
 from tests.support.registry import register_version
 
-pytestmark = pytest.mark.integration
-
 FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}", "GATE__SHADOW_PARTITIONS": "2"}
 DAYS = 10
 END = START + timedelta(days=DAYS - 1)

@@ -23,8 +23,6 @@ from driftloop.data import synth
 from driftloop.model import registry
 from tests.support.data import START
 
-pytestmark = pytest.mark.integration
-
 # A short history: labels a day late, a 4-day training window, small models and samples.
 FAST = {
     "DATASET__LABEL_DELAY_DAYS": "1",

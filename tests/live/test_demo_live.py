@@ -12,7 +12,7 @@ import pytest
 
 from driftloop.local import stack
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(500)]
+pytestmark = pytest.mark.timeout(500)
 
 
 def test_live_demo_lands_days_and_reports_what_the_scheduler_did(tmp_path: Path) -> None:

@@ -23,13 +23,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import REPO, require_tcp
-from tests.live.airflow_server import AirflowServer
+from tests.support import REPO
+from tests.support.airflow_server import AirflowServer
+from tests.support.services import REDIS_HOST, REDIS_PORT, require_tcp
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(240)]
+pytestmark = pytest.mark.timeout(240)
 
-REDIS_HOST = os.environ.get("DRIFTLOOP_TEST_REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("DRIFTLOOP_TEST_REDIS_PORT", "6379"))
 DAG = "churn__ingest"
 
 

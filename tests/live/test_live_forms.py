@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.live.airflow_server import AirflowServer, log_text, seed_days
+from tests.support.airflow_server import AirflowServer, log_text, seed_days
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 START = date(2026, 3, 1)
 DAYS = 8  # labels arrive 3 days late: 5 labelled days, 4 needed (3 holdout + 1)

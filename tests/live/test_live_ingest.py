@@ -10,10 +10,10 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from tests.live.airflow_server import AirflowServer
+from tests.support.airflow_server import AirflowServer
 from tests.support.web import external, loaded_urls
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(400)]
+pytestmark = pytest.mark.timeout(400)
 
 
 def test_scheduled_run_ingests_data_that_lands_after_the_sensor_deferred(tmp_path: Path) -> None:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.airflow_server import AirflowServer, log_text
-from tests.loop_checks import (
+from tests.support.airflow_server import AirflowServer, log_text
+from tests.support.loop_checks import (
     LoopRun,
     check_bootstrap_alarm_retrain,
     check_every_day_went_through,
     check_second_model_is_champion,
 )
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_a_fresh_deployment_runs_the_whole_loop_by_itself(

@@ -14,7 +14,7 @@ import requests
 
 from driftloop.local import stack
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 DRIFTLOOP = str(Path(sys.executable).parent / "driftloop")
 

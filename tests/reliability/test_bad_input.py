@@ -34,8 +34,6 @@ from driftloop.core.storage import (
 )
 from driftloop.data import synth
 
-pytestmark = pytest.mark.reliability
-
 DAY = date(2026, 1, 10)
 LABEL_DAY = DAY - timedelta(days=3)  # the demo config's label_delay_days
 LANDING = f"landing/{DAY}"

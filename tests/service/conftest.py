@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import require_tcp
-
-PG_HOST = os.environ.get("DRIFTLOOP_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("DRIFTLOOP_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("DRIFTLOOP_TEST_PG_USER", "postgres")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from driftloop.local.stack import free_port
+from tests.support.services import PG_HOST, PG_PORT, PG_USER, require_tcp
 
 
 @pytest.fixture
@@ -46,7 +35,7 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto's S3 server on a free loopback port (the stand-in for MinIO / S3), with a bucket."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
@@ -69,23 +58,6 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
         urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
         server.stop()
-
-
-def pg_query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    """Rows of one query on the database behind a ``postgres_db`` URL (a short-lived connection)."""
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    conn = psycopg2.connect(
-        host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database
-    )
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -20,9 +20,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.local.env import airflow_env
-from tests.service.conftest import pg_query
-
-pytestmark = pytest.mark.service
+from tests.support.services import pg_query
 
 BIN = Path(sys.executable).parent
 DAY = date(2026, 1, 1)

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from typing import Any
 
-import pytest
-
 from driftloop.core.arrival import partitions_in_message
-from tests.conftest import require_tcp
-
-pytestmark = pytest.mark.service
-
-REDIS_HOST = os.environ.get("DRIFTLOOP_TEST_REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("DRIFTLOOP_TEST_REDIS_PORT", "6379"))
+from tests.support.services import REDIS_HOST, REDIS_PORT, require_tcp
 
 
 def test_the_redis_list_trigger_takes_a_burst_as_one_event_then_waits_for_more() -> None:

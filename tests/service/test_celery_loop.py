@@ -1,5 +1,5 @@
 """The production shape closes the loop by itself: CeleryExecutor with two workers, Postgres, Redis,
-an MLflow server, S3 — the compose stack run natively (``tests/service/celery_stack.py``).
+an MLflow server, S3 — the compose stack run natively (``tests/support/celery_stack.py``).
 
 A fresh deployment (DAGs unpaused, no model) receives simulated days in the S3 landing zone, one
 after another, time compressed. Nobody triggers anything: ingest's catchup runs wake on arrival,
@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.loop_checks import (
+from tests.support.celery_stack import CeleryStack
+from tests.support.loop_checks import (
     LOOP_DAGS,
     LoopRun,
     check_bootstrap_alarm_retrain,
     check_every_day_went_through,
     check_second_model_is_champion,
 )
-from tests.service.celery_stack import CeleryStack
 
-pytestmark = [pytest.mark.service, pytest.mark.timeout(900)]
+pytestmark = pytest.mark.timeout(900)
 
 WORKERS = ("worker-a", "worker-b")
 

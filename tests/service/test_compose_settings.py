@@ -24,19 +24,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import REPO
-from tests.service.conftest import pg_query
+from driftloop.local.stack import free_port
+from tests.support import REPO
+from tests.support.services import (
+    REDIS_HOST,
+    REDIS_PORT,
+    claim_redis_db,
+    pg_query,
+    redis_client,
+    require_tcp,
+)
 
-pytestmark = [pytest.mark.service, pytest.mark.timeout(300)]
-
-REDIS_HOST = os.environ.get("DRIFTLOOP_TEST_REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("DRIFTLOOP_TEST_REDIS_PORT", "6379"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.timeout(300)
 
 
 def _settings_env(db_url: str, home: Path, port: int) -> dict[str, str]:
@@ -103,7 +102,7 @@ def _token(port: int, password: str) -> int:
 def test_init_migrates_and_the_admin_logs_in_with_the_env_password(
     postgres_db: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "airflow"
     (home / "dags").mkdir(parents=True)
     env = _settings_env(postgres_db, home, port)
@@ -157,14 +156,10 @@ def test_a_celery_worker_on_these_settings_passes_the_compose_healthcheck(
     """The worker's healthcheck, taken from docker-compose.yaml, against a worker on Redis here."""
     import yaml
 
-    from tests.conftest import require_tcp
-
     require_tcp(REDIS_HOST, REDIS_PORT, "Redis")
     home = tmp_path / "airflow"
     (home / "dags").mkdir(parents=True)
-    env = _settings_env(postgres_db, home, _free_port())
-    # A Redis DB of its own, one slot: a smoke test of the broker settings, not a load test.
-    env["REDIS_DB"] = str(8 + secrets.randbelow(8))
+    env = _settings_env(postgres_db, home, free_port())
     env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "1"
     env["HOSTNAME"] = socket.gethostname()
     subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, check=True)
@@ -174,6 +169,10 @@ def test_a_celery_worker_on_these_settings_passes_the_compose_healthcheck(
     assert kind == "CMD-SHELL"
     check = check.replace("$$", "$")  # compose's escape for the container's shell
 
+    # A Redis DB of its own (claimed: another run's stack may be on the same server), one slot: a
+    # smoke test of the broker settings, not a load test.
+    redis_db = claim_redis_db(f"compose-healthcheck-{secrets.token_hex(4)}")
+    env["REDIS_DB"] = str(redis_db)
     log = (tmp_path / "worker.log").open("w")
     proc = subprocess.Popen(
         ["airflow", "celery", "worker", "--skip-serve-logs"],
@@ -198,6 +197,7 @@ def test_a_celery_worker_on_these_settings_passes_the_compose_healthcheck(
     finally:
         _stop(proc, 60)
         log.close()
+        redis_client(redis_db).flushdb()
 
 
 def _compose_value(value: str) -> str:
@@ -219,7 +219,7 @@ def test_the_compose_pipelines_each_get_their_dags_on_their_own_s3_root(
 
     from driftloop.core.pipelines import STAGES, dag_id, load_pipelines
     from tests.dags.test_dag_integrity import _parse_in_subprocess
-    from tests.service.celery_stack import compose_driftloop_keys
+    from tests.support.celery_stack import compose_driftloop_keys
 
     compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
     block = {k: _compose_value(str(v)) for k, v in compose["x-driftloop-env"].items()}

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.core import locking
-from tests.service.conftest import pg_query
-
-pytestmark = pytest.mark.service
+from tests.support.services import pg_query
 
 ADVISORY = (
     "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "

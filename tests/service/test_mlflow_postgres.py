@@ -17,10 +17,8 @@ import pytest
 from driftloop.core.storage import open_store
 from driftloop.model import registry
 from driftloop.model.train import train_model
-from tests.service.conftest import pg_query
 from tests.support.data import START, write_days
-
-pytestmark = pytest.mark.service
+from tests.support.services import pg_query
 
 DAYS = 8  # labels for the first 5 (label delay 3): 2 training days + 3 holdout days
 END = START + timedelta(days=4)  # the newest labelled day

@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from driftloop.core.storage import S3Store, open_store
 from driftloop.data import synth
@@ -25,8 +24,6 @@ from driftloop.model import registry
 from driftloop.model.scoring import score_partition
 from driftloop.model.train import train_model
 from driftloop.monitor.daily_check import run_daily_check
-
-pytestmark = pytest.mark.service
 
 BUCKET = "driftloop"
 START = date(2026, 1, 1)

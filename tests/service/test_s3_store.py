@@ -9,8 +9,6 @@ import pytest
 
 from driftloop.core.storage import PartitionMissing, S3Store, open_store, parquet_bytes
 
-pytestmark = pytest.mark.service
-
 
 def test_partition_write_is_complete_and_replaces_old_version(s3_endpoint: str) -> None:
     store = open_store("s3://driftloop/data")

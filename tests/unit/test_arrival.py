@@ -11,8 +11,6 @@ from driftloop.core.arrival import partitions_in_message
 from driftloop.core.partition import InvalidPartition, Partition
 from tests.support.context import Event, Run
 
-pytestmark = pytest.mark.unit
-
 
 def s3_notification(*keys: str, event: str = "ObjectCreated:Put") -> dict[str, Any]:
     """The body S3 sends to SQS / SNS for objects created (keys URL-encoded, as S3 does)."""

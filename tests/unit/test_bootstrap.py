@@ -11,8 +11,6 @@ from driftloop.data.windows import InsufficientData, training_frame, window_shor
 from driftloop.monitor.daily_check import mark_unscored, run_daily_check
 from tests.support.data import START, write_days
 
-pytestmark = pytest.mark.unit
-
 
 def test_no_champion_waits_for_labels_then_asks_for_the_first_model(cfg_factory) -> None:
     from driftloop.core.storage import open_store

@@ -9,8 +9,6 @@ import yaml
 
 from driftloop.core.config import ConfigError, load_config, parse_config, project_root
 
-pytestmark = pytest.mark.unit
-
 DEMO = project_root() / "configs" / "churn.yaml"
 
 

@@ -10,8 +10,6 @@ import pytest
 
 from driftloop.demo.summary import estimation_lines, format_row, header, write_summary
 
-pytestmark = pytest.mark.unit
-
 
 def _records() -> list[dict]:
     base = {"rows": 2000, "validation": "validated", "champion_version": "1", "action": "none"}

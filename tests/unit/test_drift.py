@@ -16,8 +16,6 @@ from driftloop.drift.profile import MISSING, UNSEEN
 from driftloop.drift.statistics import js_distance, psi
 from tests.support.drift import compare
 
-pytestmark = pytest.mark.unit
-
 
 def small_config(**drift: object) -> PipelineConfig:
     return parse_config(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
-import pytest
 
 from driftloop.core.storage import VALIDATED, open_store, parquet_bytes
 from driftloop.data import synth
@@ -18,8 +17,6 @@ from driftloop.drift import build_profile
 from driftloop.monitor import monitoring
 from driftloop.monitor.report import render_html
 from tests.support.data import validated_frame
-
-pytestmark = pytest.mark.unit
 
 SEASONAL = ["monthly_charges", "avg_session_minutes", "data_usage_gb", "support_calls"]
 SUMMER = date(2026, 7, 1)

@@ -9,8 +9,6 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from driftloop.model import estimate as E
 
-pytestmark = pytest.mark.unit
-
 
 def _binary(n: int, scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Labels drawn from a known P(y=1|x) and a monotone but miscalibrated score of x."""

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from driftloop.core.storage import LocalStore
 from driftloop.monitor.estimates import read_estimates, write_estimate
-
-pytestmark = pytest.mark.unit
 
 
 def test_estimates_round_trip_by_date(tmp_path) -> None:

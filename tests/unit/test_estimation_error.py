@@ -16,8 +16,6 @@ from driftloop.monitor.estimation_error import (
     mean_absolute_error,
 )
 
-pytestmark = pytest.mark.unit
-
 START = date(2026, 2, 1)
 
 

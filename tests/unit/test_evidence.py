@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from driftloop.core.metrics import metric_table
 from driftloop.model.evidence import approval_evidence
-
-pytestmark = pytest.mark.unit
 
 DECISION = {
     "promote": True,

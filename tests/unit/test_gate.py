@@ -8,8 +8,6 @@ from driftloop.model import registry
 from driftloop.model.gate import evaluate_gate
 from tests.support.registry import GATE, register_version
 
-pytestmark = pytest.mark.unit
-
 CHAMP = {"roc_auc": 0.80, "pr_auc": 0.60, "log_loss": 0.50, "f1": 0.5}
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -17,55 +15,21 @@ from driftloop.core.config import ConfigError, parse_config
 from driftloop.core.storage import open_store
 from driftloop.data import history
 from driftloop.data.ingest import ingest_partition
-
-pytestmark = pytest.mark.unit
-
-CONFIG = {
-    "name": "toy",
-    "dataset": {
-        "id_column": "rid",
-        "timestamp_column": "ts",
-        "target": "y",
-        "label_delay_days": 2,
-        "features": [
-            {"name": "x", "type": "numeric"},
-            {"name": "kind", "type": "categorical", "categories": ["a", "b"]},
-        ],
-    },
-    "storage": {"root": "/unused"},
-    "validation": {"suite": "toy_batch", "min_rows": 1},
-}
+from tests.support.history import TOY_CONFIG, history_source
 
 
 def _cfg(tmp_path: Path, **validation: object):
-    data = json.loads(json.dumps(CONFIG))
+    data = json.loads(json.dumps(TOY_CONFIG))
     data["storage"]["root"] = str(tmp_path / "data")
     data["validation"].update({"gx_root": str(tmp_path / "gx"), **validation})
     return parse_config(data, environ={})
 
 
-def _source(tmp_path: Path, days: list[str], per_day: int = 3, suffix: str = ".csv") -> Path:
-    rows = []
-    for d in days:
-        for i in range(per_day):
-            rows.append(
-                {
-                    "ts": f"{d}T0{i}:30:00Z",
-                    "x": float(i),
-                    "kind": "ab"[i % 2],
-                    "y": i % 2,
-                    "extra": 1,
-                }
-            )
-    frame = pd.DataFrame(rows).sample(frac=1, random_state=0)  # out of order on purpose
-    path = tmp_path / f"history{suffix}"
-    frame.to_parquet(path) if suffix == ".parquet" else frame.to_csv(path, index=False)
-    return path
-
-
 def test_daily_cut_lands_features_and_delayed_labels(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
-    frame = history.read_source(_source(tmp_path, ["2024-03-01", "2024-03-02", "2024-03-04"]), cfg)
+    frame = history.read_source(
+        history_source(tmp_path, ["2024-03-01", "2024-03-02", "2024-03-04"]), cfg
+    )
     out = list(history.deliveries(frame, cfg, "day"))
     # Features of the three days; labels of 03-01 due 03-03 arrive with 03-04 (the next delivery);
     # labels of 03-02 (due 03-04) too; labels of 03-04 (due 03-06) on their own day, labels only.
@@ -85,7 +49,7 @@ def test_daily_cut_lands_features_and_delayed_labels(tmp_path: Path) -> None:
 def test_written_delivery_is_ingested_as_is(tmp_path: Path, fmt: history.LandingFormat) -> None:
     cfg = _cfg(tmp_path)
     store = open_store(cfg.storage)
-    frame = history.read_source(_source(tmp_path, ["2024-03-01", "2024-03-03"], 4), cfg)
+    frame = history.read_source(history_source(tmp_path, ["2024-03-01", "2024-03-03"], 4), cfg)
     keys = [
         k
         for d in history.deliveries(frame, cfg)
@@ -119,7 +83,7 @@ def test_written_delivery_is_ingested_as_is(tmp_path: Path, fmt: history.Landing
 def test_weekly_and_monthly_periods_start_on_monday_and_the_first(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     frame = history.read_source(
-        _source(tmp_path, ["2024-03-06", "2024-03-10", "2024-03-11", "2024-04-30"]), cfg
+        history_source(tmp_path, ["2024-03-06", "2024-03-10", "2024-03-11", "2024-04-30"]), cfg
     )
     weeks = [d.day for d in history.deliveries(frame, cfg, "week", label_delay=0)]
     assert weeks == [date(2024, 3, 4), date(2024, 3, 11), date(2024, 4, 29)]
@@ -129,7 +93,7 @@ def test_weekly_and_monthly_periods_start_on_monday_and_the_first(tmp_path: Path
 
 def test_parquet_source_and_missing_target_rows_get_no_label(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
-    path = _source(tmp_path, ["2024-03-01"], 4, suffix=".parquet")
+    path = history_source(tmp_path, ["2024-03-01"], 4, suffix=".parquet")
     frame = pd.read_parquet(path)
     frame.loc[frame["x"] == 0.0, "y"] = None
     frame.to_parquet(path)
@@ -158,40 +122,3 @@ def test_long_periods_need_the_partition_tolerance(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="partition_tolerance_hours is 1: set it to 168"):
         history.check_tolerance(cfg, "week")
     history.check_tolerance(_cfg(tmp_path, partition_tolerance_hours=744), "month")
-
-
-def test_land_command_writes_the_layout(tmp_path: Path) -> None:
-    cfg_path = tmp_path / "toy.yaml"
-    data = json.loads(json.dumps(CONFIG))
-    data["storage"]["root"] = str(tmp_path / "data")
-    cfg_path.write_text(json.dumps(data))
-    source = _source(tmp_path, ["2024-03-01", "2024-03-02"])
-    command = [
-        sys.executable,
-        "-m",
-        "driftloop.cli.main",
-        "land",
-        "--config",
-        str(cfg_path),
-        "--source",
-        str(source),
-    ]
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
-    assert out["partitions"] == 2 and out["rows"] == 6 and out["ignored_columns"] == ["extra"]
-    assert (tmp_path / "data/landing/2024-03-02/features.csv").exists()
-    assert (tmp_path / "data/landing/2024-03-04/labels_2024-03-02.csv").exists()
-
-    done = subprocess.run(
-        [*command, "--format", "parquet"], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["format"] == "parquet"
-    assert (tmp_path / "data/landing/2024-03-02/features.parquet").exists()
-    assert (tmp_path / "data/landing/2024-03-04/labels_2024-03-02.parquet").exists()

@@ -19,8 +19,6 @@ from driftloop.core.storage import LABELS, QUARANTINE, RAW, VALIDATED
 from driftloop.data import ingest, synth
 from driftloop.data.ingest import ingest_labels, ingest_partition, parse_features, parse_labels
 
-pytestmark = pytest.mark.unit
-
 DAY = date(2026, 1, 10)
 LANDING = f"landing/{DAY.isoformat()}"
 PARQUET = f"{LANDING}/features.parquet"

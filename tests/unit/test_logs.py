@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import sys
 import warnings
 
 import pytest
 
 from driftloop.core import logs
-
-pytestmark = pytest.mark.unit
 
 
 def _emit(message: str, category: type[Warning], module: str) -> list[warnings.WarningMessage]:
@@ -53,35 +49,6 @@ def test_stderr_to_log_turns_prints_into_log_lines(caplog: pytest.LogCaptureFixt
         ("mlflow", "INFO", "Created version '1' of model 'm'."),
         ("mlflow", "INFO", "no newline at the end"),
     ]
-
-
-_PROBE = """
-import logging, sys
-order = sys.argv[1]
-if order == "mlflow-first":
-    import mlflow
-from driftloop.core.logs import quiet_libraries
-quiet_libraries()
-import mlflow
-logger = logging.getLogger("mlflow")
-print(len(logger.handlers), logger.propagate, logging.getLogger("mlflow.store").getEffectiveLevel())
-"""
-
-
-@pytest.mark.parametrize("order", ["quiet-first", "mlflow-first"])
-def test_mlflow_logs_through_the_normal_tree_whatever_the_import_order(order: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE, order],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.split()
-    # No handler of its own (so nothing on stderr), propagates to the task's handler; its level
-    # is whatever the root logger's is, not a fixed one of MLflow's.
-    assert out == ["0", "True", str(logging.WARNING)]
 
 
 def test_local_airflow_shows_task_info_lines(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

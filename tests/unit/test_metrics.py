@@ -21,8 +21,6 @@ from driftloop.core.metrics import (
     regression_metrics,
 )
 
-pytestmark = pytest.mark.unit
-
 DEMO = config.project_root() / "configs" / "churn.yaml"
 
 

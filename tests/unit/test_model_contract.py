@@ -19,8 +19,6 @@ from driftloop.model import contract, model_io, pipeline, registry, train
 from driftloop.tracking.mlflow import TAG_TRUSTED_TYPES, mlflow_client
 from tests.support.data import START, write_days
 
-pytestmark = pytest.mark.unit
-
 TEAM = project_root() / "examples" / "team_model"
 TEAM_TYPES = [
     "team_model.features.RatioFeatures",

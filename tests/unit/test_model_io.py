@@ -19,8 +19,6 @@ from driftloop.model import model_io, pipeline, registry, train
 from driftloop.tracking.mlflow import TAG_SHA256, mlflow_client
 from tests.support.data import START, validated_frame, write_days
 
-pytestmark = pytest.mark.unit
-
 FAST = {
     "TRAINING__ALGORITHM": "logistic_regression",
     "TRAINING__HYPERPARAMETERS": "{}",

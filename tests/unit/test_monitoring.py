@@ -18,8 +18,6 @@ from driftloop.monitor.policy import decide_for
 from driftloop.monitor.report import HTML_NAME, JSON_NAME, write_report
 from tests.support.web import external, loaded_urls
 
-pytestmark = pytest.mark.unit
-
 START = date(2026, 1, 1)
 
 

@@ -7,14 +7,11 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from driftloop.core.partition import PART_FILE
 from driftloop.core.storage import DRIFT, LABELS, PREDICTIONS, parquet_bytes
 from driftloop.monitor import onset
 from driftloop.monitor.onset import decay_onset, drift_onset
-
-pytestmark = pytest.mark.unit
 
 DAY = date(2026, 3, 1)
 HOLDOUT = {"roc_auc": 0.9}

@@ -13,8 +13,6 @@ from driftloop.airflow.partition import resolve_partition, retrain_run_id, trigg
 from driftloop.core.partition import InvalidPartition, Partition
 from tests.support.context import Event, Run
 
-pytestmark = pytest.mark.unit
-
 
 class TI:
     def __init__(self) -> None:

@@ -9,8 +9,6 @@ import pytest
 from driftloop.core.errors import EXIT_USAGE, exit_code_for
 from driftloop.core.partition import PART_FILE, InvalidPartition, Partition, Zone, key
 
-pytestmark = pytest.mark.unit
-
 DAY = date(2026, 1, 5)
 
 

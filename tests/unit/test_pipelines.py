@@ -19,8 +19,6 @@ from driftloop.core.pipelines import (
     split_dag_id,
 )
 
-pytestmark = pytest.mark.unit
-
 CHURN = project_root() / "configs" / "churn.yaml"
 
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
 from driftloop.core.config import load_config
 from driftloop.data import synth
 from driftloop.drift import build_profile
 from driftloop.monitor.policy import Signals, decide
 from tests.support.drift import compare
-
-pytestmark = pytest.mark.unit
 
 DAY = date(2026, 2, 3)
 DRIFT = Signals(

@@ -11,8 +11,6 @@ from driftloop.core.storage import PREDICTIONS, VALIDATED, open_store, partition
 from driftloop.model import model_io, registry, scoring, train
 from tests.support.data import START, write_days
 
-pytestmark = pytest.mark.unit
-
 FAST = {
     "TRAINING__ALGORITHM": "logistic_regression",
     "TRAINING__HYPERPARAMETERS": "{}",

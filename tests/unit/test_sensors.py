@@ -18,8 +18,6 @@ from driftloop.airflow.sensors import (
 )
 from driftloop.core.storage import open_store
 
-pytestmark = pytest.mark.unit
-
 DAY = "2026-01-05"
 
 

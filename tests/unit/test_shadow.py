@@ -12,8 +12,6 @@ from driftloop.core.config import Gate
 from driftloop.core.metrics import metric_table
 from driftloop.monitor.shadow import PartitionComparison, compare, verdict
 
-pytestmark = pytest.mark.unit
-
 DAY = date(2026, 1, 10)
 
 

@@ -11,8 +11,6 @@ from driftloop.airflow.tasks.promote import APPROVAL_TASK, route
 from driftloop.core.metrics import metric_table
 from driftloop.model.evidence import shadow_win_evidence
 
-pytestmark = pytest.mark.unit
-
 WIN = {
     "version": "2",
     "champion_version": "1",

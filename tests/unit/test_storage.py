@@ -10,8 +10,6 @@ import pytest
 
 from driftloop.core.storage import LocalStore, PartitionMissing, parquet_bytes
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture
 def local(tmp_path: Path) -> LocalStore:

@@ -12,8 +12,6 @@ from driftloop.core.config import load_config, project_root
 from driftloop.core.storage import LocalStore
 from driftloop.data import synth
 
-pytestmark = pytest.mark.unit
-
 DAY = date(2026, 1, 10)
 DRIFT = date(2026, 1, 10)
 

@@ -17,8 +17,6 @@ from driftloop.drift import Accumulator, Profile, build_profile, detect
 from driftloop.model import pipeline
 from driftloop.monitor.monitoring import evaluate_performance, live_metrics
 
-pytestmark = pytest.mark.unit
-
 EXAMPLES = project_root() / "configs" / "examples"
 DAY = date(2026, 1, 1)
 

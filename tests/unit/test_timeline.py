@@ -20,8 +20,6 @@ from driftloop.monitor.report import JSON_NAME, report_dict
 from driftloop.monitor.timeline import Marker, VersionBand, build_timeline
 from driftloop.monitor.timeline_view import ESTIMATE_COLOUR, render_timeline
 
-pytestmark = pytest.mark.unit
-
 START = date(2026, 3, 1)
 MODEL = "churn-model"
 FEATURES = ("tenure_months", "monthly_charges", "contract", "region")

@@ -14,8 +14,6 @@ from driftloop.model import pipeline, registry, train
 from driftloop.tracking.mlflow import mlflow_client
 from tests.support.data import START, write_days
 
-pytestmark = pytest.mark.unit
-
 FAST = {
     "TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}",
     "TRAINING__MIN_TRAIN_ROWS": "500",

@@ -13,8 +13,6 @@ from driftloop.core.errors import EXIT_USAGE, exit_code_for
 from driftloop.data import synth, validation
 from driftloop.data.ingest import parse_features
 
-pytestmark = pytest.mark.unit
-
 
 def _tree_digest(root) -> dict[str, str]:
     return {

@@ -9,8 +9,6 @@ import pytest
 
 from driftloop.core.storage import DRIFT, open_store, partition_prefix
 
-pytestmark = pytest.mark.unit
-
 DAY = "2026-01-05"
 
 

@@ -21,8 +21,6 @@ from driftloop.model.workflow import (
 )
 from tests.support.data import START, write_days
 
-pytestmark = pytest.mark.unit
-
 FAST = {"TRAINING__HYPERPARAMETERS": "{max_iter: 20, max_depth: 3}"}
 
 

@@ -50,6 +50,10 @@ LOG_DIR = "logs"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
 EXIT_ALREADY_RUNNING = EXIT_NOTHING_TO_DO
 AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+LOG_SERVER_PORT_VARS = (
+    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
+)
 
 
 class StackError(DriftloopError):
@@ -411,6 +415,11 @@ def stack_env(
         env["DRIFTLOOP_MLFLOW_UI_URL"] = f"http://127.0.0.1:{mlflow_port}"
         # One worker, no job runner: ~0.5 GiB instead of 2.5 GiB.
         env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    # Airflow's log servers (worker 8793, triggerer 8794 by default) on ports of this stack's own:
+    # with the defaults a second stack on the machine (a test's, the live demo's) cannot bind them.
+    # A port the calling shell or the caller sets wins.
+    for key in LOG_SERVER_PORT_VARS:
+        env.setdefault(key, str(free_port()))
     env.update(extra_env or {})
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env

@@ -55,6 +55,9 @@ class AirflowServer:
             extra_env={
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                # A task started before the api-server listens (standalone starts both at once;
+                # seen under load 20+) retries the execution API: 5 tries in ~8 s were not enough.
+                "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
                 # One pipeline (churn): the storage override below would apply to every config.
                 "DRIFTLOOP_CONFIG": str(REPO / "configs" / "churn.yaml"),
                 "DRIFTLOOP__STORAGE__ROOT": str(home / "data"),

@@ -17,8 +17,6 @@ import pytest
 from driftloop.local import stack
 from driftloop.local.stack import ProcessRef, Service, StackState
 
-pytestmark = pytest.mark.unit
-
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 # A leader whose child puts itself into a process group of its own (as Airflow does with each task)
 # and ignores SIGTERM: only the session ties it to the leader.

@@ -18,8 +18,6 @@ from driftloop.model.gate import GateDecision, evaluate_gate
 from tests.support.data import START, write_days
 from tests.support.registry import GATE, register_version
 
-pytestmark = pytest.mark.unit
-
 FAST = {
     "TRAINING__ALGORITHM": "logistic_regression",
     "TRAINING__HYPERPARAMETERS": "{}",

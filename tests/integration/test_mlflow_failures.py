@@ -17,8 +17,6 @@ from driftloop.model import registry, train
 from driftloop.tracking.mlflow import TAG_ORPHAN, mlflow_client
 from tests.support.data import START, write_days
 
-pytestmark = pytest.mark.unit
-
 FAST = {
     "TRAINING__ALGORITHM": "logistic_regression",
     "TRAINING__HYPERPARAMETERS": "{}",

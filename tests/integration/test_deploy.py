@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import IN_CI, REPO
-
-pytestmark = pytest.mark.unit
+from tests.support import REPO
+from tests.support.services import IN_CI
 
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"

@@ -9,7 +9,7 @@ What docker-compose.yaml runs as containers runs here as processes, each in its 
 - ``mlflow server`` on a Postgres backend store, artifacts on S3 (the compose ``mlflow`` service);
 - ``airflow api-server``, ``scheduler``, ``dag-processor``, ``triggerer`` and N ``airflow celery
   worker`` processes with distinct Celery hostnames; each records its name on the task instances
-  it runs (``[core] hostname_callable``, tests/service/worker_name.py), as a container would.
+  it runs (``[core] hostname_callable``, tests/support/worker_name.py), as a container would.
 
 Airflow's settings come from ``deploy/airflow.cfg`` (``AIRFLOW_CONFIG``), the file compose mounts;
 this module only supplies what the file leaves to the environment (the ``${VAR}`` endpoints and
@@ -49,17 +49,21 @@ from driftloop.local.stack import (
     stack_env,
     wait_until,
 )
-from tests.conftest import REPO, require_tcp
-from tests.service import worker_name
+from tests.support import REPO, worker_name
+from tests.support.services import (
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    REDIS_HOST,
+    REDIS_PORT,
+    claim_redis_db,
+    pg_admin,
+    redis_client,
+    require_tcp,
+)
 
 AIRFLOW_CFG = REPO / "deploy" / "airflow.cfg"
 COMPOSE = REPO / "docker-compose.yaml"
-
-PG_HOST = os.environ.get("DRIFTLOOP_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("DRIFTLOOP_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("DRIFTLOOP_TEST_PG_USER", "postgres")
-REDIS_HOST = os.environ.get("DRIFTLOOP_TEST_REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("DRIFTLOOP_TEST_REDIS_PORT", "6379"))
 
 
 def cfg_keys(path: Path = AIRFLOW_CFG) -> set[str]:
@@ -152,7 +156,7 @@ class CeleryStack:
             AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
             AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT=str(free_port()),
             AIRFLOW__API__WORKERS="1",
-            # The workers' hostname_callable is in tests/service/worker_name.py.
+            # The workers' hostname_callable is in tests/support/worker_name.py.
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             PYTHONPYCACHEPREFIX=os.environ.get("PYTHONPYCACHEPREFIX")
             or str(Path.home() / ".cache" / "driftloop-pycache"),
@@ -192,9 +196,9 @@ class CeleryStack:
         require_tcp(PG_HOST, PG_PORT, "PostgreSQL")
         require_tcp(REDIS_HOST, REDIS_PORT, "Redis")
         self.home.mkdir(parents=True, exist_ok=True)
-        self.redis_db = _claim_redis_db(self.run_id)
+        self.redis_db = claim_redis_db(self.run_id)
         for db in (self.airflow_db, self.mlflow_db):
-            _pg_admin(f'CREATE DATABASE "{db}"')
+            pg_admin(f'CREATE DATABASE "{db}"')
             self._created_dbs.append(db)
         self.env = self._env()
         bindir = Path(sys.executable).parent
@@ -290,10 +294,10 @@ class CeleryStack:
         for svc in self.services:
             svc.stop(timeout)  # moto, and anything left
         for db in self._created_dbs:
-            _pg_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            pg_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         self._created_dbs.clear()
         if self.redis_db is not None:
-            _redis(self.redis_db).flushdb()
+            redis_client(self.redis_db).flushdb()
             self.redis_db = None
 
     def __enter__(self) -> CeleryStack:
@@ -366,37 +370,3 @@ class CeleryStack:
             if '"level": "error"' in text or '"level":"error"' in text:
                 out.append(f"--- {path.relative_to(self.home)} ---\n{log_tail(path, lines)}")
         return "\n".join(out)
-
-
-def _pg_admin(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-def _redis(db: int) -> Any:
-    import redis
-
-    return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
-
-
-CLAIM_KEY = "driftloop-test-stack"
-
-
-def _claim_redis_db(run_id: str) -> int:
-    """An empty Redis DB (1..15) taken for this run: a marker key set only where none exists."""
-    candidates = list(range(1, 16))
-    secrets.SystemRandom().shuffle(candidates)
-    for db in candidates:
-        r = _redis(db)
-        if r.dbsize() == 0 and r.set(CLAIM_KEY, run_id, nx=True):
-            if r.dbsize() == 1:
-                return db
-            r.delete(CLAIM_KEY)  # someone else started using it at the same moment
-    raise RuntimeError("no empty Redis DB among 1..15 for this run")

@@ -16,8 +16,6 @@ from driftloop.cli import app as cli
 from driftloop.core import errors
 from driftloop.core.storage import landing_prefix, open_store
 
-pytestmark = pytest.mark.unit
-
 DAY = "2026-01-05"
 
 
