@@ -51,7 +51,7 @@ def test_team_model_first_model_decay_retrain_shadow_and_promotion(tmp_path) -> 
     assert [days[f"2013-01-{n}"]["champion_version"] for n in (19, 20, 21)] == [1, 1, 2]
 
     client, versions = _versions(state)
-    assert [v.version for v in versions] == ["1", "2"]
+    assert [str(v.version) for v in versions] == ["1", "2"]
     for v in versions:
         run = client.get_run(v.run_id)
         assert run.data.tags["driftloop.algorithm"] == "team_model.model:build"
