@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 
 CBPE = "cbpe"
 DLE = "dle"
-FORMAT_VERSION = 1
+# 2: the regression design lists its columns in order (format 1 kept them in JSON objects, which
+# ``sort_keys`` reordered: a stored direct-loss estimator read the wrong column for each split).
+FORMAT_VERSION = 2
 ESTIMATOR_ARTIFACT = "estimator/estimator.json"
 
 # What each method can estimate from a day's predictions alone.
@@ -122,13 +124,17 @@ def _apply_tree(tree: dict[str, list[Any]], x: np.ndarray) -> np.ndarray:
 
 
 def _design(frame: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray:
-    """Numeric features (NaN -> holdout median), one-hot categoricals, and the prediction."""
+    """Numeric features (NaN -> holdout median), one-hot categoricals, and the prediction.
+
+    The spec holds lists of ``[name, ...]`` pairs, never objects keyed by name: the columns' order
+    is the order the trees' feature indices refer to, and JSON objects do not keep an order.
+    """
     import numpy as np
 
     cols = []
-    for name, fill in spec["numeric"].items():
+    for name, fill in spec["numeric"]:
         cols.append(pd_numeric(frame[name]).fillna(fill).to_numpy(float))
-    for name, cats in spec["categorical"].items():
+    for name, cats in spec["categorical"]:
         values = frame[name].astype(str).to_numpy()
         cols.extend((values == c).astype(float) for c in cats)
     cols.append(frame[PREDICTION].to_numpy(float))
@@ -241,8 +247,11 @@ class Estimator:
     @classmethod
     def from_json(cls, text: str) -> Estimator:
         body = json.loads(text)
-        if body.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"estimator format {body.get('format_version')!r} is not supported")
+        version = body.get("format_version")
+        # Format 1 differs only in the regression design, whose column order it lost: a classifier's
+        # estimator of format 1 is still exact, a regression one is refused (retrain to replace it).
+        if version != FORMAT_VERSION and not (version == 1 and body.get("method") == CBPE):
+            raise ValueError(f"estimator format {version!r} is not supported")
         return cls(
             method=body["method"],
             task=body["task"],
@@ -357,12 +366,14 @@ def fit_regression(
     frame = features.copy()
     frame[PREDICTION] = np.asarray(prediction, float)
     spec = {
-        "numeric": {
-            n: float(v) if np.isfinite(v := pd_numeric(frame[n]).median()) else 0.0 for n in numeric
-        },
-        "categorical": {
-            c: sorted(frame[c].astype(str).value_counts().index[:20].tolist()) for c in categorical
-        },
+        "numeric": [
+            [n, float(v) if np.isfinite(v := pd_numeric(frame[n]).median()) else 0.0]
+            for n in numeric
+        ],
+        "categorical": [
+            [c, sorted(frame[c].astype(str).value_counts().index[:20].tolist())]
+            for c in categorical
+        ],
     }
     x = _design(frame, spec)
     err = np.asarray(y, float) - frame[PREDICTION].to_numpy(float)
