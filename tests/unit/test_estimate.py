@@ -226,3 +226,28 @@ def test_a_stored_estimator_estimates_exactly_as_the_fitted_one(task: str) -> No
         assert loaded.estimate(held.assign(prediction=output)) == est.holdout_estimate
     # A second round trip writes the same text: nothing in the stored form depends on dict order.
     assert loaded.to_json() == est.to_json()
+
+
+def test_stored_boosted_trees_predict_what_scikit_learn_predicts() -> None:
+    """The trees kept as arrays give scikit-learn's own predictions, missing values and categorical
+    splits included: the stored form loses nothing."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(12)
+    n = 4000
+    x = np.column_stack(
+        [
+            np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+            rng.integers(0, 6, n).astype(float),
+            rng.exponential(size=n),
+        ]
+    )
+    x[rng.random(n) < 0.05, 1] = np.nan  # a missing category
+    target = np.abs(x[:, 2] * np.where(x[:, 1] % 2 == 0, 3, 1) + np.nan_to_num(x[:, 0]))
+    mask = [False, True, False]
+    stored = E._fit_boosted(x, target, mask, seed=3)
+    model = HistGradientBoostingRegressor(
+        categorical_features=np.asarray(mask), random_state=3, **E._BOOSTING
+    ).fit(x, target)
+    assert any(b >= 0 for b in stored["bitset"])  # categorical splits were made
+    assert np.allclose(E._apply_boosted(stored, x), model.predict(x), rtol=0, atol=1e-9)
