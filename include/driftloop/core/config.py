@@ -485,6 +485,62 @@ class Gate(_Strict):
             )
 
 
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+# Defaults by the metric's scale: an absolute step for a metric bounded to [0, 1], a share of the
+# holdout value for one in the data's units (a fixed step would be noise for one dataset and a
+# collapse for another: 0.05 of an rmse of 1,000 retrains on a 0.005% rise).
+DEFAULT_BOUNDED_TOLERANCE = 0.05
+DEFAULT_RELATIVE_TOLERANCE = "5%"
+
+
+def default_tolerance(task: str, metric: str) -> float | str:
+    """The tolerance of ``metric`` when the config sets none (see :data:`DEFAULT_RELATIVE_TOLERANCE`)."""
+    spec = metric_table(task).spec(metric)
+    bounded = spec.low is not None and spec.high is not None
+    return DEFAULT_BOUNDED_TOLERANCE if bounded else DEFAULT_RELATIVE_TOLERANCE
+
+
+def resolve_tolerance(
+    form: float | str | None, task: str, metric: str, holdout: float | None
+) -> float | None:
+    """A tolerance (a number, ``"N%"`` or None for the default) in ``metric``'s units; None for a
+    share without a holdout value (there is nothing to worsen from)."""
+    if form is None:
+        form = default_tolerance(task, metric)
+    if isinstance(form, str):
+        match = _PERCENT.match(form)
+        if match is None:
+            raise ValueError(f"{form!r} is not a tolerance")
+        if holdout is None:
+            return None
+        return float(match.group(1)) / 100 * abs(holdout)
+    return float(form)
+
+
+def check_tolerance(form: float | str | None, task: str, metric: str) -> str | None:
+    """Why ``form`` cannot be a tolerance of ``metric`` (None: it can).
+
+    A share needs a metric whose value is a scale (r2 or anything that can be negative is not:
+    5% of an r2 near 0 is nothing); a number must be smaller than the metric's range, or no
+    worsening could ever exceed it.
+    """
+    spec = metric_table(task).spec(metric)
+    if isinstance(form, str):
+        if spec.low is None or spec.low < 0:
+            return (
+                f"a share of the holdout value does not fit {metric} (its values are not a "
+                "scale): give a number in its units"
+            )
+        return None
+    bounded = spec.low is not None and spec.high is not None
+    if form is not None and bounded and form >= spec.high - spec.low:  # type: ignore[operator]
+        return (
+            f"{form:g} is not smaller than the range of {metric} {spec.describe_range()}: "
+            "no worsening could exceed it"
+        )
+    return None
+
+
 class Drift(_Strict):
     """Drift thresholds; defaults are effect sizes, safe at any sample size."""
 
@@ -497,17 +553,20 @@ class Drift(_Strict):
     drift_share: float = Field(0.3, gt=0, le=1, description="share of drifted features to alarm")
     prediction_psi_threshold: float = Field(0.2, gt=0)
     performance_window_days: int = Field(7, ge=1)
-    performance_tolerance: float = Field(
-        0.05,
-        ge=0,
-        description="allowed worsening of the primary metric, in its direction and units",
+    performance_tolerance: float | str | None = Field(
+        None,
+        description="allowed worsening of the primary metric (in its direction) before it is "
+        "decay: a number in the metric's units (absolute, e.g. 0.05 of roc_auc or 2.0 minutes of "
+        "rmse), or a share of the champion's holdout value ('5%'); default: 0.05 for a metric "
+        "bounded to [0, 1] (roc_auc, f1, accuracy, brier), '5%' for one whose scale is the data's "
+        "(rmse, mae, mape, log_loss). The daily report states it in the metric's units",
     )
     min_labelled_samples: int = Field(500, ge=1)
-    estimated_tolerance: float | None = Field(
+    estimated_tolerance: float | str | None = Field(
         None,
-        ge=0,
         description="allowed worsening of the primary metric as estimated without labels (CBPE / "
-        "direct loss estimation) before it is a signal; default: performance_tolerance",
+        "direct loss estimation) before it is a signal, in the same forms; default: "
+        "performance_tolerance",
     )
     reference: Literal["champion_window", "same_period_last_cycle"] = Field(
         "champion_window",
@@ -519,12 +578,35 @@ class Drift(_Strict):
         365, ge=1, description="length of a cycle for same_period_last_cycle, in days"
     )
 
+    @field_validator("performance_tolerance", "estimated_tolerance", mode="before")
+    @classmethod
+    def _tolerance_form(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and _PERCENT.match(value)):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+        raise ValueError(
+            f"{value!r} is not a tolerance: a number >= 0 in the metric's units, or a share of "
+            "the holdout value such as '5%'"
+        )
+
     @property
-    def estimated_tolerance_value(self) -> float:
-        """``estimated_tolerance``, or ``performance_tolerance`` when unset."""
+    def estimated_tolerance_value(self) -> float | str | None:
+        """``estimated_tolerance`` as configured, or ``performance_tolerance`` when unset."""
         if self.estimated_tolerance is None:
             return self.performance_tolerance
         return self.estimated_tolerance
+
+    def tolerance(
+        self, task: str, metric: str, holdout: float | None, *, estimated: bool = False
+    ) -> float | None:
+        """The allowed worsening of ``metric`` in its own units, for a champion whose holdout
+        value is ``holdout`` (the realised tolerance, or with ``estimated`` the estimated one).
+
+        None: a share of a holdout value that is unknown (no worsening can be measured then).
+        """
+        form = self.estimated_tolerance_value if estimated else self.performance_tolerance
+        return resolve_tolerance(form, task, metric, holdout)
 
     @model_validator(mode="before")
     @classmethod
@@ -746,6 +828,12 @@ class PipelineConfig(_Strict):
             missing = missing_module(self.training.model, self.source)
             if missing:
                 raise ValueError(f"training.model: {self.training.model!r}: {missing}")
+        for key in ("performance_tolerance", "estimated_tolerance"):
+            problem = check_tolerance(
+                getattr(self.drift, key), self.dataset.task, self.gate.primary_metric
+            )
+            if problem:
+                raise ValueError(f"drift.{key}: {problem}")
         wait = self.retrain.min_labelled_days_after_estimated_drop
         if wait is not None and 0 < wait <= self.training.holdout_days:
             raise ValueError(

@@ -149,13 +149,14 @@ def estimated_performance(
     """The ``estimated_performance`` body of report.json, and the day's estimate file written.
 
     ``drop``: the window's estimate is worse than the holdout value by more than the tolerance
-    (``drift.estimated_tolerance``, default ``drift.performance_tolerance``).
+    (``drift.estimated_tolerance``, default ``drift.performance_tolerance``), stated in the body
+    in the metric's units.
     """
     from driftloop.model.estimate import drop_of, estimated_metric, method_of
 
     ds = cfg.dataset
     metric = cfg.gate.primary_metric
-    tolerance = cfg.drift.estimated_tolerance_value
+    tolerance = cfg.drift.tolerance(ds.task, metric, holdout_value, estimated=True)
     day = as_date(day)
     day_frame = estimation_frame(store, cfg, [day], version) if estimator else None
     rows = 0 if day_frame is None else len(day_frame)
@@ -174,6 +175,7 @@ def estimated_performance(
     drop = (
         win_value is not None
         and holdout_value is not None
+        and tolerance is not None
         and drop_of(ds.task, metric, win_value, holdout_value) > tolerance
     )
     settled = estimation_errors(store, cfg, day, version, metric)

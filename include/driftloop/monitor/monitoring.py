@@ -74,7 +74,8 @@ class PerformanceResult:
     live: dict[str, float | None]
     holdout: dict[str, float]
     decay: float | None
-    tolerance: float
+    # The tolerance applied, in the metric's units (None: no holdout value to take a share of).
+    tolerance: float | None
     days_used: list[str] = field(default_factory=list)
     days_missing: list[str] = field(default_factory=list)
 
@@ -96,7 +97,8 @@ def evaluate_performance(
 
     decay = how much worse the live primary metric (``gate.primary_metric``) is than on the holdout,
     in the metric's direction (holdout - live for roc_auc or macro_f1, live - holdout for rmse or
-    log_loss); decay above ``drift.performance_tolerance`` is a signal. Fewer labelled rows than
+    log_loss); decay above ``drift.performance_tolerance`` (resolved in the metric's units against
+    the holdout value, see :meth:`Drift.tolerance`) is a signal. Fewer labelled rows than
     ``drift.min_labelled_samples`` gives ``insufficient_labels``.
     """
     d, metric = cfg.drift, cfg.gate.primary_metric
@@ -105,13 +107,14 @@ def evaluate_performance(
     table = metric_table(cfg.dataset.task)
     live: dict[str, float | None] = dict.fromkeys(table.names)
     decay = None
+    tolerance = d.tolerance(table.task, metric, holdout.get(metric))
     status: PerformanceStatus = "insufficient_labels"
     if n >= d.min_labelled_samples:
         live = live_metrics(cfg, joined)
         value = live.get(metric)
         if value is not None and metric in holdout:
             decay = table.regression(metric, float(value), holdout[metric])
-            status = "decay" if decay > d.performance_tolerance else "ok"
+            status = "decay" if tolerance is not None and decay > tolerance else "ok"
         else:
             status = "ok"
     return PerformanceResult(
@@ -123,7 +126,7 @@ def evaluate_performance(
         live=live,
         holdout=holdout,
         decay=decay,
-        tolerance=d.performance_tolerance,
+        tolerance=tolerance,
     )
 
 

@@ -70,7 +70,9 @@ def decay_onset(
     if metric not in holdout_metrics:
         return None
     table = metric_table(cfg.dataset.task)
-    tolerance = cfg.drift.performance_tolerance
+    tolerance = cfg.drift.tolerance(table.task, metric, holdout_metrics[metric])
+    if tolerance is None:
+        return None
     earliest = day - timedelta(days=ONSET_LOOKBACK_DAYS)
     labelled = [d for d in store.partitions(LABELS) if earliest <= d <= day]
     onset = None

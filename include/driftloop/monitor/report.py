@@ -66,7 +66,7 @@ def _estimate_html(est: dict[str, Any] | None, realised: float | None) -> list[s
         f"{e(str(day.get('date')))} {_num(day.get('value'))} on {day.get('rows', 0)} rows; "
         f"drift window {_num(win.get('value'))}; holdout {_num(est.get('holdout_value'))}; "
         f"realised (labelled window) {_num(realised)}. Estimated drop beyond tolerance "
-        f"{est.get('tolerance')}: <b>{'yes' if est.get('drop') else 'no'}</b>."
+        f"{_num(est.get('tolerance'))}: <b>{'yes' if est.get('drop') else 'no'}</b>."
         + (f" {e(str(est['reason']))}." if est.get("reason") else "")
         + "</p>",
     ]
@@ -225,7 +225,7 @@ def render_html(body: dict[str, Any]) -> str:
         f"<p>Status <b>{e(perf['status'])}</b> on {perf['n_labelled']} labelled rows (minimum "
         f"{perf['min_labelled']}) of version {e(str(perf['model_version']))}; {e(metric)} holdout "
         f"{_num(perf['holdout'].get(metric))} -> live {_num(perf['live'].get(metric))} (decay "
-        f"{_num(perf['decay'])}, tolerance {perf['tolerance']}). Days used: "
+        f"{_num(perf['decay'])}, tolerance {_num(perf['tolerance'])}). Days used: "
         f"{e(', '.join(perf['days_used']) or 'none')}.</p>"
     )
     parts.append("<table><tr><th>metric</th><th>holdout</th><th>live</th></tr>")
