@@ -229,13 +229,23 @@ class Validation(_Strict):
         None, description="GX project folder; default: repo great_expectations/"
     )
     data_docs_dir: str | None = Field(None, description="default: $DRIFTLOOP_HOME/data_docs")
-    min_rows: int = Field(100, ge=1)
-    max_rows: int = Field(1_000_000, ge=1)
-    max_null_fraction: float = Field(0.05, ge=0, le=1)
+    min_rows: int = Field(100, ge=1, description="fewest rows a day may have; fewer quarantines it")
+    max_rows: int = Field(
+        1_000_000,
+        ge=1,
+        description="most rows a day may have; more quarantines it (a runaway feed)",
+    )
+    max_null_fraction: float = Field(
+        0.05, ge=0, le=1, description="largest share of empty values a nullable feature may have"
+    )
     # Events whose timestamp lies outside their partition's UTC day by more than the tolerance:
     # "quarantine" the whole day (the safe default: a file of the wrong day, or a clock years off,
     # must not train a model), or "warn" (kept, counted in the result, logged as a warning).
-    out_of_partition: Literal["quarantine", "warn"] = "quarantine"
+    out_of_partition: Literal["quarantine", "warn"] = Field(
+        "quarantine",
+        description="events outside their day's UTC bounds (beyond partition_tolerance_hours): "
+        "quarantine the day, or warn and keep them (counted in the result)",
+    )
     partition_tolerance_hours: float = Field(
         1.0,
         ge=0,
@@ -244,15 +254,29 @@ class Validation(_Strict):
     )
     # Label rows whose id was never delivered as an event: "quarantine" them (kept in
     # quarantine/labels_unknown_ids/, the rest of the file ingested), or "warn" (kept, counted).
-    unknown_label_ids: Literal["quarantine", "warn"] = "quarantine"
+    unknown_label_ids: Literal["quarantine", "warn"] = Field(
+        "quarantine",
+        description="label rows whose id was never delivered as an event: quarantine those rows "
+        "(quarantine/labels_unknown_ids/), or warn and keep them",
+    )
     # Tolerance of the per-row range/category expectations: the share of rows that must satisfy
     # them (GX ``mostly``); a feature's own ``mostly`` wins. Rows within the tolerance are kept.
-    mostly: float = Field(1.0, gt=0, le=1)
+    mostly: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="share of rows that must satisfy each range/category expectation (GX mostly); "
+        "a feature's own mostly wins",
+    )
     # What an expectation failing on some rows costs: the whole day ("quarantine_partition"), or
     # only those rows ("quarantine_rows": they go to quarantine/rows/ with the failed
     # expectations named per row, the rest is validated and published). Schema, row count,
     # uniqueness and null-share failures always quarantine the whole partition.
-    bad_rows: Literal["quarantine_partition", "quarantine_rows"] = "quarantine_partition"
+    bad_rows: Literal["quarantine_partition", "quarantine_rows"] = Field(
+        "quarantine_partition",
+        description="what rows failing an expectation cost: the whole day, or only those rows "
+        "(quarantine/rows/, the rest validated)",
+    )
     max_bad_row_fraction: float = Field(
         0.1,
         ge=0,
@@ -317,9 +341,14 @@ class Search(_Strict):
 
 
 class Training(_Strict):
-    window_days: int = Field(21, ge=2)
-    holdout_days: int = Field(3, ge=1)
-    algorithm: Algorithm = Algorithm.GRADIENT_BOOSTING
+    window_days: int = Field(21, ge=2, description="labelled days a training window spans")
+    holdout_days: int = Field(
+        3, ge=1, description="newest labelled days of the window held out for the gate's metrics"
+    )
+    algorithm: Algorithm = Field(
+        Algorithm.GRADIENT_BOOSTING,
+        description="built-in model family (used when training.model is not set)",
+    )
     model: str | None = Field(
         None,
         description='your own model: "package.module:function" returning an unfitted '
@@ -330,10 +359,17 @@ class Training(_Strict):
         description="types your model holds that the project does not trust by default (skops "
         'names, e.g. "lightgbm.sklearn.LGBMClassifier"), reviewed here',
     )
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
-    search: Search | None = None
-    min_train_rows: int = Field(500, ge=1)
-    random_state: int = 0
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="hyperparameters over the family's defaults (or handed to training.model)",
+    )
+    search: Search | None = Field(
+        None, description="a bounded hyperparameter search before the fit (off when unset)"
+    )
+    min_train_rows: int = Field(
+        500, ge=1, description="fewest labelled rows to train on (after the holdout)"
+    )
+    random_state: int = Field(0, description="seed of the model and of the search")
 
     @field_validator("model")
     @classmethod
@@ -544,15 +580,34 @@ def check_tolerance(form: float | str | None, task: str, metric: str) -> str | N
 class Drift(_Strict):
     """Drift thresholds; defaults are effect sizes, safe at any sample size."""
 
-    window_days: int = Field(3, ge=1)
-    bins: int = Field(10, ge=2)
-    min_samples: int = Field(500, ge=1)
-    psi_threshold: float = Field(0.2, gt=0)
-    js_threshold: float = Field(0.1, gt=0, le=1)
-    wasserstein_threshold: float = Field(0.15, gt=0)
+    window_days: int = Field(3, ge=1, description="days of current data compared each check")
+    bins: int = Field(10, ge=2, description="quantile bins of a numeric feature's profile")
+    min_samples: int = Field(
+        500,
+        ge=1,
+        description="fewest current rows before drift is judged (else: insufficient data)",
+    )
+    psi_threshold: float = Field(
+        0.2, gt=0, description="population stability index above which a feature drifted"
+    )
+    js_threshold: float = Field(
+        0.1, gt=0, le=1, description="Jensen-Shannon distance above which a feature drifted"
+    )
+    wasserstein_threshold: float = Field(
+        0.15,
+        gt=0,
+        description="Wasserstein distance, in reference standard deviations, above which a numeric "
+        "feature drifted",
+    )
     drift_share: float = Field(0.3, gt=0, le=1, description="share of drifted features to alarm")
-    prediction_psi_threshold: float = Field(0.2, gt=0)
-    performance_window_days: int = Field(7, ge=1)
+    prediction_psi_threshold: float = Field(
+        0.2,
+        gt=0,
+        description="population stability index of the model's output above which it drifted",
+    )
+    performance_window_days: int = Field(
+        7, ge=1, description="labelled days the live metric is computed over"
+    )
     performance_tolerance: float | str | None = Field(
         None,
         description="allowed worsening of the primary metric (in its direction) before it is "
@@ -561,7 +616,9 @@ class Drift(_Strict):
         "bounded to [0, 1] (roc_auc, f1, accuracy, brier), '5%' for one whose scale is the data's "
         "(rmse, mae, mape, log_loss). The daily report states it in the metric's units",
     )
-    min_labelled_samples: int = Field(500, ge=1)
+    min_labelled_samples: int = Field(
+        500, ge=1, description="fewest labelled rows before the live metric is judged"
+    )
     estimated_tolerance: float | str | None = Field(
         None,
         description="allowed worsening of the primary metric as estimated without labels (CBPE / "
