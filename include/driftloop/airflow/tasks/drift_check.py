@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftloop.airflow import alerting
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.factory import pipeline_config
 from driftloop.airflow.links import publish_links, report_link
@@ -44,6 +45,7 @@ def check(day: str, **context: Any) -> dict[str, Any]:
         "retrain": outcome.retrain,
     }
     publish_links(context, drift_report=report_link(cfg.name, day))
+    alerting.after_check(cfg, day, outcome.decision, context)
     return outcome.summary()
 
 
@@ -138,6 +140,7 @@ def review_shadow(day: str, **context: Any) -> dict[str, Any] | None:
     from driftloop.monitor.shadow import review
 
     summary = review(cfg, day)
+    alerting.after_shadow_review(cfg, day, summary, context)
     if summary is not None and should_request_approval(summary):
         summary["promote_conf"] = shadow_win_conf(summary)
     return summary

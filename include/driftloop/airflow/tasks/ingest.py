@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
+from driftloop.airflow import alerting
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.factory import pipeline_config
 from driftloop.airflow.links import data_docs_link, publish_links
@@ -35,6 +36,7 @@ def ingest_and_validate(partition: str, **context: Any) -> dict[str, Any]:
     cfg = pipeline_config(context)
     result = ingest_partition(cfg, partition)
     publish_links(context, data_docs=data_docs_link(cfg.name, result.docs_url, cfg.data_docs_dir()))
+    alerting.quarantined(cfg, result, context)
     if result.status == "quarantined":
         raise DataQuarantined(f"{result.message} (quarantine: {result.quarantine_uri})")
     events, assets = context["outlet_events"], pipeline_assets(cfg.name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftloop.airflow import alerting
 from driftloop.airflow.approval import ANSWER_KEY
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.factory import pipeline_config
@@ -155,4 +156,5 @@ def apply(**context: Any) -> dict[str, Any]:
         "action": action,
     }
     link_decision(context, cfg, record["champion"])
+    alerting.after_promotion(cfg, action, record, str(p.get("reason") or ""), actor, context)
     return record
