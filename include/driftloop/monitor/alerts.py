@@ -40,6 +40,7 @@ __all__ = [
     "Delivery",
     "EpisodeState",
     "Sender",
+    "alert_days",
     "check_alerts",
     "deliver",
     "episode_phase",
@@ -402,6 +403,16 @@ def flush_digest(
     out = _deliver_one(cfg, store, digest, senders, list(dict.fromkeys(channels)))
     for k in keys:
         store.delete_prefix(k)
+    return out
+
+
+def alert_days(store: Store) -> set[date]:
+    """The days that have alert deliveries recorded."""
+    out = set()
+    for key in store.list(f"{ALERTS_PREFIX}/"):
+        head = key[len(ALERTS_PREFIX) + 1 :].partition("/")[0]
+        if head.startswith("date="):
+            out.add(Partition.from_key(head).day)
     return out
 
 
