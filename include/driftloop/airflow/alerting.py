@@ -328,8 +328,11 @@ class ApprovalNotifier(BaseNotifier):
                 context=context, base_url=base_url(cfg)
             )
             approvers = ", ".join(cfg.gate.approvers) or "any user whose role may approve"
+            from driftloop.core.config import format_duration
+
             timeout = context["task"].response_timeout
-            details = [f"Approvers: {approvers}", f"Answer within: {timeout}"]
+            within = format_duration(timeout) if timeout else "no time limit"
+            details = [f"Approvers: {approvers}", f"Answer within: {within}"]
             alert = _alert(
                 EventKind.APPROVAL,
                 cfg,

@@ -281,7 +281,7 @@ def check_alerts(
                     EventKind.RETRAIN,
                     name,
                     iso,
-                    "retrain suppressed",
+                    "retrain waiting for data" if decision.get("pending") else "retrain suppressed",
                     reason,
                     f"retrain_suppressed/{iso}",
                     dict(links),
@@ -371,7 +371,7 @@ def _deliver_one(
             json.dumps(asdict(rec), sort_keys=True).encode(),
         )
         (log.info if ok else log.error)(
-            "alert %s -> %s: %s%s", alert.what, channel, "sent" if ok else "FAILED", error or ""
+            "alert %s -> %s: %s%s", alert.what, channel, "sent" if ok else "FAILED: ", error or ""
         )
         out.append(rec)
     store.write_bytes(
