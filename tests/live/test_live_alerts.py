@@ -55,7 +55,7 @@ def test_a_drift_episode_an_approval_a_bad_day_and_a_late_day_are_each_told_once
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
     }
-    server = AirflowServer(tmp_path, env)
+    server = _PatientServer(tmp_path, env)
     try:
         with loop.deployed(server, monkeypatch):
             store, cfg = loop.store, loop.cfg
@@ -110,6 +110,13 @@ def test_a_drift_episode_an_approval_a_bad_day_and_a_late_day_are_each_told_once
         ("churn__ingest", never.isoformat()),
     }, failed
     assert never - timedelta(days=1) == fed[-1]
+
+
+class _PatientServer(AirflowServer):
+    """Waits longer for the api-server: this test shares its machine with other live stacks."""
+
+    def start(self, ready_timeout: float = 300.0) -> AirflowServer:
+        return super().start(ready_timeout)
 
 
 _LINK = re.compile(

@@ -69,3 +69,40 @@ def test_a_message_says_pipeline_day_what_why_and_links() -> None:
     assert "Why: monthly_charges: 31% nulls (max 5%)" in a.text()
     assert "[Run](http://a/dags/churn__ingest/runs/r)" in a.markdown()
     assert "<a href='http://a/dags/churn__ingest/runs/r'>Run</a>" in a.html()
+
+
+def test_digest_kinds_wait_for_one_message_and_nothing_is_sent_twice(tmp_path) -> None:
+    """Kinds in alerts.digest are queued and sent as one message; a key already sent is skipped;
+    a channel that raises is recorded as failed, not raised."""
+    from driftloop.core.storage import LocalStore
+    from driftloop.monitor.alerts import deliver, flush_digest, sent_on
+
+    base = load_config().model_dump(mode="json", exclude={"source"})
+    alerts = {
+        "enabled": True,
+        "channels": {
+            "chat": {"type": "webhook", "url_env": "X"},
+            "down": {"type": "webhook", "url_env": "Y"},
+        },
+        "routes": [{"channels": ["chat", "down"]}],
+        "digest": ["retrain"],
+    }
+    cfg = parse_config({**base, "alerts": alerts})
+    store, got = LocalStore(tmp_path), []
+
+    def down(alert: Alert) -> None:
+        raise ConnectionError("refused")
+
+    senders = {"chat": got.append, "down": down}
+    day = "2026-03-01"
+    quiet = Alert(EventKind.RETRAIN, "churn", day, "retrain suppressed", "cooldown", "r/1")
+    loud = Alert(EventKind.QUARANTINE, "churn", day, "day quarantined", "nulls", "q/1")
+    deliver(cfg, store, [quiet, loud], senders)
+    deliver(cfg, store, [quiet, loud], senders)  # a rerun of the task
+    assert [a.what for a in got] == ["day quarantined"]
+    flush_digest(cfg, store, "2026-03-02", senders)
+    assert [a.what for a in got] == ["day quarantined", "daily digest: 1 event(s)"]
+    assert "retrain suppressed: cooldown" in got[1].text()
+    assert flush_digest(cfg, store, "2026-03-03", senders) == []  # the queue was emptied
+    rec = {(r.kind, r.channel, r.ok) for r in sent_on(store, day)}
+    assert rec == {("quarantine", "chat", True), ("quarantine", "down", False)}

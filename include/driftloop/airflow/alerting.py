@@ -8,9 +8,11 @@ and recorded as a failed delivery. Importing this module is cheap (DAG files use
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
 
 from airflow.sdk.bases.notifier import BaseNotifier
@@ -142,23 +144,39 @@ def _alert(
 
 
 # -- hooks called by task bodies -----------------------------------------------------------------
+_Hook = TypeVar("_Hook", bound=Callable[..., None])
+
+
+def _quiet_hook(fn: _Hook) -> _Hook:
+    """A task body's alert hook: nothing when alerts are off, and never an exception (an alert
+    must not fail the pipeline's task; the error is logged in full)."""
+
+    @functools.wraps(fn)
+    def hook(cfg: PipelineConfig, *args: Any, **kwargs: Any) -> None:
+        if not cfg.alerts.active:
+            return
+        try:
+            fn(cfg, *args, **kwargs)
+        except Exception:  # see the docstring: logged, never raised
+            log.exception("alert hook %s failed; no alert sent", fn.__name__)
+
+    return cast("_Hook", hook)
+
+
+@_quiet_hook
 def after_check(cfg: PipelineConfig, day: str, decision: dict[str, Any], context: Any) -> None:
     """The drift check's alerts (episode start/change/end, retrain triggered or suppressed),
     then any queued digest."""
-    try:
-        from driftloop.core.storage import open_store
-        from driftloop.monitor.alerts import check_alerts, flush_digest
+    from driftloop.core.storage import open_store
+    from driftloop.monitor.alerts import check_alerts, flush_digest
 
-        if not cfg.alerts.active:
-            return
-        store = open_store(cfg.storage)
-        send(cfg, check_alerts(cfg, store, day, decision, _links(cfg, context, day)))
-        if cfg.alerts.digest:
-            flush_digest(cfg, store, day, senders(cfg))
-    except Exception:  # an alert must never fail the check (issue 26); logged in full
-        log.exception("drift check alerts of %s not sent", day)
+    store = open_store(cfg.storage)
+    send(cfg, check_alerts(cfg, store, day, decision, _links(cfg, context, day)))
+    if cfg.alerts.digest:
+        flush_digest(cfg, store, day, senders(cfg))
 
 
+@_quiet_hook
 def quarantined(cfg: PipelineConfig, result: Any, context: Any) -> None:
     """A day (or some of its rows) quarantined: reason, rows kept, where."""
     day = str(result.partition)
@@ -189,6 +207,7 @@ def quarantined(cfg: PipelineConfig, result: Any, context: Any) -> None:
     )
 
 
+@_quiet_hook
 def gate_verdict(cfg: PipelineConfig, decision: dict[str, Any], outcome: str, context: Any) -> None:
     """The train run's verdict: promoted, rejected (by the gate or a person), or in shadow."""
     from driftloop.airflow.links import mlflow_version_url
@@ -205,6 +224,7 @@ def gate_verdict(cfg: PipelineConfig, decision: dict[str, Any], outcome: str, co
     )
 
 
+@_quiet_hook
 def after_shadow_review(
     cfg: PipelineConfig, day: str, summary: dict[str, Any] | None, context: Any
 ) -> None:
@@ -231,6 +251,7 @@ def after_shadow_review(
     )
 
 
+@_quiet_hook
 def after_promotion(
     cfg: PipelineConfig, action: str, record: dict[str, Any], reason: str, actor: str, context: Any
 ) -> None:
