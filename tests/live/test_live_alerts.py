@@ -23,7 +23,7 @@ from tests.live.airflow_server import AirflowServer, free_port
 from tests.loop_checks import ROWS, LoopRun, wait_settled
 from tests.support.alerts import WebhookReceiver, alert_settings
 
-pytestmark = [pytest.mark.live, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.live, pytest.mark.timeout(2400)]
 
 
 def test_a_drift_episode_an_approval_a_bad_day_and_a_late_day_are_each_told_once(
@@ -49,7 +49,9 @@ def test_a_drift_episode_an_approval_a_bad_day_and_a_late_day_are_each_told_once
         "ALERTS_TEST_FAILING_URL": failing.url,
         "DRIFTLOOP__GATE__AUTO_PROMOTE": "false",
         "DRIFTLOOP__GATE__APPROVERS": "[admin]",
-        "DRIFTLOOP_LANDING_TIMEOUT_SECONDS": "60",
+        # Long enough for the fed days (landed one by one while every sensor waits), then the
+        # never-landing day is reported.
+        "DRIFTLOOP_LANDING_TIMEOUT_SECONDS": "600",
         "DRIFTLOOP__MLFLOW__TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
         # Own log-server ports: another live Airflow may run on this machine.
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
@@ -76,7 +78,7 @@ def test_a_drift_episode_an_approval_a_bad_day_and_a_late_day_are_each_told_once
             wait_settled(server, store, fed[-1])
             server.wait_for(
                 lambda: any("not landed" in str(m["Subject"]) for m in mail.messages()),
-                240,
+                900,
                 f"the late-data alert of {never}",
             )
             stop.set()
