@@ -73,7 +73,7 @@ def test_a_drift_episode_an_approval_a_bad_day_and_a_late_day_are_each_told_once
                 synth.write_day(store, cfg, day, scenario, seed=3, rows=ROWS, first_day=fed[0])
                 zone = QUARANTINE if day == broken else VALIDATED
                 server.wait_for(
-                    lambda d=day, z=zone: store.partition_exists(z, d), 180, f"{day} ingested"
+                    lambda d=day, z=zone: store.partition_exists(z, d), 600, f"{day} ingested"
                 )
             wait_settled(server, store, fed[-1])
             server.wait_for(
