@@ -7,14 +7,12 @@ documentation shown in the UI from ``driftloop.airflow.docs``.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import dag, task
 
 from driftloop.airflow import docs
 from driftloop.airflow.arrival import landed_asset, landed_partitions
 from driftloop.airflow.factory import pipelines
-from driftloop.airflow.params import DEFAULT_ARGS, poke_interval
+from driftloop.airflow.params import DEFAULT_ARGS, landing_timeout, poke_interval
 from driftloop.airflow.sensors import LandingSensor
 from driftloop.airflow.tasks import ingest as t
 
@@ -43,7 +41,7 @@ for p in pipelines("ingest"):
             task_id="wait_for_landing",
             deferrable=True,
             poke_interval=poke_interval(),
-            timeout=timedelta(hours=36).total_seconds(),
+            timeout=landing_timeout(),
         )
         task(outlets=outlets)(t.ingest_and_validate)(landed.output)
 

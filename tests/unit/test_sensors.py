@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +53,8 @@ def test_landing_sensor_defers_to_the_store_trigger_when_nothing_landed(cfg_fact
     assert deferred.value.timeout == timedelta(hours=1)
     path, kwargs = trigger.serialize()
     assert path == "driftloop.airflow.sensors.StoreKeysTrigger"  # loadable by the triggerer
+    # The trigger knows the deadline itself (a late day fails as timed out, dag.test included).
+    assert 3500 < kwargs.pop("deadline") - time.time() <= 3600
     assert kwargs == {
         "root": cfg.storage.root,
         "partition": DAY,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 
+from driftloop.airflow.alerting import ApprovalNotifier
 from driftloop.core.config import format_duration
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class PromotionApproval(ApprovalOperator):
     """
 
     def __init__(self, *, decision_task: str = "gate", shadow: bool = False, **kwargs: Any):
+        # The approvers are told, with the link that opens the request (alerts.approval).
+        kwargs.setdefault("notifiers", [ApprovalNotifier(decision_task)])
         super().__init__(**kwargs)
         self.decision_task = decision_task
         self.shadow = shadow

@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from driftloop.airflow.alerting import on_task_failure
 from driftloop.core.config import Algorithm
 from driftloop.model.workflow import AUTO_PROMOTE_CHOICES
 
@@ -19,10 +20,12 @@ __all__ = [
     "AS_CONFIGURED",
     "DEFAULT_ARGS",
     "ISO_DATE",
+    "LANDING_TIMEOUT_ENV",
     "OWNER",
     "POKE_SECONDS_ENV",
     "choice_param",
     "date_param",
+    "landing_timeout",
     "optional_param",
     "poke_interval",
     "promote_params",
@@ -31,12 +34,15 @@ __all__ = [
 
 OWNER = "ml-platform"
 POKE_SECONDS_ENV = "DRIFTLOOP_POKE_SECONDS"
+LANDING_TIMEOUT_ENV = "DRIFTLOOP_LANDING_TIMEOUT_SECONDS"
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
+    # A task failed after its retries, or a day that never landed: told through the alerts.
+    "on_failure_callback": on_task_failure,
 }
 
 # Trigger-form values that mean "as configured in the pipeline config". Optional params are nullable
@@ -51,6 +57,12 @@ ALGORITHMS = sorted(a.value for a in Algorithm)
 def poke_interval() -> float:
     """Seconds between a waiting sensor's looks at the store (``DRIFTLOOP_POKE_SECONDS``, default 30)."""
     return float(os.environ.get(POKE_SECONDS_ENV, "30"))
+
+
+def landing_timeout() -> float:
+    """Seconds a day's delivery may be late before the landing sensor gives up and the day is
+    reported as not landed (``DRIFTLOOP_LANDING_TIMEOUT_SECONDS``, default 36 hours)."""
+    return float(os.environ.get(LANDING_TIMEOUT_ENV, str(36 * 3600)))
 
 
 def optional_param(kind: str, title: str, description: str, **schema: Any) -> Param:

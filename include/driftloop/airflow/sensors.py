@@ -17,6 +17,7 @@ loads it from the installed package, never from dags/.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -84,8 +85,13 @@ class StoreKeysTrigger(BaseTrigger):
         keys: Sequence[str],
         poke_interval: float = 30.0,
         endpoint_url: str | None = None,
+        deadline: float | None = None,
     ) -> None:
         super().__init__()
+        # Epoch seconds after which the trigger reports a timeout itself (the scheduler's deferral
+        # timeout stays the backstop): the sensor then fails as timed out wherever it runs,
+        # dag.test() included, and the day is reported as not landed.
+        self.deadline = deadline
         self.root = root
         self.partition = partition
         self.keys = list(keys)
@@ -101,12 +107,16 @@ class StoreKeysTrigger(BaseTrigger):
                 "keys": self.keys,
                 "poke_interval": self.poke_interval,
                 "endpoint_url": self.endpoint_url,
+                "deadline": self.deadline,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         store = await asyncio.to_thread(_store, self.root, self.endpoint_url)
         while (found := await asyncio.to_thread(_first_present, store, self.keys)) is None:
+            if self.deadline is not None and time.time() >= self.deadline:
+                yield TriggerEvent({"partition": self.partition, "timeout": True})
+                return
             self.log.info("waiting for %s", " or ".join(store.uri(k) for k in self.keys))
             await asyncio.sleep(self.poke_interval)
         yield TriggerEvent({"partition": self.partition, "uri": store.uri(found)})
@@ -173,6 +183,7 @@ class _PartitionKeysSensor(BaseSensorOperator):
                 keys=self.keys_for(partition),
                 poke_interval=self.poke_interval,
                 endpoint_url=endpoint_url,
+                deadline=time.time() + self.timeout,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -180,6 +191,12 @@ class _PartitionKeysSensor(BaseSensorOperator):
         return None  # not reached: defer() raises
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
+        if event.get("timeout"):
+            from airflow.sdk.exceptions import AirflowSensorTimeout
+
+            raise AirflowSensorTimeout(
+                f"{self.waiting_for} {event['partition']}: not there after {self.timeout:g}s"
+            )
         self.log.info("%s %s: %s", self.waiting_for, event["partition"], event["uri"])
         return str(event["partition"])
 

@@ -21,6 +21,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from driftloop.core.alert_config import Alerts
+
+# format_duration: re-exported, callers import it from here.
+from driftloop.core.durations import format_duration as format_duration
+from driftloop.core.durations import parse_duration
 from driftloop.core.errors import EXIT_USAGE, DriftloopError
 from driftloop.core.metrics import (
     BINARY,
@@ -383,30 +388,6 @@ class Training(_Strict):
         if self.holdout_days >= self.window_days:
             raise ValueError("holdout_days must be smaller than window_days")
         return self
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhms]?)\s*$")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}
-
-
-def parse_duration(text: str) -> timedelta | str:
-    """``"7d"``, ``"12h"``, ``"30m"``, ``"45s"`` or ``"90"`` (seconds) as a timedelta.
-
-    Anything else is returned unchanged for pydantic to parse (ISO 8601 ``P7D``) or reject.
-    """
-    m = _DURATION.match(text)
-    if not m:
-        return text
-    return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
-
-
-def format_duration(value: timedelta) -> str:
-    """A timedelta in the largest whole unit of :func:`parse_duration` (``7d``, ``90m``, ``5s``)."""
-    seconds = value.total_seconds()
-    for unit in "dhm":
-        if seconds >= _UNIT_SECONDS[unit] and seconds % _UNIT_SECONDS[unit] == 0:
-            return f"{int(seconds // _UNIT_SECONDS[unit])}{unit}"
-    return f"{seconds:g}s"
 
 
 class Gate(_Strict):
@@ -826,6 +807,7 @@ class PipelineConfig(_Strict):
     execution: Execution = Execution()
     schedule: Schedule = Schedule()
     arrival: Arrival = Arrival()
+    alerts: Alerts = Field(Alerts(), description="who is told what, through which channels")
     source: str | None = Field(
         None, description="file the config was loaded from (set when loading; not written by hand)"
     )

@@ -568,6 +568,7 @@ def banner(state: StackState, *, stop_hint: str = "make stop  (or: driftloop sto
             f"MLflow UI   {state.mlflow_url}",
             f"Logs        {home / LOG_DIR}/ (stack.log, airflow.log, mlflow.log); "
             f"task logs in {home / 'airflow' / 'logs'}/",
+            f"Alerts      {home / 'mail'}/ (emails caught by the local mail catcher)",
             f"Stop        {stop_hint}",
         ]
     )
@@ -627,6 +628,12 @@ def supervise(home: Path, port: int, mlflow_port: int) -> int:
         (home / "mlflow").mkdir(parents=True, exist_ok=True)
         bindir = Path(sys.executable).parent
         env = dict(os.environ)
+        # Alerts land in a folder a newcomer can read: $DRIFTLOOP_HOME/mail/ (no mail account).
+        from driftloop.local.mailcatcher import MAIL_DIR, MailCatcher, local_alert_env
+
+        mail = MailCatcher(home / MAIL_DIR).start()
+        env.update(local_alert_env(mail.port, env))
+        _log(f"mail catcher on port {mail.port}: alerts saved in {mail.folder}/")
         services = [
             Service(
                 "airflow",
@@ -662,6 +669,7 @@ def supervise(home: Path, port: int, mlflow_port: int) -> int:
             for svc in reversed(services):
                 svc.stop()
                 _log(f"stopped {svc.name}")
+            mail.stop()
             (home / STATE_FILE).unlink(missing_ok=True)
         return code
 

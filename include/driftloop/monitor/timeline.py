@@ -15,7 +15,7 @@ import json
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from driftloop.core.storage import (
 )
 from driftloop.data.ingest import REASON
 from driftloop.model.registry import DECISIONS_PREFIX
+from driftloop.monitor.alerts import alert_days, sent_on
 from driftloop.monitor.report import JSON_NAME
 
 __all__ = ["Check", "Day", "Marker", "MarkerKind", "Timeline", "VersionBand", "build_timeline"]
@@ -99,6 +100,8 @@ class Day:
     quarantined: bool = False  # the whole day went to quarantine
     quarantine_reason: str | None = None
     check: Check | None = None
+    # Alerts sent about the day: "kind -> channel" with "failed" when the channel refused it.
+    alerts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,17 @@ def _quarantine(store: Store, day: date, zone: str) -> dict[str, Any]:
     return _json(store, f"{partition_prefix(zone, day)}/{REASON}") or {}
 
 
-def _day(store: Store, day: date, zones: dict[Zone, set[date]]) -> Day:
+def _day(store: Store, day: date, zones: dict[Zone, set[date]], alerted: set[date]) -> Day:
+    day_ = _day_data(store, day, zones)
+    if day not in alerted:
+        return day_
+    sent = tuple(
+        f"{r.kind} -> {r.channel}" + ("" if r.ok else " (failed)") for r in sent_on(store, day)
+    )
+    return replace(day_, alerts=sent)
+
+
+def _day_data(store: Store, day: date, zones: dict[Zone, set[date]]) -> Day:
     validated = _validated_rows(store, day) if day in zones[VALIDATED] else None
     check = None
     if day in zones[DRIFT]:
@@ -305,14 +318,15 @@ def build_timeline(store: Store, pipeline: str, model_name: str) -> Timeline:
     """The history of a pipeline from its storage: every day from the first to the last day that
     has a validated, quarantined or checked partition, and the markers of its model's decisions."""
     zones = {z: set(store.partitions(z)) for z in (VALIDATED, QUARANTINE, ROWS, DRIFT)}
-    seen = set().union(*zones.values())
+    alerted = alert_days(store)
+    seen = set().union(*zones.values(), alerted)
     days: list[Day] = []
     if seen:
         first, last = min(seen), max(seen)
         every = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         # Small reads, many of them: in parallel, which matters on an object store.
         with ThreadPoolExecutor(max_workers=READERS) as pool:
-            days = list(pool.map(lambda day: _day(store, day, zones), every))
+            days = list(pool.map(lambda day: _day(store, day, zones, alerted), every))
     records = [
         body
         for key in store.list(f"{DECISIONS_PREFIX}/{model_name}/")

@@ -525,6 +525,18 @@ def _events(t: Timeline) -> str:
     )
 
 
+def _alerts(t: Timeline) -> str:
+    """One row per day that alerts were sent about: which kinds, to which channels."""
+    rows = "".join(
+        f"<tr class='alerts-sent'><td>{d.day}</td><td>{_e(', '.join(d.alerts))}</td></tr>"
+        for d in reversed(t.days)
+        if d.alerts
+    )
+    if not rows:
+        return "<p class='note'>No alerts sent.</p>"
+    return f"<table><thead><tr><th>day</th><th>alerts sent</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
 def _cards(t: Timeline) -> str:
     checks = t.checks
     last = checks[-1] if checks else None
@@ -660,6 +672,7 @@ def render_timeline(
         ),
         _section("Rows validated and quarantined", _rows_chart(t, axis)),
         "<div class='chart'><h2>Registry events</h2>" + _events(t) + "</div>",
+        "<div class='chart'><h2>Alerts sent</h2>" + _alerts(t) + "</div>",
         "<h2>Decision log</h2>",
         _decision_log(t, report_url),
         "</body></html>",

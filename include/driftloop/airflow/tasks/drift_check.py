@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Unpack
 
+from driftloop.airflow import alerting
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.body import task_body
 from driftloop.airflow.factory import pipeline_config
@@ -47,6 +48,7 @@ def check(day: str, **context: Unpack[Context]) -> dict[str, Any]:
         "retrain": outcome.retrain,
     }
     publish_links(context, drift_report=report_link(cfg.name, day))
+    alerting.after_check(cfg, day, outcome.decision, context)
     return outcome.summary()
 
 
@@ -139,6 +141,7 @@ def review_shadow(day: str, **context: Unpack[Context]) -> dict[str, Any] | None
     from driftloop.monitor.shadow import review
 
     summary = review(cfg, day)
+    alerting.after_shadow_review(cfg, day, summary, context)
     if summary is not None and should_request_approval(summary):
         summary["promote_conf"] = shadow_win_conf(summary)
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Unpack
 
+from driftloop.airflow import alerting
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.body import task_body
 from driftloop.airflow.factory import pipeline_config
@@ -36,6 +37,7 @@ def ingest_and_validate(partition: str, **context: Unpack[Context]) -> dict[str,
         mark_ingest_failed(cfg, partition, err)
         raise
     publish_links(context, data_docs=data_docs_link(cfg.name, result.docs_url, cfg.data_docs_dir()))
+    alerting.quarantined(cfg, result, context)
     if result.status == "quarantined":
         raise DataQuarantined(f"{result.message} (quarantine: {result.quarantine_uri})")
     events, assets = context["outlet_events"], pipeline_assets(cfg.name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Unpack
 
+from driftloop.airflow import alerting
 from driftloop.airflow.approval import ANSWER_KEY
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.body import task_body
@@ -152,4 +153,5 @@ def apply(**context: Unpack[Context]) -> dict[str, Any]:
         "action": action,
     }
     link_decision(context, cfg, record["champion"])
+    alerting.after_promotion(cfg, action, record, str(p.get("reason") or ""), actor, context)
     return record

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Unpack
 
+from driftloop.airflow import alerting
 from driftloop.airflow.approval import ANSWER_KEY
 from driftloop.airflow.assets import pipeline_assets
 from driftloop.airflow.body import task_body
@@ -172,4 +173,5 @@ def record_outcome(decision: dict[str, Any], **context: Unpack[Context]) -> str:
     else:
         outcome = f"v{version} not promoted: {decision['reason']}"
     log.info("%s (champion: %s)", outcome, f"v{champion.version}" if champion else "none")
+    alerting.gate_verdict(cfg, decision, outcome, context)
     return outcome
