@@ -33,30 +33,29 @@ def test_labels_are_seen_from_the_day_they_arrived_not_their_event_day(cfg, stor
     delivered = EVENTS + timedelta(days=3)
     _deliver(cfg, store, delivered, EVENTS, rows=10)
 
-    assert arrivals_of(store, cfg, EVENTS) == [delivered]
-    assert label_arrivals(store, cfg, as_of=delivered - timedelta(days=1)) == {}
-    assert label_arrivals(store, cfg, as_of=delivered) == {EVENTS: delivered}
-    assert label_arrivals(store, cfg) == {EVENTS: delivered}
+    assert arrivals_of(store, EVENTS) == [delivered]
+    assert label_arrivals(store, as_of=delivered - timedelta(days=1)) == {}
+    assert label_arrivals(store, as_of=delivered) == {EVENTS: delivered}
+    assert label_arrivals(store) == {EVENTS: delivered}
     assert read_labels(store, cfg, EVENTS, as_of=delivered - timedelta(days=1)).empty
     seen = read_labels(store, cfg, EVENTS, as_of=delivered)
     assert seen.columns.tolist() == [cfg.dataset.id_column, cfg.dataset.target]
     assert len(seen) == 10 == len(read_labels(store, cfg, EVENTS))
     # ``since`` leaves out older label days.
-    assert label_arrivals(store, cfg, since=EVENTS + timedelta(days=1)) == {}
+    assert label_arrivals(store, since=EVENTS + timedelta(days=1)) == {}
 
 
-def test_a_partition_without_arrival_is_taken_as_arriving_after_the_label_delay(cfg, store) -> None:
-    """A partition written before arrival was recorded: arrived ``label_delay_days`` late."""
+def test_a_partition_without_arrival_counts_from_its_own_day(cfg, store) -> None:
+    """A partition written before arrival was recorded is read as before: from its own day."""
     ds = cfg.dataset
     frame = pd.DataFrame({ds.id_column: ["a", "b"], ds.target: [0, 1]})
     store.write_partition(LABELS, EVENTS, {"part-0.parquet": parquet_bytes(frame)})
-    assumed = EVENTS + timedelta(days=ds.label_delay_days)
-    assert ds.label_delay_days > 0
 
-    assert arrivals_of(store, cfg, EVENTS) == [assumed]
-    assert label_arrivals(store, cfg, as_of=assumed - timedelta(days=1)) == {}
-    assert read_labels(store, cfg, EVENTS, as_of=assumed - timedelta(days=1)).empty
-    assert len(read_labels(store, cfg, EVENTS, as_of=assumed)) == 2
+    assert arrivals_of(store, EVENTS) == [EVENTS]
+    assert label_arrivals(store, as_of=EVENTS - timedelta(days=1)) == {}
+    assert label_arrivals(store, as_of=EVENTS) == {EVENTS: EVENTS}
+    assert read_labels(store, cfg, EVENTS, as_of=EVENTS - timedelta(days=1)).empty
+    assert len(read_labels(store, cfg, EVENTS, as_of=EVENTS)) == 2
 
 
 def test_rows_that_carry_their_own_arrival_are_filtered_row_by_row(cfg, store) -> None:
@@ -73,7 +72,7 @@ def test_rows_that_carry_their_own_arrival_are_filtered_row_by_row(cfg, store) -
     stats = {"arrived": [first.isoformat(), second.isoformat()]}
     store.write_partition(LABELS, EVENTS, {"part-0.parquet": parquet_bytes(frame)}, stats)
 
-    assert label_arrivals(store, cfg, as_of=first) == {EVENTS: first}
+    assert label_arrivals(store, as_of=first) == {EVENTS: first}
     assert read_labels(store, cfg, EVENTS, as_of=first)[ds.id_column].tolist() == ["a", "b"]
     assert read_labels(store, cfg, EVENTS, as_of=second)[ds.id_column].tolist() == ["a", "b", "c"]
 
@@ -83,5 +82,5 @@ def test_a_redelivery_records_its_own_day(cfg, store) -> None:
     _deliver(cfg, store, EVENTS + timedelta(days=3), EVENTS, rows=10)
     _deliver(cfg, store, EVENTS + timedelta(days=5), EVENTS, rows=4)
 
-    assert arrivals_of(store, cfg, EVENTS) == [EVENTS + timedelta(days=5)]
+    assert arrivals_of(store, EVENTS) == [EVENTS + timedelta(days=5)]
     assert read_labels(store, cfg, EVENTS, as_of=EVENTS + timedelta(days=4)).empty

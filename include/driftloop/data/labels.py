@@ -12,14 +12,17 @@ Point-in-time reads (:func:`label_arrivals`, :func:`read_labels`) take an ``as_o
 that had arrived by that day's delivery count, so a decision made for day ``D`` sees the labels that
 had landed by ``D`` whether it runs that day, in a backfill, or in a rerun weeks later.
 
-Partitions written before arrival was recorded carry neither: their labels are taken to have arrived
-``dataset.label_delay_days`` after their events (:func:`assumed_arrival`), the delay a daily feed
-delivers them with; the event day itself would let a check see labels days before they landed.
+Partitions written before arrival was recorded (or by tools that write the zone directly) carry
+neither: they count from their own day (:func:`assumed_arrival`), which is how every reader took
+them before arrival was recorded, so a history kept from then is read as it always was. Assuming
+``dataset.label_delay_days`` instead would be closer to a daily feed, but it would silently change
+decisions already made on such history and hide labels a tool meant to be there; only deliveries
+ingested since carry their true arrival and are read point-in-time.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.partition import SUCCESS
@@ -36,9 +39,9 @@ ARRIVED = "_arrived"
 ARRIVED_STAT = "arrived"
 
 
-def assumed_arrival(cfg: PipelineConfig, label_day: date) -> date:
-    """When the labels of ``label_day`` arrived, for a partition that did not record it."""
-    return label_day + timedelta(days=cfg.dataset.label_delay_days)
+def assumed_arrival(label_day: date) -> date:
+    """When the labels of ``label_day`` arrived, for a partition that did not record it: that day."""
+    return label_day
 
 
 def arrival_stats(df: pd.DataFrame, delivered: date) -> dict[str, Any]:
@@ -47,18 +50,17 @@ def arrival_stats(df: pd.DataFrame, delivered: date) -> dict[str, Any]:
     return {"rows": len(df), ARRIVED_STAT: [delivered.isoformat()]}
 
 
-def arrivals_of(store: Store, cfg: PipelineConfig, label_day: date) -> list[date]:
+def arrivals_of(store: Store, label_day: date) -> list[date]:
     """The delivery days of a label partition's rows, from its marker (oldest first)."""
     marker = store.read_json(f"{partition_prefix(LABELS, label_day)}/{SUCCESS}")
     days = marker.get(ARRIVED_STAT) if isinstance(marker, dict) else None
     if not days:
-        return [assumed_arrival(cfg, label_day)]
+        return [assumed_arrival(label_day)]
     return sorted(as_date(d) for d in days)
 
 
 def label_arrivals(
     store: Store,
-    cfg: PipelineConfig,
     as_of: date | None = None,
     *,
     since: date | None = None,
@@ -69,7 +71,7 @@ def label_arrivals(
     for day in store.partitions(LABELS):
         if since is not None and day < since:
             continue
-        first = arrivals_of(store, cfg, day)[0]
+        first = arrivals_of(store, day)[0]
         if as_of is None or first <= as_of:
             out[day] = first
     return out
@@ -90,7 +92,7 @@ def read_labels(
     """
     ds = cfg.dataset
     if as_of is not None:
-        first = first_arrival or arrivals_of(store, cfg, label_day)[0]
+        first = first_arrival or arrivals_of(store, label_day)[0]
         if first > as_of:
             return store.read_table(LABELS, label_day)[[ds.id_column, ds.target]].iloc[0:0]
     df = store.read_table(LABELS, label_day)
