@@ -208,7 +208,10 @@ def _evaluate_challenger(
         raise RegistryError(f"{cfg.model_name} v{version} is already the champion")
     if current is not None:
         spec = json.loads(read_run_text(cfg, run_id_of(mv), HOLDOUT_ARTIFACT))
-        holdout = load_days(cfg, [as_date(d) for d in spec["partitions"]])
+        as_of = spec.get("labels_as_of")  # the labels the training saw, not those landed since
+        holdout = load_days(
+            cfg, [as_date(d) for d in spec["partitions"]], labels_as_of=as_of and as_date(as_of)
+        )
         digest = frame_digest(holdout, spec["digest_columns"])
         if digest != spec["digest"] or len(holdout) != spec["n_rows"]:
             raise RegistryError(
