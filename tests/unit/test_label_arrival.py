@@ -41,8 +41,10 @@ def test_labels_are_seen_from_the_day_they_arrived_not_their_event_day(cfg, stor
     seen = read_labels(store, cfg, EVENTS, as_of=delivered)
     assert seen.columns.tolist() == [cfg.dataset.id_column, cfg.dataset.target]
     assert len(seen) == 10 == len(read_labels(store, cfg, EVENTS))
-    # ``since`` leaves out older label days.
+    # ``since`` and ``until`` leave out older and newer label days.
     assert label_arrivals(store, since=EVENTS + timedelta(days=1)) == {}
+    assert label_arrivals(store, until=EVENTS - timedelta(days=1)) == {}
+    assert label_arrivals(store, since=EVENTS, until=EVENTS) == {EVENTS: delivered}
 
 
 def test_a_partition_without_arrival_counts_from_its_own_day(cfg, store) -> None:

@@ -64,12 +64,14 @@ def label_arrivals(
     as_of: date | None = None,
     *,
     since: date | None = None,
+    until: date | None = None,
 ) -> dict[date, date]:
     """Label day -> the first delivery that brought labels of it, for label days with some rows
-    landed by ``as_of`` (None: every label landed so far); ``since`` skips older label days."""
+    landed by ``as_of`` (None: every label landed so far); label days before ``since`` or after
+    ``until`` are left out (their markers are not read)."""
     out = {}
     for day in store.partitions(LABELS):
-        if since is not None and day < since:
+        if (since is not None and day < since) or (until is not None and day > until):
             continue
         first = arrivals_of(store, day)[0]
         if as_of is None or first <= as_of:

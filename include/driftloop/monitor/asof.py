@@ -163,12 +163,10 @@ def as_of(
     store: Store,
     day: date,
     champion: ChampionContext,
-    *,
-    since: date | None = None,
 ) -> AsOf:
-    """The view of the store for a decision of ``day``; ``since``: the oldest label day any reader
-    of this decision looks at (older label partitions are not listed)."""
-    arrivals = label_arrivals(store, day, since=since)
+    """The view of the store for a decision of ``day``: every label day up to ``day`` whose labels
+    had landed by then (the windows of a decision of ``day`` end on it)."""
+    arrivals = label_arrivals(store, day, until=day)
     validated = {d for d in store.partitions(VALIDATED) if d <= day}
     return AsOf(cfg, store, day, champion, arrivals, _validated=validated)
 

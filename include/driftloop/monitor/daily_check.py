@@ -26,7 +26,7 @@ from driftloop.core.storage import (
 )
 from driftloop.data.windows import window_shortfall
 from driftloop.monitor.asof import AsOf, ChampionContext, as_of, champion_context
-from driftloop.monitor.onset import ONSET_LOOKBACK_DAYS, decay_onset, drift_onset
+from driftloop.monitor.onset import decay_onset, drift_onset
 from driftloop.tracking.mlflow import (
     TAG_CHECK_DATE,
     TAG_CHECK_STATUS,
@@ -145,16 +145,6 @@ def labelled_days_since(store: Store, start: date, end: date, view: AsOf | None 
     return sum(1 for d in store.partitions(VALIDATED) if start <= d <= end and d in labelled)
 
 
-def _label_horizon(cfg: PipelineConfig, day: date) -> date:
-    """The oldest label day a check of ``day`` may read: its onset lookback or a window."""
-    back = max(
-        ONSET_LOOKBACK_DAYS,
-        cfg.training.window_days,
-        cfg.drift.performance_window_days + cfg.dataset.label_delay_days,
-    )
-    return day - timedelta(days=back)
-
-
 def run_daily_check(
     cfg: PipelineConfig,
     day: str | date,
@@ -175,7 +165,7 @@ def run_daily_check(
     day = as_date(day)
     store = store or open_store(cfg.storage)
     champ = champion_context(cfg, profile_path, day)
-    view = as_of(cfg, store, day, champ, since=_label_horizon(cfg, day))
+    view = as_of(cfg, store, day, champ)
     if champ.profile is None:
         return _bootstrap(cfg, store, day, view, training_active=training_active)
 
