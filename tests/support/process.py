@@ -22,10 +22,17 @@ def clean_env(settings: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run_loop(
-    cmd: list[str], out: Path, env: Mapping[str, str], what: str, cwd: Path | None = None
+    cmd: list[str],
+    out: Path,
+    env: Mapping[str, str],
+    what: str,
+    cwd: Path | None = None,
+    timeout: float = 1200,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd`` (whose state folder is ``out/state``); fails the test when it fails."""
-    proc = subprocess.run(cmd, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
         log = out / "state" / "tasks.log"
         tail = log.read_text()[-6000:] if log.exists() else ""
