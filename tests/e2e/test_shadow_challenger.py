@@ -20,14 +20,12 @@ closed-loop scenarios do) and the assertions read the audit records it writes ou
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.process import clean_env, run_loop
 
 START = date(2026, 1, 1)
 DRIFT, CHAMPION_DAY, CHALLENGER_DAY, REGIME_DAY, DAYS = 5, 5, 9, 10, 13
@@ -46,14 +44,8 @@ def day_of(i: int) -> date:
 
 def run_scenario(tmp_path: Path, regime: str) -> dict[str, Any]:
     out = tmp_path / regime
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DRIFTLOOP__"))}
-    env.update(SHADOW_ENV)
     cmd = [sys.executable, "-m", "tests.e2e.test_shadow_challenger", str(out), regime]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
-    if proc.returncode != 0:
-        log = out / "state" / "tasks.log"
-        tail = log.read_text()[-6000:] if log.exists() else ""
-        pytest.fail(f"scenario failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{tail}")
+    run_loop(cmd, out, clean_env(SHADOW_ENV), "scenario")
     result: dict[str, Any] = json.loads((out / "result.json").read_text())
     return result
 

@@ -70,6 +70,7 @@ from driftloop.core.storage import (
     open_store,
     parquet_bytes,
 )
+from driftloop.data.labels import arrival_stats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1108,7 +1109,9 @@ def _publish_labels(
             unknown_uri,
             checked,
         )
-    uri = store.write_partition(LABELS, label_day, {PART: parquet_bytes(df)})
+    # The marker keeps the delivery day: decisions read labels as of the day they are made for.
+    stats = arrival_stats(df, day)
+    uri = store.write_partition(LABELS, label_day, {PART: parquet_bytes(df)}, stats)
     log.info("labels of %s (delivered %s): %d rows -> %s", label_day, day, len(df), uri)
     message = f"{len(df)} labels of {label_day}"
     kept = unknown_count > 0 and cfg.validation.unknown_label_ids == "warn"

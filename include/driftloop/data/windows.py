@@ -1,7 +1,9 @@
 """Labelled training data: validated partitions joined with their (late) labels over a window.
 
 Labels arrive ``dataset.label_delay_days`` after the events, so the newest validated days have none
-yet; a window therefore uses only the days that have both partitions. The split is by time: the most
+yet; a window therefore uses only the days that have both partitions. A training a drift check of
+day D asked for reads the labels as of D (:mod:`driftloop.data.labels`): those landed by D's
+delivery, whenever it runs. The split is by time: the most
 recent ``training.holdout_days`` labelled days are the holdout, never a random sample, because the
 model will be used on days after the ones it was fitted on.
 """
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from driftloop.core.errors import EXIT_INSUFFICIENT_DATA, DriftloopError
 from driftloop.core.storage import LABELS, VALIDATED, Store, as_date, open_store
+from driftloop.data.labels import label_arrivals, read_labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,10 +44,20 @@ class Split:
     holdout_partitions: list[date]
 
 
-def labelled_days(store: Store, start: date, end: date) -> list[date]:
-    """Days in ``[start, end]`` that have both a validated and a labels partition."""
+def labelled_days(
+    store: Store,
+    start: date,
+    end: date,
+    labels_as_of: date | None = None,
+) -> list[date]:
+    """Days in ``[start, end]`` that have both a validated and a labels partition.
+
+    ``labels_as_of``: only label days whose labels had landed by that day.
+    """
     validated = {d for d in store.partitions(VALIDATED) if start <= d <= end}
-    return sorted(validated.intersection(store.partitions(LABELS)))
+    if labels_as_of is None:
+        return sorted(validated.intersection(store.partitions(LABELS)))
+    return sorted(validated.intersection(label_arrivals(store, labels_as_of, since=start)))
 
 
 def latest_labelled_day(cfg: PipelineConfig, store: Store | None = None) -> date:
@@ -66,8 +79,16 @@ def latest_labelled_day(cfg: PipelineConfig, store: Store | None = None) -> date
     return days[-1]
 
 
-def load_days(cfg: PipelineConfig, days: list[date], store: Store | None = None) -> pd.DataFrame:
-    """Validated rows of ``days`` inner-joined with their labels (rows without a label are left out)."""
+def load_days(
+    cfg: PipelineConfig,
+    days: list[date],
+    store: Store | None = None,
+    labels_as_of: date | None = None,
+) -> pd.DataFrame:
+    """Validated rows of ``days`` inner-joined with their labels (rows without a label are left out).
+
+    ``labels_as_of``: only the labels that had landed by that day (None: every label landed).
+    """
     import pandas as pd
 
     store = store or open_store(cfg.storage)
@@ -75,7 +96,7 @@ def load_days(cfg: PipelineConfig, days: list[date], store: Store | None = None)
     frames = []
     for day in days:
         features = store.read_table(VALIDATED, day)
-        labels = store.read_table(LABELS, day)[[ds.id_column, ds.target]]
+        labels = read_labels(store, cfg, day, labels_as_of)
         joined = features.merge(labels, on=ds.id_column, how="inner", validate="one_to_one")
         joined[PARTITION_COLUMN] = day.isoformat()
         frames.append(joined)
@@ -141,11 +162,11 @@ class Shortfall:
 
 
 def _window_data(
-    cfg: PipelineConfig, end: date, window: int, store: Store
+    cfg: PipelineConfig, end: date, window: int, store: Store, labels_as_of: date | None = None
 ) -> tuple[pd.DataFrame, list[date], Shortfall | None]:
     """The labelled rows and days of a window, and its shortfall in days or rows (None: enough)."""
-    days = labelled_days(store, end - timedelta(days=window - 1), end)
-    frame = load_days(cfg, days, store)
+    days = labelled_days(store, end - timedelta(days=window - 1), end, labels_as_of)
+    frame = load_days(cfg, days, store, labels_as_of)
     need_days = cfg.training.holdout_days + 1
     need_rows = cfg.training.min_train_rows
     detail = None
@@ -167,9 +188,15 @@ def _window_data(
 
 
 def training_frame(
-    cfg: PipelineConfig, end: date | str, window_days: int | None = None
+    cfg: PipelineConfig,
+    end: date | str,
+    window_days: int | None = None,
+    labels_as_of: date | None = None,
 ) -> tuple[pd.DataFrame, list[date]]:
     """The labelled rows of the ``window_days`` days ending at ``end`` (inclusive), and those days.
+
+    ``labels_as_of``: only labels landed by that day count (a training a check of that day asked
+    for); None: every label landed so far.
 
     Raises:
         InsufficientData: fewer than ``training.min_train_rows`` labelled rows, or not enough
@@ -177,7 +204,7 @@ def training_frame(
     """
     end = as_date(end)
     frame, days, short = _window_data(
-        cfg, end, window_days or cfg.training.window_days, open_store(cfg.storage)
+        cfg, end, window_days or cfg.training.window_days, open_store(cfg.storage), labels_as_of
     )
     if short is not None:
         raise InsufficientData(short.detail)
@@ -238,15 +265,17 @@ def window_shortfall(
     end: date | str,
     window_days: int | None = None,
     since: date | str | None = None,
+    labels_as_of: date | None = None,
 ) -> Shortfall | None:
     """Why the trainer would refuse the window ending ``end`` (None: it has enough labelled data).
 
     The retrain policy asks this before triggering, so it never asks for a training that the
     trainer then refuses with :class:`InsufficientData`; the answer says how much more is needed.
+    ``labels_as_of`` as for :func:`training_frame` (the check of a day asks with that day).
     """
     end = as_date(end)
     window = training_window(end, window_days or cfg.training.window_days, since)
-    frame, days, short = _window_data(cfg, end, window, open_store(cfg.storage))
+    frame, days, short = _window_data(cfg, end, window, open_store(cfg.storage), labels_as_of)
     if short is not None:
         return short
     return split_shortfall(cfg, time_split(frame, days, cfg.training.holdout_days), end, window)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.errors import EXIT_REFUSED, DriftloopError
@@ -61,6 +61,8 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 DECISIONS_PREFIX = "registry/decisions"
+# In promotion and rollback records: the partition days the version started serving from.
+SERVED_FROM = "served_from"
 # The challenger in shadow: the first partition it scores, the champion it is measured against,
 # and a line a person reads in the registry UI. ``shadow_since`` is removed when the
 # shadow ends; the line then says how it ended.
@@ -206,7 +208,10 @@ def _evaluate_challenger(
         raise RegistryError(f"{cfg.model_name} v{version} is already the champion")
     if current is not None:
         spec = json.loads(read_run_text(cfg, run_id_of(mv), HOLDOUT_ARTIFACT))
-        holdout = load_days(cfg, [as_date(d) for d in spec["partitions"]])
+        as_of = spec.get("labels_as_of")  # the labels the training saw, not those landed since
+        holdout = load_days(
+            cfg, [as_date(d) for d in spec["partitions"]], labels_as_of=as_of and as_date(as_of)
+        )
         digest = frame_digest(holdout, spec["digest_columns"])
         if digest != spec["digest"] or len(holdout) != spec["n_rows"]:
             raise RegistryError(
@@ -333,6 +338,7 @@ def _promote(
         "actor": actor,
         "decision": decision.to_dict() if decision else None,
         **_on_day(on_day),
+        SERVED_FROM: _served_from(cfg, mv, "promote", on_day, changed),
     }
     key = write_record(cfg, mv, "promote", record)
     event = {"action": "promote", "actor": actor, "previous_champion": current, "record": key}
@@ -365,14 +371,16 @@ def _rollback(cfg: PipelineConfig, reason: str, actor: str) -> dict[str, Any]:
     client.set_registered_model_alias(cfg.model_name, CHAMPION, restored)
     if demoted is not None:
         client.set_registered_model_alias(cfg.model_name, PREVIOUS_CHAMPION, demoted)
+    restored_mv = get_version(cfg, restored)
+    action = f"rollback-from-v{demoted}"
     record = {
         "champion": restored,
         "previous_champion": demoted,
         "reason": reason,
         "actor": actor,
+        SERVED_FROM: _served_from(cfg, restored_mv, action, None, True),
     }
-    restored_mv = get_version(cfg, restored)
-    key = write_record(cfg, restored_mv, f"rollback-from-v{demoted}", record)
+    key = write_record(cfg, restored_mv, action, record)
     event = {"action": "rollback", "actor": actor, "champion": restored, "record": key}
     if demoted is not None:
         _decide(cfg, get_version(cfg, demoted), f"rolled back by {actor}", reason, event)
@@ -626,6 +634,60 @@ def read_records(cfg: PipelineConfig) -> list[dict[str, Any]]:
     return [store.read_json(k) for k in store.list(f"{DECISIONS_PREFIX}/{cfg.model_name}/")]
 
 
+# -- the champion serving on a day ---------------------------------------------------------------
+def _served_from(
+    cfg: PipelineConfig, mv: ModelVersion, action: str, on_day: str | None, changed: bool
+) -> list[str]:
+    """The first partition days from which ``mv`` serves as champion through ``action``: the
+    earlier ones of a rewritten record, plus the day after this decision when it moves the alias.
+
+    A decision takes effect after the newest day already checked (that day was scored and judged
+    with the champion of its time) and after the day it was made for: the version's training
+    partition, or ``on_day`` (a shadow review). So the check of the day a retrain was triggered on
+    still judges the champion that scored it, in a day-by-day run, a backfill or a rerun.
+    """
+    from driftloop.core.storage import DRIFT, as_date, open_store
+
+    earlier = (read_record(cfg, str(mv.version), action) or {}).get(SERVED_FROM) or []
+    served = set(earlier)
+    if changed:
+        decided = on_day or mlflow_client(cfg).get_run(run_id_of(mv)).data.tags.get(
+            TAG_PARTITION_DATE
+        )
+        checked = open_store(cfg.storage).partitions(DRIFT)
+        after = [as_date(decided)] if decided else []
+        after += checked[-1:]
+        if after:
+            served.add((max(after) + timedelta(days=1)).isoformat())
+    return sorted(served)
+
+
+def champion_on(cfg: PipelineConfig, day: date) -> str | None:
+    """The version that was champion on partition ``day``, from the audit records of promotions
+    and rollbacks (each lists the days it started serving from), not from today's alias.
+
+    A registry whose aliases were moved without records (none at all) answers with the alias; a
+    promotion recorded before ``served_from`` existed serves from the day after its partition date.
+    None: no champion yet on ``day``.
+    """
+    from driftloop.core.storage import as_date
+
+    starts: list[tuple[date, str, str]] = []
+    for r in read_records(cfg):
+        action = str(r.get("action") or "")
+        if action != "promote" and not action.startswith("rollback-from-v"):
+            continue
+        served = r.get(SERVED_FROM)
+        if served is None and action == "promote" and r.get("changed", True):
+            served = [(as_date(r["partition_date"]) + timedelta(days=1)).isoformat()]
+        for first in served or []:
+            starts.append((as_date(first), str(r.get("recorded_at") or ""), str(r["champion"])))
+    if not starts:
+        return aliases(cfg).get(CHAMPION)
+    serving = [s for s in sorted(starts) if s[0] <= day]
+    return serving[-1][2] if serving else None
+
+
 def get_version(cfg: PipelineConfig, version: str) -> ModelVersion:
     from mlflow.exceptions import MlflowException
 
@@ -657,10 +719,12 @@ __all__ = [
     "CHAMPION",
     "DECISIONS_PREFIX",
     "PREVIOUS_CHAMPION",
+    "SERVED_FROM",
     "RegistryError",
     "StaleDecision",
     "aliases",
     "champion",
+    "champion_on",
     "decision_record",
     "end_shadow",
     "evaluate_challenger",

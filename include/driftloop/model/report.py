@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import time
 import warnings
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from driftloop.core.logs import stderr_to_log
@@ -44,8 +45,12 @@ def log_training_run(
     partition_uris: list[str],
     store_labels_uri: str,
     profile_json: str,
+    labels_as_of: date | None = None,
 ) -> None:
-    """Params, metrics, dataset inputs, holdout spec, reference profile and plots of one run."""
+    """Params, metrics, dataset inputs, holdout spec, reference profile and plots of one run.
+
+    The holdout spec keeps ``labels_as_of`` so the gate re-reads the same labelled rows.
+    """
     from mlflow.entities import Metric, Param
 
     ds = cfg.dataset
@@ -88,6 +93,7 @@ def log_training_run(
         "digest": digests["holdout"],
         "digest_columns": columns,
         "labels": store_labels_uri,
+        "labels_as_of": labels_as_of.isoformat() if labels_as_of else None,
     }
     client.log_dict(run_id, holdout_spec, HOLDOUT_ARTIFACT)
     client.log_text(run_id, profile_json, PROFILE_ARTIFACT)

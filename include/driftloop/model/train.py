@@ -100,6 +100,7 @@ def train_model(
     reason: str = "manual",
     report_uri: str | None = None,
     airflow_context: dict[str, Any] | None = None,
+    labels_as_of: date | None = None,
 ) -> TrainResult:
     """Train on the labelled window ending at ``end``, log the run, register a challenger version.
 
@@ -112,6 +113,8 @@ def train_model(
         reason: why this training happened (a drift report, "bootstrap", a person...).
         report_uri: the drift report that triggered the run, if any (kept as a tag).
         airflow_context: ``{"dag_id", "run_id", "task_id"}`` of the Airflow task, if any.
+        labels_as_of: only labels landed by this day (a training a drift check of that day asked
+            for: its window and holdout are the same in a backfill and a rerun); None: all.
 
     Raises:
         InvalidParameter: an unknown algorithm or hyperparameter, or ``since`` after ``end``.
@@ -136,7 +139,7 @@ def train_model(
         reason,
         ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
     )
-    frame, partitions = training_frame(cfg, end, window)
+    frame, partitions = training_frame(cfg, end, window, labels_as_of)
     split = time_split(frame, partitions, cfg.training.holdout_days)
     short = split_shortfall(cfg, split, end, window)
     if short is not None:
@@ -230,6 +233,7 @@ def train_model(
             },
             partition_uris=partition_uris,
             store_labels_uri=store.uri(LABELS),
+            labels_as_of=labels_as_of,
             profile_json=profile.to_json(),
         )
         if found is not None:

@@ -91,6 +91,17 @@ class TrainRequest:
             airflow_context=dict(airflow_context or {}),
         )
 
+    @property
+    def labels_as_of(self) -> dt.date | None:
+        """The day whose landed labels a training asked for by a drift report reads: the report's
+        partition day (None: no report, or one that names no day: every label landed so far)."""
+        from driftloop.core.partition import InvalidPartition, Partition
+
+        try:
+            return Partition.from_key(self.report_uri).day if self.report_uri else None
+        except InvalidPartition:
+            return None
+
     def merged_hyperparameters(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The estimator overrides of this request (see ``merge_hyperparameters``)."""
         from driftloop.model.pipeline import merge_hyperparameters
@@ -137,6 +148,7 @@ def train_step(
         reason=request.reason,
         report_uri=request.report_uri,
         airflow_context=request.airflow_context,
+        labels_as_of=request.labels_as_of,
     )
 
 

@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.core.metrics import metric_table
-from driftloop.core.partition import Partition
 from driftloop.core.storage import (
     DRIFT,
     LABELS,
@@ -27,6 +25,7 @@ from driftloop.core.storage import (
     partition_prefix,
 )
 from driftloop.data.windows import window_shortfall
+from driftloop.monitor.asof import AsOf, ChampionContext, as_of, champion_context
 from driftloop.monitor.onset import decay_onset, drift_onset
 from driftloop.tracking.mlflow import (
     TAG_CHECK_DATE,
@@ -35,31 +34,15 @@ from driftloop.tracking.mlflow import (
     TAG_MODEL_NAME,
     TAG_MODEL_VERSION,
     TAG_NOTE,
-    TAG_PARTITION_DATE,
-    TAG_PARTITIONS,
     TAG_RETRAIN,
     ensure_monitoring_experiment,
     mlflow_client,
-    run_id_of,
 )
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
-    from driftloop.drift import Profile
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ChampionContext:
-    """What the check needs to know about the production model."""
-
-    version: str | None
-    profile: Profile | None
-    holdout_metrics: dict[str, float] = field(default_factory=dict)
-    training_end: date | None = None
-    # The partitions it was trained and held out on (not live data for performance).
-    trained_days: list[date] = field(default_factory=list)
 
 
 @dataclass
@@ -95,38 +78,6 @@ class CheckOutcome:
             "trigger_conf": self.trigger_conf,
             "mlflow_run_id": self.mlflow_run_id,
         }
-
-
-def _holdout_metrics(metrics: dict[str, float], task: str) -> dict[str, float]:
-    """The monitored metrics among a training run's metrics (logged under their plain names)."""
-    return {m: float(metrics[m]) for m in metric_table(task).names if m in metrics}
-
-
-def champion_context(cfg: PipelineConfig, profile_path: Path | None = None) -> ChampionContext:
-    """The champion's version, reference profile, holdout metrics and training end date.
-
-    With ``profile_path`` the given profile replaces the champion's (to check data without a model).
-    """
-    from driftloop.drift import Profile
-    from driftloop.model import registry
-
-    champ = registry.champion(cfg)
-    profile = Profile.from_json(profile_path.read_text()) if profile_path else None
-    if champ is None:
-        return ChampionContext(None, profile)
-    version = str(champ.version)
-    if profile is None:
-        profile = registry.load_reference_profile(cfg, version)
-    run = mlflow_client(cfg).get_run(run_id_of(champ))
-    tag = run.data.tags.get(TAG_PARTITION_DATE)
-    trained = json.loads(run.data.tags.get(TAG_PARTITIONS) or "[]")
-    return ChampionContext(
-        version=version,
-        profile=profile,
-        holdout_metrics=_holdout_metrics(run.data.metrics, cfg.dataset.task),
-        training_end=Partition.of(tag).day if tag else None,
-        trained_days=[as_date(d) for d in trained],
-    )
 
 
 def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) -> str:
@@ -186,8 +137,10 @@ def log_check_to_mlflow(cfg: PipelineConfig, day: date, body: dict[str, Any]) ->
     return run.info.run_id
 
 
-def labelled_days_since(store: Store, start: date, end: date) -> int:
-    """Validated days in [start, end] whose labels have arrived."""
+def labelled_days_since(store: Store, start: date, end: date, view: AsOf | None = None) -> int:
+    """Validated days in [start, end] whose labels have arrived (by the day of ``view``)."""
+    if view is not None:
+        return len(view.labelled_days(start, end))
     labelled = set(store.partitions(LABELS))
     return sum(1 for d in store.partitions(VALIDATED) if start <= d <= end and d in labelled)
 
@@ -200,15 +153,21 @@ def run_daily_check(
     profile_path: Path | None = None,
     store: Store | None = None,
 ) -> CheckOutcome:
-    """Check ``day``, write its report, and decide about retraining."""
+    """Check ``day``, write its report, and decide about retraining.
+
+    Point-in-time: the champion judged is the one serving on ``day`` (the registry's records), and
+    only labels landed by ``day`` count (:mod:`driftloop.monitor.asof`), so a backfill decides as
+    the same days lived one by one, and a rerun reproduces the record.
+    """
     from driftloop.monitor import monitoring, policy
     from driftloop.monitor.report import report_dict, write_report_body
 
     day = as_date(day)
     store = store or open_store(cfg.storage)
-    champ = champion_context(cfg, profile_path)
+    champ = champion_context(cfg, profile_path, day)
+    view = as_of(cfg, store, day, champ)
     if champ.profile is None:
-        return _bootstrap(cfg, store, day, training_active=training_active)
+        return _bootstrap(cfg, store, day, view, training_active=training_active)
 
     report = monitoring.check(
         cfg,
@@ -219,8 +178,9 @@ def run_daily_check(
         store=store,
         training_end=champ.training_end,
         trained_days=champ.trained_days,
+        view=view,
     )
-    estimated = _estimate(cfg, store, day, champ, report.drift_days_used)
+    estimated = _estimate(cfg, store, day, champ, report.drift_days_used, view)
     signals = report.signals()
     if cfg.retrain.estimated_drop_signal and estimated["window"]["value"] is not None:
         signals = replace(
@@ -230,7 +190,7 @@ def run_daily_check(
             estimated_value=estimated["window"]["value"],
         )
     if signals.performance_decay:
-        onset = decay_onset(store, cfg, day, champ.version, champ.holdout_metrics)
+        onset = decay_onset(store, cfg, day, champ.version, champ.holdout_metrics, view)
     else:
         onset = drift_onset(
             store, day, champ.version, signals.feature_drift or signals.prediction_drift
@@ -242,10 +202,10 @@ def run_daily_check(
         training_active=training_active,
         last_training_date=policy.last_training_date(cfg, before=day),
         drift_onset=onset,
-        labelled_days_since_onset=labelled_days_since(store, onset, day) if onset else 0,
+        labelled_days_since_onset=labelled_days_since(store, onset, day, view) if onset else 0,
     )
     if decision.retrain:
-        shortfall = window_shortfall(cfg, day, since=decision.since)
+        shortfall = window_shortfall(cfg, day, since=decision.since, labels_as_of=day)
         if shortfall is not None:
             decision = policy.pending_for_data(decision, shortfall)
     uri = store.uri(partition_prefix(DRIFT, day))
@@ -255,6 +215,7 @@ def run_daily_check(
         "signals": signals.to_dict(),
         "estimated_performance": estimated,
         "trigger_conf": trigger_conf,
+        "as_of": view.to_dict(),
     }
     write_report_body(store, day, body)
     mlflow_run = log_check_to_mlflow(cfg, day, body)
@@ -286,7 +247,12 @@ def run_daily_check(
 
 
 def _estimate(
-    cfg: PipelineConfig, store: Store, day: date, champ: ChampionContext, window: list[str]
+    cfg: PipelineConfig,
+    store: Store,
+    day: date,
+    champ: ChampionContext,
+    window: list[str],
+    view: AsOf,
 ) -> dict[str, Any]:
     """The champion's primary metric estimated before labels (report key ``estimated_performance``)."""
     from driftloop.monitor.estimates import estimated_performance, load_estimator
@@ -301,6 +267,7 @@ def _estimate(
         [as_date(d) for d in window],
         estimator,
         reason,
+        view,
     )
 
 
@@ -319,21 +286,20 @@ def _trigger_conf(day: date, decision: Any, report_uri: str) -> dict[str, Any] |
 
 
 def _bootstrap(
-    cfg: PipelineConfig, store: Store, day: date, *, training_active: bool
+    cfg: PipelineConfig, store: Store, day: date, view: AsOf, *, training_active: bool
 ) -> CheckOutcome:
     """No champion yet: nothing to compare against, but train the first model once data allows."""
-    from driftloop.data.windows import labelled_days
     from driftloop.monitor import policy
     from driftloop.monitor.report import write_report_body
 
     window = cfg.training.window_days
-    have = len(labelled_days(store, day - timedelta(days=window - 1), day))
+    have = len(view.labelled_days(day - timedelta(days=window - 1), day))
     need = cfg.retrain.bootstrap_labelled_days
     decision = policy.decide_bootstrap(
         day,
         labelled_days=have,
         min_labelled_days=need,
-        shortfall=window_shortfall(cfg, day) if have >= need else None,
+        shortfall=window_shortfall(cfg, day, labels_as_of=day) if have >= need else None,
         training_active=training_active,
         last_training_date=policy.last_training_date(cfg, before=day),
         cooldown_days=cfg.retrain.cooldown_days,
@@ -346,6 +312,7 @@ def _bootstrap(
         "status": "no_champion",
         "decision": decision.to_dict(),
         "trigger_conf": trigger_conf,
+        "as_of": view.to_dict(),
     }
     write_report_body(store, day, body)
     log.info("%s: no champion yet; decision: %s", day, decision.reason)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from driftloop.core.config import PipelineConfig
     from driftloop.model.estimate import Estimator
+    from driftloop.monitor.asof import AsOf
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,16 @@ def load_estimator(cfg: PipelineConfig, version: str | None) -> tuple[Estimator 
 
 
 def estimation_frame(
-    store: Store, cfg: PipelineConfig, days: list[date], version: str | None
+    store: Store,
+    cfg: PipelineConfig,
+    days: list[date],
+    version: str | None,
+    view: AsOf | None = None,
 ) -> pd.DataFrame:
-    """The champion's predictions of ``days`` (regression: joined with the day's features)."""
+    """The champion's predictions of ``days`` (regression: joined with the day's features).
+
+    ``view``: the check's as-of view, whose champion's predictions are read once per check.
+    """
     import pandas as pd
 
     from driftloop.monitor.monitoring import _champion_predictions, prediction_columns
@@ -72,8 +80,13 @@ def estimation_frame(
     ds = cfg.dataset
     frames = []
     present = set(store.partitions(PREDICTIONS))
+    columns = prediction_columns(cfg)
     for d in (d for d in days if d in present):
-        parts = list(_champion_predictions(store, [d], version, prediction_columns(cfg)))
+        if view is not None and view.version == version:
+            found = view.predictions(d)
+            parts = [] if found is None else [found if columns is None else found[columns]]
+        else:
+            parts = list(_champion_predictions(store, [d], version, columns))
         if not parts:
             continue
         pred = pd.concat(parts, ignore_index=True)
@@ -103,14 +116,20 @@ def read_estimates(store: Store) -> dict[date, dict[str, Any]]:
 
 
 def estimation_errors(
-    store: Store, cfg: PipelineConfig, day: date, version: str | None, metric: str
+    store: Store,
+    cfg: PipelineConfig,
+    day: date,
+    version: str | None,
+    metric: str,
+    view: AsOf | None = None,
 ) -> list[EstimationRow]:
     """Earlier estimated days of ``version`` whose labels have arrived: estimate vs realised.
 
     The realised metric is measured on the same model version's predictions of that day
-    (:func:`driftloop.monitor.estimation_error.estimation_rows`).
+    (:func:`driftloop.monitor.estimation_error.estimation_rows`); with ``view``, on the labels
+    landed by its day.
     """
-    labelled = set(store.partitions(LABELS))
+    labelled = set(view.arrivals) if view is not None else set(store.partitions(LABELS))
     earlier = {
         d: est
         for d, est in read_estimates(store).items()
@@ -120,7 +139,7 @@ def estimation_errors(
         and str(est.get("model_version")) == str(version)
         and est.get("metric") == metric
     }
-    return [r for r in estimation_rows(store, cfg, earlier) if r.error is not None]
+    return [r for r in estimation_rows(store, cfg, earlier, view) if r.error is not None]
 
 
 def estimation_error(
@@ -145,8 +164,11 @@ def estimated_performance(
     window_days: list[date],
     estimator: Estimator | None,
     reason: str | None,
+    view: AsOf | None = None,
 ) -> dict[str, Any]:
     """The ``estimated_performance`` body of report.json, and the day's estimate file written.
+
+    ``view``: the check's as-of view (its champion's predictions, the labels landed by its day).
 
     ``drop``: the window's estimate is worse than the holdout value by more than the tolerance
     (``drift.estimated_tolerance``, default ``drift.performance_tolerance``), stated in the body
@@ -158,13 +180,13 @@ def estimated_performance(
     metric = cfg.gate.primary_metric
     tolerance = cfg.drift.tolerance(ds.task, metric, holdout_value, estimated=True)
     day = as_date(day)
-    day_frame = estimation_frame(store, cfg, [day], version) if estimator else None
+    day_frame = estimation_frame(store, cfg, [day], version, view) if estimator else None
     rows = 0 if day_frame is None else len(day_frame)
     day_value, day_reason = (None, reason)
     win_value, win_reason = (None, reason)
     if estimator is not None and day_frame is not None:
         day_value, day_reason = estimated_metric(estimator, metric, day_frame)
-        win_frame = estimation_frame(store, cfg, window_days, version)
+        win_frame = estimation_frame(store, cfg, window_days, version, view)
         if len(win_frame) < cfg.drift.min_samples:
             win_reason = (
                 f"too few predictions in the window to estimate ({len(win_frame)} < "
@@ -178,7 +200,7 @@ def estimated_performance(
         and tolerance is not None
         and drop_of(ds.task, metric, win_value, holdout_value) > tolerance
     )
-    settled = estimation_errors(store, cfg, day, version, metric)
+    settled = estimation_errors(store, cfg, day, version, metric, view)
     errors = [
         {"date": r.date, "estimated": r.estimated, "realised": r.realised, "error": r.error}
         for r in settled

@@ -21,6 +21,7 @@ from driftloop.monitor.monitoring import daily_metrics
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
     from driftloop.core.storage import Store
+    from driftloop.monitor.asof import AsOf
 
 __all__ = ["EstimationRow", "estimation_rows", "mean_absolute_error"]
 
@@ -52,13 +53,17 @@ def _number(x: Any) -> float | None:
 
 
 def estimation_rows(
-    store: Store, cfg: PipelineConfig, estimates: Mapping[Any, Mapping[str, Any]]
+    store: Store,
+    cfg: PipelineConfig,
+    estimates: Mapping[Any, Mapping[str, Any]],
+    view: AsOf | None = None,
 ) -> list[EstimationRow]:
     """Per estimated day (oldest first): the estimate and the realised metric of the same model.
 
     ``estimates`` maps a day to its estimate record (``date``, ``model_version``, ``metric``,
     ``method``, ``value``...). The realised value is the estimate's metric over that day's
-    predictions of the estimate's model version joined with the labels that have arrived.
+    predictions of the estimate's model version joined with the labels that have arrived (by the
+    day of ``view``, the check's as-of view, for estimates of its champion).
     """
     rows = []
     for key in sorted(estimates, key=lambda k: as_date(k)):
@@ -68,7 +73,8 @@ def estimation_rows(
         version = None if version is None else str(version)
         metric = str(est.get("metric") or cfg.gate.primary_metric)
         # Without a model version, every prediction of the day would be measured: not comparable.
-        realised = daily_metrics(store, cfg, day, version) if version is not None else None
+        through = view if view is not None and view.version == version else None
+        realised = daily_metrics(store, cfg, day, version, through) if version is not None else None
         rows.append(
             EstimationRow(
                 date=day.isoformat(),

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from driftloop.core.config import PipelineConfig
+    from driftloop.monitor.asof import AsOf
 
 log = logging.getLogger(__name__)
 
@@ -206,12 +207,14 @@ def load_performance_window(
     day: date,
     champion_version: str | None,
     trained_days: Collection[date] = (),
+    view: AsOf | None = None,
 ) -> tuple[pd.DataFrame, list[date], list[date]]:
     """Champion predictions joined with their labels over the performance window.
 
     The window is ``performance_window_days + label_delay_days`` days ending at ``day``: the labels
     of the newest days have not arrived yet, so the last days with labels are what is measured.
     ``trained_days`` (the champion's training and holdout partitions) are not live data: left out.
+    ``view``: read through the check's as-of view (the labels landed by its day), else storage.
     Returns (joined frame, days used, days missing a predictions or labels partition).
     """
     import pandas as pd
@@ -224,10 +227,14 @@ def load_performance_window(
         if d not in trained
     ]
     with_pred, _ = _split(store, PREDICTIONS, days)
-    with_labels, _ = _split(store, LABELS, days)
-    used = [d for d in days if d in set(with_pred) & set(with_labels)]
+    labelled = set(view.arrivals) if view is not None else set(store.partitions(LABELS))
+    used = [d for d in days if d in set(with_pred) and d in labelled]
     missing = [d for d in days if d not in set(used)]
-    frames = [f for d in used if (f := _joined_day(store, cfg, d, champion_version)) is not None]
+    if view is not None:
+        joined_days = (view.joined(d, prediction_columns(cfg)) for d in used)
+    else:
+        joined_days = (_joined_day(store, cfg, d, champion_version) for d in used)
+    frames = [f for f in joined_days if f is not None]
     cols = [*(prediction_columns(cfg) or [ds.id_column]), "model_version", ds.target]
     joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     return joined, used, missing
@@ -251,12 +258,22 @@ def _joined_day(
 
 
 def daily_metrics(
-    store: Store, cfg: PipelineConfig, day: date, model_version: str | None = None
+    store: Store,
+    cfg: PipelineConfig,
+    day: date,
+    model_version: str | None = None,
+    view: AsOf | None = None,
 ) -> dict[str, float | None] | None:
     """Live metrics of one day's predictions (of ``model_version``, or all) against its labels.
 
-    None when the day has no predictions, no labels, or no rows of that model.
+    None when the day has no predictions, no labels, or no rows of that model. ``view``: through
+    the check's as-of view (its champion's predictions, the labels landed by its day).
     """
+    if view is not None:
+        joined = view.joined(day, prediction_columns(cfg))
+        if joined is None or joined.empty:
+            return None
+        return live_metrics(cfg, joined)
     if not (store.partition_exists(PREDICTIONS, day) and store.partition_exists(LABELS, day)):
         return None
     joined = _joined_day(store, cfg, day, model_version)
@@ -335,11 +352,13 @@ def check(
     store: Store | None = None,
     training_end: str | date | None = None,
     trained_days: Collection[date] = (),
+    view: AsOf | None = None,
 ) -> MonitoringReport:
     """Run the daily monitoring of ``day`` against the configured drift reference.
 
     ``profile`` is the champion's reference profile: the reference itself by default, and the bins
-    of a seasonal reference (:mod:`driftloop.monitor.reference`).
+    of a seasonal reference (:mod:`driftloop.monitor.reference`). ``view``: the check's as-of view
+    (the champion's predictions read once, the labels landed by ``day``).
     """
     from driftloop.core.storage import open_store
     from driftloop.monitor.reference import choose_reference
@@ -357,19 +376,29 @@ def check(
     for batch in iter_batches(store, VALIDATED, used, columns=profile.feature_names):
         acc.update(batch)
     pred_days, _ = _split(store, PREDICTIONS, used)
+
+    def champion_predictions(columns: list[str]) -> Iterator[pd.DataFrame]:
+        if view is None:
+            yield from _champion_predictions(store, pred_days, champion_version, columns)
+            return
+        for d in pred_days:
+            found = view.predictions(d)
+            if found is not None:
+                yield found[columns]
+
     if profile.class_scores:
         names = [c.name for c in profile.class_scores]
-        for df in _champion_predictions(store, pred_days, champion_version, names):
+        for df in champion_predictions(names):
             acc.update_class_scores(df)
     elif profile.score is not None:
         # Binary: the positive score; regression: the predicted value.
         column = PREDICTION if cfg.dataset.task == "regression" else SCORE
-        for df in _champion_predictions(store, pred_days, champion_version, [column]):
+        for df in champion_predictions([column]):
             acc.update_scores(df[column])
     drift = detect(profile, acc, cfg)
 
     joined, perf_used, perf_missing = load_performance_window(
-        store, cfg, day, champion_version, trained_days
+        store, cfg, day, champion_version, trained_days, view
     )
     perf = evaluate_performance(cfg, joined, holdout_metrics, champion_version)
     perf.days_used = [d.isoformat() for d in perf_used]

@@ -17,6 +17,7 @@ from driftloop.monitor.report import JSON_NAME
 
 if TYPE_CHECKING:
     from driftloop.core.config import PipelineConfig
+    from driftloop.monitor.asof import AsOf
 
 # How far back an onset is looked for: a streak longer than this starts at its limit.
 ONSET_LOOKBACK_DAYS = 90
@@ -55,13 +56,14 @@ def decay_onset(
     day: date,
     champion_version: str | None,
     holdout_metrics: dict[str, float],
+    view: AsOf | None = None,
 ) -> date | None:
     """First day of the newest unbroken run of labelled days whose own metric has decayed.
 
     The performance window says *that* the champion decayed; per-day metrics say *since when*
     (labels arrive late, so the data changed days before the alarm). The run may reach back past
     the window. None when the newest labelled day alone has not decayed (a slow slide: no clear
-    onset to train from).
+    onset to train from). ``view``: the check's as-of view (only labels landed by its day count).
     """
     from driftloop.core.metrics import metric_table
     from driftloop.monitor.monitoring import daily_metrics
@@ -74,10 +76,11 @@ def decay_onset(
     if tolerance is None:
         return None
     earliest = day - timedelta(days=ONSET_LOOKBACK_DAYS)
-    labelled = [d for d in store.partitions(LABELS) if earliest <= d <= day]
+    label_days = view.arrivals if view is not None else store.partitions(LABELS)
+    labelled = [d for d in label_days if earliest <= d <= day]
     onset = None
     for d in sorted(labelled, reverse=True):
-        found = daily_metrics(store, cfg, d, champion_version)
+        found = daily_metrics(store, cfg, d, champion_version, view)
         value = None if found is None else found.get(metric)
         # Decayed: worse than the holdout by more than the tolerance, in the metric's direction.
         if value is None or table.regression(metric, value, holdout_metrics[metric]) <= tolerance:

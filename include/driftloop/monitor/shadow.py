@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from driftloop.core.metrics import MetricTable, metric_table
 from driftloop.core.storage import LABELS, PREDICTIONS, SHADOW_PREDICTIONS, Store, as_date
+from driftloop.data.labels import read_labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -222,9 +223,17 @@ def score_with_shadow(
 
 
 def load_comparison(
-    store: Store, cfg: PipelineConfig, day: date, version: str, champion_version: str
+    store: Store,
+    cfg: PipelineConfig,
+    day: date,
+    version: str,
+    champion_version: str,
+    labels_as_of: date | None = None,
 ) -> PartitionComparison | None:
-    """One partition's comparison from storage; None while its predictions or labels are missing."""
+    """One partition's comparison from storage; None while its predictions or labels are missing.
+
+    ``labels_as_of``: only labels landed by that day (the review of that day) count.
+    """
     if not all(
         store.partition_exists(zone, day) for zone in (PREDICTIONS, SHADOW_PREDICTIONS, LABELS)
     ):
@@ -233,9 +242,10 @@ def load_comparison(
     champion = champion[champion["model_version"].astype(str) == str(champion_version)]
     challenger = store.read_table(SHADOW_PREDICTIONS, day)
     challenger = challenger[challenger["model_version"].astype(str) == str(version)]
-    if champion.empty or challenger.empty:
+    labels = read_labels(store, cfg, day, labels_as_of)
+    if champion.empty or challenger.empty or labels.empty:
         return None
-    return compare(cfg, day, champion, challenger, store.read_table(LABELS, day))
+    return compare(cfg, day, champion, challenger, labels)
 
 
 def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
@@ -264,7 +274,7 @@ def review(cfg: PipelineConfig, today: date | str) -> dict[str, Any] | None:
     for day in store.partitions(SHADOW_PREDICTIONS):
         if day < since:
             continue
-        found = load_comparison(store, cfg, day, version, expected)
+        found = load_comparison(store, cfg, day, version, expected, as_date(today))
         if found is None:
             continue
         comparisons.append(found)
