@@ -295,7 +295,10 @@ def on_task_failure(context: Any) -> None:
         if not cfg.alerts.active:
             return
         ti, err = context["ti"], context.get("exception")
-        name = type(err).__name__ if err is not None else "unknown error"
+        # A driftloop error failed at once arrives as Airflow's exception carrying its kind.
+        name = getattr(err, "error_kind", None) or (
+            type(err).__name__ if err is not None else "unknown error"
+        )
         if name == "DataQuarantined":
             return
         day = _context_day(context)

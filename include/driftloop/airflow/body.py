@@ -53,7 +53,11 @@ def fail_fast(err: DriftloopError, context: Context | None = None) -> BaseExcept
     ti = (context or {}).get("ti")
     if ti is not None:
         ti.xcom_push(key=ERROR_XCOM_KEY, value={"exit_code": code, "message": line})
-    return AirflowFailException(line)
+    failed = AirflowFailException(line)
+    # What the failure callbacks tell by (a quarantined day alerts on its own, not as a failure).
+    failed.error_kind = type(err).__name__  # type: ignore[attr-defined]
+    failed.exit_code = code  # type: ignore[attr-defined]
+    return failed
 
 
 def task_body(fn: Callable[P, R]) -> Callable[P, R]:

@@ -47,14 +47,31 @@ def _holdout_metrics(metrics: dict[str, float], task: str) -> dict[str, float]:
     return {m: float(metrics[m]) for m in metric_table(task).names if m in metrics}
 
 
+def scored_by(store: Store, day: date) -> str | None:
+    """The version whose predictions of ``day`` are stored: the model that actually served it.
+
+    A promotion made after a day was scored but before it was checked (a shadow review, a manual
+    promotion) starts serving from the next scored day; None when ``day`` has no predictions (or
+    several versions scored it, which a rescoring never leaves).
+    """
+    if not store.partition_exists(PREDICTIONS, day):
+        return None
+    versions = store.read_table(PREDICTIONS, day)["model_version"].astype(str).unique()
+    return str(versions[0]) if len(versions) == 1 else None
+
+
 def champion_context(
-    cfg: PipelineConfig, profile_path: Path | None = None, day: date | None = None
+    cfg: PipelineConfig,
+    profile_path: Path | None = None,
+    day: date | None = None,
+    store: Store | None = None,
 ) -> ChampionContext:
     """The champion's version, reference profile, holdout metrics and training end date.
 
-    ``day``: the champion that was serving on that partition day (from the registry's records);
-    None: today's ``@champion``. With ``profile_path`` the given profile replaces the champion's
-    (to check data without a model).
+    ``day``: the champion that was serving on that partition day: the version that scored it
+    (:func:`scored_by`, with ``store``), else the registry's records; None: today's
+    ``@champion``. With ``profile_path`` the given profile replaces the champion's (to check data
+    without a model).
     """
     from driftloop.drift import Profile
     from driftloop.model import registry
@@ -63,7 +80,8 @@ def champion_context(
         current = registry.champion(cfg)
         version = None if current is None else str(current.version)
     else:
-        version = registry.champion_on(cfg, day)
+        served = scored_by(store, day) if store is not None else None
+        version = served or registry.champion_on(cfg, day)
     profile = Profile.from_json(profile_path.read_text()) if profile_path else None
     if version is None:
         return ChampionContext(None, profile)
@@ -171,4 +189,4 @@ def as_of(
     return AsOf(cfg, store, day, champion, arrivals, _validated=validated)
 
 
-__all__ = ["AsOf", "ChampionContext", "as_of", "champion_context"]
+__all__ = ["AsOf", "ChampionContext", "as_of", "champion_context", "scored_by"]

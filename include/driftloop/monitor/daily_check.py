@@ -164,7 +164,7 @@ def run_daily_check(
 
     day = as_date(day)
     store = store or open_store(cfg.storage)
-    champ = champion_context(cfg, profile_path, day)
+    champ = champion_context(cfg, profile_path, day, store)
     view = as_of(cfg, store, day, champ)
     if champ.profile is None:
         return _bootstrap(cfg, store, day, view, training_active=training_active)
