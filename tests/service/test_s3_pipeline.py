@@ -170,9 +170,17 @@ def test_pipeline_on_s3(
     assert report["drift_days_used"] == [_d(d) for d in SCORED]
     assert report["decision"]["retrain"] is False  # stationary data, just trained
     assert outcome.status == report["drift"]["status"] and outcome.status != "insufficient_data"
-    assert report["performance"]["days_used"] == ["2026-01-06", "2026-01-07"]
+    # Point in time: the labels of 01-06 and 01-07 land on 01-09 and 01-10 (three days late), after
+    # the check of 01-08, so that check measures no live performance although they are in storage.
+    assert report["performance"]["days_used"] == []
+    assert report["as_of"]["labels_landed_by"] == _d(CHECK_DAY)
     html = _get(s3, prefix + "report.html").decode()
     assert "<html" in html.lower() and "data:image/png;base64," in html
+    # The check of 01-10 has them: live performance on the scored days whose labels had landed.
+    later = CHECK_DAY + timedelta(days=2)
+    run_daily_check(cfg, later)
+    report = json.loads(_get(s3, f"data/monitoring/drift/date={_d(later)}/report.json"))
+    assert report["performance"]["days_used"] == ["2026-01-06", "2026-01-07"]
 
     # nothing was written to local disk in place of the bucket
     assert not (tmp_path / "data").exists()
