@@ -266,12 +266,22 @@ def unscored_days(
     return days
 
 
+def _scoring_record(store: Store, day: date) -> dict[str, Any]:
+    """A day's scoring record (empty without one)."""
+    if not store.partition_exists(SCORING, day):
+        return {}
+    record = store.read_json(f"{partition_prefix(SCORING, day)}/status.json")
+    return record if isinstance(record, dict) else {}
+
+
 def _scoring_status(store: Store, day: date) -> str | None:
     """The status of a day's scoring record, None without one."""
-    if not store.partition_exists(SCORING, day):
-        return None
-    record = store.read_json(f"{partition_prefix(SCORING, day)}/status.json")
-    return record.get("status") if isinstance(record, dict) else None
+    return _scoring_record(store, day).get("status")
+
+
+def scored_from_backlog(store: Store, day: date) -> bool:
+    """Whether ``day`` was scored late, from the backlog (no champion served it on the day)."""
+    return bool(_scoring_record(store, day).get("backlog"))
 
 
 def write_scoring_status(store: Store, day: date | str, body: dict[str, Any]) -> str:
@@ -380,6 +390,7 @@ __all__ = [
     "resolve_model",
     "score_backlog",
     "score_partition",
+    "scored_from_backlog",
     "unscored_days",
     "write_scoring_status",
 ]

@@ -51,10 +51,13 @@ def scored_by(store: Store, day: date) -> str | None:
     """The version whose predictions of ``day`` are stored: the model that actually served it.
 
     A promotion made after a day was scored but before it was checked (a shadow review, a manual
-    promotion) starts serving from the next scored day; None when ``day`` has no predictions (or
-    several versions scored it, which a rescoring never leaves).
+    promotion) starts serving from the next scored day. None when ``day`` has no predictions, was
+    scored late from the backlog (no champion served it on the day), or several versions scored it
+    (which a rescoring never leaves).
     """
-    if not store.partition_exists(PREDICTIONS, day):
+    from driftloop.model.scoring import scored_from_backlog
+
+    if not store.partition_exists(PREDICTIONS, day) or scored_from_backlog(store, day):
         return None
     versions = store.read_table(PREDICTIONS, day)["model_version"].astype(str).unique()
     return str(versions[0]) if len(versions) == 1 else None
