@@ -43,9 +43,11 @@ $(ASSETS_STAMP): include/driftloop/airflow/offline.py | $(STAMP)
 
 install: $(STAMP) $(ASSETS_STAMP) ## Create .venv with uv and install driftloop + dev tools + Data Docs web assets (idempotent)
 
-# Two lanes side by side: the tiers that compute, and the tiers that mostly wait for the servers
-# they start (a lane runs its tiers one after another, each in its own pytest process).
-TEST_LANES ?= unit,integration,e2e,reliability,dags service,live,browser
+# Two lanes side by side (a lane runs its tiers one after another, each in its own pytest process):
+# the tiers that mostly wait for the servers they start beside the ones that compute. The browser
+# tier comes last, once the other lane is done: its approval flow raced with a loaded api-server
+# (a resumed task's success report landed after the executor's) when it ran beside the e2e tier.
+TEST_LANES ?= service,live,dags,reliability unit,integration,e2e,browser
 test: install ## Run every tier, in lanes side by side (TEST_LANES; PYTEST_ARGS go to each pytest)
 	$(PY) -m tests.support.lanes $(TEST_LANES) -- $(PYTEST_ARGS)
 
