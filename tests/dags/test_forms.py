@@ -88,7 +88,7 @@ def test_train_accepts_what_the_drift_check_and_the_demo_send(dags) -> None:
         {"date": "10/01/2026"},
         {"date": "2026-01-10T00:00:00"},
         {"since": "yesterday"},
-        {"algorithm": "xgboost"},
+        {"algorithm": "catboost"},  # not a family (lightgbm and xgboost are)
         {"auto_promote": True},  # a choice, not a boolean: "as configured" must stay reachable
         {"window_days": 1},
         {"learning_rate": 0},
